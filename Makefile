@@ -1,0 +1,123 @@
+# Porthole: one Makefile for everything.  `make` builds, `make check` builds
+# and runs every test (plain, then under ASan/UBSan), `make bench` measures,
+# `make run` starts a demo VM.  Dependencies come from Debian packages, which
+# `check` and `run` install when missing (installer/deps.sh).
+
+VERSION := $(shell cat VERSION)
+CC ?= cc
+SAN ?=
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+BIN := $(BUILD)/bin
+OBJ := $(BUILD)/obj
+
+PKGS := glib-2.0 gio-2.0 gio-unix-2.0
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -I. \
+	-DPORTHOLE_VERSION='"$(VERSION)"' -MMD -MP
+LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS) -lpthread
+
+# ---- sources ----
+BACKDOOR_SRCS := $(wildcard backdoor/*.c)
+HV_LIB_SRCS := $(filter-out hypervisor/main.c,$(wildcard hypervisor/*.c hypervisor/devices/*.c hypervisor/engines/*.c))
+HOSTLIB_SRCS := $(wildcard host-services/lib/*.c)
+GUESTD_SRCS := $(wildcard guest-additions/guestd/*.c)
+RPC_SRCS := $(wildcard guest-additions/rpc/*.c)
+CTL_SRCS := $(wildcard host-services/ctl/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+GUEST_TEST_SRCS := $(wildcard tests/guest/*.c)
+
+objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+LIB_BACKDOOR := $(BUILD)/lib/libbackdoor.a
+LIB_HV := $(BUILD)/lib/libhv.a
+LIB_HOST := $(BUILD)/lib/libporthole-host.a
+
+PROGRAMS := $(BIN)/porthole-hv $(BIN)/porthole-guestd $(BIN)/porthole-rpc $(BIN)/porthole-ctl
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
+
+.PHONY: all deps check check-plain check-san unit e2e bench run install clean
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIB_BACKDOOR): $(call objs,$(BACKDOOR_SRCS))
+$(LIB_HV): $(call objs,$(HV_LIB_SRCS))
+$(LIB_HOST): $(call objs,$(HOSTLIB_SRCS))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
+$(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_BACKDOOR)
+$(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
+$(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)
+$(BIN)/%:
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BACKDOOR)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/guest/%: $(OBJ)/tests/guest/%.o $(LIB_BACKDOOR)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# ---- dependencies (Debian packages) ----
+deps:
+	@installer/deps.sh
+
+# ---- tests ----
+unit: all
+	@tests/run-unit.sh $(BUILD)
+
+e2e: all
+	@tests/run-e2e.sh $(BUILD)
+
+check-plain:
+	$(MAKE) all
+	tests/run-unit.sh build
+	tests/run-e2e.sh build
+
+check-san:
+	$(MAKE) SAN=1 all
+	tests/run-unit.sh build/san
+	tests/run-e2e.sh build/san
+
+check: deps
+	$(MAKE) check-plain
+	$(MAKE) check-san
+	@echo "make check: all tests passed"
+
+# ---- benchmarks: `make bench BENCH=pattern` runs a subset ----
+BENCH ?=
+bench: all
+	@tests/bench/run.sh $(BUILD) '$(BENCH)'
+
+# ---- demo VM ----
+run: deps all
+	@tests/run-demo.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hypervisor <-> host services control protocol.  Public: this is the
+ * only hypervisor header host services include.
+ *
+ * Transport: one SOCK_SEQPACKET Unix socket per VM, at
+ *   $XDG_RUNTIME_DIR/porthole/<vm-name>.sock
+ * (or /tmp/porthole-<uid>/ without XDG_RUNTIME_DIR), in a directory of mode
+ * 0700.  Both ends check the peer's uid (SO_PEERCRED): only the user who runs
+ * the VM (or root) may talk to it.
+ *
+ * Each packet is a struct ph_ctl_hdr followed by `len` payload bytes.  A
+ * request gets exactly one reply packet with the same `seq` and `op`.  Text
+ * payloads are UTF-8 without a terminating NUL.  Replies to PH_CTL_MEMORY
+ * carry the guest RAM memfd as SCM_RIGHTS ancillary data.
+ */
+#ifndef PORTHOLE_CONTROL_PROTO_H
+#define PORTHOLE_CONTROL_PROTO_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define PH_CTL_MAGIC		0x50484354u	/* "PHCT" */
+#define PH_CTL_VERSION		1
+#define PH_CTL_MAX_PAYLOAD	(64 * 1024)
+#define PH_CTL_DIR_NAME		"porthole"
+#define PH_CTL_SUFFIX		".sock"
+
+struct ph_ctl_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t op;		/* enum ph_ctl_op */
+	uint32_t seq;		/* chosen by the client, echoed in the reply */
+	int32_t status;		/* reply: 0 or a positive errno value */
+	uint32_t len;		/* payload bytes after the header */
+};
+
+enum ph_ctl_op {
+	/* -> "key=value\n" lines: name, engine, state, uptime, ram, tools.*, ... */
+	PH_CTL_STATUS = 1,
+	/* "<key>" -> the value; ENOENT when unset */
+	PH_CTL_INFO_GET = 2,
+	/* "<key> <value>" -> empty */
+	PH_CTL_INFO_SET = 3,
+	/* "[app:]<command>" -> the guest tools' reply, once it comes (ETIMEDOUT) */
+	PH_CTL_TCLO = 4,
+	/* -> "ram <guest-physical base> <size>\n" lines, and the RAM memfd */
+	PH_CTL_MEMORY = 5,
+	/* close every GuestRPC channel; the guest tools reconnect -> empty */
+	PH_CTL_RESET_CHANNELS = 6,
+	/* stop the VM (the guest is killed) -> empty */
+	PH_CTL_STOP = 7,
+};
+
+/*
+ * The socket directory: `buf` gets it, or an error message (returns -1).
+ * Shared by the hypervisor (which creates it) and host services.
+ */
+static inline int ph_ctl_dir(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(buf, size, "%s/" PH_CTL_DIR_NAME, xdg);
+	else
+		n = snprintf(buf, size, "/tmp/" PH_CTL_DIR_NAME "-%u", (unsigned int)getuid());
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+#endif

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket: how host services (porthole-ctl, the viewer, ...) find
+ * and talk to a running VM.  Protocol: control-proto.h.
+ *
+ * Runs in the main thread's GLib main loop.  Device state is reached under
+ * vm->lock; completions that happen on the engine thread (a TCLO reply) are
+ * handed back to the main loop before anything is written to a client.
+ */
+#define G_LOG_DOMAIN "porthole-hv"
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control-proto.h"
+#include "control.h"
+#include "devices/rpc.h"
+#include "vm.h"
+
+struct control {
+	struct vm *vm;
+	int listen_fd;
+	guint listen_src, expire_src;
+	char *dir, *path;
+	GHashTable *clients;	/* id -> struct client */
+	guint next_client;
+	void (*stop)(void *);
+	void *stop_opaque;
+};
+
+struct client {
+	struct control *ctl;
+	guint id;
+	int fd;
+	guint src;
+	bool in_dispatch, dead;
+};
+
+/* A TCLO request waiting for the guest; completes on any thread. */
+struct tclo_wait {
+	struct control *ctl;
+	guint client;
+	uint32_t seq;
+	int status;
+	char *reply;
+	size_t len;
+};
+
+gboolean control_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= VM_NAME_MAX || name[0] == '.')
+		return FALSE;
+	for (size_t i = 0; i < n; i++)
+		if (!g_ascii_isalnum(name[i]) && !strchr("._-", name[i]))
+			return FALSE;
+	return TRUE;
+}
+
+static void client_free(gpointer p)
+{
+	struct client *c = p;
+
+	if (c->src)
+		g_source_remove(c->src);
+	close(c->fd);
+	g_free(c);
+}
+
+/* Forget a client; inside its own callback, on_client() finishes the job. */
+static void client_drop(struct client *c)
+{
+	if (c->in_dispatch)
+		c->dead = true;
+	else
+		g_hash_table_remove(c->ctl->clients, GUINT_TO_POINTER(c->id));
+}
+
+static int send_reply(struct client *c, uint16_t op, uint32_t seq, int status, const void *data,
+		      size_t len, int pass_fd)
+{
+	struct ph_ctl_hdr hdr = {
+		.magic = PH_CTL_MAGIC, .version = PH_CTL_VERSION, .op = op, .seq = seq,
+		.status = status, .len = (uint32_t)len,
+	};
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)data, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+	if (len > PH_CTL_MAX_PAYLOAD) {
+		hdr.status = EMSGSIZE;
+		hdr.len = 0;
+		msg.msg_iovlen = 1;
+	}
+	if (pass_fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
+	}
+	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return -1;
+	return 0;
+}
+
+static gboolean tclo_deliver(gpointer p)
+{
+	struct tclo_wait *w = p;
+	struct client *c = g_hash_table_lookup(w->ctl->clients, GUINT_TO_POINTER(w->client));
+
+	if (c && send_reply(c, PH_CTL_TCLO, w->seq, w->status, w->reply, w->len, -1))
+		client_drop(c);
+	g_free(w->reply);
+	g_free(w);
+	return G_SOURCE_REMOVE;
+}
+
+/* Called with vm->lock held, possibly on the engine thread. */
+static void tclo_done(void *opaque, int status, const char *reply, size_t len)
+{
+	struct tclo_wait *w = opaque;
+
+	w->status = status ? ETIMEDOUT : 0;
+	w->reply = g_strndup(reply, len);
+	w->len = len;
+	g_idle_add(tclo_deliver, w);
+}
+
+static void op_status(struct client *c, const struct ph_ctl_hdr *h)
+{
+	struct vm *vm = c->ctl->vm;
+	GString *s = g_string_new(NULL);
+	static const char *const states[] = { "starting", "running", "stopped" };
+
+	pthread_mutex_lock(&vm->lock);
+	g_string_append_printf(s, "name=%s\nengine=%s\nstate=%s\nuptime=%.1f\nram=%llu\n",
+			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
+			       (unsigned long long)vm->ram_size);
+	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	if (vm->rpc)
+		rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
+	pthread_mutex_unlock(&vm->lock);
+	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
+		client_drop(c);
+	g_string_free(s, TRUE);
+}
+
+static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
+{
+	struct vm *vm = c->ctl->vm;
+	int status = 0;
+	char *value = NULL;
+	const char *why = NULL;
+
+	switch (h->op) {
+	case PH_CTL_STATUS:
+		op_status(c, h);
+		return;
+	case PH_CTL_INFO_GET:
+		pthread_mutex_lock(&vm->lock);
+		value = vm->rpc ? rpc_info_get(vm->rpc, payload) : NULL;
+		pthread_mutex_unlock(&vm->lock);
+		status = value ? 0 : ENOENT;
+		break;
+	case PH_CTL_INFO_SET: {
+		char *sp = strchr(payload, ' ');
+
+		if (!sp) {
+			status = EINVAL;
+			break;
+		}
+		*sp = '\0';
+		pthread_mutex_lock(&vm->lock);
+		if (!vm->rpc || rpc_info_set(vm->rpc, payload, sp + 1, &why))
+			status = EINVAL;
+		pthread_mutex_unlock(&vm->lock);
+		value = g_strdup(why ? why : "");
+		break;
+	}
+	case PH_CTL_TCLO: {
+		struct tclo_wait *w = g_new0(struct tclo_wait, 1);
+		char *cmd = payload, *app = NULL, *colon = strchr(payload, ':');
+		int err;
+
+		/* "app:command" picks the tools application; plain commands go to "toolbox". */
+		if (colon && !memchr(payload, ' ', (size_t)(colon - payload))) {
+			*colon = '\0';
+			app = payload;
+			cmd = colon + 1;
+		}
+		w->ctl = c->ctl;
+		w->client = c->id;
+		w->seq = h->seq;
+		pthread_mutex_lock(&vm->lock);
+		err = vm->rpc ? rpc_tclo_send(vm->rpc, app, cmd, strlen(cmd), tclo_done, w) : -ESRCH;
+		pthread_mutex_unlock(&vm->lock);
+		if (!err)
+			return;		/* the reply comes when the guest answers */
+		g_free(w);
+		status = -err;
+		break;
+	}
+	case PH_CTL_MEMORY:
+		value = g_strdup_printf("ram 0x0 %llu\n", (unsigned long long)vm->ram_size);
+		if (send_reply(c, h->op, h->seq, 0, value, strlen(value), vm->ram_fd))
+			client_drop(c);
+		g_free(value);
+		return;
+	case PH_CTL_RESET_CHANNELS:
+		pthread_mutex_lock(&vm->lock);
+		if (vm->rpc)
+			rpc_reset_channels(vm->rpc);
+		pthread_mutex_unlock(&vm->lock);
+		g_message("GuestRPC channels reset by the host");
+		break;
+	case PH_CTL_STOP:
+		g_message("stop requested over the control socket");
+		if (c->ctl->stop)
+			c->ctl->stop(c->ctl->stop_opaque);
+		break;
+	default:
+		status = EOPNOTSUPP;
+		break;
+	}
+	if (send_reply(c, h->op, h->seq, status, value, value ? strlen(value) : 0, -1))
+		client_drop(c);
+	g_free(value);
+}
+
+static void client_request(struct client *c)
+{
+	struct ph_ctl_hdr h;
+	char *buf = g_malloc(sizeof(h) + PH_CTL_MAX_PAYLOAD + 1);
+	ssize_t n = recv(c->fd, buf, sizeof(h) + PH_CTL_MAX_PAYLOAD + 1, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		goto out;
+	if (n <= 0) {
+		client_drop(c);
+		goto out;
+	}
+	memcpy(&h, buf, MIN((size_t)n, sizeof(h)));
+	if ((size_t)n < sizeof(h) || h.magic != PH_CTL_MAGIC || h.version != PH_CTL_VERSION ||
+	    h.len > PH_CTL_MAX_PAYLOAD || (size_t)n != sizeof(h) + h.len) {
+		g_message("control: malformed request (%zd bytes), dropping client", n);
+		client_drop(c);
+		goto out;
+	}
+	buf[sizeof(h) + h.len] = '\0';
+	if (strlen(buf + sizeof(h)) != h.len) {
+		if (send_reply(c, h.op, h.seq, EINVAL, NULL, 0, -1))
+			client_drop(c);
+	} else {
+		handle(c, &h, buf + sizeof(h));
+	}
+out:
+	g_free(buf);
+}
+
+static gboolean on_client(gint fd, GIOCondition cond, gpointer p)
+{
+	struct client *c = p;
+
+	c->in_dispatch = true;
+	client_request(c);
+	c->in_dispatch = false;
+	if (c->dead) {
+		c->src = 0;	/* returning REMOVE destroys the source */
+		g_hash_table_remove(c->ctl->clients, GUINT_TO_POINTER(c->id));
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
+{
+	struct control *ctl = p;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return G_SOURCE_CONTINUE;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    (cred.uid != getuid() && cred.uid != 0)) {
+		g_message("control: refusing a client of uid %u", (unsigned int)cred.uid);
+		close(cfd);
+		return G_SOURCE_CONTINUE;
+	}
+	c = g_new0(struct client, 1);
+	c->ctl = ctl;
+	c->fd = cfd;
+	c->id = ++ctl->next_client;
+	c->src = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
+	g_hash_table_insert(ctl->clients, GUINT_TO_POINTER(c->id), c);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_expire(gpointer p)
+{
+	struct control *ctl = p;
+
+	pthread_mutex_lock(&ctl->vm->lock);
+	if (ctl->vm->rpc)
+		rpc_expire(ctl->vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u);
+	pthread_mutex_unlock(&ctl->vm->lock);
+	return G_SOURCE_CONTINUE;
+}
+
+/* The socket directory must be ours and private: other users can't plant sockets there. */
+static int prepare_dir(const char *dir, GError **error)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "cannot create %s: %s", dir, g_strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+			    "%s must be a directory owned by uid %u with mode 0700", dir,
+			    (unsigned int)getuid());
+		return -1;
+	}
+	return 0;
+}
+
+struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_opaque,
+			      GError **error)
+{
+	struct control *ctl = g_new0(struct control, 1);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+
+	ctl->vm = vm;
+	ctl->stop = stop;
+	ctl->stop_opaque = stop_opaque;
+	ctl->listen_fd = -1;
+	ctl->clients = g_hash_table_new_full(NULL, NULL, NULL, client_free);
+	if (ph_ctl_dir(dir, sizeof(dir)) || prepare_dir(dir, error))
+		goto fail;
+	ctl->dir = g_strdup(dir);
+	ctl->path = g_strdup_printf("%s/%s" PH_CTL_SUFFIX, dir, vm->name);
+	if (strlen(ctl->path) >= sizeof(sa.sun_path)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG, "socket path too long");
+		goto fail;
+	}
+	strcpy(sa.sun_path, ctl->path);
+	ctl->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl->listen_fd < 0)
+		goto fail_errno;
+	/* A socket left by a VM that crashed is stale; one that answers is a live VM. */
+	if (connect(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+			    "a VM named '%s' is already running (%s)", vm->name, ctl->path);
+		goto fail;
+	}
+	close(ctl->listen_fd);
+	unlink(ctl->path);
+	ctl->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl->listen_fd < 0 || bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(ctl->listen_fd, 16))
+		goto fail_errno;
+	ctl->listen_src = g_unix_fd_add(ctl->listen_fd, G_IO_IN, on_accept, ctl);
+	ctl->expire_src = g_timeout_add_seconds(1, on_expire, ctl);
+	return ctl;
+
+fail_errno:
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "control socket %s: %s",
+		    ctl->path ? ctl->path : dir, g_strerror(errno));
+fail:
+	if (ctl->listen_fd >= 0)
+		close(ctl->listen_fd);
+	g_hash_table_destroy(ctl->clients);
+	g_free(ctl->dir);
+	g_free(ctl->path);
+	g_free(ctl);
+	return NULL;
+}
+
+const char *control_socket_path(struct control *ctl)
+{
+	return ctl->path;
+}
+
+void control_stop(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	if (ctl->listen_src)
+		g_source_remove(ctl->listen_src);
+	if (ctl->expire_src)
+		g_source_remove(ctl->expire_src);
+	unlink(ctl->path);
+	close(ctl->listen_fd);
+	g_hash_table_destroy(ctl->clients);
+	g_free(ctl->dir);
+	g_free(ctl->path);
+	g_free(ctl);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket server (main thread, GLib main loop).  Protocol: control-proto.h. */
+#ifndef PORTHOLE_HV_CONTROL_H
+#define PORTHOLE_HV_CONTROL_H
+
+#include <glib.h>
+
+struct vm;
+struct control;
+
+/* Listen on the VM's socket; `stop` runs (main thread) when a client asks the VM to stop. */
+struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_opaque,
+			      GError **error);
+void control_stop(struct control *ctl);
+const char *control_socket_path(struct control *ctl);
+
+/* True for names usable as a socket file name: [A-Za-z0-9._-], not starting with '.'. */
+gboolean control_valid_name(const char *name);
+
+#endif

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every device of the shared device model, one file each.  vm_create()
+ * calls these in order; each registers its ports on vm->iobus.
+ */
+#ifndef PORTHOLE_HV_DEVICES_H
+#define PORTHOLE_HV_DEVICES_H
+
+struct vm;
+
+int backdoor_init(struct vm *vm);	/* devices/backdoor.c: ports 0x5658, 0x5659 */
+int testdev_init(struct vm *vm);	/* devices/testdev.c: engine test ports */
+
+#endif

@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: MIT
+/*
+ * GuestRPC endpoint: what the hypervisor answers on RPCI channels and how it
+ * drives TCLO channels.  See rpc.h.
+ *
+ * RPCI: each guest message is "<command> <arguments>"; the reply is
+ * "1 <result>" or "0 <reason>", as VMware hosts answer.
+ *
+ * TCLO: the guest tools poll; each poll first sends the result of the
+ * previous command (empty the first time), then asks for the next one.  A
+ * new TCLO channel is sent "reset" (the tools answer "OK ATR <app>", which
+ * names the channel) and then "Capabilities_Register", as VMware hosts do;
+ * after that, host commands queued by rpc_tclo_send() go out one at a time.
+ */
+#define G_LOG_DOMAIN "porthole-hv"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "hypervisor/vm.h"
+#include "rpc.h"
+
+struct tclo_cmd {
+	char *app;		/* target application, NULL for any */
+	char *text;
+	size_t len;
+	uint64_t queued_ns;
+	rpc_tclo_done done;	/* NULL for the host's own commands */
+	void *opaque;
+};
+
+struct tclo_chan {
+	bool active;
+	char app[32];		/* from "OK ATR <app>", empty until then */
+	uint64_t opened_ns, last_poll_ns;
+	struct tclo_cmd *inflight;
+	uint64_t inflight_ns;
+	int step;		/* 0: send reset, 1: send Capabilities_Register, 2: ready */
+};
+
+struct rpc_state {
+	struct vm *vm;
+	struct msgchan_host *chans;
+	struct tclo_chan tclo[GUESTMSG_MAX_CHANNEL];
+	GQueue queue;		/* of struct tclo_cmd */
+
+	GHashTable *guestinfo;	/* key -> value */
+	size_t guestinfo_bytes;
+	GHashTable *caps;	/* capability -> value */
+
+	uint32_t tools_version;
+	bool tools_version_set;
+	char *tools_version_type;
+	uint64_t rpci_count;
+};
+
+static uint64_t now_ns(void)
+{
+	return (uint64_t)g_get_monotonic_time() * 1000u;
+}
+
+static void tclo_cmd_finish(struct tclo_cmd *cmd, int status, const char *reply, size_t len)
+{
+	if (cmd->done)
+		cmd->done(cmd->opaque, status, reply, len);
+	g_free(cmd->app);
+	g_free(cmd->text);
+	g_free(cmd);
+}
+
+/* ---- RPCI commands ---- */
+
+struct rpci_reply {
+	GString *s;
+};
+
+static void reply_ok(struct rpci_reply *r, const char *text)
+{
+	g_string_append(r->s, RPCI_SUCCESS_PREFIX);
+	if (text)
+		g_string_append(r->s, text);
+}
+
+static void reply_fail(struct rpci_reply *r, const char *reason)
+{
+	g_string_append(r->s, RPCI_FAILURE_PREFIX);
+	g_string_append(r->s, reason);
+}
+
+static bool valid_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (n == 0 || n > RPC_GUESTINFO_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7F)
+			return false;
+	return true;
+}
+
+int rpc_info_set(struct rpc_state *rpc, const char *key, const char *value, const char **why)
+{
+	const char *old;
+	size_t add = strlen(value), sub = 0;
+
+	if (!valid_key(key) || !g_str_has_prefix(key, "guestinfo.") || !key[10]) {
+		*why = "Invalid key (expected guestinfo.<name>)";
+		return -1;
+	}
+	old = g_hash_table_lookup(rpc->guestinfo, key);
+	if (old)
+		sub = strlen(old);
+	else if (g_hash_table_size(rpc->guestinfo) >= RPC_GUESTINFO_MAX_KEYS) {
+		*why = "Too many guestinfo keys";
+		return -1;
+	}
+	if (rpc->guestinfo_bytes - sub + add > RPC_GUESTINFO_BUDGET) {
+		*why = "Guestinfo store is full";
+		return -1;
+	}
+	rpc->guestinfo_bytes = rpc->guestinfo_bytes - sub + add;
+	g_hash_table_replace(rpc->guestinfo, g_strdup(key), g_strdup(value));
+	if (rpc->vm->notify)
+		rpc->vm->notify(rpc->vm, "guestinfo");
+	return 0;
+}
+
+char *rpc_info_get(struct rpc_state *rpc, const char *key)
+{
+	return g_strdup(g_hash_table_lookup(rpc->guestinfo, key));
+}
+
+static void cmd_info_set(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	char *sp = args ? strchr(args, ' ') : NULL;
+	const char *why;
+
+	if (!sp) {
+		reply_fail(r, "Two and exactly two arguments expected");
+		return;
+	}
+	*sp = '\0';
+	if (rpc_info_set(rpc, args, sp + 1, &why))
+		reply_fail(r, why);
+	else
+		reply_ok(r, NULL);
+}
+
+static void cmd_info_get(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	const char *v;
+
+	if (!args || !*args) {
+		reply_fail(r, "One argument expected");
+		return;
+	}
+	g_strchomp(args);
+	v = g_hash_table_lookup(rpc->guestinfo, args);
+	if (v)
+		reply_ok(r, v);
+	else
+		reply_fail(r, "No value found");
+}
+
+static void cmd_log(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	vm_guest_log(rpc->vm, "guest log: %s", args ? args : "");
+	reply_ok(r, NULL);
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !g_ascii_isdigit(*s))
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > UINT32_MAX || (*end && *end != ' '))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static void cmd_set_version(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	uint32_t v;
+
+	if (!parse_u32(args, &v)) {
+		reply_fail(r, "Invalid version");
+		return;
+	}
+	rpc->tools_version = v;
+	rpc->tools_version_set = true;
+	if (rpc->vm->notify)
+		rpc->vm->notify(rpc->vm, "tools");
+	reply_ok(r, NULL);
+}
+
+static void cmd_set_versiontype(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	char *sp = args ? strchr(args, ' ') : NULL;
+
+	cmd_set_version(rpc, args, r);
+	if (sp && r->s->str[0] == '1') {
+		g_free(rpc->tools_version_type);
+		rpc->tools_version_type = g_strndup(g_strstrip(sp + 1), 32);
+	}
+}
+
+static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
+			   struct rpci_reply *r)
+{
+	if (!valid_key(name)) {
+		reply_fail(r, "Invalid capability name");
+		return;
+	}
+	if (!g_hash_table_contains(rpc->caps, name) &&
+	    g_hash_table_size(rpc->caps) >= RPC_CAPABILITIES_MAX) {
+		reply_fail(r, "Too many capabilities");
+		return;
+	}
+	g_hash_table_replace(rpc->caps, g_strdup(name),
+			     g_strndup(args ? g_strstrip(args) : "", RPC_GUESTINFO_KEY_MAX));
+	if (rpc->vm->notify)
+		rpc->vm->notify(rpc->vm, "tools");
+	reply_ok(r, NULL);
+}
+
+static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r)
+{
+	char *args = strchr(msg, ' ');
+
+	if (args)
+		*args++ = '\0';
+	rpc->rpci_count++;
+
+	if (!strcmp(msg, "log"))
+		cmd_log(rpc, args, r);
+	else if (!strcmp(msg, "info-set"))
+		cmd_info_set(rpc, args, r);
+	else if (!strcmp(msg, "info-get"))
+		cmd_info_get(rpc, args, r);
+	else if (!strcmp(msg, "tools.set.version"))
+		cmd_set_version(rpc, args, r);
+	else if (!strcmp(msg, "tools.set.versiontype"))
+		cmd_set_versiontype(rpc, args, r);
+	else if (g_str_has_prefix(msg, "tools.capability."))
+		cmd_capability(rpc, msg + strlen("tools.capability."), args, r);
+	else if (!strcmp(msg, "vmx.capability.unified_loop"))
+		reply_ok(r, NULL);
+	else if (!strcmp(msg, "porthole.echo"))	/* round-trip benchmarks and tests */
+		reply_ok(r, args);
+	else
+		reply_fail(r, RPCI_UNKNOWN_COMMAND);
+}
+
+static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size_t len)
+{
+	struct rpci_reply r = { g_string_sized_new(64) };
+	char *text;
+
+	/* vmtoolsd sends strlen + 1 bytes: one trailing NUL is part of the protocol. */
+	if (len && msg[len - 1] == '\0')
+		len--;
+	if (memchr(msg, '\0', len)) {
+		vm_guest_log(rpc->vm, "rpci: channel %d: command contains a NUL byte", chan);
+		reply_fail(&r, "Invalid command (embedded NUL)");
+	} else {
+		text = g_strndup(msg, len);
+		rpci_dispatch(rpc, text, &r);
+		g_free(text);
+	}
+	if (msgchan_host_reply(rpc->chans, chan, r.s->str, r.s->len))
+		vm_guest_log(rpc->vm, "rpci: channel %d: reply of %zu bytes dropped", chan, r.s->len);
+	g_string_free(r.s, TRUE);
+}
+
+/* ---- TCLO ---- */
+
+static void tclo_send(struct rpc_state *rpc, int chan, struct tclo_cmd *cmd)
+{
+	struct tclo_chan *t = &rpc->tclo[chan];
+
+	t->inflight = cmd;
+	t->inflight_ns = now_ns();
+	if (msgchan_host_reply(rpc->chans, chan, cmd->text, cmd->len)) {
+		t->inflight = NULL;
+		tclo_cmd_finish(cmd, -1, "message too large for the channel", 32);
+	}
+}
+
+static struct tclo_cmd *host_cmd(const char *text)
+{
+	struct tclo_cmd *cmd = g_new0(struct tclo_cmd, 1);
+
+	cmd->text = g_strdup(text);
+	cmd->len = strlen(text);
+	cmd->queued_ns = now_ns();
+	return cmd;
+}
+
+static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size_t len)
+{
+	struct tclo_chan *t = &rpc->tclo[chan];
+	struct tclo_cmd *cmd = t->inflight;
+	char *reply;
+
+	if (len && msg[len - 1] == '\0')
+		len--;
+	if (!cmd)
+		return;		/* the guest's hello, or a result nobody asked for */
+	t->inflight = NULL;
+	reply = g_strndup(msg, len);
+	if (t->step == 1 && !strcmp(cmd->text, "reset")) {
+		/* "OK ATR <app>" names the application behind this channel. */
+		if (g_str_has_prefix(reply, "OK ATR ") && valid_key(reply + 7)) {
+			g_strlcpy(t->app, reply + 7, sizeof(t->app));
+			g_message("guest tools '%s' attached on TCLO channel %d", t->app, chan);
+		} else {
+			vm_guest_log(rpc->vm, "tclo: channel %d: unexpected reset reply", chan);
+		}
+		if (rpc->vm->notify)
+			rpc->vm->notify(rpc->vm, "tools");
+	}
+	tclo_cmd_finish(cmd, 0, reply, strlen(reply));
+	g_free(reply);
+}
+
+static bool cmd_for(const struct tclo_cmd *cmd, const struct tclo_chan *t)
+{
+	return t->app[0] && !strcmp(cmd->app ? cmd->app : TOOLS_APP_MAIN, t->app);
+}
+
+static void tclo_poll(struct rpc_state *rpc, int chan)
+{
+	struct tclo_chan *t = &rpc->tclo[chan];
+	bool was_alive = rpc_tools_running(rpc, now_ns());
+
+	t->last_poll_ns = now_ns();
+	if (!was_alive && rpc->vm->notify)
+		rpc->vm->notify(rpc->vm, "tools");
+	if (t->inflight)
+		return;		/* still waiting for the result of the last one */
+	switch (t->step) {
+	case 0:
+		t->step = 1;
+		tclo_send(rpc, chan, host_cmd("reset"));
+		return;
+	case 1:
+		t->step = 2;
+		tclo_send(rpc, chan, host_cmd("Capabilities_Register"));
+		return;
+	}
+	for (GList *l = rpc->queue.head; l; l = l->next) {
+		struct tclo_cmd *cmd = l->data;
+
+		if (cmd_for(cmd, t)) {
+			g_queue_delete_link(&rpc->queue, l);
+			tclo_send(rpc, chan, cmd);
+			return;
+		}
+	}
+}
+
+int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size_t len,
+		  rpc_tclo_done done, void *opaque)
+{
+	struct tclo_cmd *cmd;
+
+	if (g_queue_get_length(&rpc->queue) >= RPC_TCLO_QUEUE_MAX)
+		return -EBUSY;
+	if (len == 0 || len > GUESTMSG_MAX_SIZE)
+		return -EINVAL;
+	cmd = g_new0(struct tclo_cmd, 1);
+	cmd->app = app ? g_strdup(app) : NULL;
+	cmd->text = g_strndup(text, len);
+	cmd->len = len;
+	cmd->queued_ns = now_ns();
+	cmd->done = done;
+	cmd->opaque = opaque;
+	g_queue_push_tail(&rpc->queue, cmd);
+	return 0;
+}
+
+void rpc_expire(struct rpc_state *rpc, uint64_t now)
+{
+	GList *l = rpc->queue.head;
+
+	while (l) {
+		GList *next = l->next;
+		struct tclo_cmd *cmd = l->data;
+
+		if (now - cmd->queued_ns > RPC_TCLO_TIMEOUT_NS) {
+			g_queue_delete_link(&rpc->queue, l);
+			tclo_cmd_finish(cmd, -1, "no guest tools took the command in time", 39);
+		}
+		l = next;
+	}
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++) {
+		struct tclo_chan *t = &rpc->tclo[i];
+
+		if (t->inflight && now - t->inflight_ns > RPC_TCLO_TIMEOUT_NS) {
+			struct tclo_cmd *cmd = t->inflight;
+
+			t->inflight = NULL;
+			tclo_cmd_finish(cmd, -1, "the guest tools did not answer in time", 38);
+		}
+	}
+}
+
+/* ---- channel callbacks ---- */
+
+static void on_received(void *opaque, int chan, uint32_t proto, const char *msg, size_t len)
+{
+	struct rpc_state *rpc = opaque;
+
+	if (proto == RPCI_PROTOCOL_NUM)
+		rpci_received(rpc, chan, msg, len);
+	else
+		tclo_received(rpc, chan, msg, len);
+}
+
+static void on_poll(void *opaque, int chan, uint32_t proto)
+{
+	if (proto == TCLO_PROTOCOL_NUM)
+		tclo_poll(opaque, chan);
+}
+
+static void on_opened(void *opaque, int chan, uint32_t proto)
+{
+	struct rpc_state *rpc = opaque;
+
+	if (proto == TCLO_PROTOCOL_NUM) {
+		memset(&rpc->tclo[chan], 0, sizeof(rpc->tclo[chan]));
+		rpc->tclo[chan].active = true;
+		rpc->tclo[chan].opened_ns = now_ns();
+	}
+}
+
+static void on_closed(void *opaque, int chan, uint32_t proto)
+{
+	struct rpc_state *rpc = opaque;
+	struct tclo_chan *t = &rpc->tclo[chan];
+	struct tclo_cmd *cmd = t->inflight;
+
+	if (proto != TCLO_PROTOCOL_NUM)
+		return;
+	if (t->app[0])
+		g_message("guest tools '%s' left TCLO channel %d", t->app, chan);
+	memset(t, 0, sizeof(*t));
+	if (cmd)
+		tclo_cmd_finish(cmd, -1, "the guest tools closed their channel", 36);
+	if (rpc->vm->notify)
+		rpc->vm->notify(rpc->vm, "tools");
+}
+
+static void on_log(void *opaque, const char *fmt, ...)
+{
+	struct rpc_state *rpc = opaque;
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	vm_guest_log(rpc->vm, "guestrpc: %s", line);
+	g_free(line);
+}
+
+static uint64_t on_random(void *opaque)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint64_t)g_random_int() << 32 | g_random_int();
+	return v;
+}
+
+static int mem_read(void *mem, uint64_t addr, void *buf, size_t len)
+{
+	return guest_read(mem, addr, buf, len);
+}
+
+static int mem_write(void *mem, uint64_t addr, const void *buf, size_t len)
+{
+	return guest_write(mem, addr, buf, len);
+}
+
+static const struct msgchan_host_ops chan_ops = {
+	.received = on_received,
+	.poll = on_poll,
+	.opened = on_opened,
+	.closed = on_closed,
+	.log = on_log,
+	.random = on_random,
+	.mem_read = mem_read,
+	.mem_write = mem_write,
+};
+
+struct rpc_state *rpc_new(struct vm *vm, bool offer_hb)
+{
+	struct rpc_state *rpc = g_new0(struct rpc_state, 1);
+	struct msgchan_host_config cfg = {
+		.offer_hb = offer_hb,
+		.max_message = GUESTMSG_MAX_SIZE,
+		.budget = 8 * (size_t)GUESTMSG_MAX_SIZE,
+		.owner_idle_ns = 30ull * 1000000000ull,
+	};
+
+	rpc->vm = vm;
+	rpc->chans = msgchan_host_new(&cfg, &chan_ops, rpc);
+	rpc->guestinfo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	rpc->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_queue_init(&rpc->queue);
+	return rpc;
+}
+
+void rpc_free(struct rpc_state *rpc)
+{
+	struct tclo_cmd *cmd;
+
+	if (!rpc)
+		return;
+	msgchan_host_reset(rpc->chans);	/* fails in-flight commands */
+	while ((cmd = g_queue_pop_head(&rpc->queue)))
+		tclo_cmd_finish(cmd, -1, "the VM stopped", 14);
+	msgchan_host_free(rpc->chans);
+	g_hash_table_destroy(rpc->guestinfo);
+	g_hash_table_destroy(rpc->caps);
+	g_free(rpc->tools_version_type);
+	g_free(rpc);
+}
+
+struct msgchan_host *rpc_channels(struct rpc_state *rpc)
+{
+	return rpc->chans;
+}
+
+void rpc_reset_channels(struct rpc_state *rpc)
+{
+	msgchan_host_reset(rpc->chans);
+}
+
+void rpc_owner_exited(struct rpc_state *rpc, int owner)
+{
+	msgchan_host_close_owner(rpc->chans, owner);
+}
+
+bool rpc_tools_running(struct rpc_state *rpc, uint64_t now)
+{
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++) {
+		struct tclo_chan *t = &rpc->tclo[i];
+
+		if (t->active && !strcmp(t->app, TOOLS_APP_MAIN) &&
+		    now - t->last_poll_ns < RPC_TOOLS_ALIVE_NS)
+			return true;
+	}
+	return false;
+}
+
+static void format_version(GString *out, uint32_t v)
+{
+	if (v == TOOLS_VERSION_UNMANAGED)
+		g_string_append(out, "unmanaged");
+	else
+		g_string_append_printf(out, "%u.%u.%u", v >> 10, (v >> 5) & 31, v & 31);
+}
+
+void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	const char *desc = g_hash_table_lookup(rpc->guestinfo, "guestinfo.vmtools.description");
+	bool first = true;
+
+	g_string_append_printf(out, "tools.status=%s\n",
+			       rpc_tools_running(rpc, now) ? "running" : "not-running");
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++) {
+		struct tclo_chan *t = &rpc->tclo[i];
+
+		if (t->active && t->app[0])
+			g_string_append_printf(out, "tools.app=%s channel=%d last-poll-ms=%llu\n",
+					       t->app, i,
+					       (unsigned long long)((now - t->last_poll_ns) / 1000000));
+	}
+	if (rpc->tools_version_set) {
+		g_string_append(out, "tools.version=");
+		format_version(out, rpc->tools_version);
+		g_string_append_printf(out, "\ntools.version.number=%u\n", rpc->tools_version);
+	}
+	if (rpc->tools_version_type)
+		g_string_append_printf(out, "tools.version.type=%s\n", rpc->tools_version_type);
+	if (desc)
+		g_string_append_printf(out, "tools.description=%s\n", desc);
+	g_string_append(out, "tools.capabilities=");
+	g_hash_table_iter_init(&it, rpc->caps);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		g_string_append_printf(out, "%s%s%s%s", first ? "" : ",", (char *)k,
+				       *(char *)v ? ":" : "", (char *)v);
+		first = false;
+	}
+	g_string_append_printf(out, "\nrpc.channels=%d\nrpc.buffered=%zu\nrpc.rpci-count=%llu\n",
+			       msgchan_host_open_count(rpc->chans),
+			       msgchan_host_buffered(rpc->chans),
+			       (unsigned long long)rpc->rpci_count);
+	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/*
+ * porthole-hv: run a guest with the Porthole device model.
+ *
+ *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [-- CMD ARGS...]
+ *
+ * The main thread serves the control socket (GLib main loop); the engine runs
+ * the guest on a thread of its own and feeds trapped instructions to the
+ * device model.  The guest's exit status becomes ours.
+ */
+#define G_LOG_DOMAIN "porthole-hv"
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control-proto.h"
+#include "control.h"
+#include "engines/trap.h"
+#include "vm.h"
+
+struct run {
+	struct vm *vm;
+	struct trap_options topt;
+	GMainLoop *loop;
+	int status;
+};
+
+static gboolean parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	guint64 v = g_ascii_strtoull(s, &end, 10);
+	guint64 mul = 1;
+
+	if (end == s)
+		return FALSE;
+	switch (g_ascii_toupper(*end)) {
+	case 'G': mul <<= 10; /* fall through */
+	case 'M': mul <<= 10; /* fall through */
+	case 'K': mul <<= 10; end++; break;
+	case '\0': break;
+	default: return FALSE;
+	}
+	if ((*end && g_ascii_strcasecmp(end, "iB") && g_ascii_strcasecmp(end, "B")) ||
+	    v == 0 || v > (1ull << 40) / mul)
+		return FALSE;
+	*out = v * mul;
+	return TRUE;
+}
+
+static gboolean name_in_use(const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	int fd, n, busy;
+
+	if (ph_ctl_dir(dir, sizeof(dir)))
+		return FALSE;
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s" PH_CTL_SUFFIX, dir, name);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return FALSE;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	busy = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return busy;
+}
+
+static char *default_name(void)
+{
+	for (int i = 1; i < 1000; i++) {
+		char *n = g_strdup_printf("vm%d", i);
+
+		if (!name_in_use(n))
+			return n;
+		g_free(n);
+	}
+	return g_strdup_printf("vm-%d", (int)getpid());
+}
+
+/* The default guest: the guest daemon installed next to us. */
+static char *default_guest(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *dir, *path;
+
+	if (n <= 0)
+		return g_strdup("porthole-guestd");
+	self[n] = '\0';
+	dir = g_path_get_dirname(self);
+	path = g_build_filename(dir, "porthole-guestd", NULL);
+	g_free(dir);
+	if (access(path, X_OK)) {
+		g_free(path);
+		return g_strdup("porthole-guestd");
+	}
+	return path;
+}
+
+static gboolean quit_loop(gpointer p)
+{
+	g_main_loop_quit(p);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer engine_thread(gpointer p)
+{
+	struct run *run = p;
+
+	pthread_mutex_lock(&run->vm->lock);
+	run->vm->state = VM_RUNNING;
+	pthread_mutex_unlock(&run->vm->lock);
+	run->status = trap_engine_run(run->vm, &run->topt);
+	pthread_mutex_lock(&run->vm->lock);
+	run->vm->state = VM_STOPPED;
+	run->vm->exit_status = run->status;
+	pthread_mutex_unlock(&run->vm->lock);
+	g_idle_add(quit_loop, run->loop);
+	return NULL;
+}
+
+static gboolean on_signal(gpointer p)
+{
+	g_message("signal received: stopping the guest");
+	trap_engine_stop();
+	return G_SOURCE_CONTINUE;
+}
+
+static void stop_vm(void *opaque)
+{
+	trap_engine_stop();
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
+	g_auto(GStrv) shares = NULL;
+	gboolean no_hb = FALSE;
+	GOptionEntry entries[] = {
+		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "VM name (default: vm1, vm2, ...)", "NAME" },
+		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
+		{ "share", 's', 0, G_OPTION_ARG_STRING_ARRAY, &shares,
+		  "Make a host directory writable in the guest", "HOST_DIR[:GUEST_DIR]" },
+		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap)", "ENGINE" },
+		{ "cpuid-vendor", 0, 0, G_OPTION_ARG_STRING, &vendor,
+		  "Hypervisor vendor at CPUID 0x40000000 (default VMwareVMware)", "STRING" },
+		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
+		{ "no-hb", 0, 0, G_OPTION_ARG_NONE, &no_hb,
+		  "Don't offer the high-bandwidth backdoor port", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) oc = g_option_context_new("[-- COMMAND [ARG...]]");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) share_list = g_ptr_array_new_with_free_func(g_free);
+	struct vm_config cfg = { .ram_size = 1ull << 30 };
+	struct control *ctl;
+	struct run run = { .status = 1 };
+	char *guest_argv_default[2] = { NULL, NULL };
+	char **guest_argv;
+	GThread *thread;
+	uint64_t ram_size;
+
+	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
+				     "Without a command, the guest runs porthole-guestd.");
+	g_option_context_add_main_entries(oc, entries, NULL);
+	if (!g_option_context_parse(oc, &argc, &argv, &err)) {
+		fprintf(stderr, "porthole-hv run: %s\n", err->message);
+		return 2;
+	}
+	if (engine && strcmp(engine, "trap")) {
+		fprintf(stderr, "porthole-hv run: unknown engine '%s' (available: trap)\n", engine);
+		return 2;
+	}
+	if (ram && !parse_size(ram, &ram_size)) {
+		fprintf(stderr, "porthole-hv run: bad --ram '%s' (examples: 512M, 2G)\n", ram);
+		return 2;
+	}
+	if (ram)
+		cfg.ram_size = ram_size;
+	if (vendor && strlen(vendor) > 12) {
+		fprintf(stderr, "porthole-hv run: --cpuid-vendor takes at most 12 characters\n");
+		return 2;
+	}
+	if (screen && sscanf(screen, "%ux%u", &cfg.screen_width, &cfg.screen_height) != 2) {
+		fprintf(stderr, "porthole-hv run: bad --screen '%s' (example: 1280x800)\n", screen);
+		return 2;
+	}
+	if (!name)
+		name = default_name();
+	if (!control_valid_name(name)) {
+		fprintf(stderr, "porthole-hv run: bad VM name '%s' (letters, digits, '.', '_', '-')\n",
+			name);
+		return 2;
+	}
+	/* argv[0] is "run"; what follows "--" (removed by GOption) is the guest command. */
+	guest_argv = argv + 1;
+	if (argc > 1 && !strcmp(argv[1], "--"))
+		guest_argv++;
+	if (!*guest_argv) {
+		guest_argv_default[0] = default_guest();
+		guest_argv = guest_argv_default;
+	}
+	for (char **s = shares; s && *s; s++) {
+		struct trap_share *sh = g_new0(struct trap_share, 1);
+		char *colon = strchr(*s, ':');
+
+		sh->host_dir = *s;
+		sh->guest_dir = *s;
+		if (colon) {
+			*colon = '\0';
+			sh->guest_dir = colon + 1;
+		}
+		g_ptr_array_add(share_list, sh);
+	}
+
+	cfg.name = name;
+	cfg.cpuid_vendor = vendor;
+	cfg.engine = "trap";
+	cfg.no_hb = no_hb;
+	run.vm = vm_create(&cfg);
+	if (!run.vm)
+		return 1;
+	ctl = control_start(run.vm, stop_vm, NULL, &err);
+	if (!ctl) {
+		fprintf(stderr, "porthole-hv: %s\n", err->message);
+		vm_destroy(run.vm);
+		return 1;
+	}
+	g_message("VM '%s' (%s engine, %llu MiB RAM): control socket %s", name, cfg.engine,
+		  (unsigned long long)(cfg.ram_size >> 20), control_socket_path(ctl));
+
+	run.topt.argv = guest_argv;
+	run.topt.hostname = name;
+	run.topt.n_shares = share_list->len;
+	{
+		struct trap_share *flat = g_new0(struct trap_share, share_list->len + 1);
+
+		for (guint i = 0; i < share_list->len; i++)
+			flat[i] = *(struct trap_share *)share_list->pdata[i];
+		run.topt.shares = flat;
+	}
+	run.loop = g_main_loop_new(NULL, FALSE);
+	g_unix_signal_add(SIGINT, on_signal, NULL);
+	g_unix_signal_add(SIGTERM, on_signal, NULL);
+	g_unix_signal_add(SIGHUP, on_signal, NULL);
+	thread = g_thread_new("engine", engine_thread, &run);
+	g_main_loop_run(run.loop);
+	g_thread_join(thread);
+
+	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	vm_destroy(run.vm);
+	/* Let completions queued while the VM went down reach (or miss) their clients. */
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	control_stop(ctl);
+	g_main_loop_unref(run.loop);
+	g_free((void *)run.topt.shares);
+	g_free(guest_argv_default[0]);
+	return run.status < 0 ? 1 : run.status;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: porthole-hv run [OPTION...] [-- COMMAND [ARG...]]\n"
+		"       porthole-hv --version\n"
+		"\n"
+		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
+		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("porthole-hv %s\n", PORTHOLE_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "porthole-hv: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
