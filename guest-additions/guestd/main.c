@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+/*
+ * porthole-guestd: options, VM detection, signals, main loop.
+ */
+#define G_LOG_DOMAIN "porthole-guestd"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib-unix.h>
+
+#include "backdoor/backdoor.h"
+#include "guestd.h"
+
+static gboolean on_signal(gpointer data)
+{
+	GMainLoop *loop = data;
+
+	g_message("signal received, stopping");
+	g_main_loop_quit(loop);
+	return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	struct guestd_opts opts = { .poll_max_ms = GUESTD_POLL_MAX_MS };
+	gboolean foreground = TRUE, verbose = FALSE, once = FALSE;
+	gint poll_max_ms = GUESTD_POLL_MAX_MS;
+	GOptionEntry entries[] = {
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+		  "Run in the foreground (the default: porthole-guestd never daemonizes; "
+		  "start it from a service manager)", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+		  "Log every command and RPC", NULL },
+		{ "poll-max-ms", 0, 0, G_OPTION_ARG_INT, &poll_max_ms,
+		  "Longest idle delay between TCLO polls, 10..60000 ms (default 100)", "MS" },
+		{ "once", 0, 0, G_OPTION_ARG_NONE, &once,
+		  "Exit after replying to the first host command (for tests)", NULL },
+		{ 0 }
+	};
+	GOptionContext *ctx;
+	GError *err = NULL;
+	struct bdoor_info info;
+
+	ctx = g_option_context_new("- Porthole guest tools daemon");
+	g_option_context_set_summary(ctx,
+		"Answers the host's TCLO commands (reset, ping, Capabilities_Register,\n"
+		"Set_Option) over the VMware-compatible backdoor, and reconnects when the\n"
+		"host resets the channel.  Version " PORTHOLE_VERSION ".");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "%s: %s\n", GUESTD_NAME, err->message);
+		g_error_free(err);
+		g_option_context_free(ctx);
+		return 2;
+	}
+	g_option_context_free(ctx);
+	if (argc > 1) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", GUESTD_NAME, argv[1]);
+		return 2;
+	}
+	if (poll_max_ms < 10 || poll_max_ms > 60000) {
+		fprintf(stderr, "%s: --poll-max-ms must be 10..60000\n", GUESTD_NAME);
+		return 2;
+	}
+	(void)foreground;
+	opts.verbose = verbose;
+	opts.poll_max_ms = poll_max_ms;
+	opts.once = once;
+	if (verbose)
+		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+
+	if (!bdoor_detect(&info)) {
+		fprintf(stderr, "%s: not running inside a virtual machine (no backdoor)\n",
+			GUESTD_NAME);
+		return 1;
+	}
+	g_message("%s %s: backdoor version %u, VMX type %u, hypervisor '%s'", GUESTD_NAME,
+		  PORTHOLE_VERSION, info.version, info.vmx_type,
+		  info.hv_bit ? info.vendor : "(no CPUID bit)");
+
+	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+	struct guestd_state *state = guestd_state_new();
+	struct tclo *tclo = tclo_new(&opts, state, loop);
+	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, loop);
+	guint sig_int = g_unix_signal_add(SIGINT, on_signal, loop);
+
+	tclo_start(tclo);
+	g_main_loop_run(loop);
+
+	int ret = opts.once && !tclo_once_done(tclo) ? 1 : 0;
+
+	tclo_free(tclo);
+	g_source_remove(sig_term);
+	g_source_remove(sig_int);
+	guestd_state_free(state);
+	g_main_loop_unref(loop);
+	return ret;
+}

@@ -1,0 +1,49 @@
+# The foundation's main path: porthole-guestd in a guest, porthole-rpc from
+# the guest, porthole-ctl from the host.
+. "$(dirname "$0")/lib.sh"
+
+log=$BUILD/tests/e2e-10-hv.log
+# The guest: the daemon in the background, then an RPCI from a guest process.
+start_vm demo "$log" -- $GUEST_ENV sh -c "
+	$BIN/porthole-guestd &
+	$BIN/porthole-rpc 'info-set guestinfo.answer 42' || exit 3
+	$BIN/porthole-rpc 'tools.capability.porthole_test 1' || exit 4
+	echo rpc-done > /tmp/marker
+	wait"
+
+wait_until 10 "guestinfo.answer" ctl info-get demo guestinfo.answer
+assert_eq 42 "$(ctl info-get demo guestinfo.answer)" "guest porthole-rpc info-set seen by porthole-ctl info-get"
+
+wait_until 10 "tools running" sh -c "$BIN/porthole-ctl status demo --raw | grep -q '^tools.status=running'"
+st=$(ctl status demo)
+echo "$st"
+assert_match "Tools: +running, porthole-guestd $(cat VERSION)" "$st" "status shows porthole-guestd running with its version"
+assert_match "tools.set.version $(cat VERSION)" "$st" "status shows the tools.set.version number decoded"
+assert_match "Capabilities: +porthole_test:1" "$st" "status lists the capabilities the guest registered"
+assert_match "State: +running \(trap engine\)" "$st" "status shows state and engine"
+
+assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
+assert_eq "ERROR Unknown Command" "$(ctl tclo demo 'no_such_thing 1')" "unknown TCLO command gets guestd's error"
+assert_eq "OK " "$(ctl tclo demo 'Capabilities_Register')" "TCLO Capabilities_Register"
+out=$(ctl tclo demo 'toolbox-dnd:ping' 2>&1) && die "a TCLO for an absent app must fail" || true
+assert_match "in time" "$out" "a TCLO command for an app that never polls times out cleanly"
+
+# Host-set guestinfo read by the guest.
+ctl info-set demo guestinfo.fromhost "hello guest"
+out=$("$BIN/porthole-ctl" info-get demo guestinfo.fromhost)
+assert_eq "hello guest" "$out" "host info-set readable back"
+
+# Channel reset: guestd notices and reconnects.
+ctl reset-channels demo
+sleep 0.3
+wait_until 10 "tools running after reset" sh -c "$BIN/porthole-ctl status demo --raw | grep -q '^tools.status=running'"
+assert_eq "OK " "$(ctl tclo demo ping)" "guestd reconnected after a channel reset"
+
+assert_eq "1" "$(ctl list | grep -c '^demo$')" "porthole-ctl list shows the VM"
+mem=$(ctl memory demo)
+assert_match "^ram 0x0-0x3fffffff \(1024 MiB\)" "$mem" "guest RAM memfd mapped by a host process"
+
+ctl stop demo
+st=$(wait_exit $LAST_HV)
+assert_match "^(137|143|0)$" "$st" "VM stops on request"
+assert_eq "0" "$(ctl list | grep -c '^demo$' || true)" "a stopped VM leaves the list"

@@ -1,0 +1,53 @@
+# Bad input from a real guest never crashes or hangs the hypervisor: unknown
+# commands and ports, wrong cookies, oversize and truncated messages, closed
+# channels, bad guest buffers, processes dying mid-message.
+. "$(dirname "$0")/lib.sh"
+
+log=$BUILD/tests/e2e-12-hv.log
+start_vm hostile "$log" -- $GUEST_ENV sh -c "$GBIN/hostile > /tmp/out; echo \$? >> /tmp/out; cat /tmp/out; sleep 300"
+
+# The hostile guest's own checks (TAP), printed by the hypervisor's stdout.
+wait_until 60 "hostile guest done" grep -q '^1\.\.' "$log"
+sleep 0.2
+grep -E '^(not )?ok ' "$log"
+! grep -q '^not ok' "$log" || die "the hostile guest saw a wrong answer"
+ok "every hostile call got a clean error ($(grep -c '^ok ' "$log") checks)"
+assert_eq 0 "$(grep -A1 '^1\.\.' "$log" | tail -1)" "the hostile guest exited 0"
+
+# The hypervisor is alive and answers; the dead processes' channels are gone.
+assert_eq running "$(status_field hostile state)" "hypervisor still running"
+assert_eq 0 "$(status_field hostile rpc.buffered)" "no message bytes left buffered"
+chans=$(status_field hostile rpc.channels)
+[ "$chans" -le 1 ] || die "channels of dead guest processes stay open: $chans"
+ok "channels of dead guest processes were closed ($chans open)"
+grep -q "wrong cookie" "$log" && ok "a wrong cookie is logged" || die "no log line for a wrong cookie"
+
+# A guest process killed in the middle of an RPC.
+ctl stop hostile
+wait_exit $LAST_HV >/dev/null
+
+start_vm kill "$BUILD/tests/e2e-12-hv2.log" -- $GUEST_ENV sh -c "
+	for i in 1 2 3 4 5 6 7 8; do
+		$BIN/porthole-rpc --lb 'info-set guestinfo.big $(head -c 60000 /dev/zero | tr '\0' x)' & p=\$!
+		sleep 0.0\$i; kill -9 \$p
+	done
+	$BIN/porthole-rpc 'info-set guestinfo.after yes'
+	sleep 300"
+wait_until 30 "RPC after kills" ctl info-get kill guestinfo.after
+assert_eq yes "$(ctl info-get kill guestinfo.after)" "RPC works after guests were killed mid-message"
+assert_eq 0 "$(status_field kill rpc.buffered)" "nothing left buffered by the killed processes"
+
+# Garbage on the control socket doesn't hurt either.
+python3 - "$XDG_RUNTIME_DIR/porthole/kill.sock" <<'PY'
+import socket, sys, struct
+for payload in [b"", b"x", b"\0" * 10, struct.pack("<IHHIiI", 0x50484354, 1, 4, 1, 0, 999999),
+                struct.pack("<IHHIiI", 0x50484354, 1, 99, 1, 0, 0),
+                struct.pack("<IHHIiI", 0x50484354, 1, 2, 1, 0, 3) + b"a\0b"]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1]); s.settimeout(2)
+    s.send(payload)
+    try: s.recv(100)
+    except Exception: pass
+    s.close()
+PY
+assert_eq running "$(status_field kill state)" "malformed control requests are refused, hypervisor fine"

@@ -1,0 +1,57 @@
+# Shared helpers for end-to-end tests (sourced).  Every test runs real VMs:
+# porthole-hv with real guest processes, and host tools talking to it.
+set -euo pipefail
+
+BIN=$BUILD/bin
+GBIN=$BUILD/tests/guest
+# A private socket directory per test, so tests never see each other's VMs.
+export XDG_RUNTIME_DIR=$(mktemp -d /tmp/porthole-test.XXXXXX)
+chmod 700 "$XDG_RUNTIME_DIR"
+# Guest processes are ptrace'd by the engine, so LeakSanitizer (which ptraces)
+# can't run inside them; the hypervisor itself keeps leak checking.
+GUEST_ENV="env ASAN_OPTIONS=detect_leaks=0"
+HV_PIDS=()
+TEST_N=0
+
+cleanup() {
+	local p
+	for p in "${HV_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${HV_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$XDG_RUNTIME_DIR"
+}
+trap cleanup EXIT
+
+ok() { TEST_N=$((TEST_N + 1)); echo "ok $TEST_N - $*"; }
+die() { echo "not ok - $*"; exit 1; }
+
+# assert_eq EXPECTED ACTUAL MESSAGE
+assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$1', got '$2'"; ok "$3"; }
+# assert_match REGEX TEXT MESSAGE
+assert_match() { [[ "$2" =~ $1 ]] || die "$3: '$2' does not match /$1/"; ok "$3"; }
+
+# start_vm NAME LOG [hv options] -- guest command...: runs porthole-hv in the background.
+start_vm() {
+	local name=$1 log=$2; shift 2
+	"$BIN/porthole-hv" run --name "$name" "$@" >"$log" 2>&1 &
+	HV_PIDS+=($!)
+	LAST_HV=$!
+	wait_until 10 "VM $name answers" "$BIN/porthole-ctl" status "$name" >/dev/null
+}
+
+# wait_until SECONDS WHAT COMMAND...: retry a command until it succeeds.
+wait_until() {
+	local secs=$1 what=$2; shift 2
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || die "timed out after ${secs}s waiting for: $what"
+		sleep 0.1
+	done
+}
+
+ctl() { "$BIN/porthole-ctl" "$@"; }
+
+# status_field VM KEY: one line of `porthole-ctl status --raw`.
+status_field() { ctl status "$1" --raw | sed -n "s/^$2=//p" | head -1; }
+
+# wait_exit PID: the hypervisor's exit status.
+wait_exit() { local st=0; wait "$1" || st=$?; echo $st; }

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Run every end-to-end test against a build tree: tests/run-e2e.sh BUILD_DIR [PATTERN]
+# Each test is a script in tests/e2e/ that starts real VMs with real guest programs.
+set -u
+build=$(cd "${1:-build}" && pwd)
+pattern=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+fail=0 ran=0
+for t in "$here"/e2e/[0-9]*.sh; do
+	name=$(basename "$t" .sh)
+	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+	log="$build/tests/e2e-$name.log"
+	mkdir -p "$build/tests"
+	start=$(date +%s.%N)
+	if BUILD="$build" timeout -k 5 300 bash "$t" >"$log" 2>&1; then
+		printf "PASS e2e %s (%.1f s)\n" "$name" "$(awk "BEGIN { print $(date +%s.%N) - $start }")"
+	else
+		echo "FAIL e2e $name"; sed 's/^/    /' "$log" | tail -60; fail=1
+	fi
+	ran=$((ran + 1))
+done
+[ $ran -gt 0 ] || { echo "no e2e tests matched"; exit 1; }
+exit $fail

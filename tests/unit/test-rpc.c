@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest library against the real device model, in one process: guest
+ * backdoor calls go through bdoor_set_transport() into vm_io() on the VM's
+ * I/O bus, exactly as the engines deliver them.  Covers the RPCI commands and
+ * the TCLO start-up sequence on both the low- and high-bandwidth paths.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backdoor/backdoor.h"
+#include "backdoor/msgchan.h"
+#include "hypervisor/devices/rpc.h"
+#include "hypervisor/vm.h"
+
+static struct vm *vm;
+
+static int self_read(void *o, uint64_t addr, void *buf, size_t len)
+{
+	memcpy(buf, (void *)(uintptr_t)addr, len);
+	return 0;
+}
+
+static int self_write(void *o, uint64_t addr, const void *buf, size_t len)
+{
+	memcpy((void *)(uintptr_t)addr, buf, len);
+	return 0;
+}
+
+static void run_io(struct bdoor_regs *r, uint16_t port, bool in, bool string)
+{
+	struct vcpu v = {
+		.vm = vm, .id = 1, .owner = 1,
+		.regs = { r->ax, r->bx, r->cx, r->dx, r->si, r->di, r->bp },
+		.mem = { self_read, self_write, NULL },
+	};
+	struct io_access io = {
+		.port = port, .size = string ? 1 : 4, .in = in, .string = string, .rep = string,
+		.addr_size = 8,
+	};
+
+	assert_int_equal(vm_io(vm, &v, &io), IO_DONE);
+	*r = (struct bdoor_regs){ v.regs.rax, v.regs.rbx, v.regs.rcx, v.regs.rdx,
+				  v.regs.rsi, v.regs.rdi, v.regs.rbp };
+}
+
+static void t_lb(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_LB, true, false); }
+static void t_hb_out(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, false, true); }
+static void t_hb_in(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, true, true); }
+
+static const struct bdoor_transport transport = { t_lb, t_hb_out, t_hb_in, NULL };
+
+static int setup(void **state)
+{
+	struct vm_config cfg = { .name = "unit", .ram_size = 1 << 20 };
+
+	vm = vm_create(&cfg);
+	bdoor_set_transport(&transport);
+	return vm ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	bdoor_set_transport(NULL);
+	vm_destroy(vm);
+	return 0;
+}
+
+static int rpci(const char *cmd, char **reply)
+{
+	size_t len;
+
+	return rpci_send_one(cmd, strlen(cmd), reply, &len);
+}
+
+static void test_getversion(void **state)
+{
+	struct bdoor_regs r;
+
+	bdoor_lb_cmd(&r, BDOOR_CMD_GETVERSION, 0);
+	bdoor_lb(&r);
+	assert_int_equal((uint32_t)r.ax, BDOOR_VERSION);
+	assert_int_equal((uint32_t)r.bx, BDOOR_MAGIC);
+	assert_int_equal((uint32_t)r.cx, BDOOR_VMX_TYPE_SCALABLE_SERVER);
+}
+
+static void test_gettimefull_keeps_magic(void **state)
+{
+	struct bdoor_regs r;
+	uint64_t secs;
+
+	bdoor_lb_cmd(&r, BDOOR_CMD_GETTIMEFULL, 0);
+	bdoor_lb(&r);
+	assert_int_equal((uint32_t)r.ax, BDOOR_MAGIC);
+	secs = ((uint64_t)(uint32_t)r.si << 32) | (uint32_t)r.dx;
+	assert_true(secs > 1700000000ull);
+	assert_true((uint32_t)r.bx < 1000000);
+	assert_int_equal((uint32_t)r.cx, 1000000);
+}
+
+static void test_uuid_stable_per_name(void **state)
+{
+	struct bdoor_regs r;
+
+	bdoor_lb_cmd(&r, BDOOR_CMD_GETBIOSUUID, 0);
+	bdoor_lb(&r);
+	assert_memory_equal(&r.ax, vm->bios_uuid, 4);
+	assert_int_equal((vm->bios_uuid[6] >> 4), 5);
+}
+
+static void test_info_set_get(void **state)
+{
+	char *reply = NULL;
+
+	assert_int_equal(rpci("info-set guestinfo.answer 42", &reply), 1);
+	free(reply);
+	assert_int_equal(rpci("info-get guestinfo.answer", &reply), 1);
+	assert_string_equal(reply, "42");
+	free(reply);
+	assert_int_equal(rpci("info-get guestinfo.missing", &reply), 0);
+	assert_string_equal(reply, "No value found");
+	free(reply);
+	assert_int_equal(rpci("bogus.command", &reply), 0);
+	assert_string_equal(reply, "Unknown command");
+	free(reply);
+	/* The host sees it too. */
+	pthread_mutex_lock(&vm->lock);
+	reply = rpc_info_get(vm->rpc, "guestinfo.answer");
+	pthread_mutex_unlock(&vm->lock);
+	assert_string_equal(reply, "42");
+	g_free(reply);
+}
+
+static void test_big_message_both_paths(void **state)
+{
+	size_t n = 600000;
+	char *cmd = malloc(n + 32), *reply = NULL;
+	struct msgchan c = { 0 };
+
+	strcpy(cmd, "porthole.echo ");
+	memset(cmd + 14, 'q', n);
+	cmd[14 + n] = '\0';
+	for (int hb = 0; hb <= 1; hb++) {
+		assert_int_equal(msgchan_open(&c, RPCI_PROTOCOL_NUM), 0);
+		msgchan_set_hb(&c, hb);
+		assert_int_equal(rpci_send(&c, cmd, 14 + n, &reply, NULL), 1);
+		assert_int_equal(strlen(reply), n);
+		assert_memory_equal(reply, cmd + 14, n);
+		free(reply);
+		msgchan_close(&c);
+	}
+	free(cmd);
+}
+
+static void test_tools_version_and_caps(void **state)
+{
+	char *reply = NULL;
+	GString *s = g_string_new(NULL);
+
+	assert_int_equal(rpci("tools.set.version 33", &reply), 1);
+	free(reply);
+	assert_int_equal(rpci("tools.capability.display_topology_set 2", &reply), 1);
+	free(reply);
+	assert_int_equal(rpci("tools.set.version notanumber", &reply), 0);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	rpc_status(vm->rpc, 0, s);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(s->str, "tools.version=0.1.1\n"));
+	assert_non_null(strstr(s->str, "display_topology_set:2"));
+	g_string_free(s, TRUE);
+}
+
+static int tclo_status = 99;
+static char tclo_reply[64];
+
+static void tclo_done(void *o, int status, const char *reply, size_t len)
+{
+	tclo_status = status;
+	g_strlcpy(tclo_reply, reply, sizeof(tclo_reply));
+}
+
+/* The TCLO start-up dance, as VMware hosts lead it. */
+static void test_tclo_sequence(void **state)
+{
+	struct msgchan c = { 0 };
+	char *m = NULL;
+	size_t len;
+
+	assert_int_equal(msgchan_open(&c, TCLO_PROTOCOL_NUM), 0);
+	assert_int_equal(msgchan_send(&c, "", 0), 0);		/* hello */
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	assert_string_equal(m, "reset");
+	free(m);
+	assert_int_equal(msgchan_send(&c, "OK ATR toolbox", 14), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	assert_string_equal(m, "Capabilities_Register");
+	free(m);
+	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	assert_null(m);						/* nothing queued */
+
+	pthread_mutex_lock(&vm->lock);
+	assert_true(rpc_tools_running(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000));
+	assert_int_equal(rpc_tclo_send(vm->rpc, NULL, "ping", 4, tclo_done, NULL), 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(msgchan_send(&c, "", 0), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	assert_string_equal(m, "ping");
+	free(m);
+	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	assert_int_equal(tclo_status, 0);
+	assert_string_equal(tclo_reply, "OK ");
+
+	/* A command in flight when the tools close their channel fails cleanly. */
+	pthread_mutex_lock(&vm->lock);
+	rpc_tclo_send(vm->rpc, NULL, "ping", 4, tclo_done, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	free(m);
+	msgchan_close(&c);
+	assert_int_equal(tclo_status, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_getversion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gettimefull_keeps_magic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uuid_stable_per_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_info_set_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_message_both_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools_version_and_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tclo_sequence, setup, teardown),
+	};
+
+	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
+	return cmocka_run_group_tests_name("rpc", tests, NULL, NULL);
+}
