@@ -44,6 +44,6 @@ mem=$(ctl memory demo)
 assert_match "^ram 0x0-0x3fffffff \(1024 MiB\)" "$mem" "guest RAM memfd mapped by a host process"
 
 ctl stop demo
-st=$(wait_exit $LAST_HV)
-assert_match "^(137|143|0)$" "$st" "VM stops on request"
+wait_exit $LAST_HV
+assert_eq 137 "$HV_STATUS" "VM stops on request (guest killed: 128 + SIGKILL)"
 assert_eq "0" "$(ctl list | grep -c '^demo$' || true)" "a stopped VM leaves the list"

@@ -24,7 +24,7 @@ grep -q "wrong cookie" "$log" && ok "a wrong cookie is logged" || die "no log li
 
 # A guest process killed in the middle of an RPC.
 ctl stop hostile
-wait_exit $LAST_HV >/dev/null
+wait_exit $LAST_HV
 
 start_vm kill "$BUILD/tests/e2e-12-hv2.log" -- $GUEST_ENV sh -c "
 	for i in 1 2 3 4 5 6 7 8; do

@@ -53,5 +53,6 @@ ctl() { "$BIN/porthole-ctl" "$@"; }
 # status_field VM KEY: one line of `porthole-ctl status --raw`.
 status_field() { ctl status "$1" --raw | sed -n "s/^$2=//p" | head -1; }
 
-# wait_exit PID: the hypervisor's exit status.
-wait_exit() { local st=0; wait "$1" || st=$?; echo $st; }
+# wait_exit PID: wait for a hypervisor started by start_vm; its status goes to HV_STATUS.
+# (Not in $(...): a subshell can't wait for its parent's children.)
+wait_exit() { HV_STATUS=0; wait "$1" || HV_STATUS=$?; }

@@ -1,0 +1,846 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest sandbox of the trap engine.  See sandbox.h.
+ *
+ * Three processes and three user namespaces:
+ *
+ *   engine thread (host)
+ *     `- helper: unshare(USER|NS) -> U1, maps "0 <our uid> 1"
+ *          builds the guest root in U1's mount namespace:
+ *            tmpfs on /tmp, host / rbound at /tmp/newroot, all of it made
+ *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE), then
+ *            fresh tmpfs on tmp, var/tmp, run, dev (with null, zero, full,
+ *            random, urandom, tty bound in, a private devpts and shm), the
+ *            shares bound read-write, and pivot_root into it;
+ *          unshare(USER|NS|PID|NET|UTS|IPC|TIME) -> U2, maps "0 0 1":
+ *            U1's mounts are now locked (MNT_LOCKED, MNT_LOCK_READONLY),
+ *            so guest root can neither remount them writable nor unmount
+ *            them to look underneath;
+ *          forks:
+ *        `- guest pid 1: proc on /proc, sysfs on /sys (both read-only: the
+ *             kernel insists, the host's are), hostname, lo up;
+ *             unshare(USER|NS|UTS|IPC) -> U3, maps "0 0 1", which locks
+ *             /proc too (else guest root could unmount it and find the
+ *             host's /proc below);
+ *             no_new_privs, seccomp filter, waits for the engine's
+ *             PTRACE_SEIZE and go-ahead, closes every other fd, execvp.
+ *
+ * Guest root is root of U3 only: full capabilities over its own mounts,
+ * hostname and IPC, none over the pid and net namespaces (owned by U2), so
+ * it cannot mount another proc or sysfs.  Files it creates on shares belong
+ * to the user running porthole-hv.
+ *
+ * Between fork and exec only async-signal-safe calls: errors go to stderr
+ * with write(2), strings are prepared before fork.
+ */
+#define G_LOG_DOMAIN "porthole-hv"
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <asm/prctl.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME	0x00000080
+#endif
+#ifndef __X32_SYSCALL_BIT
+#define __X32_SYSCALL_BIT	0x40000000
+#endif
+
+/* Where the helper builds the guest root (in its own mount namespace only). */
+#define STAGE		"/tmp"
+#define NEWROOT		STAGE "/newroot"
+
+#define EXIT_SETUP	125	/* helper or pid 1 could not set up the sandbox */
+
+/* Everything the children need, prepared before fork. */
+struct plan {
+	char *const *argv;
+	const char *hostname;
+	const char *cwd;
+	char uid_map[32], gid_map[32];
+	size_t n_shares;
+	const struct trap_share *shares;
+	int info_w, info_r, go_r, go_w;
+};
+
+/* ---- async-signal-safe helpers for the children ---- */
+
+static void say(const char *a, const char *b, const char *c, int err)
+{
+	char buf[1024];
+	size_t n = 0;
+	const char *parts[] = { "porthole-hv: guest sandbox: ", a, b, c };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
+		for (const char *p = parts[i]; p && *p && n < sizeof(buf) - 2; p++)
+			buf[n++] = *p;
+	}
+	if (err) {
+		const char *d = strerrordesc_np(err);
+
+		for (const char *p = ": "; *p && n < sizeof(buf) - 2; p++)
+			buf[n++] = *p;
+		for (const char *p = d ? d : "error"; *p && n < sizeof(buf) - 2; p++)
+			buf[n++] = *p;
+	}
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, n) < 0) {
+		/* nowhere left to report it */
+	}
+}
+
+static void __attribute__((noreturn)) die(const char *a, const char *b, int err)
+{
+	say(a, b, NULL, err);
+	_exit(EXIT_SETUP);
+}
+
+static int write_file_at(int dirfd, const char *path, const char *text)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = (ssize_t)strlen(text), n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, (size_t)len);
+	err = errno;
+	close(fd);
+	return n == len ? 0 : -(n < 0 ? err : EIO);
+}
+
+/*
+ * Map root of the namespace just created onto our uid/gid in the parent.
+ * Through `procfd`, a /proc opened before any of this: the /proc the
+ * process can see by then is read-only.
+ */
+static void write_maps(int procfd, const char *uid_map, const char *gid_map)
+{
+	int err;
+
+	err = write_file_at(procfd, "self/setgroups", "deny");
+	if (err && err != -ENOENT)
+		die("writing /proc/self/setgroups", NULL, -err);
+	err = write_file_at(procfd, "self/uid_map", uid_map);
+	if (err)
+		die("writing /proc/self/uid_map", NULL, -err);
+	err = write_file_at(procfd, "self/gid_map", gid_map);
+	if (err)
+		die("writing /proc/self/gid_map", NULL, -err);
+}
+
+static void set_pdeathsig(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(EXIT_SETUP);
+}
+
+static void explain_userns_failure(int err)
+{
+	say("cannot create a user namespace", NULL, NULL, err);
+	say("the trap engine needs unprivileged user namespaces: check sysctls ",
+	    "user.max_user_namespaces (> 0), kernel.unprivileged_userns_clone (= 1, Debian) ",
+	    "and kernel.apparmor_restrict_unprivileged_userns (= 0, Ubuntu)", 0);
+}
+
+/* ---- building the guest root (helper, in U1) ---- */
+
+static int do_mount(const char *src, const char *dst, const char *type, unsigned long flags,
+		    const char *data)
+{
+	if (mount(src, dst, type, flags, data)) {
+		int err = errno;
+
+		say("mount ", dst, NULL, err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Fallback when mount_setattr() is missing: remount each mount under
+ * NEWROOT read-only, keeping the flags the kernel would refuse to drop.
+ */
+static int remount_tree_readonly(void)
+{
+	char buf[65536], path[PATH_MAX];
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
+	int bad = 0;
+
+	if (fd < 0)
+		return -1;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+
+	for (char *line = buf, *next; line && *line; line = next) {
+		char *f = line;
+		size_t plen = 0;
+		struct statvfs sv;
+		unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* id parent major:minor root mountpoint ... */
+		for (int i = 0; i < 4 && f; i++) {
+			f = strchr(f, ' ');
+			if (f)
+				f++;
+		}
+		if (!f)
+			continue;
+		for (; *f && *f != ' ' && plen < sizeof(path) - 1; f++) {
+			if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
+				path[plen++] = (char)(((f[1] - '0') << 6) | ((f[2] - '0') << 3) |
+						      (f[3] - '0'));
+				f += 3;
+			} else {
+				path[plen++] = *f;
+			}
+		}
+		path[plen] = '\0';
+		if (strncmp(path, NEWROOT, strlen(NEWROOT)) ||
+		    (path[strlen(NEWROOT)] != '\0' && path[strlen(NEWROOT)] != '/'))
+			continue;
+		if (statvfs(path, &sv) == 0) {
+			if (sv.f_flag & ST_NOEXEC)
+				flags |= MS_NOEXEC;
+			if (sv.f_flag & ST_NOATIME)
+				flags |= MS_NOATIME;
+			if (sv.f_flag & ST_NODIRATIME)
+				flags |= MS_NODIRATIME;
+			if (sv.f_flag & ST_RELATIME)
+				flags |= MS_RELATIME;
+		}
+		if (mount(NULL, path, NULL, flags, NULL) && errno != ENOENT && errno != EACCES) {
+			say("remounting read-only: ", path, NULL, errno);
+			bad = -1;
+		}
+	}
+	return bad;
+}
+
+static int make_tree_readonly(void)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+
+	if (syscall(SYS_mount_setattr, AT_FDCWD, NEWROOT, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL) {
+		say("mount_setattr on the guest root", NULL, NULL, errno);
+		return -1;
+	}
+	return remount_tree_readonly();
+}
+
+/*
+ * Open `path` (absolute) inside the guest root `rootfd` without leaving it:
+ * symlinks resolve as they will for the guest.  With `create`, missing
+ * components are made as directories (the last one as a directory or, for
+ * `as_file`, an empty file) - which only works on the tmpfs parts.
+ */
+static int open_in_root(int rootfd, const char *path, bool create, bool as_file)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(path);
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (len >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOENT || !create)
+		return fd >= 0 ? fd : -errno;
+
+	/* Walk the components, creating what is missing. */
+	for (size_t i = 1; i <= len; i++) {
+		int pfd, err;
+		const char *name;
+
+		if (i < len && path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
+		if (fd >= 0) {
+			if (i == len)
+				return fd;
+			close(fd);
+			continue;
+		}
+		if (errno != ENOENT)
+			return -errno;
+		/* Create the last component of `prefix` in its parent. */
+		name = strrchr(prefix, '/');
+		if (name == prefix) {
+			pfd = dup(rootfd);
+		} else {
+			char parent[PATH_MAX];
+
+			memcpy(parent, prefix, (size_t)(name - prefix));
+			parent[name - prefix] = '\0';
+			pfd = (int)syscall(SYS_openat2, rootfd, parent, &how, sizeof(how));
+		}
+		if (pfd < 0)
+			return -errno;
+		name++;
+		if (i == len && as_file) {
+			int ffd = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+					 O_NOFOLLOW, 0644);
+
+			err = errno;
+			close(pfd);
+			if (ffd < 0)
+				return -err;
+			close(ffd);
+		} else {
+			err = mkdirat(pfd, name, 0755) ? errno : 0;
+			close(pfd);
+			if (err && err != EEXIST)
+				return -err;
+		}
+		fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
+		if (fd < 0)
+			return -errno;
+		if (i == len)
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+static int bind_fd(int src_fd, int dst_fd, const char *what)
+{
+	char src[64], dst[64];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", src_fd);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", dst_fd);
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL)) {
+		say("binding ", what, NULL, errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_dev(void)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+		{ "pts/ptmx", "ptmx" },
+	};
+	int devfd;
+
+	if (do_mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
+		return -1;
+	devfd = open(NEWROOT "/dev", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (devfd < 0)
+		return -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(nodes); i++) {
+		char src[32], dst[64];
+		int fd;
+
+		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+		snprintf(dst, sizeof(dst), NEWROOT "/dev/%s", nodes[i]);
+		fd = openat(devfd, nodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			close(fd);
+		if (access(src, F_OK))
+			continue;
+		if (mount(src, dst, NULL, MS_BIND, NULL)) {
+			say("binding ", src, NULL, errno);
+			close(devfd);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(links); i++) {
+		if (symlinkat(links[i][0], devfd, links[i][1]) && errno != EEXIST) {
+			say("/dev/", links[i][1], NULL, errno);
+			close(devfd);
+			return -1;
+		}
+	}
+	mkdirat(devfd, "pts", 0755);
+	mkdirat(devfd, "shm", 01777);
+	close(devfd);
+	if (mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620"))
+		say("no private devpts (no ptys in the guest)", NULL, NULL, errno);
+	if (do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+		return -1;
+	return 0;
+}
+
+static int setup_shares(const struct plan *p, const int *src_fds, int rootfd)
+{
+	for (size_t i = 0; i < p->n_shares; i++) {
+		const struct trap_share *s = &p->shares[i];
+		const char *guest = s->guest_dir ? s->guest_dir : s->host_dir;
+		struct stat st;
+		int dst;
+
+		if (fstat(src_fds[i], &st)) {
+			say("share ", s->host_dir, NULL, errno);
+			return -1;
+		}
+		dst = open_in_root(rootfd, guest, true, !S_ISDIR(st.st_mode));
+		if (dst < 0) {
+			say("share ", s->host_dir, NULL, 0);
+			if (dst == -EROFS || dst == -EPERM)
+				die("  cannot create its mount point in the read-only guest root: ",
+				    "a guest path must exist on the host or lie under /tmp, /var/tmp, /run or /dev/shm",
+				    0);
+			die("  guest path ", guest, -dst);
+		}
+		if (bind_fd(src_fds[i], dst, guest)) {
+			close(dst);
+			return -1;
+		}
+		close(dst);
+		/* The fd named what is now under the mount: look again, then harden. */
+		dst = open_in_root(rootfd, guest, false, false);
+		if (dst >= 0) {
+			struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+
+			syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+				sizeof(attr));
+			close(dst);
+		}
+		close(src_fds[i]);
+	}
+	return 0;
+}
+
+static void build_root(const struct plan *p)
+{
+	int *src_fds = NULL;
+	int rootfd;
+
+	/* Shares first: the tmpfs on STAGE may hide them. */
+	if (p->n_shares) {
+		src_fds = calloc(p->n_shares, sizeof(int));
+		if (!src_fds)
+			die("out of memory", NULL, 0);
+	}
+	for (size_t i = 0; i < p->n_shares; i++) {
+		src_fds[i] = open(p->shares[i].host_dir, O_PATH | O_CLOEXEC);
+		if (src_fds[i] < 0)
+			die("share ", p->shares[i].host_dir, errno);
+	}
+
+	if (do_mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m"))
+		_exit(EXIT_SETUP);
+	if (mkdir(NEWROOT, 0755))
+		die("mkdir " NEWROOT, NULL, errno);
+	if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL))
+		_exit(EXIT_SETUP);
+	if (make_tree_readonly())
+		die("cannot make the guest's view of the host read-only", NULL, 0);
+
+	if (do_mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") ||
+	    do_mount("tmpfs", NEWROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
+		_exit(EXIT_SETUP);
+	if (access(NEWROOT "/var/tmp", F_OK) == 0 &&
+	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+		_exit(EXIT_SETUP);
+	rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		die("open " NEWROOT, NULL, errno);
+	if (setup_dev() || setup_shares(p, src_fds, rootfd))
+		_exit(EXIT_SETUP);
+	close(rootfd);
+	free(src_fds);
+
+	if (chdir(NEWROOT))
+		die("chdir " NEWROOT, NULL, errno);
+	if (syscall(SYS_pivot_root, ".", "."))
+		die("pivot_root", NULL, errno);
+	if (umount2(".", MNT_DETACH))
+		die("detaching the host root", NULL, errno);
+	if (chdir("/"))
+		die("chdir /", NULL, errno);
+}
+
+/* ---- the guest's pid 1, before exec ---- */
+
+/* Filter offsets into struct seccomp_data. */
+#define SD_NR		offsetof(struct seccomp_data, nr)
+#define SD_ARCH		offsetof(struct seccomp_data, arch)
+#define SD_ARG_LO(n)	(offsetof(struct seccomp_data, args) + 8 * (n))
+#define SD_ARG_HI(n)	(offsetof(struct seccomp_data, args) + 8 * (n) + 4)
+
+/* Instruction indexes, so jumps can be written as "to label". */
+enum {
+	F_LD_ARCH, F_ARCH, F_KILL, F_LD_NR, F_X32, F_CLONE3, F_PTRACE, F_CLONE, F_ARCH_PRCTL,
+	F_IOCTL, F_ALLOW0,
+	L_CLONE, L_CLONE_TEST,
+	L_ARCH, L_ARCH_TEST, L_ARCH_LO, L_ARCH_LO_TEST, L_ARCH_HI, L_ARCH_HI_TEST,
+	L_IOCTL, L_IOCTL_STI, L_IOCTL_LINUX,
+	L_ALLOW, L_EPERM, L_ENOSYS, F_LEN
+};
+#define TO(from, to)	((to) - (from) - 1)
+
+/*
+ * Allow everything except what would let the guest out from under the
+ * tracer or back to native CPUID:
+ *  - any ABI but x86-64 (int 0x80 and x32 numbers would bypass the rest);
+ *  - clone with CLONE_UNTRACED (no ptrace event: an untraced process);
+ *    clone3 hides its flags in memory, so it is ENOSYS (glibc falls back);
+ *  - ptrace (PTRACE_TRACEME etc.);
+ *  - arch_prctl(ARCH_SET_CPUID, non-zero): turning CPUID faulting off;
+ *  - ioctl TIOCSTI / TIOCLINUX: typing into the host terminal.
+ */
+static const struct sock_filter seccomp_insns[F_LEN] = {
+	[F_LD_ARCH] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARCH),
+	[F_ARCH] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64,
+			    TO(F_ARCH, F_LD_NR), TO(F_ARCH, F_KILL)),
+	[F_KILL] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	[F_LD_NR] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_NR),
+	[F_X32] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT,
+			   TO(F_X32, L_ENOSYS), 0),
+	[F_CLONE3] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3,
+			      TO(F_CLONE3, L_ENOSYS), 0),
+	[F_PTRACE] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ptrace,
+			      TO(F_PTRACE, L_EPERM), 0),
+	[F_CLONE] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone,
+			     TO(F_CLONE, L_CLONE), 0),
+	[F_ARCH_PRCTL] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_arch_prctl,
+				  TO(F_ARCH_PRCTL, L_ARCH), 0),
+	[F_IOCTL] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl,
+			     TO(F_IOCTL, L_IOCTL), 0),
+	[F_ALLOW0] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+
+	[L_CLONE] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(0)),
+	[L_CLONE_TEST] = BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_UNTRACED,
+				  TO(L_CLONE_TEST, L_EPERM), TO(L_CLONE_TEST, L_ALLOW)),
+
+	[L_ARCH] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(0)),
+	[L_ARCH_TEST] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_SET_CPUID,
+				 0, TO(L_ARCH_TEST, L_ALLOW)),
+	[L_ARCH_LO] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(1)),
+	[L_ARCH_LO_TEST] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, TO(L_ARCH_LO_TEST, L_EPERM)),
+	[L_ARCH_HI] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_HI(1)),
+	[L_ARCH_HI_TEST] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0,
+				    TO(L_ARCH_HI_TEST, L_ALLOW), TO(L_ARCH_HI_TEST, L_EPERM)),
+
+	[L_IOCTL] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(1)),
+	[L_IOCTL_STI] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, TO(L_IOCTL_STI, L_EPERM), 0),
+	[L_IOCTL_LINUX] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX,
+				   TO(L_IOCTL_LINUX, L_EPERM), TO(L_IOCTL_LINUX, L_ALLOW)),
+
+	[L_ALLOW] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	[L_EPERM] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	[L_ENOSYS] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+};
+
+static void install_seccomp(void)
+{
+	struct sock_fprog prog = {
+		.len = F_LEN,
+		.filter = (struct sock_filter *)seccomp_insns,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		die("PR_SET_NO_NEW_PRIVS", NULL, errno);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		die("installing the seccomp filter", NULL, errno);
+}
+
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		die("socket", NULL, errno);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr))
+			say("bringing up lo", NULL, NULL, errno);
+	}
+	close(s);
+}
+
+static void mount_pseudo(const char *type, const char *dst, bool required)
+{
+	static const unsigned long base = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+
+	if (mount(type, dst, type, base, NULL) == 0)
+		return;
+	if (required)
+		die("mounting the guest's ", dst, errno);
+}
+
+static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
+{
+	sigset_t none;
+	char go;
+	ssize_t n;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mount_pseudo("proc", "/proc", true);
+	mount_pseudo("sysfs", "/sys", false);
+	if (sethostname(p->hostname, strlen(p->hostname)))
+		die("sethostname", NULL, errno);
+	loopback_up();
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC))
+		die("unshare (innermost)", NULL, errno);
+	write_maps(procfd, "0 0 1", "0 0 1");
+	close(procfd);
+
+	if (!p->cwd || chdir(p->cwd)) {
+		if (chdir("/"))
+			die("chdir /", NULL, errno);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	install_seccomp();
+
+	/* Ready; the engine seizes us, then says go. */
+	if (write(p->info_w, "R", 1) != 1)
+		_exit(EXIT_SETUP);
+	close(p->info_w);
+	do {
+		n = read(p->go_r, &go, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(EXIT_SETUP);	/* the engine went away */
+	close_range(3, ~0u, 0);
+	execvp(p->argv[0], p->argv);
+	say("cannot run ", p->argv[0], NULL, errno);
+	_exit(127);
+}
+
+static void __attribute__((noreturn)) helper(const struct plan *p, pid_t engine)
+{
+	int procfd, flags, st;
+	pid_t pid1;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	set_pdeathsig(engine);
+	/* The guest inherits ignored signals and the mask through exec: start clean. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	}
+	close(p->info_r);
+	close(p->go_w);
+	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		die("open /proc", NULL, errno);
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) {
+		explain_userns_failure(errno);
+		_exit(EXIT_SETUP);
+	}
+	write_maps(procfd, p->uid_map, p->gid_map);
+	set_pdeathsig(engine);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		die("making mounts private", NULL, errno);
+	build_root(p);
+
+	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
+		CLONE_NEWIPC | CLONE_NEWTIME;
+	if (unshare(flags)) {
+		if (errno != EINVAL || unshare(flags & ~CLONE_NEWTIME))
+			die("unshare (guest namespaces)", NULL, errno);
+		say("no time namespace on this kernel; continuing without", NULL, NULL, 0);
+	}
+	write_maps(procfd, "0 0 1", "0 0 1");
+	set_pdeathsig(engine);
+
+	pid1 = fork();
+	if (pid1 < 0)
+		die("fork", NULL, errno);
+	if (pid1 == 0)
+		guest_pid1(p, procfd);
+	close(procfd);
+	close(p->go_r);
+	if (write(p->info_w, &pid1, sizeof(pid1)) != sizeof(pid1))
+		_exit(EXIT_SETUP);
+	close(p->info_w);
+	while (waitpid(pid1, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* ---- engine side ---- */
+
+static int check_shares(const struct trap_options *opt)
+{
+	for (size_t i = 0; i < opt->n_shares; i++) {
+		const struct trap_share *s = &opt->shares[i];
+		const char *guest = s->guest_dir ? s->guest_dir : s->host_dir;
+		struct stat st;
+
+		if (!s->host_dir || s->host_dir[0] != '/') {
+			g_warning("--share %s: the host path must be absolute",
+				  s->host_dir ? s->host_dir : "(null)");
+			return -1;
+		}
+		if (!guest[0] || guest[0] != '/') {
+			g_warning("--share %s:%s: the guest path must be absolute", s->host_dir,
+				  guest);
+			return -1;
+		}
+		if (strstr(guest, "/../") || g_str_has_suffix(guest, "/..") ||
+		    strlen(guest) >= PATH_MAX) {
+			g_warning("--share %s:%s: bad guest path", s->host_dir, guest);
+			return -1;
+		}
+		if (stat(s->host_dir, &st)) {
+			g_warning("--share %s: %s", s->host_dir, g_strerror(errno));
+			return -1;
+		}
+		if (!strcmp(guest, "/")) {
+			g_warning("--share %s:/: cannot replace the guest's root", s->host_dir);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
+{
+	static struct plan plan;	/* the fork copies it; static keeps it off a small stack */
+	int info[2], go[2], st;
+	pid_t engine = getpid(), pid1 = 0;
+	ssize_t n;
+	char *cwd;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->info_fd = sb->go_fd = -1;
+	if (!opt->argv || !opt->argv[0]) {
+		g_warning("no guest command");
+		return -1;
+	}
+	if (check_shares(opt))
+		return -1;
+	if (pipe2(info, O_CLOEXEC))
+		return -1;
+	if (pipe2(go, O_CLOEXEC)) {
+		close(info[0]);
+		close(info[1]);
+		return -1;
+	}
+	cwd = g_get_current_dir();
+	memset(&plan, 0, sizeof(plan));
+	plan.argv = opt->argv;
+	plan.hostname = opt->hostname && opt->hostname[0] ? opt->hostname : "porthole";
+	plan.cwd = cwd;
+	plan.shares = opt->shares;
+	plan.n_shares = opt->n_shares;
+	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());
+	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());
+	plan.info_r = info[0];
+	plan.info_w = info[1];
+	plan.go_r = go[0];
+	plan.go_w = go[1];
+
+	/* getppid() in the child names the process; PDEATHSIG follows this thread. */
+	sb->helper = fork();
+	if (sb->helper < 0) {
+		g_warning("fork: %s", g_strerror(errno));
+		g_free(cwd);
+		close(info[0]);
+		close(info[1]);
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	if (sb->helper == 0)
+		helper(&plan, engine);
+
+	g_free(cwd);
+	close(info[1]);
+	close(go[0]);
+	sb->info_fd = info[0];
+	sb->go_fd = go[1];
+	do {
+		n = read(sb->info_fd, &pid1, sizeof(pid1));
+	} while (n < 0 && errno == EINTR);
+	if (n != sizeof(pid1) || pid1 <= 0) {
+		while (waitpid(sb->helper, &st, __WALL) < 0 && errno == EINTR)
+			;
+		g_warning("the guest sandbox could not be set up (see the messages above)");
+		sandbox_close(sb);
+		return -1;
+	}
+	sb->guest = pid1;
+	return 0;
+}
+
+int sandbox_wait_ready(struct sandbox *sb)
+{
+	char c = 0;
+	ssize_t n;
+
+	do {
+		n = read(sb->info_fd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1 || c != 'R') {
+		g_warning("the guest's first process could not set itself up (see the messages above)");
+		return -1;
+	}
+	close(sb->info_fd);
+	sb->info_fd = -1;
+	return 0;
+}
+
+int sandbox_go(struct sandbox *sb)
+{
+	ssize_t n;
+
+	do {
+		n = write(sb->go_fd, "G", 1);
+	} while (n < 0 && errno == EINTR);
+	close(sb->go_fd);
+	sb->go_fd = -1;
+	return n == 1 ? 0 : -1;
+}
+
+void sandbox_close(struct sandbox *sb)
+{
+	if (sb->info_fd >= 0)
+		close(sb->info_fd);
+	if (sb->go_fd >= 0)
+		close(sb->go_fd);
+	sb->info_fd = sb->go_fd = -1;
+}

@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The trap-and-emulate engine.  See trap.h.
+ *
+ * The guest's processes run natively under ptrace (PTRACE_SEIZE with
+ * EXITKILL and fork/vfork/clone/exec auto-attach).  In user mode `in`,
+ * `out`, `ins` and `outs` raise #GP, and so does `cpuid` once CPUID
+ * faulting is on (arch_prctl(ARCH_SET_CPUID, 0)): the kernel turns both
+ * into SIGSEGV with si_code SI_KERNEL and si_addr 0.  At that
+ * signal-delivery-stop the engine takes one register snapshot and one copy
+ * of the instruction bytes, decodes the copy, and either carries the
+ * instruction out through the device model and steps over it, or lets the
+ * signal through unchanged, as the CPU would have delivered it.
+ *
+ * A trap costs: waitpid, PTRACE_GETSIGINFO, PTRACE_GETREGS, one
+ * process_vm_readv, PTRACE_SETREGS, PTRACE_CONT (plus whatever guest memory
+ * a string instruction moves).
+ *
+ * CPUID faulting is reset by execve, so at every PTRACE_EVENT_EXEC the
+ * engine makes the new program call arch_prctl(ARCH_SET_CPUID, 0) itself:
+ * it writes `mov $158, %eax; syscall; int3` over the first 8 bytes of the
+ * page holding the entry point, runs it to the int3 and puts bytes and
+ * registers back.  (A single-stepped bare `syscall` would not do: at the
+ * exec stop execve has yet to return, and its return value overwrites RAX.)
+ *
+ * The guest's pid 1 is the guest command itself.  The kernel drops signals
+ * a pid-namespace init has no handler for, even faults when the init is
+ * traced, which would leave a crashing pid 1 faulting forever; the engine
+ * gives pid 1 ordinary-process semantics instead: a signal whose default
+ * action is to terminate kills the guest, and the exit status says which
+ * signal (so `sh -c 'kill -TERM $$'` ends with 143 as it would on a host).
+ */
+#define G_LOG_DOMAIN "porthole-hv"
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hypervisor/vm.h"
+#include "sandbox.h"
+#include "trap.h"
+#include "x86-decode.h"
+
+#define USER_CS_64		0x33	/* __USER_CS: 64-bit user code */
+#define SEIZE_OPTIONS		(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
+				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
+/*
+ * A rep string instruction moves at most this many bytes per trap; the
+ * rest happens when the instruction, still at RIP, traps again (a CPU
+ * takes interrupts between iterations the same way).  It bounds how long
+ * the device model (and vm->lock) is busy with one guest instruction, and
+ * is above GUESTMSG_MAX_SIZE so a backdoor message is never split.
+ */
+#define STRING_CHUNK_BYTES	(2u << 20)
+#define REARM_MAX_STOPS		64
+
+static atomic_int stop_requested;
+static atomic_int stop_pidfd = -1;
+static atomic_int stop_pid;
+
+struct tracee {
+	pid_t tid;
+	pid_t tgid;		/* 0 until looked up */
+	int pending_sig;	/* to deliver at the next resume */
+	bool owner_noted;	/* tgid recorded in engine.owners */
+};
+
+struct engine {
+	struct vm *vm;
+	GHashTable *tracees;	/* tid -> struct tracee */
+	GHashTable *owners;	/* tgids that did port I/O (vcpu.owner) */
+	pid_t helper, guest;
+	bool guest_exited;
+	int guest_status;	/* wait status */
+	int guest_fatal_sig;	/* pid 1 killed for a signal it would have ignored */
+	bool rearm_warned;
+	unsigned long traps;
+};
+
+/* ---- small helpers ---- */
+
+static void __attribute__((format(printf, 2, 3))) guest_log(struct engine *e, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&e->vm->lock);
+	vm_guest_log(e->vm, "%s", buf);
+	pthread_mutex_unlock(&e->vm->lock);
+}
+
+/*
+ * Tgid and signal dispositions of a thread, from /proc/TID/status.
+ * Returns 0, or -1 when the thread is gone.
+ */
+static int read_status(pid_t tid, pid_t *tgid, uint64_t *sigign, uint64_t *sigcgt)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	if (tgid)
+		*tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+	p = strstr(buf, "\nSigIgn:");
+	if (sigign)
+		*sigign = p ? strtoull(p + 8, NULL, 16) : 0;
+	p = strstr(buf, "\nSigCgt:");
+	if (sigcgt)
+		*sigcgt = p ? strtoull(p + 8, NULL, 16) : 0;
+	return 0;
+}
+
+static pid_t tracee_tgid(struct tracee *t)
+{
+	if (!t->tgid && (read_status(t->tid, &t->tgid, NULL, NULL) || t->tgid <= 0))
+		t->tgid = t->tid;
+	return t->tgid;
+}
+
+static struct tracee *tracee_add(struct engine *e, pid_t tid)
+{
+	struct tracee *t = g_new0(struct tracee, 1);
+
+	t->tid = tid;
+	g_hash_table_insert(e->tracees, GINT_TO_POINTER(tid), t);
+	return t;
+}
+
+static void tracee_exited(struct engine *e, pid_t tid, int st)
+{
+	g_hash_table_remove(e->tracees, GINT_TO_POINTER(tid));
+	/* A thread group's leader is reported last: the process is gone. */
+	if (g_hash_table_remove(e->owners, GINT_TO_POINTER(tid)))
+		vm_owner_exited(e->vm, tid);
+	if (tid == e->guest && !e->guest_exited) {
+		int fd = atomic_exchange(&stop_pidfd, -1);
+
+		atomic_store(&stop_pid, 0);
+		if (fd >= 0)
+			close(fd);
+		e->guest_exited = true;
+		e->guest_status = st;
+	}
+}
+
+static bool fatal_by_default(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:		/* ignored */
+	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:		/* stop */
+		return false;
+	default:
+		return sig > 0 && sig < NSIG;
+	}
+}
+
+static void kill_guest(struct engine *e)
+{
+	int fd = atomic_load(&stop_pidfd);
+
+	if (fd >= 0)
+		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	else if (!e->guest_exited && e->guest > 0)
+		kill(e->guest, SIGKILL);
+}
+
+/*
+ * Would the kernel drop `sig` because the thread belongs to the guest's
+ * pid 1 and pid 1 has neither a handler for it nor ignores it?
+ */
+static bool pid1_would_drop(struct engine *e, struct tracee *t, int sig)
+{
+	uint64_t ign = 0, cgt = 0, bit = 1ull << (sig - 1);
+	pid_t tgid = 0;
+
+	if (e->guest_exited || (t->tgid && t->tgid != e->guest) || !fatal_by_default(sig))
+		return false;
+	if (read_status(t->tid, &tgid, &ign, &cgt))
+		return false;
+	if (tgid > 0)
+		t->tgid = tgid;
+	return tgid == e->guest && !(ign & bit) && !(cgt & bit);
+}
+
+/* Restart a stopped tracee, delivering `sig` (or what it has pending). */
+static void resume(struct engine *e, struct tracee *t, int sig)
+{
+	if (!sig && t->pending_sig) {
+		sig = t->pending_sig;
+		t->pending_sig = 0;
+	}
+	if (sig && pid1_would_drop(e, t, sig)) {
+		if (!e->guest_fatal_sig) {
+			e->guest_fatal_sig = sig;
+			guest_log(e, "guest pid 1 got signal %d with no handler: the guest ends", sig);
+		}
+		kill_guest(e);
+		sig = 0;
+	}
+	/* ESRCH: it died meanwhile; its exit status is on the way. */
+	ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig);
+}
+
+/* ---- guest memory, for string instructions ---- */
+
+struct trap_mem {
+	pid_t tid;
+	uint64_t base;		/* segment base (an FS/GS override on outs) */
+};
+
+static int mem_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+	struct trap_mem *m = opaque;
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)(addr + m->base), len };
+
+	if (!len)
+		return 0;
+	return process_vm_readv(m->tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+static int mem_write(void *opaque, uint64_t addr, const void *buf, size_t len)
+{
+	struct trap_mem *m = opaque;
+	struct iovec local = { (void *)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)(addr + m->base), len };
+
+	if (!len)
+		return 0;
+	return process_vm_writev(m->tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* Up to 15 bytes at `rip`; fewer at the end of the readable range. */
+static ssize_t read_code(pid_t tid, uint64_t rip, uint8_t *code)
+{
+	struct iovec local = { code, X86_MAX_INSN_LEN };
+	struct iovec remote = { (void *)(uintptr_t)rip, X86_MAX_INSN_LEN };
+	ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	long w;
+
+	if (n > 0)
+		return n;
+	/* Execute-only code (protection keys): ptrace reads through it. */
+	errno = 0;
+	w = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)rip, 0);
+	if (errno)
+		return -1;
+	memcpy(code, &w, 8);
+	errno = 0;
+	w = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)(rip + 8), 0);
+	if (errno)
+		return 8;
+	memcpy(code + 8, &w, X86_MAX_INSN_LEN - 8);
+	return X86_MAX_INSN_LEN;
+}
+
+static void regs_from_user(struct vcpu_regs *v, const struct user_regs_struct *u)
+{
+	*v = (struct vcpu_regs){
+		.rax = u->rax, .rbx = u->rbx, .rcx = u->rcx, .rdx = u->rdx,
+		.rsi = u->rsi, .rdi = u->rdi, .rbp = u->rbp, .rsp = u->rsp,
+		.rip = u->rip, .rflags = u->eflags,
+	};
+}
+
+static void regs_to_user(struct user_regs_struct *u, const struct vcpu_regs *v)
+{
+	u->rax = v->rax;
+	u->rbx = v->rbx;
+	u->rcx = v->rcx;
+	u->rdx = v->rdx;
+	u->rsi = v->rsi;
+	u->rdi = v->rdi;
+	u->rbp = v->rbp;
+	u->rsp = v->rsp;
+	u->eflags = v->rflags;
+}
+
+/* ---- the trap ---- */
+
+static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_struct *ur,
+		       const struct x86_insn *insn)
+{
+	struct trap_mem mem = { .tid = t->tid };
+	struct vcpu vcpu = {
+		.vm = e->vm,
+		.id = t->tid,
+		.owner = tracee_tgid(t),
+		.mem = { mem_read, mem_write, &mem },
+	};
+	struct io_access io = {
+		.port = insn->port_dx ? (uint16_t)ur->rdx : insn->port,
+		.size = insn->size,
+		.in = insn->in,
+		.string = insn->string,
+		.rep = insn->rep,
+		.addr_size = insn->addr_size,
+	};
+	uint64_t rip = ur->rip, mask = io_addr_mask(insn->addr_size), left = 0;
+	enum io_result res;
+
+	if (insn->seg == X86_SEG_FS)
+		mem.base = ur->fs_base;
+	else if (insn->seg == X86_SEG_GS)
+		mem.base = ur->gs_base;
+	regs_from_user(&vcpu.regs, ur);
+	if (insn->rep) {
+		uint64_t count = ur->rcx & mask, chunk = STRING_CHUNK_BYTES / insn->size;
+
+		if (count > chunk) {
+			left = count - chunk;
+			vcpu.regs.rcx = (ur->rcx & ~mask) | chunk;
+		}
+	}
+
+	res = vm_io(e->vm, &vcpu, &io);
+	if (!t->owner_noted) {
+		g_hash_table_add(e->owners, GINT_TO_POINTER(vcpu.owner));
+		t->owner_noted = true;
+	}
+
+	if (left) {
+		left += vcpu.regs.rcx & mask;
+		vcpu.regs.rcx = (vcpu.regs.rcx & ~mask) | (left & mask);
+	}
+	regs_to_user(ur, &vcpu.regs);
+	/* Done, unless a chunked rep still has elements to go (it traps again). */
+	ur->rip = (res == IO_DONE && !left) ? rip + insn->len : rip;
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, ur) < 0)
+		return;
+	resume(e, t, res == IO_DONE ? 0 : SIGSEGV);
+}
+
+static void handle_sigsegv(struct engine *e, struct tracee *t)
+{
+	struct user_regs_struct ur;
+	uint8_t code[X86_MAX_INSN_LEN];
+	struct x86_insn insn;
+	siginfo_t si;
+	ssize_t n;
+
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
+		return;
+	/* #GP from user mode; anything else (a page fault, kill -SEGV) is the guest's. */
+	if (si.si_code != SI_KERNEL || si.si_addr)
+		goto deliver;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &ur) < 0)
+		return;
+	if (ur.cs != USER_CS_64)
+		goto deliver;	/* 32-bit code: not decoded */
+	n = read_code(t->tid, ur.rip, code);
+	if (n <= 0 || x86_decode_io(code, (size_t)n, &insn) < 0)
+		goto deliver;
+	e->traps++;
+
+	if (insn.kind == X86_INSN_CPUID) {
+		struct vcpu_regs r;
+
+		regs_from_user(&r, &ur);
+		vm_cpuid(e->vm, &r);
+		ur.rax = r.rax;
+		ur.rbx = r.rbx;
+		ur.rcx = r.rcx;
+		ur.rdx = r.rdx;
+		ur.rip += insn.len;
+		if (ptrace(PTRACE_SETREGS, t->tid, 0, &ur) < 0)
+			return;
+		resume(e, t, 0);
+		return;
+	}
+	emulate_io(e, t, &ur, &insn);
+	return;
+
+deliver:
+	resume(e, t, SIGSEGV);
+}
+
+/* ---- exec: CPUID faulting again ---- */
+
+/*
+ * Run arch_prctl(ARCH_SET_CPUID, 0) inside tracee `t`, stopped at
+ * PTRACE_EVENT_EXEC.  Returns false if the tracee died meanwhile (its exit
+ * has been handled and `t` is gone); otherwise `t` is stopped, registers and
+ * code as they were, signals that arrived meanwhile in t->pending_sig.
+ */
+static bool rearm_cpuid(struct engine *e, struct tracee *t)
+{
+	static const uint8_t stub[8] = {
+		0xB8, SYS_arch_prctl, 0x00, 0x00, 0x00,	/* mov $SYS_arch_prctl, %eax */
+		0x0F, 0x05,				/* syscall */
+		0xCC,					/* int3 */
+	};
+	struct user_regs_struct saved, r;
+	pid_t tid = t->tid;
+	uint64_t page;
+	long orig, word;
+	bool done = false;
+	const char *why = NULL;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
+		return true;
+	page = saved.rip & ~0xFFFull;
+	errno = 0;
+	orig = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)page, 0);
+	if (errno) {
+		why = "cannot read its code";
+		goto out;
+	}
+	memcpy(&word, stub, sizeof(word));
+	if (ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)word) < 0) {
+		why = "cannot write its code";
+		goto out;
+	}
+	r = saved;
+	r.rip = page;
+	r.rdi = ARCH_SET_CPUID;
+	r.rsi = 0;
+	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0) {
+		why = "cannot set its registers";
+		goto restore;
+	}
+	for (int i = 0; i < REARM_MAX_STOPS && !done; i++) {
+		int st, sig;
+
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			break;
+		while (waitpid(tid, &st, __WALL) < 0) {
+			if (errno != EINTR)
+				return true;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			tracee_exited(e, tid, st);
+			return false;
+		}
+		if (!WIFSTOPPED(st) || (st >> 16))
+			continue;	/* an event stop: go on */
+		sig = WSTOPSIG(st);
+		if (sig == SIGTRAP) {
+			if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+				break;
+			if (r.rip == page + sizeof(stub)) {
+				done = true;
+				break;
+			}
+		}
+		/* A signal before our code ran: hold it for later. */
+		if (!t->pending_sig)
+			t->pending_sig = sig;
+		else if (sig != t->pending_sig)
+			syscall(SYS_tgkill, tracee_tgid(t), tid, sig);
+	}
+	if (!done)
+		why = "the injected call did not complete";
+	else if ((long)r.rax != 0)
+		why = strerror((int)-(long)r.rax);
+
+restore:
+	ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)orig);
+	saved.rax = 0;			/* what execve returned */
+	saved.orig_rax = (unsigned long long)-1;
+	ptrace(PTRACE_SETREGS, tid, 0, &saved);
+out:
+	if (why && !e->rearm_warned) {
+		e->rearm_warned = true;
+		guest_log(e, "cannot turn CPUID faulting on in guest process %d (%s): cpuid runs "
+			  "natively there", (int)tid, why);
+	}
+	return true;
+}
+
+static void handle_exec(struct engine *e, struct tracee *t)
+{
+	unsigned long former = 0;
+
+	/* A non-leader thread exec'd: it now has the leader's tid, its own is gone. */
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &former) == 0 && (pid_t)former != t->tid)
+		g_hash_table_remove(e->tracees, GINT_TO_POINTER((pid_t)former));
+	t->tgid = t->tid;
+	t->pending_sig = 0;
+	if (rearm_cpuid(e, t))
+		resume(e, t, 0);
+}
+
+/* ---- the loop ---- */
+
+static void handle_stop(struct engine *e, pid_t tid, int st)
+{
+	struct tracee *t = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(tid));
+	int sig = WSTOPSIG(st), event = (unsigned int)st >> 16;
+	bool fresh = !t;
+
+	if (fresh)
+		t = tracee_add(e, tid);
+	switch (event) {
+	case 0:		/* signal-delivery-stop */
+		if (sig == SIGSEGV)
+			handle_sigsegv(e, t);
+		else
+			resume(e, t, sig);
+		break;
+	case PTRACE_EVENT_EXEC:
+		handle_exec(e, t);
+		break;
+	case PTRACE_EVENT_STOP:
+		/*
+		 * A new auto-attached tracee's first stop (it may come before
+		 * its parent's fork event), or a group-stop: stay stopped,
+		 * but keep reporting (PTRACE_LISTEN) until SIGCONT.
+		 */
+		if (!fresh && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+			ptrace(PTRACE_LISTEN, tid, 0, 0);
+		else
+			resume(e, t, 0);
+		break;
+	default:	/* FORK, VFORK, CLONE: the child shows up on its own */
+		resume(e, t, 0);
+		break;
+	}
+}
+
+static void run_loop(struct engine *e)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, __WALL | __WNOTHREAD);
+
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				g_warning("waitpid: %s", g_strerror(errno));
+			return;
+		}
+		if (pid == e->helper) {
+			if (WIFEXITED(st) || WIFSIGNALED(st))
+				e->helper = 0;
+			continue;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			tracee_exited(e, pid, st);
+		else if (WIFSTOPPED(st))
+			handle_stop(e, pid, st);
+	}
+}
+
+static void publish_guest(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	atomic_store(&stop_pid, pid);
+	atomic_store(&stop_pidfd, fd);
+	if (atomic_load(&stop_requested))
+		trap_engine_stop();
+}
+
+static void unpublish_guest(void)
+{
+	int fd = atomic_exchange(&stop_pidfd, -1);
+
+	atomic_store(&stop_pid, 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+void trap_engine_stop(void)
+{
+	int fd, pid;
+
+	atomic_store(&stop_requested, 1);
+	fd = atomic_load(&stop_pidfd);
+	pid = atomic_load(&stop_pid);
+	if (fd >= 0)
+		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	else if (pid > 0)
+		kill(pid, SIGKILL);	/* no pidfd_open (Linux < 5.3) */
+}
+
+static int exit_code(const struct engine *e)
+{
+	if (!e->guest_exited)
+		return -1;
+	if (e->guest_fatal_sig)
+		return 128 + e->guest_fatal_sig;
+	if (WIFEXITED(e->guest_status))
+		return WEXITSTATUS(e->guest_status);
+	if (WIFSIGNALED(e->guest_status))
+		return 128 + WTERMSIG(e->guest_status);
+	return -1;
+}
+
+int trap_engine_run(struct vm *vm, const struct trap_options *opt)
+{
+	struct engine e = { .vm = vm };
+	struct sandbox sb;
+	int ret = -1;
+
+	if (atomic_load(&stop_requested)) {
+		atomic_store(&stop_requested, 0);
+		return 128 + SIGKILL;
+	}
+	if (sandbox_start(opt, &sb))
+		return -1;
+	e.helper = sb.helper;
+	e.guest = sb.guest;
+	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	e.owners = g_hash_table_new(g_direct_hash, g_direct_equal);
+	publish_guest(sb.guest);
+
+	if (ptrace(PTRACE_SEIZE, sb.guest, 0, (void *)(long)SEIZE_OPTIONS)) {
+		g_warning("cannot trace the guest (PTRACE_SEIZE: %s)%s", g_strerror(errno),
+			  errno == EPERM ? ": is ptrace restricted (kernel.yama.ptrace_scope = 3, "
+					   "a container without CAP_SYS_PTRACE)?" : "");
+		kill(sb.guest, SIGKILL);
+		sandbox_close(&sb);
+		run_loop(&e);
+		goto out;
+	}
+	tracee_add(&e, sb.guest);
+	if (sandbox_wait_ready(&sb) || sandbox_go(&sb)) {
+		kill_guest(&e);
+		sandbox_close(&sb);
+		run_loop(&e);
+		goto out;
+	}
+	g_debug("guest pid 1 is host pid %d", (int)sb.guest);
+	run_loop(&e);
+	ret = exit_code(&e);
+	if (ret < 0)
+		g_warning("the guest's first process vanished without an exit status");
+	g_debug("guest done: %lu instructions emulated", e.traps);
+out:
+	unpublish_guest();
+	atomic_store(&stop_requested, 0);
+	g_hash_table_destroy(e.tracees);
+	g_hash_table_destroy(e.owners);
+	return ret;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trap-and-emulate engine: guest programs run natively as ptrace'd
+ * processes in a sandbox (sandbox.h).  The instructions a user-mode process
+ * may not execute, `in`, `out`, `ins`, `outs` and (with CPUID faulting)
+ * `cpuid`, fault; the engine decodes them (x86-decode.h) and carries them
+ * out through the device model (vm_io(), vm_cpuid()).
+ */
+#ifndef PORTHOLE_HV_TRAP_H
+#define PORTHOLE_HV_TRAP_H
+
+#include <stddef.h>
+
+struct vm;
+
+struct trap_share {
+	const char *host_dir;
+	const char *guest_dir;		/* NULL: same as host_dir */
+};
+
+struct trap_options {
+	char *const *argv;		/* guest command, argv[0] looked up in PATH inside the guest */
+	const struct trap_share *shares;
+	size_t n_shares;
+	const char *hostname;		/* uts name inside the guest (the VM name) */
+};
+
+/*
+ * Runs the guest to completion in the calling thread (which becomes the
+ * ptrace tracer).  Returns the guest's exit status as a shell reports it
+ * (0..255, 128+signal if killed by a signal), or -1 if the guest could not
+ * be started (after logging why).  One engine per process at a time.
+ */
+int trap_engine_run(struct vm *vm, const struct trap_options *opt);
+
+/*
+ * Thread-safe, async-signal-safe: kill the guest (SIGKILL to its first
+ * process, which takes its whole pid namespace with it).  Called before the
+ * guest exists, it makes trap_engine_run() return 128 + SIGKILL without
+ * starting it.
+ */
+void trap_engine_stop(void);
+
+#endif
