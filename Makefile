@@ -47,6 +47,7 @@ PROGRAMS := $(BIN)/porthole-hv $(BIN)/porthole-guestd $(BIN)/porthole-rpc $(BIN)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
 
+.SECONDARY:
 .PHONY: all deps check check-plain check-san unit e2e bench run install clean
 all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS)
 

@@ -13,10 +13,12 @@ fi
 echo "== starting VM '$name': porthole-guestd inside, trap engine"
 "$BIN/porthole-hv" run --name "$name" -- sh -c "
 	$BIN/porthole-guestd &
-	$BIN/porthole-rpc 'info-set guestinfo.hello from-the-guest'
+	$BIN/porthole-rpc 'info-set guestinfo.hello from-the-guest' >/dev/null
 	wait" &
 hv=$!
-trap 'kill $hv 2>/dev/null; wait $hv 2>/dev/null' EXIT INT TERM
+stop() { kill $hv 2>/dev/null || true; wait $hv 2>/dev/null || true; }
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 for _ in $(seq 100); do
 	"$BIN/porthole-ctl" status "$name" --raw 2>/dev/null | grep -q '^tools.status=running' && break
@@ -47,3 +49,4 @@ if [ -n "${RUN_SECONDS:-}" ]; then
 	"$BIN/porthole-ctl" stop "$name" >/dev/null
 fi
 wait $hv || true
+exit 0

@@ -58,6 +58,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <asm/prctl.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -263,85 +264,6 @@ static int make_tree_readonly(void)
 	return remount_tree_readonly();
 }
 
-/*
- * Open `path` (absolute) inside the guest root `rootfd` without leaving it:
- * symlinks resolve as they will for the guest.  With `create`, missing
- * components are made as directories (the last one as a directory or, for
- * `as_file`, an empty file) - which only works on the tmpfs parts.
- */
-static int open_in_root(int rootfd, const char *path, bool create, bool as_file)
-{
-	char prefix[PATH_MAX];
-	size_t len = strlen(path);
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-
-	if (len >= sizeof(prefix))
-		return -ENAMETOOLONG;
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOENT || !create)
-		return fd >= 0 ? fd : -errno;
-
-	/* Walk the components, creating what is missing. */
-	for (size_t i = 1; i <= len; i++) {
-		int pfd, err;
-		const char *name;
-
-		if (i < len && path[i] != '/')
-			continue;
-		memcpy(prefix, path, i);
-		prefix[i] = '\0';
-		fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
-		if (fd >= 0) {
-			if (i == len)
-				return fd;
-			close(fd);
-			continue;
-		}
-		if (errno != ENOENT)
-			return -errno;
-		/* Create the last component of `prefix` in its parent. */
-		name = strrchr(prefix, '/');
-		if (name == prefix) {
-			pfd = dup(rootfd);
-		} else {
-			char parent[PATH_MAX];
-
-			memcpy(parent, prefix, (size_t)(name - prefix));
-			parent[name - prefix] = '\0';
-			pfd = (int)syscall(SYS_openat2, rootfd, parent, &how, sizeof(how));
-		}
-		if (pfd < 0)
-			return -errno;
-		name++;
-		if (i == len && as_file) {
-			int ffd = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
-					 O_NOFOLLOW, 0644);
-
-			err = errno;
-			close(pfd);
-			if (ffd < 0)
-				return -err;
-			close(ffd);
-		} else {
-			err = mkdirat(pfd, name, 0755) ? errno : 0;
-			close(pfd);
-			if (err && err != EEXIST)
-				return -err;
-		}
-		fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
-		if (fd < 0)
-			return -errno;
-		if (i == len)
-			return fd;
-		close(fd);
-	}
-	return -ENOENT;
-}
-
 static int bind_fd(int src_fd, int dst_fd, const char *what)
 {
 	char src[64], dst[64];
@@ -353,6 +275,260 @@ static int bind_fd(int src_fd, int dst_fd, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+/* The guest root being built, NEWROOT (reopened when a mirror covers it). */
+static int root_fd = -1;
+
+static void root_open(void)
+{
+	if (root_fd >= 0)
+		close(root_fd);
+	root_fd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		die("open " NEWROOT, NULL, errno);
+}
+
+/*
+ * openat2() confined to the guest root: symlinks and ".." resolve as they
+ * will for the guest.  An fd, or -errno.
+ */
+static int in_root(const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+
+	return fd >= 0 ? fd : -errno;
+}
+
+/*
+ * Directories of the read-only host view replaced by a writable mirror to
+ * make room for a share's mount point; read-only again once every share is
+ * in place.
+ */
+#define MIRROR_MAX		16
+#define MIRROR_MAX_ENTRIES	1024
+static char mirrors[MIRROR_MAX][PATH_MAX];
+static int n_mirrors;
+
+struct mirror_entry {
+	char name[256];
+	int fd;			/* O_PATH of the original; -1 for a symlink */
+	char *link;
+	bool dir;
+};
+
+/*
+ * Cover directory `dir` of the guest root with a tmpfs holding the same
+ * entries (each bind-mounted from the original, symlinks copied), so that a
+ * new mount point can be made in it.
+ */
+static int mirror_dir(const char *dir)
+{
+	struct mirror_entry *ents;
+	struct dirent *de;
+	struct stat st;
+	char data[64], at[64];
+	int dfd, rd, nfd, n = 0, ret = -1;
+	DIR *d;
+
+	if (n_mirrors == MIRROR_MAX) {
+		say("too many shares outside existing directories", NULL, NULL, 0);
+		return -1;
+	}
+	dfd = in_root(dir, O_PATH | O_DIRECTORY);
+	if (dfd < 0) {
+		say("mirroring ", dir, NULL, -dfd);
+		return -1;
+	}
+	rd = in_root(dir, O_RDONLY | O_DIRECTORY);
+	if (rd < 0 || fstat(dfd, &st)) {
+		say("mirroring ", dir, NULL, rd < 0 ? -rd : errno);
+		close(dfd);
+		return -1;
+	}
+	ents = calloc(MIRROR_MAX_ENTRIES, sizeof(*ents));
+	d = fdopendir(rd);
+	if (!ents || !d) {
+		say("mirroring ", dir, NULL, ENOMEM);
+		_exit(EXIT_SETUP);
+	}
+	while ((de = readdir(d))) {
+		struct mirror_entry *e = &ents[n];
+		struct stat est;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == MIRROR_MAX_ENTRIES) {
+			say("a share's mount point would go in ", dir,
+			    ", which has too many entries to mirror", 0);
+			goto out;
+		}
+		if (fstatat(rd, de->d_name, &est, AT_SYMLINK_NOFOLLOW))
+			continue;
+		snprintf(e->name, sizeof(e->name), "%s", de->d_name);
+		e->fd = -1;
+		if (S_ISLNK(est.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t len = readlinkat(rd, de->d_name, target, sizeof(target) - 1);
+
+			if (len < 0)
+				continue;
+			target[len] = '\0';
+			e->link = strdup(target);
+			if (!e->link)
+				continue;
+		} else {
+			e->fd = openat(rd, de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (e->fd < 0)
+				continue;
+			e->dir = S_ISDIR(est.st_mode);
+		}
+		n++;
+	}
+	snprintf(data, sizeof(data), "mode=%o,size=1m", (unsigned int)(st.st_mode & 07777));
+	snprintf(at, sizeof(at), "/proc/self/fd/%d", dfd);
+	if (mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV, data)) {
+		say("tmpfs on ", dir, NULL, errno);
+		goto out;
+	}
+	if (!strcmp(dir, "/"))
+		root_open();	/* the old fd still names what is under the tmpfs */
+	nfd = in_root(dir, O_PATH | O_DIRECTORY);
+	if (nfd < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		struct mirror_entry *e = &ents[i];
+		int t;
+
+		if (e->link) {
+			if (symlinkat(e->link, nfd, e->name))
+				say("mirroring ", dir, " (a symlink)", errno);
+			continue;
+		}
+		if (e->dir) {
+			mkdirat(nfd, e->name, 0755);
+		} else {
+			t = openat(nfd, e->name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+			if (t >= 0)
+				close(t);
+		}
+		t = openat(nfd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0 || bind_fd(e->fd, t, e->name)) {
+			if (t >= 0)
+				close(t);
+			close(nfd);
+			goto out;
+		}
+		close(t);
+	}
+	close(nfd);
+	snprintf(mirrors[n_mirrors++], PATH_MAX, "%s", dir);
+	ret = 0;
+out:
+	for (int i = 0; i < n; i++) {
+		if (ents[i].fd >= 0)
+			close(ents[i].fd);
+		free(ents[i].link);
+	}
+	free(ents);
+	closedir(d);
+	close(dfd);
+	return ret;
+}
+
+/* The mirrors were writable only while the shares' mount points were made. */
+static void seal_mirrors(void)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+
+	for (int i = 0; i < n_mirrors; i++) {
+		int fd = in_root(mirrors[i], O_PATH | O_DIRECTORY);
+
+		if (fd < 0 ||
+		    syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)))
+			die("making read-only again: ", mirrors[i], fd < 0 ? -fd : errno);
+		close(fd);
+	}
+}
+
+/* Create `name` in directory `dir` (a path in the guest root; "" is /). */
+static int create_in(const char *dir, const char *name, bool as_file)
+{
+	const char *d = dir[0] ? dir : "/";
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int pfd = in_root(d, O_PATH | O_DIRECTORY), err = 0;
+
+		if (pfd < 0)
+			return pfd;
+		if (as_file) {
+			int fd = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+					O_NOFOLLOW, 0644);
+
+			if (fd < 0)
+				err = errno;
+			else
+				close(fd);
+		} else if (mkdirat(pfd, name, 0755)) {
+			err = errno;
+		}
+		close(pfd);
+		if (!err || err == EEXIST)
+			return 0;
+		if (err != EROFS || attempt)
+			return -err;
+		/* Part of the read-only host view: mirror the directory, retry. */
+		if (mirror_dir(d))
+			return -EROFS;
+	}
+	return -EROFS;
+}
+
+/*
+ * Open `path` (absolute) inside the guest root.  With `create`, missing
+ * components are made as directories (the last one as a directory or, for
+ * `as_file`, an empty file).
+ */
+static int open_in_root(const char *path, bool create, bool as_file)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(path);
+	int fd;
+
+	if (len >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	fd = in_root(path, O_PATH);
+	if (fd >= 0 || fd != -ENOENT || !create)
+		return fd;
+
+	for (size_t i = 1; i <= len; i++) {
+		char *slash;
+		int err;
+
+		if (i < len && path[i] != '/')
+			continue;
+		if (path[i - 1] == '/')
+			continue;	/* "//" or a trailing slash */
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		fd = in_root(prefix, O_PATH);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT)
+			return fd;
+		slash = strrchr(prefix, '/');
+		*slash = '\0';
+		err = create_in(prefix, slash + 1, i == len && as_file);
+		if (err)
+			return err;
+	}
+	return in_root(path, O_PATH);
 }
 
 static int setup_dev(void)
@@ -405,7 +581,7 @@ static int setup_dev(void)
 	return 0;
 }
 
-static int setup_shares(const struct plan *p, const int *src_fds, int rootfd)
+static int setup_shares(const struct plan *p, const int *src_fds)
 {
 	for (size_t i = 0; i < p->n_shares; i++) {
 		const struct trap_share *s = &p->shares[i];
@@ -417,14 +593,10 @@ static int setup_shares(const struct plan *p, const int *src_fds, int rootfd)
 			say("share ", s->host_dir, NULL, errno);
 			return -1;
 		}
-		dst = open_in_root(rootfd, guest, true, !S_ISDIR(st.st_mode));
+		dst = open_in_root(guest, true, !S_ISDIR(st.st_mode));
 		if (dst < 0) {
 			say("share ", s->host_dir, NULL, 0);
-			if (dst == -EROFS || dst == -EPERM)
-				die("  cannot create its mount point in the read-only guest root: ",
-				    "a guest path must exist on the host or lie under /tmp, /var/tmp, /run or /dev/shm",
-				    0);
-			die("  guest path ", guest, -dst);
+			die("  no mount point at guest path ", guest, -dst);
 		}
 		if (bind_fd(src_fds[i], dst, guest)) {
 			close(dst);
@@ -432,9 +604,11 @@ static int setup_shares(const struct plan *p, const int *src_fds, int rootfd)
 		}
 		close(dst);
 		/* The fd named what is now under the mount: look again, then harden. */
-		dst = open_in_root(rootfd, guest, false, false);
+		dst = open_in_root(guest, false, false);
 		if (dst >= 0) {
-			struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+			struct mount_attr attr = {
+				.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+			};
 
 			syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
 				sizeof(attr));
@@ -447,8 +621,7 @@ static int setup_shares(const struct plan *p, const int *src_fds, int rootfd)
 
 static void build_root(const struct plan *p)
 {
-	int *src_fds = NULL;
-	int rootfd;
+	int *src_fds = NULL, tree;
 
 	/* Shares first: the tmpfs on STAGE may hide them. */
 	if (p->n_shares) {
@@ -462,12 +635,24 @@ static void build_root(const struct plan *p)
 			die("share ", p->shares[i].host_dir, errno);
 	}
 
+	/*
+	 * A detached copy of the host's tree, taken before the staging tmpfs
+	 * exists so that it is not part of it (a plain rbind where
+	 * open_tree() is missing).
+	 */
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (do_mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m"))
 		_exit(EXIT_SETUP);
 	if (mkdir(NEWROOT, 0755))
 		die("mkdir " NEWROOT, NULL, errno);
-	if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL))
+	if (tree >= 0) {
+		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, NEWROOT, MOVE_MOUNT_F_EMPTY_PATH))
+			die("attaching the copy of the host's tree", NULL, errno);
+		close(tree);
+	} else if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL)) {
 		_exit(EXIT_SETUP);
+	}
 	if (make_tree_readonly())
 		die("cannot make the guest's view of the host read-only", NULL, 0);
 
@@ -477,12 +662,11 @@ static void build_root(const struct plan *p)
 	if (access(NEWROOT "/var/tmp", F_OK) == 0 &&
 	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
 		_exit(EXIT_SETUP);
-	rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		die("open " NEWROOT, NULL, errno);
-	if (setup_dev() || setup_shares(p, src_fds, rootfd))
+	root_open();
+	if (setup_dev() || setup_shares(p, src_fds))
 		_exit(EXIT_SETUP);
-	close(rootfd);
+	seal_mirrors();
+	close(root_fd);
 	free(src_fds);
 
 	if (chdir(NEWROOT))
@@ -816,7 +1000,8 @@ int sandbox_wait_ready(struct sandbox *sb)
 		n = read(sb->info_fd, &c, 1);
 	} while (n < 0 && errno == EINTR);
 	if (n != 1 || c != 'R') {
-		g_warning("the guest's first process could not set itself up (see the messages above)");
+		g_warning("the guest's first process could not set itself up "
+			  "(see the messages above)");
 		return -1;
 	}
 	close(sb->info_fd);

@@ -58,10 +58,10 @@
 				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
 /*
  * A rep string instruction moves at most this many bytes per trap; the
- * rest happens when the instruction, still at RIP, traps again (a CPU
- * takes interrupts between iterations the same way).  It bounds how long
- * the device model (and vm->lock) is busy with one guest instruction, and
- * is above GUESTMSG_MAX_SIZE so a backdoor message is never split.
+ * rest happens when the instruction, still at RIP with RCX > 0, traps again
+ * (a CPU takes interrupts between iterations the same way).  It bounds how
+ * long the device model (and vm->lock) is busy with one guest instruction,
+ * and is above GUESTMSG_MAX_SIZE so a backdoor message is never split.
  */
 #define STRING_CHUNK_BYTES	(2u << 20)
 #define REARM_MAX_STOPS		64
@@ -218,7 +218,8 @@ static void resume(struct engine *e, struct tracee *t, int sig)
 	if (sig && pid1_would_drop(e, t, sig)) {
 		if (!e->guest_fatal_sig) {
 			e->guest_fatal_sig = sig;
-			guest_log(e, "guest pid 1 got signal %d with no handler: the guest ends", sig);
+			guest_log(e, "guest pid 1 got signal %d with no handler: the guest ends",
+				  sig);
 		}
 		kill_guest(e);
 		sig = 0;
@@ -324,6 +325,7 @@ static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_stru
 	};
 	uint64_t rip = ur->rip, mask = io_addr_mask(insn->addr_size), left = 0;
 	enum io_result res;
+	bool complete;
 
 	if (insn->seg == X86_SEG_FS)
 		mem.base = ur->fs_base;
@@ -350,8 +352,13 @@ static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_stru
 		vcpu.regs.rcx = (vcpu.regs.rcx & ~mask) | (left & mask);
 	}
 	regs_to_user(ur, &vcpu.regs);
-	/* Done, unless a chunked rep still has elements to go (it traps again). */
-	ur->rip = (res == IO_DONE && !left) ? rip + insn->len : rip;
+	/*
+	 * A rep instruction is complete when RCX reaches 0; until then RIP
+	 * stays on it and it traps again for the rest (our chunks, or a bus
+	 * that moved only part of it).
+	 */
+	complete = res == IO_DONE && (!insn->rep || !(vcpu.regs.rcx & mask));
+	ur->rip = complete ? rip + insn->len : rip;
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, ur) < 0)
 		return;
 	resume(e, t, res == IO_DONE ? 0 : SIGSEGV);
@@ -425,16 +432,18 @@ static bool rearm_cpuid(struct engine *e, struct tracee *t)
 
 	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
 		return true;
+	if (saved.cs != USER_CS_64)
+		return true;	/* a 32-bit program: the seccomp filter stops it anyway */
 	page = saved.rip & ~0xFFFull;
 	errno = 0;
 	orig = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)page, 0);
 	if (errno) {
-		why = "cannot read its code";
+		why = errno == ESRCH ? NULL : "cannot read its code";
 		goto out;
 	}
 	memcpy(&word, stub, sizeof(word));
 	if (ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)word) < 0) {
-		why = "cannot write its code";
+		why = errno == ESRCH ? NULL : "cannot write its code";
 		goto out;
 	}
 	r = saved;
@@ -442,7 +451,7 @@ static bool rearm_cpuid(struct engine *e, struct tracee *t)
 	r.rdi = ARCH_SET_CPUID;
 	r.rsi = 0;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0) {
-		why = "cannot set its registers";
+		why = errno == ESRCH ? NULL : "cannot set its registers";
 		goto restore;
 	}
 	for (int i = 0; i < REARM_MAX_STOPS && !done; i++) {
@@ -478,7 +487,7 @@ static bool rearm_cpuid(struct engine *e, struct tracee *t)
 	if (!done)
 		why = "the injected call did not complete";
 	else if ((long)r.rax != 0)
-		why = strerror((int)-(long)r.rax);
+		why = g_strerror((int)-(long)r.rax);
 
 restore:
 	ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)orig);
@@ -533,7 +542,8 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 		 * its parent's fork event), or a group-stop: stay stopped,
 		 * but keep reporting (PTRACE_LISTEN) until SIGCONT.
 		 */
-		if (!fresh && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+		if (!fresh &&
+		    (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
 			ptrace(PTRACE_LISTEN, tid, 0, 0);
 		else
 			resume(e, t, 0);
@@ -633,10 +643,12 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	publish_guest(sb.guest);
 
 	if (ptrace(PTRACE_SEIZE, sb.guest, 0, (void *)(long)SEIZE_OPTIONS)) {
-		g_warning("cannot trace the guest (PTRACE_SEIZE: %s)%s", g_strerror(errno),
-			  errno == EPERM ? ": is ptrace restricted (kernel.yama.ptrace_scope = 3, "
-					   "a container without CAP_SYS_PTRACE)?" : "");
-		kill(sb.guest, SIGKILL);
+		int err = errno;
+
+		g_warning("cannot trace the guest (PTRACE_SEIZE: %s)%s", g_strerror(err),
+			  err == EPERM ? ": is ptrace restricted (kernel.yama.ptrace_scope = 3, "
+					 "a container without CAP_SYS_PTRACE)?" : "");
+		kill_guest(&e);
 		sandbox_close(&sb);
 		run_loop(&e);
 		goto out;
@@ -655,6 +667,9 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 		g_warning("the guest's first process vanished without an exit status");
 	g_debug("guest done: %lu instructions emulated", e.traps);
 out:
+	/* Stopped while it was being set up: killed, not broken. */
+	if (ret < 0 && atomic_load(&stop_requested))
+		ret = 128 + SIGKILL;
 	unpublish_guest();
 	atomic_store(&stop_requested, 0);
 	g_hash_table_destroy(e.tracees);

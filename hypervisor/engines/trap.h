@@ -19,7 +19,7 @@ struct trap_share {
 };
 
 struct trap_options {
-	char *const *argv;		/* guest command, argv[0] looked up in PATH inside the guest */
+	char *const *argv;		/* guest command (argv[0] looked up in the guest PATH) */
 	const struct trap_share *shares;
 	size_t n_shares;
 	const char *hostname;		/* uts name inside the guest (the VM name) */

@@ -429,11 +429,12 @@ static void test_fs_override(void)
 	asm volatile("rep outsb %%fs:(%%rsi), (%%dx)" : "+S"(off), "+c"(c)
 		     : "d"((uint16_t)TD_FIFO) : "memory");
 	rep_insb(TD_FIFO, &d, &c2, false);
-	check(c == 0 && !memcmp(back, tls_bytes, 8), "rep outsb with an FS override reads fs:[rsi]");
+	check(c == 0 && !memcmp(back, tls_bytes, 8),
+	      "rep outsb with an FS override reads fs:[rsi]");
 }
 
-/* Hidden from the compiler, which would otherwise turn the store into ud2. */
-static volatile int *volatile null_ptr;
+/* Hidden from the compiler (and UBSan), which would otherwise not emit the store. */
+static int *volatile null_ptr;
 
 static void test_faults(void)
 {
@@ -489,12 +490,13 @@ static void test_faults(void)
 
 	/* Real faults still reach the program the way the CPU reports them. */
 	if (!TRY_FAULT()) {
-		*null_ptr = 1;
+		asm volatile("movl $1, (%0)" : : "r"(null_ptr) : "memory");
 		END_TRY();
 		check(false, "a null-pointer write faults");
 	} else {
 		check(fault.signo == SIGSEGV && fault.code == SEGV_MAPERR && fault.addr == NULL,
-		      "a null-pointer write: SIGSEGV, SEGV_MAPERR, si_addr 0 (code %d)", fault.code);
+		      "a null-pointer write: SIGSEGV, SEGV_MAPERR, si_addr 0 (code %d)",
+		      fault.code);
 	}
 	if (!TRY_FAULT()) {
 		kill(getpid(), SIGSEGV);
