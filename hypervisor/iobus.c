@@ -110,8 +110,9 @@ static enum io_result string_loop(struct iobus *bus, struct io_device *dev, stru
 	uint64_t *addr_reg = io->in ? &r->rdi : &r->rsi;
 	int64_t step = (r->rflags & RFLAGS_DF) ? -(int64_t)io->size : io->size;
 	uint64_t count = io->rep ? (r->rcx & mask) : 1;
+	uint64_t batch = count > IOBUS_STRING_BATCH ? IOBUS_STRING_BATCH : count;
 
-	for (; count; count--) {
+	for (; batch; batch--) {
 		uint64_t addr = *addr_reg & mask;
 		uint32_t val = 0;
 
@@ -134,7 +135,7 @@ static enum io_result string_loop(struct iobus *bus, struct io_device *dev, stru
 		if (io->rep)
 			r->rcx = (r->rcx & ~mask) | ((r->rcx - 1) & mask);
 	}
-	return IO_DONE;
+	return (io->rep && (r->rcx & mask)) ? IO_PARTIAL : IO_DONE;
 }
 
 enum io_result iobus_dispatch(struct iobus *bus, struct vcpu *vcpu, const struct io_access *io)

@@ -21,7 +21,17 @@ struct io_access {
 enum io_result {
 	IO_DONE = 0,		/* instruction complete: engine advances RIP */
 	IO_FAULT = -1,		/* guest memory fault: engine raises #PF/#GP, RIP unchanged */
+	/*
+	 * A rep string instruction made progress (RSI/RDI/RCX updated) but is
+	 * not finished: the engine leaves RIP on it and the guest executes it
+	 * again, as a CPU does when it takes an interrupt mid-rep.  Bounds how
+	 * long one instruction holds vm->lock.
+	 */
+	IO_PARTIAL = 1,
 };
+
+/* Elements one dispatch of a rep string instruction moves at most. */
+#define IOBUS_STRING_BATCH	65536
 
 struct io_device;
 
