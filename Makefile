@@ -34,22 +34,30 @@ HOSTLIB_SRCS := $(wildcard host-services/lib/*.c)
 GUESTD_SRCS := $(wildcard guest-additions/guestd/*.c)
 RPC_SRCS := $(wildcard guest-additions/rpc/*.c)
 CTL_SRCS := $(wildcard host-services/ctl/*.c)
+GUESTLIB_SRCS := $(wildcard guest-additions/lib/*.c)
+VMCI_GUEST_SRCS := $(wildcard guest-additions/vmci/*.c)
+VMCI_HOST_SRCS := $(wildcard host-services/vmci/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 GUEST_TEST_SRCS := $(wildcard tests/guest/*.c)
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+# Freestanding KVM guest payloads (their own flags; never sanitized).
+include tests/payloads/payloads.mk
+
 LIB_BACKDOOR := $(BUILD)/lib/libbackdoor.a
 LIB_HV := $(BUILD)/lib/libhv.a
 LIB_HOST := $(BUILD)/lib/libporthole-host.a
+LIB_GUEST := $(BUILD)/lib/libporthole-guest.a
 
 PROGRAMS := $(BIN)/porthole-hv $(BIN)/porthole-guestd $(BIN)/porthole-rpc $(BIN)/porthole-ctl
+PROGRAMS += $(BIN)/porthole-vmci $(BIN)/porthole-vmci-guest
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
 
 .SECONDARY:
 .PHONY: all deps check check-plain check-san unit e2e bench run install clean
-all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS)
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(PAYLOADS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,6 +66,7 @@ $(OBJ)/%.o: %.c
 $(LIB_BACKDOOR): $(call objs,$(BACKDOOR_SRCS))
 $(LIB_HV): $(call objs,$(HV_LIB_SRCS))
 $(LIB_HOST): $(call objs,$(HOSTLIB_SRCS))
+$(LIB_GUEST): $(call objs,$(GUESTLIB_SRCS))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -66,6 +75,8 @@ $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
 $(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)
+$(BIN)/porthole-vmci: $(call objs,$(VMCI_HOST_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
+$(BIN)/porthole-vmci-guest: $(call objs,$(VMCI_GUEST_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/%:
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
@@ -74,7 +85,7 @@ $(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BA
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/guest/%: $(OBJ)/tests/guest/%.o $(LIB_BACKDOOR)
+$(BUILD)/tests/guest/%: $(OBJ)/tests/guest/%.o $(LIB_GUEST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
 

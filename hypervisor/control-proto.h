@@ -52,7 +52,46 @@ enum ph_ctl_op {
 	PH_CTL_RESET_CHANNELS = 6,
 	/* stop the VM (the guest is killed) -> empty */
 	PH_CTL_STOP = 7,
+	/*
+	 * The guest clock (trap engine): "" reports it; "offset <±ns>" jumps
+	 * the guest's CLOCK_REALTIME, "rate <ppm>" sets its oscillator error
+	 * (any of both).  -> "key=value\n" lines: realtime-ns, monotonic-ns,
+	 * host-realtime-ns, offset-ns (guest - host), drift-ppb, rate-ppb,
+	 * adjtimex-freq, adjtimex-tick, slew-left-ns, reads, steps,
+	 * adjustments.  EOPNOTSUPP on engines where the guest keeps its own
+	 * clock (KVM).
+	 */
+	PH_CTL_CLOCK = 8,
+
+	/*
+	 * VMCI (backdoor/vmci.h).  Binary payloads, little-endian structs.
+	 * A client binds host resource ids {VMCI_HOST_CONTEXT_ID, id}; guest
+	 * datagrams and doorbells for them, and queue-pair events, arrive on
+	 * the same connection as PH_CTL_VMCI_DATAGRAM packets with seq 0 (no
+	 * request): read replies by seq and keep the rest.  Closing the
+	 * connection unbinds and detaches everything it held.
+	 */
+	/* u32 resource id -> empty (EADDRINUSE: bound by another client) */
+	PH_CTL_VMCI_BIND = 16,
+	/* u32 resource id -> empty */
+	PH_CTL_VMCI_UNBIND = 17,
+	/* a datagram from {2, bound id} to {guest cid, id} -> int64 VMCI result */
+	PH_CTL_VMCI_SEND = 18,
+	/* struct vmci_ctl_qp_attach -> struct vmci_ctl_qp_info + u64 PPNs */
+	PH_CTL_VMCI_QP_ATTACH = 19,
+	/* struct vmci_handle -> empty; the guest gets QP_PEER_DETACH */
+	PH_CTL_VMCI_QP_DETACH = 20,
+	/* struct vmci_handle of a guest doorbell -> empty (ENOENT) */
+	PH_CTL_VMCI_DOORBELL = 21,
+	/* hypervisor -> client only: one datagram (guest's, or an event from {0, 0}) */
+	PH_CTL_VMCI_DATAGRAM = 22,
 };
+
+/* Requests whose payload is binary rather than text. */
+static inline int ph_ctl_op_binary(unsigned int op)
+{
+	return op >= PH_CTL_VMCI_BIND && op <= PH_CTL_VMCI_DATAGRAM;
+}
 
 /*
  * The socket directory: `buf` gets it, or an error message (returns -1).

@@ -20,6 +20,8 @@
 #include "control-proto.h"
 #include "control.h"
 #include "devices/rpc.h"
+#include "devices/vmci.h"
+#include "guest-clock.h"
 #include "vm.h"
 
 struct control {
@@ -152,8 +154,12 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
 			       (unsigned long long)vm->ram_size);
 	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	if (vm->first_backdoor_us)
+		g_string_append_printf(s, "first-backdoor-ms=%.1f\n",
+				       vm_ms_since_process_start(vm->first_backdoor_us));
 	if (vm->rpc)
 		rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
+	vmci_status(vm->vmci, s);
 	pthread_mutex_unlock(&vm->lock);
 	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
 		client_drop(c);
@@ -171,6 +177,17 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 	case PH_CTL_STATUS:
 		op_status(c, h);
 		return;
+	case PH_CTL_VMCI_BIND ... PH_CTL_VMCI_DOORBELL: {
+		GByteArray *out = g_byte_array_new();
+
+		pthread_mutex_lock(&vm->lock);
+		status = vmci_control(vm->vmci, c->id, c->fd, h->op, payload, h->len, out);
+		pthread_mutex_unlock(&vm->lock);
+		if (send_reply(c, h->op, h->seq, status, out->data, out->len, -1))
+			client_drop(c);
+		g_byte_array_free(out, TRUE);
+		return;
+	}
 	case PH_CTL_INFO_GET:
 		pthread_mutex_lock(&vm->lock);
 		value = vm->rpc ? rpc_info_get(vm->rpc, payload) : NULL;
@@ -228,6 +245,20 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		pthread_mutex_unlock(&vm->lock);
 		g_message("GuestRPC channels reset by the host");
 		break;
+	case PH_CTL_CLOCK: {
+		GString *s = g_string_new(NULL);
+
+		/* Only the trap engine's guests read this clock; a KVM guest has its own. */
+		if (strcmp(vm->engine, "trap")) {
+			g_string_append_printf(s, "the %s engine's guest keeps its own clock",
+					       vm->engine);
+			status = EOPNOTSUPP;
+		} else {
+			status = guest_clock_control(vm->clock, payload, s);
+		}
+		value = g_string_free(s, FALSE);
+		break;
+	}
 	case PH_CTL_STOP:
 		g_message("stop requested over the control socket");
 		if (c->ctl->stop)
@@ -262,7 +293,7 @@ static void client_request(struct client *c)
 		goto out;
 	}
 	buf[sizeof(h) + h.len] = '\0';
-	if (strlen(buf + sizeof(h)) != h.len) {
+	if (!ph_ctl_op_binary(h.op) && strlen(buf + sizeof(h)) != h.len) {
 		if (send_reply(c, h.op, h.seq, EINVAL, NULL, 0, -1))
 			client_drop(c);
 	} else {

@@ -3,6 +3,8 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [-- CMD ARGS...]
+ *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
+ *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
  * The main thread serves the control socket (GLib main loop); the engine runs
  * the guest on a thread of its own and feeds trapped instructions to the
@@ -23,12 +25,15 @@
 
 #include "control-proto.h"
 #include "control.h"
+#include "engines/kvm.h"
 #include "engines/trap.h"
 #include "vm.h"
 
 struct run {
 	struct vm *vm;
 	struct trap_options topt;
+	struct kvm_options kopt;
+	bool kvm;
 	GMainLoop *loop;
 	int status;
 };
@@ -118,7 +123,8 @@ static gpointer engine_thread(gpointer p)
 	pthread_mutex_lock(&run->vm->lock);
 	run->vm->state = VM_RUNNING;
 	pthread_mutex_unlock(&run->vm->lock);
-	run->status = trap_engine_run(run->vm, &run->topt);
+	run->status = run->kvm ? kvm_engine_run(run->vm, &run->kopt)
+			       : trap_engine_run(run->vm, &run->topt);
 	pthread_mutex_lock(&run->vm->lock);
 	run->vm->state = VM_STOPPED;
 	run->vm->exit_status = run->status;
@@ -127,21 +133,25 @@ static gpointer engine_thread(gpointer p)
 	return NULL;
 }
 
+/* The running engine's stop function (kvm_engine_stop with --engine kvm). */
+static void (*engine_stop)(void) = trap_engine_stop;
+
 static gboolean on_signal(gpointer p)
 {
 	g_message("signal received: stopping the guest");
-	trap_engine_stop();
+	engine_stop();
 	return G_SOURCE_CONTINUE;
 }
 
 static void stop_vm(void *opaque)
 {
-	trap_engine_stop();
+	engine_stop();
 }
 
 static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
+	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE;
 	GOptionEntry entries[] = {
@@ -149,7 +159,14 @@ static int cmd_run(int argc, char **argv)
 		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
 		{ "share", 's', 0, G_OPTION_ARG_STRING_ARRAY, &shares,
 		  "Make a host directory writable in the guest", "HOST_DIR[:GUEST_DIR]" },
-		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap)", "ENGINE" },
+		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap, kvm)",
+		  "ENGINE" },
+		{ "payload", 0, 0, G_OPTION_ARG_FILENAME, &payload,
+		  "kvm: flat 64-bit binary run at 0x100000", "FILE" },
+		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel,
+		  "kvm: Linux kernel to boot (bzImage or vmlinux)", "FILE" },
+		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, "kvm: initial ramdisk", "FILE" },
+		{ "cmdline", 0, 0, G_OPTION_ARG_STRING, &cmdline, "kvm: kernel command line", "TEXT" },
 		{ "cpuid-vendor", 0, 0, G_OPTION_ARG_STRING, &vendor,
 		  "Hypervisor vendor at CPUID 0x40000000 (default VMwareVMware)", "STRING" },
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
@@ -175,8 +192,23 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "porthole-hv run: %s\n", err->message);
 		return 2;
 	}
-	if (engine && strcmp(engine, "trap")) {
-		fprintf(stderr, "porthole-hv run: unknown engine '%s' (available: trap)\n", engine);
+	if (engine && strcmp(engine, "trap") && strcmp(engine, "kvm")) {
+		fprintf(stderr, "porthole-hv run: unknown engine '%s' (available: trap, kvm)\n",
+			engine);
+		return 2;
+	}
+	run.kvm = engine && !strcmp(engine, "kvm");
+	if (run.kvm && !payload == !kernel) {
+		fprintf(stderr, "porthole-hv run: --engine kvm needs --payload FILE or --kernel FILE\n");
+		return 2;
+	}
+	if (!run.kvm && (payload || kernel || initrd || cmdline)) {
+		fprintf(stderr, "porthole-hv run: --payload, --kernel, --initrd and --cmdline "
+			"need --engine kvm\n");
+		return 2;
+	}
+	if (run.kvm && !kernel && (initrd || cmdline)) {
+		fprintf(stderr, "porthole-hv run: --initrd and --cmdline go with --kernel\n");
 		return 2;
 	}
 	if (ram && !parse_size(ram, &ram_size)) {
@@ -204,6 +236,11 @@ static int cmd_run(int argc, char **argv)
 	guest_argv = argv + 1;
 	if (argc > 1 && !strcmp(argv[1], "--"))
 		guest_argv++;
+	if (run.kvm && (*guest_argv || shares)) {
+		fprintf(stderr, "porthole-hv run: a guest command and --share are for the trap "
+			"engine; with --engine kvm the guest is --payload or --kernel\n");
+		return 2;
+	}
 	if (!*guest_argv) {
 		guest_argv_default[0] = default_guest();
 		guest_argv = guest_argv_default;
@@ -223,7 +260,11 @@ static int cmd_run(int argc, char **argv)
 
 	cfg.name = name;
 	cfg.cpuid_vendor = vendor;
-	cfg.engine = "trap";
+	cfg.engine = run.kvm ? "kvm" : "trap";
+	if (run.kvm) {
+		engine_stop = kvm_engine_stop;
+		run.kopt = (struct kvm_options){ payload, kernel, initrd, cmdline };
+	}
 	cfg.no_hb = no_hb;
 	run.vm = vm_create(&cfg);
 	if (!run.vm)

@@ -18,6 +18,8 @@
 #include "backdoor/proto.h"
 #include "devices/devices.h"
 #include "devices/rpc.h"
+#include "devices/vmci.h"
+#include "guest-clock.h"
 #include "vm.h"
 
 #define GUEST_LOG_PER_SECOND 50
@@ -36,7 +38,7 @@ static uint32_t measure_tsc_khz(void)
 	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)(b.tv_nsec - a.tv_nsec);
 	if (!ns)
 		return 1000000;
-	return (uint32_t)((t1 - t0) * 1000000ull / ns / 1000ull);
+	return (uint32_t)((t1 - t0) * 1000000ull / ns);	/* cycles per ms = kHz */
 }
 
 /* A stable BIOS UUID per VM name, so a guest sees the same machine each run. */
@@ -64,7 +66,8 @@ struct vm *vm_create(const struct vm_config *cfg)
 	g_strlcpy(vm->engine, cfg->engine ? cfg->engine : "trap", sizeof(vm->engine));
 	pthread_mutex_init(&vm->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
-	memset(vm->cpuid_vendor, ' ', 12);
+	/* Shorter signatures are NUL-padded, as KVM's "KVMKVMKVM\0\0\0" is. */
+	memset(vm->cpuid_vendor, 0, sizeof(vm->cpuid_vendor));
 	memcpy(vm->cpuid_vendor, vendor, MIN(strlen(vendor), 12));
 	vm->vmx_type = cfg->vmx_type ? cfg->vmx_type : BDOOR_VMX_TYPE_SCALABLE_SERVER;
 	vm->screen_width = cfg->screen_width ? cfg->screen_width : 1024;
@@ -72,6 +75,7 @@ struct vm *vm_create(const struct vm_config *cfg)
 	vm->offer_hb = !cfg->no_hb;
 	vm->tsc_khz = measure_tsc_khz();
 	derive_uuid(vm->name, vm->bios_uuid);
+	vm->clock = guest_clock_new();
 	vm->state = VM_STARTING;
 
 	/* Guest RAM: sparse until touched; sealed so a mapper never sees it shrink. */
@@ -92,6 +96,17 @@ struct vm *vm_create(const struct vm_config *cfg)
 		vm_destroy(vm);
 		return NULL;
 	}
+	if (!strcmp(vm->engine, "kvm") && (serial_init(vm) || pci_init(vm) || debug_exit_init(vm))) {
+		g_warning("PC platform device setup failed");
+		vm_destroy(vm);
+		return NULL;
+	}
+	/* After the platform: with a PCI bus the device is also a PCI function. */
+	if (vmci_init(vm)) {
+		g_warning("VMCI device setup failed");
+		vm_destroy(vm);
+		return NULL;
+	}
 	return vm;
 }
 
@@ -102,8 +117,11 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	rpc_free(vm->rpc);
 	vm->rpc = NULL;
+	vmci_free(vm->vmci);
+	vm->vmci = NULL;
 	pthread_mutex_unlock(&vm->lock);
 	iobus_free(vm->iobus);
+	guest_clock_free(vm->clock);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
 	pthread_mutex_destroy(&vm->lock);
@@ -115,9 +133,42 @@ enum io_result vm_io(struct vm *vm, struct vcpu *vcpu, const struct io_access *i
 	enum io_result res;
 
 	pthread_mutex_lock(&vm->lock);
+	if (G_UNLIKELY(!vm->first_backdoor_us) &&
+	    (io->port == BDOOR_PORT_LB || io->port == BDOOR_PORT_HB))
+		vm->first_backdoor_us = g_get_monotonic_time();
 	res = iobus_dispatch(vm->iobus, vcpu, io);
 	pthread_mutex_unlock(&vm->lock);
 	return res;
+}
+
+void vm_request_exit(struct vm *vm, int status)
+{
+	if (vm->exit_requested)
+		return;		/* the first request wins */
+	vm->exit_requested = true;
+	vm->exit_request_status = status;
+}
+
+void vm_set_irq(struct vm *vm, unsigned int irq, bool level)
+{
+	if (vm->irq_line)
+		vm->irq_line(vm->irq_opaque, irq, level);
+}
+
+/* When the process started, for vm_ms_since_process_start(). */
+static int64_t process_start_us;
+
+__attribute__((constructor)) static void note_process_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	process_start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double vm_ms_since_process_start(int64_t mono_us)
+{
+	return (double)(mono_us - process_start_us) / 1000.0;
 }
 
 void vm_owner_exited(struct vm *vm, int owner)
@@ -125,6 +176,7 @@ void vm_owner_exited(struct vm *vm, int owner)
 	pthread_mutex_lock(&vm->lock);
 	if (vm->rpc)
 		rpc_owner_exited(vm->rpc, owner);
+	vmci_owner_exited(vm->vmci, owner);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -133,21 +185,33 @@ void vm_owner_exited(struct vm *vm, int owner)
  * it is told it runs under a hypervisor and which one: VMware-protocol tools
  * (vmware-checkvm, vmtoolsd) look for "VMwareVMware" at 0x40000000.
  */
+void vm_cpuid_hv(struct vm *vm, uint32_t leaf, uint32_t out[4])
+{
+	out[0] = out[1] = out[2] = out[3] = 0;
+	if (leaf == CPUID_HV_BASE) {
+		out[0] = CPUID_HV_VMWARE_TIMING;
+		memcpy(&out[1], vm->cpuid_vendor, 4);
+		memcpy(&out[2], vm->cpuid_vendor + 4, 4);
+		memcpy(&out[3], vm->cpuid_vendor + 8, 4);
+	} else if (leaf == CPUID_HV_VMWARE_TIMING) {
+		out[0] = vm->tsc_khz;
+		out[1] = 1000000;	/* APIC bus: 1 GHz, as VMware reports */
+	}
+}
+
 void vm_cpuid(struct vm *vm, struct vcpu_regs *regs)
 {
 	uint32_t leaf = (uint32_t)regs->rax, sub = (uint32_t)regs->rcx;
 	uint32_t a = 0, b = 0, c = 0, d = 0;
 
 	if (leaf >= CPUID_HV_BASE && leaf < 0x50000000u) {
-		if (leaf == CPUID_HV_BASE) {
-			a = CPUID_HV_VMWARE_TIMING;
-			memcpy(&b, vm->cpuid_vendor, 4);
-			memcpy(&c, vm->cpuid_vendor + 4, 4);
-			memcpy(&d, vm->cpuid_vendor + 8, 4);
-		} else if (leaf == CPUID_HV_VMWARE_TIMING) {
-			a = vm->tsc_khz;
-			b = 1000000;	/* APIC bus: 1 GHz, as VMware reports */
-		}
+		uint32_t hv[4];
+
+		vm_cpuid_hv(vm, leaf, hv);
+		a = hv[0];
+		b = hv[1];
+		c = hv[2];
+		d = hv[3];
 	} else {
 		__cpuid_count(leaf, sub, a, b, c, d);
 		if (leaf == 1)

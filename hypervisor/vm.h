@@ -30,6 +30,9 @@ struct vm_config {
 };
 
 struct rpc_state;
+struct vmci_state;
+struct pci_bus;
+struct guest_clock;
 
 struct vm {
 	char name[VM_NAME_MAX];
@@ -51,6 +54,7 @@ struct vm {
 	int exit_status;
 
 	struct rpc_state *rpc;		/* devices/rpc.c */
+	struct vmci_state *vmci;	/* devices/vmci.c */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */
@@ -60,6 +64,17 @@ struct vm {
 	/* Called (vm->lock held) when something host services watch changed. */
 	void (*notify)(struct vm *vm, const char *what);
 	void *notify_opaque;
+
+	/* vm_request_exit(): a device ended the VM; engines poll after vm_io(). */
+	bool exit_requested;
+	int exit_request_status;
+	/* vm_set_irq() goes here; set by an engine with an interrupt controller. */
+	void (*irq_line)(void *opaque, unsigned int irq, bool level);
+	void *irq_opaque;
+	struct pci_bus *pci;		/* devices/pci.c (KVM engine), or NULL */
+	int64_t first_backdoor_us;	/* CLOCK_MONOTONIC µs of the first backdoor access */
+	/* The clock guest processes read and set (trap engine); its own lock. */
+	struct guest_clock *clock;
 };
 
 struct vm *vm_create(const struct vm_config *cfg);
@@ -81,5 +96,25 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(pri
 
 /* A guest context (trap engine: a process) is gone: release what it held. */
 void vm_owner_exited(struct vm *vm, int owner);
+
+/*
+ * The hypervisor leaves 0x40000000-0x4FFFFFFF of CPUID: out[] = EAX, EBX,
+ * ECX, EDX for `leaf` (zeros for leaves we don't define).  vm_cpuid() uses
+ * it; the KVM engine builds its CPUID table from it.
+ */
+void vm_cpuid_hv(struct vm *vm, uint32_t leaf, uint32_t out[4]);
+
+/*
+ * A device ends the VM with exit `status` (vm->lock held).  The engine sees
+ * vm->exit_requested after the vm_io() call that set it and stops the guest;
+ * a request made outside vm_io() takes effect at the guest's next exit.
+ */
+void vm_request_exit(struct vm *vm, int status);
+
+/* A device drives interrupt line `irq` (vm->lock held); no-op without irq_line. */
+void vm_set_irq(struct vm *vm, unsigned int irq, bool level);
+
+/* Milliseconds from this process's start to CLOCK_MONOTONIC time `mono_us`. */
+double vm_ms_since_process_start(int64_t mono_us);
 
 #endif

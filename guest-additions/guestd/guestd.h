@@ -5,6 +5,7 @@
  *   main.c      options, VM detection, signals, the GLib main loop
  *   tclo.c      the TCLO channel: poll loop, back-off, reconnect
  *   handlers.c  what each TCLO command does, and the RPCIs we send
+ *   timesync.c  keeping the guest's clock on the host's
  */
 #ifndef PORTHOLE_GUESTD_H
 #define PORTHOLE_GUESTD_H
@@ -43,6 +44,31 @@ void guestd_announce(void);
 
 /* Value of an option the host set with Set_Option, or NULL. */
 const char *guestd_option(struct guestd_state *s, const char *name);
+
+/* Time_Synchronize and the time sync Set_Options go to `ts` (may be NULL). */
+struct timesync;
+void guestd_state_set_timesync(struct guestd_state *s, struct timesync *ts);
+
+/* ---- timesync.c ---- */
+
+#define TIMESYNC_PERIOD_DEFAULT_S	60	/* open-vm-tools' TIMESYNC_TIME */
+
+struct timesync_opts {
+	bool startup;		/* sync once at start */
+	bool periodic;		/* sync every period_s (also Set_Option synctime 1) */
+	int period_s;
+	bool allow_backward;	/* step a guest that is ahead back */
+	int step_threshold_ms;	/* step above this error; 0: the host's max lag */
+};
+
+struct timesync *timesync_new(const struct timesync_opts *opts);
+/* The start-up sync, and the loop if configured. */
+void timesync_start(struct timesync *ts);
+/* Sync now (TCLO Time_Synchronize): true on success. */
+bool timesync_now(struct timesync *ts, bool allow_backward);
+/* A Set_Option: 0 applied, -EINVAL bad value, 1 not a time sync option. */
+int timesync_set_option(struct timesync *ts, const char *name, const char *value);
+void timesync_free(struct timesync *ts);
 
 /* ---- tclo.c ---- */
 

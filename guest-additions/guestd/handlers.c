@@ -18,7 +18,13 @@
 
 struct guestd_state {
 	GHashTable *options;	/* Set_Option name -> value */
+	struct timesync *timesync;
 };
+
+void guestd_state_set_timesync(struct guestd_state *s, struct timesync *ts)
+{
+	s->timesync = ts;
+}
 
 struct guestd_state *guestd_state_new(void)
 {
@@ -112,7 +118,12 @@ static bool h_capabilities(struct guestd_state *s, const char *args, char **resu
 	/*
 	 * Only capabilities of features this daemon implements go here: the
 	 * host acts on them (statechange, for one, promises OS_Halt/OS_Reboot).
+	 * open-vm-tools has no capability for time sync (its timeSync plugin
+	 * registers none; the host just sends Set_Option synctime and
+	 * Time_Synchronize), so ours is in Porthole's own name space.
 	 */
+	if (s->timesync)
+		rpci("tools.capability.porthole_timesync 1");
 	*result = g_strdup("");
 	return true;
 }
@@ -130,8 +141,29 @@ static bool h_set_option(struct guestd_state *s, const char *args, char **result
 	char *value = g_strdup(sp + 1);
 
 	g_message("option %s = '%s'", name, value);
+	if (s->timesync && timesync_set_option(s->timesync, name, value) < 0) {
+		g_free(name);
+		g_free(value);
+		*result = g_strdup("Invalid option value");
+		return false;
+	}
 	/* Unknown options are accepted and remembered, as vmtoolsd does. */
 	g_hash_table_replace(s->options, name, value);
+	*result = g_strdup("");
+	return true;
+}
+
+/* "Time_Synchronize <1: a guest ahead may be stepped back>": the host says the guest resumed. */
+static bool h_time_synchronize(struct guestd_state *s, const char *args, char **result)
+{
+	if (!s->timesync) {
+		*result = g_strdup("Time sync is off");
+		return false;
+	}
+	if (!timesync_now(s->timesync, !strcmp(args, "1"))) {
+		*result = g_strdup("Unable to sync time");
+		return false;
+	}
 	*result = g_strdup("");
 	return true;
 }
@@ -144,6 +176,7 @@ static const struct {
 	{ "ping", h_ping },
 	{ "Capabilities_Register", h_capabilities },
 	{ "Set_Option", h_set_option },
+	{ "Time_Synchronize", h_time_synchronize },
 };
 
 char *guestd_dispatch(struct guestd_state *s, const char *msg, size_t len, size_t *reply_len)

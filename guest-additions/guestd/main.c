@@ -26,6 +26,8 @@ int main(int argc, char **argv)
 	struct guestd_opts opts = { .poll_max_ms = GUESTD_POLL_MAX_MS };
 	gboolean foreground = TRUE, verbose = FALSE, once = FALSE;
 	gint poll_max_ms = GUESTD_POLL_MAX_MS;
+	gboolean sync_time = FALSE, sync_startup = TRUE, sync_backward = TRUE, no_timesync = FALSE;
+	gint sync_period = TIMESYNC_PERIOD_DEFAULT_S, sync_step_ms = 0;
 	GOptionEntry entries[] = {
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
 		  "Run in the foreground (the default: porthole-guestd never daemonizes; "
@@ -36,6 +38,20 @@ int main(int argc, char **argv)
 		  "Longest idle delay between TCLO polls, 10..60000 ms (default 100)", "MS" },
 		{ "once", 0, 0, G_OPTION_ARG_NONE, &once,
 		  "Exit after replying to the first host command (for tests)", NULL },
+		{ "sync-time", 0, 0, G_OPTION_ARG_NONE, &sync_time,
+		  "Keep the clock on the host's periodically (the host can also turn this on "
+		  "with Set_Option synctime 1)", NULL },
+		{ "sync-period", 0, 0, G_OPTION_ARG_INT, &sync_period,
+		  "Seconds between periodic syncs, 1..86400 (default 60)", "S" },
+		{ "no-sync-startup", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &sync_startup,
+		  "Don't sync the clock once at start", NULL },
+		{ "no-sync-backward", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &sync_backward,
+		  "Never step a clock that is ahead of the host back (slew it instead)", NULL },
+		{ "sync-step-ms", 0, 0, G_OPTION_ARG_INT, &sync_step_ms,
+		  "Step errors above this many ms, slew smaller ones (default: the host's "
+		  "maximum time lag, 1000 ms on Porthole)", "MS" },
+		{ "no-timesync", 0, 0, G_OPTION_ARG_NONE, &no_timesync,
+		  "No time synchronization at all", NULL },
 		{ 0 }
 	};
 	GOptionContext *ctx;
@@ -57,6 +73,11 @@ int main(int argc, char **argv)
 	g_option_context_free(ctx);
 	if (argc > 1) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", GUESTD_NAME, argv[1]);
+		return 2;
+	}
+	if (sync_period < 1 || sync_period > 86400 || sync_step_ms < 0) {
+		fprintf(stderr, "%s: --sync-period must be 1..86400, --sync-step-ms >= 0\n",
+			GUESTD_NAME);
 		return 2;
 	}
 	if (poll_max_ms < 10 || poll_max_ms > 60000) {
@@ -82,15 +103,24 @@ int main(int argc, char **argv)
 	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
 	struct guestd_state *state = guestd_state_new();
 	struct tclo *tclo = tclo_new(&opts, state, loop);
+	struct timesync_opts ts_opts = {
+		.startup = sync_startup, .periodic = sync_time, .period_s = sync_period,
+		.allow_backward = sync_backward, .step_threshold_ms = sync_step_ms,
+	};
+	struct timesync *timesync = no_timesync ? NULL : timesync_new(&ts_opts);
 	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, loop);
 	guint sig_int = g_unix_signal_add(SIGINT, on_signal, loop);
 
+	guestd_state_set_timesync(state, timesync);
 	tclo_start(tclo);
+	if (timesync)
+		timesync_start(timesync);
 	g_main_loop_run(loop);
 
 	int ret = opts.once && !tclo_once_done(tclo) ? 1 : 0;
 
 	tclo_free(tclo);
+	timesync_free(timesync);
 	g_source_remove(sig_term);
 	g_source_remove(sig_int);
 	guestd_state_free(state);

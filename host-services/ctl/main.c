@@ -10,8 +10,10 @@
  *   porthole-ctl memory VM                  (maps guest RAM, prints its layout)
  *   porthole-ctl reset-channels VM
  *   porthole-ctl stop VM
+ *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +36,11 @@ static int usage(FILE *f)
 		"                            (APP:COMMAND targets another tools app than toolbox)\n"
 		"  memory VM                 map the guest RAM and print its layout\n"
 		"  reset-channels VM         close the guest's RPC channels (tools reconnect)\n"
-		"  stop VM                   stop the VM\n");
+		"  stop VM                   stop the VM\n"
+		"  clock VM [--offset ±DURATION] [--rate PPM]\n"
+		"                            show the guest clock (trap engine); jump it by\n"
+		"                            DURATION (e.g. +30s, -200ms, 1.5h) or make it run\n"
+		"                            PPM parts per million fast (negative: slow)\n");
 	return f == stdout ? 0 : 2;
 }
 
@@ -103,6 +109,67 @@ static void print_status(const char *text)
 	printf("GuestRPC:      %s channels open, %s guestinfo keys\n",
 	       field(kv, "rpc.channels", "?"), field(kv, "guestinfo.keys", "?"));
 	g_string_free(apps, TRUE);
+}
+
+/* "+30s", "-200ms", "1.5h", "250us", "10ns", "2m" (no unit: seconds) -> ns. */
+static int parse_duration(const char *text, long long *ns)
+{
+	static const struct {
+		const char *unit;
+		double ns;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e9 },
+		{ "m", 60e9 }, { "min", 60e9 }, { "h", 3600e9 },
+	};
+	char *end = NULL;
+	double v = g_ascii_strtod(text, &end);
+
+	if (end == text || !isfinite(v))
+		return -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+		double r = v * units[i].ns;
+
+		if (strcmp(end, units[i].unit))
+			continue;
+		/* ±100 years is plenty for a simulated suspend. */
+		if (r > 100.0 * 365 * 86400 * 1e9 || -r > 100.0 * 365 * 86400 * 1e9)
+			return -1;
+		*ns = (long long)(r < 0 ? r - 0.5 : r + 0.5);
+		return 0;
+	}
+	return -1;
+}
+
+static void print_clock(const char *text)
+{
+	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	long long rt, off;
+	time_t secs;
+	char when[64];
+	struct tm tm;
+
+	for (char **l = lines; *l; l++) {
+		char *eq = strchr(*l, '=');
+
+		if (eq)
+			g_hash_table_replace(kv, g_strndup(*l, (gsize)(eq - *l)), g_strdup(eq + 1));
+	}
+	rt = g_ascii_strtoll(field(kv, "realtime-ns", "0"), NULL, 10);
+	off = g_ascii_strtoll(field(kv, "offset-ns", "0"), NULL, 10);
+	secs = (time_t)(rt / 1000000000);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime_r(&secs, &tm));
+	printf("Guest time:    %s.%06lld UTC\n", when, (rt % 1000000000) / 1000);
+	printf("Offset:        %+.6f s (guest - host)\n", (double)off / 1e9);
+	printf("Rate:          %+.3f ppm (oscillator error %+.3f ppm)\n",
+	       g_ascii_strtod(field(kv, "rate-ppb", "0"), NULL) / 1e3,
+	       g_ascii_strtod(field(kv, "drift-ppb", "0"), NULL) / 1e3);
+	printf("adjtimex:      tick %s us, freq %+.3f ppm, %.3f ms left to slew\n",
+	       field(kv, "adjtimex-tick", "?"),
+	       g_ascii_strtod(field(kv, "adjtimex-freq", "0"), NULL) / 65536.0,
+	       g_ascii_strtod(field(kv, "slew-left-ns", "0"), NULL) / 1e6);
+	printf("Activity:      %s clock reads, %s steps, %s adjustments by the guest\n",
+	       field(kv, "reads", "?"), field(kv, "steps", "?"), field(kv, "adjustments", "?"));
 }
 
 static int need(int argc, int n)
@@ -198,6 +265,46 @@ int main(int argc, char **argv)
 			close(fd);
 	} else if (!strcmp(cmd, "reset-channels")) {
 		ret = call(argv[2], PH_CTL_RESET_CHANNELS, NULL, DEFAULT_TIMEOUT_MS, &r) ? 1 : 0;
+	} else if (!strcmp(cmd, "clock")) {
+		g_autoptr(GString) req = g_string_new(NULL);
+		gboolean raw = FALSE;
+
+		for (int i = 3; i < argc; i++) {
+			long long ns;
+
+			if (!strcmp(argv[i], "--raw")) {
+				raw = TRUE;
+			} else if (!strcmp(argv[i], "--offset") && i + 1 < argc) {
+				if (parse_duration(argv[++i], &ns)) {
+					fprintf(stderr, "porthole-ctl: bad duration '%s' (e.g. +30s, "
+						"-200ms)\n", argv[i]);
+					return 2;
+				}
+				g_string_append_printf(req, "offset %lld ", ns);
+			} else if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
+				char *end = NULL;
+				double ppm = g_ascii_strtod(argv[++i], &end);
+
+				if (end == argv[i] || *end || !isfinite(ppm)) {
+					fprintf(stderr, "porthole-ctl: bad rate '%s' (ppm)\n", argv[i]);
+					return 2;
+				}
+				g_string_append_printf(req, "rate %.3f ", ppm);
+			} else {
+				return usage(stderr);
+			}
+		}
+		st = call(argv[2], PH_CTL_CLOCK, req->str, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			if (raw)
+				fputs(r.data->str, stdout);
+			else
+				print_clock(r.data->str);
+			ret = 0;
+		} else if (st > 0) {
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
+				r.data->len ? r.data->str : g_strerror(st));
+		}
 	} else if (!strcmp(cmd, "stop")) {
 		ret = call(argv[2], PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r) ? 1 : 0;
 	} else {

@@ -690,11 +690,13 @@ static void build_root(const struct plan *p)
 /* Instruction indexes, so jumps can be written as "to label". */
 enum {
 	F_LD_ARCH, F_ARCH, F_KILL, F_LD_NR, F_X32, F_CLONE3, F_PTRACE, F_CLONE, F_ARCH_PRCTL,
-	F_IOCTL, F_ALLOW0,
+	F_IOCTL, F_CLOCK_GETTIME, F_GETTIMEOFDAY, F_TIME, F_CLOCK_SETTIME, F_SETTIMEOFDAY,
+	F_ADJTIMEX, F_CLOCK_ADJTIME, F_ALLOW0,
 	L_CLONE, L_CLONE_TEST,
 	L_ARCH, L_ARCH_TEST, L_ARCH_LO, L_ARCH_LO_TEST, L_ARCH_HI, L_ARCH_HI_TEST,
 	L_IOCTL, L_IOCTL_STI, L_IOCTL_LINUX,
-	L_ALLOW, L_EPERM, L_ENOSYS, F_LEN
+	L_CLOCKID, L_CLOCKID_MAX, L_CLOCKID_PROCESS, L_CLOCKID_THREAD,
+	L_TRACE, L_ALLOW, L_EPERM, L_ENOSYS, F_LEN
 };
 #define TO(from, to)	((to) - (from) - 1)
 
@@ -707,6 +709,9 @@ enum {
  *  - ptrace (PTRACE_TRACEME etc.);
  *  - arch_prctl(ARCH_SET_CPUID, non-zero): turning CPUID faulting off;
  *  - ioctl TIOCSTI / TIOCLINUX: typing into the host terminal.
+ * and hand the engine the syscalls that read or set the clock (RET_TRACE:
+ * the guest has its own clock, trap-clock.c), clock_gettime only for the
+ * clocks it keeps: ids 0..11 but the CPU-time clocks 2 and 3.
  */
 static const struct sock_filter seccomp_insns[F_LEN] = {
 	[F_LD_ARCH] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARCH),
@@ -726,6 +731,19 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 				  TO(F_ARCH_PRCTL, L_ARCH), 0),
 	[F_IOCTL] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl,
 			     TO(F_IOCTL, L_IOCTL), 0),
+	[F_CLOCK_GETTIME] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_gettime,
+				     TO(F_CLOCK_GETTIME, L_CLOCKID), 0),
+	[F_GETTIMEOFDAY] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_gettimeofday,
+				    TO(F_GETTIMEOFDAY, L_TRACE), 0),
+	[F_TIME] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_time, TO(F_TIME, L_TRACE), 0),
+	[F_CLOCK_SETTIME] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_settime,
+				     TO(F_CLOCK_SETTIME, L_TRACE), 0),
+	[F_SETTIMEOFDAY] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_settimeofday,
+				    TO(F_SETTIMEOFDAY, L_TRACE), 0),
+	[F_ADJTIMEX] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_adjtimex,
+				TO(F_ADJTIMEX, L_TRACE), 0),
+	[F_CLOCK_ADJTIME] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_adjtime,
+				     TO(F_CLOCK_ADJTIME, L_TRACE), 0),
 	[F_ALLOW0] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 
 	[L_CLONE] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(0)),
@@ -745,6 +763,17 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 	[L_IOCTL_STI] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, TO(L_IOCTL_STI, L_EPERM), 0),
 	[L_IOCTL_LINUX] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX,
 				   TO(L_IOCTL_LINUX, L_EPERM), TO(L_IOCTL_LINUX, L_ALLOW)),
+
+	[L_CLOCKID] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(0)),
+	/* unsigned: negative ids (per-process CPU clocks, fd clocks) are >= 12 too */
+	[L_CLOCKID_MAX] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, CLOCK_TAI + 1,
+				   TO(L_CLOCKID_MAX, L_ALLOW), 0),
+	[L_CLOCKID_PROCESS] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLOCK_PROCESS_CPUTIME_ID,
+				       TO(L_CLOCKID_PROCESS, L_ALLOW), 0),
+	[L_CLOCKID_THREAD] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLOCK_THREAD_CPUTIME_ID,
+				      TO(L_CLOCKID_THREAD, L_ALLOW), TO(L_CLOCKID_THREAD, L_TRACE)),
+
+	[L_TRACE] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
 
 	[L_ALLOW] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	[L_EPERM] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),

@@ -48,14 +48,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backdoor/vmci.h"
+#include "hypervisor/devices/vmci.h"
 #include "hypervisor/vm.h"
 #include "sandbox.h"
+#include "trap-clock.h"
 #include "trap.h"
 #include "x86-decode.h"
 
 #define USER_CS_64		0x33	/* __USER_CS: 64-bit user code */
 #define SEIZE_OPTIONS		(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
-				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
+				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP)
 /*
  * A rep string instruction moves at most this many bytes per trap; the
  * rest happens when the instruction, still at RIP with RCX > 0, traps again
@@ -361,7 +364,7 @@ static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_stru
 	ur->rip = complete ? rip + insn->len : rip;
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, ur) < 0)
 		return;
-	resume(e, t, res == IO_DONE ? 0 : SIGSEGV);
+	resume(e, t, res == IO_FAULT ? SIGSEGV : 0);
 }
 
 static void handle_sigsegv(struct engine *e, struct tracee *t)
@@ -512,6 +515,8 @@ static void handle_exec(struct engine *e, struct tracee *t)
 		g_hash_table_remove(e->tracees, GINT_TO_POINTER((pid_t)former));
 	t->tgid = t->tid;
 	t->pending_sig = 0;
+	/* Clock reads must reach the guest clock, not the vDSO (trap-clock.c). */
+	trap_clock_hide_vdso(t->tid);
 	if (rearm_cpuid(e, t))
 		resume(e, t, 0);
 }
@@ -535,6 +540,10 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 		break;
 	case PTRACE_EVENT_EXEC:
 		handle_exec(e, t);
+		break;
+	case PTRACE_EVENT_SECCOMP:	/* a clock syscall (sandbox.c's filter) */
+		trap_clock_syscall(e->vm->clock, tid);
+		resume(e, t, 0);
 		break;
 	case PTRACE_EVENT_STOP:
 		/*
@@ -634,8 +643,25 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 		atomic_store(&stop_requested, 0);
 		return 128 + SIGKILL;
 	}
-	if (sandbox_start(opt, &sb))
+	/* The VMCI device's guest socket appears in the guest's /dev, like a share. */
+	if (vmci_guest_socket_path(vm->vmci)) {
+		struct trap_share *shares = g_new0(struct trap_share, opt->n_shares + 1);
+		struct trap_options o = *opt;
+		int err;
+
+		if (opt->n_shares)
+			memcpy(shares, opt->shares, opt->n_shares * sizeof(*shares));
+		shares[opt->n_shares] = (struct trap_share){ vmci_guest_socket_path(vm->vmci),
+							     VMCI_GUEST_SOCKET };
+		o.shares = shares;
+		o.n_shares = opt->n_shares + 1;
+		err = sandbox_start(&o, &sb);
+		g_free(shares);
+		if (err)
+			return -1;
+	} else if (sandbox_start(opt, &sb)) {
 		return -1;
+	}
 	e.helper = sb.helper;
 	e.guest = sb.guest;
 	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);

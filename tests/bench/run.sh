@@ -9,3 +9,126 @@ trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 echo "# trap engine: backdoor round trip, RPC throughput (progress on stderr)" >&2
 "$build/bin/porthole-hv" run --name bench -- "$build/tests/guest/bench-guest" "$pattern" \
 	2> >(grep -v '^porthole-hv-Message' >&2)
+
+# ---- time sync (trap engine guest clock, porthole-guestd) ----
+want() { [ -z "$pattern" ] || [[ "$1" == *$pattern* ]]; }
+if want clock || want timesync || want gettimefull; then
+	echo "# time sync: clock read costs, GETTIMEFULL, guestd convergence (~30 s)" >&2
+	host=$("$build/tests/guest/clockwatch" bench host_clock_gettime)
+	echo "$host"
+	guest=$("$build/bin/porthole-hv" run --name bench-clock -- \
+		"$build/tests/guest/clockwatch" bench "$pattern" 2>/dev/null)
+	[ -z "$guest" ] || echo "$guest"
+	h=$(echo "$host" | awk '/host_clock_gettime_realtime/ { print $3 }')
+	g=$(echo "$guest" | awk '/guest_clock_gettime_realtime/ { print $3 }')
+	p=$(echo "$guest" | awk '/clock_page_read_estimate/ { print $3 }')
+	[ -n "$h" ] && [ -n "$g" ] && awk "BEGIN { printf \"bench guest_vs_host_clock_gettime ratio %.1f\n\", $g / $h }"
+	[ -n "$h" ] && [ -n "$p" ] && awk "BEGIN { printf \"bench clock_page_vs_host_clock_gettime ratio %.2f\n\", $p / $h }"
+fi
+if want timesync; then
+	ctl() { "$build/bin/porthole-ctl" "$@"; }
+	offset() { ctl clock bench-ts --raw | sed -n 's/^offset-ns=//p'; }
+	now_ns() { date +%s%N; }
+	# converge: seconds until |offset| < 1 ms
+	converge() {
+		local start=$(now_ns) o
+		while :; do
+			o=$(offset); o=${o#-}
+			[ "$o" -lt 1000000 ] && break
+			[ $(( $(now_ns) - start )) -lt 30000000000 ] || { echo -1; return; }
+			sleep 0.02
+		done
+		awk "BEGIN { printf \"%.3f\", ($(now_ns) - $start) / 1e9 }"
+	}
+	"$build/bin/porthole-hv" run --name bench-ts -- \
+		"$build/bin/porthole-guestd" --sync-time --sync-period 1 >/dev/null 2>&1 &
+	ts_hv=$!
+	for _ in $(seq 50); do ctl clock bench-ts >/dev/null 2>&1 && break; sleep 0.1; done
+	# Steady state with a +200 ppm oscillator error, after 5 s to learn it.
+	ctl clock bench-ts --rate 200 >/dev/null
+	sleep 5
+	samples=$(for _ in $(seq 50); do offset; sleep 0.2; done)
+	echo "$samples" | awk '{ print $1 < 0 ? -$1 : $1 }' | sort -n | awk '{ a[NR] = $1 }
+		END { printf "bench timesync_steady_offset_median %.1f us\n", a[int((NR + 1) / 2)] / 1e3;
+		      printf "bench timesync_steady_offset_worst %.1f us\n", a[NR] / 1e3 }'
+	ctl clock bench-ts --offset +30s >/dev/null
+	echo "bench timesync_converge_after_30s_jump $(converge) s"
+	sleep 2
+	ctl clock bench-ts --offset +200ms >/dev/null
+	echo "bench timesync_converge_after_200ms_error $(converge) s"
+	ctl stop bench-ts >/dev/null 2>&1 || true
+	wait $ts_hv 2>/dev/null || true
+fi
+
+# ---- VMCI queue pairs and datagrams (trap engine) ----
+vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
+if vmci_want; then
+	echo "# vmci: 1 GiB each way through a 4 MiB queue pair in 1 MiB writes, datagram round trips" >&2
+	vd=$(mktemp -d /tmp/porthole-bench-vmci.XXXXXX)
+	GiB=1073741824
+	G="$build/bin/porthole-vmci-guest"
+	V() { "$build/bin/porthole-vmci" bench-vmci "$@"; }
+	"$build/bin/porthole-hv" run --name bench-vmci --share "$vd:/x" -- sh -c "
+		w() { while [ ! -e /x/go-\$1 ]; do sleep 0.05; done; }
+		w a; $G stream-send 2001 20 -n $GiB -q 4194304 --raw >/x/a.out 2>&1
+		w b; $G stream-recv 2002 21 -q 4194304 --raw >/x/b.out 2>&1
+		w c; $G ping 2003 5000 >/x/c.out 2>&1
+		sleep 300" >/dev/null 2>&1 &
+	vmci_hv=$!
+	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
+	vfield() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | head -1; }
+	V stream-recv 2001 --raw >"$vd/ha.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-a"; wait $p || true
+	V stream-send 2002 -n $GiB --raw >"$vd/hb.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-b"; wait $p || true
+	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
+	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
+	"$build/bin/porthole-vmci" - baseline $GiB >"$vd/base.out"
+	g2h=$(vfield gbps "$vd/ha.out"); h2g=$(vfield gbps "$vd/hb.out")
+	mc=$(vfield memcpy-gbps "$vd/base.out"); ux=$(vfield unix-gbps "$vd/base.out")
+	rtt=$(vfield rtt-us "$vd/c.out")
+	echo "bench vmci_qp_guest_to_host_1MiB_writes ${g2h:-0} GB/s"
+	echo "bench vmci_qp_host_to_guest_1MiB_writes ${h2g:-0} GB/s"
+	echo "bench memcpy_1MiB ${mc:-0} GB/s"
+	echo "bench unix_stream_socket_1MiB_writes ${ux:-0} GB/s"
+	awk "BEGIN { m = ${mc:-0}; u = ${ux:-0};
+		if (m > 0) { printf \"bench vmci_qp_guest_to_host_vs_memcpy ratio %.2f\n\", ${g2h:-0} / m;
+			     printf \"bench vmci_qp_host_to_guest_vs_memcpy ratio %.2f\n\", ${h2g:-0} / m }
+		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
+			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
+	echo "bench vmci_dg_round_trip ${rtt:-0} us"
+	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
+	wait $vmci_hv 2>/dev/null || true
+	rm -rf "$vd"
+fi
+
+# ---- KVM engine: exit floor, backdoor round trip, start to first backdoor call ----
+kvm_want() { [ -z "$pattern" ] || [[ "$1" == *$pattern* ]]; }
+kvm_names="kvm.exit_floor kvm.exit_floor_interleaved kvm.backdoor_roundtrip kvm.backdoor_roundtrip_vs_exit_floor kvm.start_to_first_backdoor"
+kvm_any=false
+for n in $kvm_names; do kvm_want "$n" && kvm_any=true; done
+if $kvm_any; then
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -f "$build/payloads/bench-backdoor.bin" ]; then
+		echo "# kvm engine: skipped (no usable /dev/kvm, or no payloads in $build/payloads)" >&2
+	else
+		echo "# kvm engine: payloads in a KVM guest; the ratio is measured with both loops interleaved" >&2
+		kvm_run() {
+			"$build/bin/porthole-hv" run --name "$1" --engine kvm --payload "$build/payloads/$2.bin" \
+				2>"$XDG_RUNTIME_DIR/$1.log"
+		}
+		kvm_filter() { while read -r b name rest; do [ "$b" = bench ] && kvm_want "$name" && echo "$b $name $rest"; done; }
+		kvm_want kvm.exit_floor && { kvm_run bench-kvm-floor bench-exit-floor | kvm_filter || true; }
+		if kvm_want kvm.backdoor_roundtrip || kvm_want kvm.backdoor_roundtrip_vs_exit_floor ||
+			kvm_want kvm.exit_floor_interleaved; then
+			kvm_run bench-kvm-backdoor bench-backdoor | kvm_filter || true
+		fi
+		if kvm_want kvm.start_to_first_backdoor; then
+			# porthole-hv start (its first constructor) to the guest's first backdoor
+			# access, as porthole-hv logs it; median of 5 runs of the getversion payload.
+			for i in 1 2 3 4 5; do
+				kvm_run "bench-kvm-start$i" getversion >/dev/null || true
+				sed -n 's/.*first backdoor call \([0-9.]*\) ms after.*/\1/p' \
+					"$XDG_RUNTIME_DIR/bench-kvm-start$i.log"
+			done | sort -n | awk '{ a[NR] = $1 } END { if (NR)
+				printf "bench kvm.start_to_first_backdoor %.1f ms\n", a[int((NR + 1) / 2)] }'
+		fi
+	fi
+fi

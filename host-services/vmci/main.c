@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+/*
+ * porthole-vmci: the host end of the VMCI channel from a shell.
+ *
+ *   porthole-vmci VM send SRC_RID GUEST_RID TEXT
+ *   porthole-vmci VM recv RID [COUNT]               print COUNT datagrams
+ *   porthole-vmci VM echo RID [COUNT]               send each one back
+ *   porthole-vmci VM stream-recv RID [-o FILE] [--detach-after BYTES] [--count N]
+ *   porthole-vmci VM stream-send RID (FILE | -n BYTES)
+ *   porthole-vmci - baseline BYTES                  memcpy and AF_UNIX, 1 MiB writes
+ *   (streams take --raw: no per-byte test pattern or checksum, for benchmarks)
+ *
+ * Streams follow backdoor/vmci-stream.h; a receiver prints
+ * "received=N sum=S seconds=T gbps=G".  Timeouts: 60 s without the guest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backdoor/vmci-stream.h"
+#include "host-services/lib/vmci-host.h"
+
+#define CHUNK		(1u << 20)
+#define WAIT_MS		60000
+
+static double now_s(void)
+{
+	return (double)g_get_monotonic_time() / 1e6;
+}
+
+static uint32_t num(const char *s)
+{
+	return (uint32_t)strtoul(s, NULL, 0);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: porthole-vmci VM send SRC_RID GUEST_RID TEXT | recv RID [COUNT] | "
+		"echo RID [COUNT] |\n  stream-recv RID [-o FILE] [--detach-after B] [--count N] | "
+		"stream-send RID (FILE | -n BYTES)\n  porthole-vmci - baseline BYTES\n");
+	return 2;
+}
+
+/* Wait for a stream offer on our bound resource; skips anything else. */
+static int wait_offer(struct phh_vmci *h, uint32_t dir, struct vmci_stream_offer *o)
+{
+	for (;;) {
+		struct phh_dg d;
+		int r = phh_vmci_recv(h, &d, WAIT_MS);
+
+		if (r)
+			return r;
+		if (d.hdr.payload_size == sizeof(*o)) {
+			memcpy(o, d.payload, sizeof(*o));
+			if (o->magic == VMCI_STREAM_MAGIC && o->dir == dir) {
+				g_free(d.payload);
+				return 0;
+			}
+		}
+		g_free(d.payload);
+	}
+}
+
+static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
+{
+	uint64_t detach_after = UINT64_MAX;
+	const char *out = NULL;
+	unsigned int count = 1;
+	bool raw = false;
+	int ret = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			out = argv[++i];
+		else if (!strcmp(argv[i], "--detach-after") && i + 1 < argc)
+			detach_after = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+			count = num(argv[++i]);
+		else if (!strcmp(argv[i], "--raw"))
+			raw = true;
+	}
+	printf("ready\n");
+	for (unsigned int s = 0; s < count; s++) {
+		struct vmci_stream_offer o;
+		struct phh_qp qp;
+		uint64_t bytes = 0, done = 0, sum = 0;
+		uint8_t *buf;
+		int fd = -1, r;
+		double t0, dt;
+
+		r = wait_offer(h, VMCI_STREAM_TO_HOST, &o);
+		if (r) {
+			printf("error=%d waiting for an offer\n", r);
+			return 1;
+		}
+		r = phh_qp_attach(h, &qp, o.qp_resource, rid);
+		if (r) {
+			printf("error=%d attaching queue pair %u\n", r, o.qp_resource);
+			return 1;
+		}
+		if (out && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+			perror(out);
+			return 1;
+		}
+		buf = g_malloc(CHUNK);
+		r = phh_qp_read_all(h, &qp, &bytes, sizeof(bytes));
+		t0 = now_s();
+		while (!r && done < bytes) {
+			size_t n = (size_t)MIN(bytes - done, CHUNK);
+
+			r = phh_qp_read_all(h, &qp, buf, n);
+			if (r)
+				break;
+			if (!raw)
+				sum = vmci_stream_sum(sum, buf, n);
+			if (fd >= 0 && write(fd, buf, n) != (ssize_t)n)
+				r = -EIO;
+			done += n;
+			if (done >= detach_after) {
+				printf("detaching after %llu bytes\n", (unsigned long long)done);
+				break;
+			}
+		}
+		dt = now_s() - t0;
+		g_free(buf);
+		if (fd >= 0)
+			close(fd);
+		if (r)
+			printf("error=%d%s received=%llu\n", r, r == -EPIPE ? " peer-detached" : "",
+			       (unsigned long long)done);
+		else
+			printf("received=%llu sum=%016llx seconds=%.3f gbps=%.2f\n",
+			       (unsigned long long)done, (unsigned long long)sum, dt,
+			       dt > 0 ? (double)done / dt / 1e9 : 0.0);
+		phh_qp_detach(h, &qp);
+		ret |= r != 0;
+	}
+	return ret;
+}
+
+static int stream_send(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
+{
+	struct vmci_stream_offer o;
+	struct phh_qp qp;
+	uint64_t bytes = 0, done = 0, sum = 0;
+	const char *file = NULL;
+	uint8_t *buf;
+	bool raw = false;
+	int fd = -1, r;
+	double t0, dt;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") && i + 1 < argc)
+			bytes = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--raw"))
+			raw = true;
+		else
+			file = argv[i];
+	}
+	if (file) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			perror(file);
+			return 1;
+		}
+		bytes = (uint64_t)lseek(fd, 0, SEEK_END);
+		lseek(fd, 0, SEEK_SET);
+	}
+	printf("ready\n");
+	r = wait_offer(h, VMCI_STREAM_TO_GUEST, &o);
+	if (!r)
+		r = phh_qp_attach(h, &qp, o.qp_resource, rid);
+	if (r) {
+		printf("error=%d\n", r);
+		return 1;
+	}
+	buf = g_malloc(CHUNK);
+	vmci_stream_fill(buf, CHUNK, 0);
+	t0 = now_s();
+	r = phh_qp_write_all(h, &qp, &bytes, sizeof(bytes));
+	while (!r && done < bytes) {
+		size_t n = (size_t)MIN(bytes - done, CHUNK);
+
+		if (fd >= 0) {
+			ssize_t got = read(fd, buf, n);
+
+			if (got <= 0) {
+				r = -EIO;
+				break;
+			}
+			n = (size_t)got;
+		} else if (!raw) {
+			vmci_stream_fill(buf, n, done);
+		}
+		if (!raw)
+			sum = vmci_stream_sum(sum, buf, n);
+		r = phh_qp_write_all(h, &qp, buf, n);
+		done += n;
+	}
+	/* The guest detaches once it has read everything. */
+	while (!r && !qp.peer_detached) {
+		struct phh_dg d;
+
+		if (phh_vmci_recv(h, &d, WAIT_MS))
+			break;
+		if (d.hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
+		    d.hdr.payload_size >= sizeof(struct vmci_event_qp)) {
+			struct vmci_event_qp ev;
+
+			memcpy(&ev, d.payload, sizeof(ev));
+			if (ev.event == VMCI_EVENT_QP_PEER_DETACH &&
+			    ev.handle.resource == qp.handle.resource)
+				qp.peer_detached = true;
+		}
+		g_free(d.payload);
+	}
+	dt = now_s() - t0;
+	g_free(buf);
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		printf("error=%d%s sent=%llu\n", r, r == -EPIPE ? " peer-detached" : "",
+		       (unsigned long long)done);
+	else
+		printf("sent=%llu sum=%016llx seconds=%.3f gbps=%.2f\n", (unsigned long long)done,
+		       (unsigned long long)sum, dt, dt > 0 ? (double)done / dt / 1e9 : 0.0);
+	phh_qp_detach(h, &qp);
+	return r != 0;
+}
+
+/* Same-run baselines: memcpy between two buffers, and an AF_UNIX stream socket. */
+static int baseline(uint64_t bytes)
+{
+	uint8_t *a = g_malloc(CHUNK), *b = g_malloc(CHUNK);
+	int sv[2];
+	double t0, memcpy_s, unix_s;
+	pid_t pid;
+
+	memset(a, 1, CHUNK);
+	memset(b, 2, CHUNK);
+	t0 = now_s();
+	for (uint64_t done = 0; done < bytes; done += CHUNK) {
+		memcpy(b, a, CHUNK);
+		__asm__ __volatile__("" : : "r"(b) : "memory");
+	}
+	memcpy_s = now_s() - t0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		for (uint64_t done = 0; done < bytes;) {
+			ssize_t n = write(sv[1], a, CHUNK);
+
+			if (n <= 0)
+				_exit(1);
+			done += (uint64_t)n;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	t0 = now_s();
+	for (uint64_t done = 0; done < bytes;) {
+		ssize_t n = read(sv[0], b, CHUNK);
+
+		if (n <= 0)
+			break;
+		done += (uint64_t)n;
+	}
+	unix_s = now_s() - t0;
+	waitpid(pid, NULL, 0);
+	close(sv[0]);
+	printf("memcpy-gbps=%.2f\nunix-gbps=%.2f\n", (double)bytes / memcpy_s / 1e9,
+	       (double)bytes / unix_s / 1e9);
+	g_free(a);
+	g_free(b);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct phh_vmci h;
+	GError *error = NULL;
+	const char *cmd;
+	int ret = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3)
+		return usage();
+	cmd = argv[2];
+	if (!strcmp(cmd, "baseline") && argc == 4)
+		return baseline(strtoull(argv[3], NULL, 0));
+	if (argc < 4)
+		return usage();
+	if (phh_vmci_open(&h, argv[1], &error)) {
+		fprintf(stderr, "porthole-vmci: %s\n", error->message);
+		g_error_free(error);
+		return 1;
+	}
+	if (!strcmp(cmd, "send") && argc == 6) {
+		int r = phh_vmci_bind(&h, num(argv[3]));
+		int64_t res = r ? r : phh_vmci_send(&h, num(argv[3]), num(argv[4]), argv[5],
+						    strlen(argv[5]));
+
+		printf("result=%lld\n", (long long)res);
+		ret = res < 0;
+	} else if ((!strcmp(cmd, "recv") || !strcmp(cmd, "echo")) && argc >= 4) {
+		uint32_t rid = num(argv[3]), count = argc > 4 ? num(argv[4]) : 1, n = 0;
+		bool echo = !strcmp(cmd, "echo");
+		int r = phh_vmci_bind(&h, rid);
+
+		if (r) {
+			fprintf(stderr, "porthole-vmci: bind %u: %s\n", rid, g_strerror(-r));
+			ret = 1;
+			goto out;
+		}
+		printf("ready\n");
+		for (; n < count; n++) {
+			struct phh_dg d;
+
+			if (phh_vmci_recv(&h, &d, WAIT_MS))
+				break;
+			if (echo)
+				phh_vmci_send(&h, rid, d.hdr.src.resource, d.payload,
+					      d.hdr.payload_size);
+			else
+				printf("from=%u:%u len=%llu data=%.*s\n", d.hdr.src.context,
+				       d.hdr.src.resource, (unsigned long long)d.hdr.payload_size,
+				       (int)d.hdr.payload_size, (const char *)d.payload);
+			g_free(d.payload);
+		}
+		if (echo)
+			printf("echoed=%u\n", n);
+		ret = n != count;
+	} else if (!strcmp(cmd, "stream-recv") || !strcmp(cmd, "stream-send")) {
+		uint32_t rid = num(argv[3]);
+		int r = phh_vmci_bind(&h, rid);
+
+		if (r) {
+			fprintf(stderr, "porthole-vmci: bind %u: %s\n", rid, g_strerror(-r));
+			ret = 1;
+		} else if (!strcmp(cmd, "stream-recv")) {
+			ret = stream_recv(&h, rid, argc - 4, argv + 4);
+		} else {
+			ret = stream_send(&h, rid, argc - 4, argv + 4);
+		}
+	} else {
+		ret = usage();
+	}
+out:
+	phh_vmci_close(&h);
+	return ret;
+}

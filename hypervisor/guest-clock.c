@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest's clock.  See guest-clock.h.
+ *
+ * Differences from the kernel, on purpose: a pending ADJ_OFFSET (PLL mode
+ * or ADJ_OFFSET_SINGLESHOT) is slewed away linearly at 500 ppm rather than
+ * through the NTP PLL's exponential response; the PLL never changes the
+ * frequency by itself; adjtimex is allowed to every guest process (they
+ * are all root of the guest).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest-clock.h"
+
+/* The kernel's ADJ_ADJTIME: part of ADJ_OFFSET_SINGLESHOT, what adjtime() sends. */
+#define ADJ_ADJTIME_BIT	0x8000
+
+struct guest_clock {
+	pthread_mutex_t lock;
+	/* The current piece: origin on the host's monotonic clock, and the guest's clocks there. */
+	int64_t base_host;
+	int64_t base_rt, base_mono, base_raw;
+	int64_t boot_delta;		/* guest CLOCK_BOOTTIME - CLOCK_MONOTONIC */
+	int64_t drift_ppb;
+	/* The guest kernel's NTP state, as adjtimex sees it. */
+	long freq;			/* ppm << 16 */
+	long tick;			/* µs */
+	int64_t slew_ns;		/* pending offset, slewed at GUEST_CLOCK_SLEW_PPB */
+	bool slew_singleshot;		/* from ADJ_OFFSET_SINGLESHOT (adjtime) */
+	int status;
+	long maxerror, esterror, constant;
+	int tai;
+	uint64_t reads, steps, adjustments;
+};
+
+static int64_t host_now(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * GUEST_CLOCK_NSEC + ts.tv_nsec;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* d * ppb / 1e9, without overflow. */
+static int64_t scale(int64_t d, int64_t ppb)
+{
+	return (int64_t)((__int128)d * ppb / GUEST_CLOCK_NSEC);
+}
+
+/* The rate of CLOCK_REALTIME/MONOTONIC, without the slew, in ppb. */
+static int64_t steady_ppb(const struct guest_clock *c)
+{
+	int64_t freq_ppb = ((int64_t)c->freq * 1000) >> 16;
+	int64_t tick_ppb = (int64_t)(c->tick - GUEST_CLOCK_TICK_NOMINAL) * 100000;
+
+	return c->drift_ppb + freq_ppb + tick_ppb;
+}
+
+struct clock_point {
+	int64_t rt, mono, raw, slew_left;
+};
+
+/*
+ * Where the guest's clocks are at host time `h` (not before the current
+ * piece's origin), without changing anything: the piece runs at the steady
+ * rate plus the slew until the slew is used up, then at the steady rate.
+ */
+static void project(const struct guest_clock *c, int64_t h, struct clock_point *p)
+{
+	int64_t d = h > c->base_host ? h - c->base_host : 0;
+	int64_t rate = steady_ppb(c), adv = 0;
+
+	p->slew_left = c->slew_ns;
+	if (c->slew_ns) {
+		int64_t sign = c->slew_ns > 0 ? 1 : -1;
+		int64_t mag = c->slew_ns * sign;
+		/* host ns until |slew| is absorbed at SLEW_PPB */
+		int64_t need = (int64_t)(((__int128)mag * GUEST_CLOCK_NSEC + GUEST_CLOCK_SLEW_PPB - 1) /
+					 GUEST_CLOCK_SLEW_PPB);
+
+		if (d >= need) {
+			adv = mag * sign;
+			p->slew_left = 0;
+		} else {
+			adv = sign * scale(d, GUEST_CLOCK_SLEW_PPB);
+			p->slew_left = c->slew_ns - adv;
+		}
+	}
+	adv += d + scale(d, rate);
+	p->rt = c->base_rt + adv;
+	p->mono = c->base_mono + adv;
+	p->raw = c->base_raw + d + scale(d, c->drift_ppb);
+}
+
+/* Start a new piece at host time `h` (before any change of rate). */
+static void rebase(struct guest_clock *c, int64_t h)
+{
+	struct clock_point p;
+
+	if (h < c->base_host)
+		h = c->base_host;
+	project(c, h, &p);
+	c->base_host = h;
+	c->base_rt = p.rt;
+	c->base_mono = p.mono;
+	c->base_raw = p.raw;
+	c->slew_ns = p.slew_left;
+}
+
+struct guest_clock *guest_clock_new_at(int64_t host_rt_ns, int64_t host_mono_ns)
+{
+	struct guest_clock *c = g_new0(struct guest_clock, 1);
+
+	pthread_mutex_init(&c->lock, NULL);
+	c->base_host = host_mono_ns;
+	c->base_rt = host_rt_ns;
+	c->base_mono = host_mono_ns;
+	c->base_raw = host_mono_ns;
+	c->tick = GUEST_CLOCK_TICK_NOMINAL;
+	/* A kernel boots unsynchronized, with the largest error estimates. */
+	c->status = STA_UNSYNC;
+	c->maxerror = c->esterror = 16000000;
+	return c;
+}
+
+struct guest_clock *guest_clock_new(void)
+{
+	struct guest_clock *c = guest_clock_new_at(host_now(CLOCK_REALTIME), host_now(CLOCK_MONOTONIC));
+
+	c->boot_delta = host_now(CLOCK_BOOTTIME) - host_now(CLOCK_MONOTONIC);
+	if (c->boot_delta < 0)
+		c->boot_delta = 0;
+	return c;
+}
+
+void guest_clock_free(struct guest_clock *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	g_free(c);
+}
+
+bool guest_clock_keeps(clockid_t id)
+{
+	switch (id) {
+	case CLOCK_REALTIME: case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW:
+	case CLOCK_REALTIME_COARSE: case CLOCK_MONOTONIC_COARSE: case CLOCK_BOOTTIME:
+	case CLOCK_REALTIME_ALARM: case CLOCK_BOOTTIME_ALARM: case CLOCK_TAI:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct timespec to_ts(int64_t ns)
+{
+	struct timespec ts = { ns / GUEST_CLOCK_NSEC, ns % GUEST_CLOCK_NSEC };
+
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += GUEST_CLOCK_NSEC;
+	}
+	return ts;
+}
+
+int guest_clock_gettime_at(struct guest_clock *c, clockid_t id, int64_t host_mono_ns,
+			   struct timespec *ts)
+{
+	struct clock_point p;
+	int64_t v;
+
+	if (!guest_clock_keeps(id))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	project(c, host_mono_ns, &p);
+	c->reads++;
+	switch (id) {
+	case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_COARSE:
+		v = p.mono;
+		break;
+	case CLOCK_MONOTONIC_RAW:
+		v = p.raw;
+		break;
+	case CLOCK_BOOTTIME: case CLOCK_BOOTTIME_ALARM:
+		v = p.mono + c->boot_delta;
+		break;
+	case CLOCK_TAI:
+		v = p.rt + (int64_t)c->tai * GUEST_CLOCK_NSEC;
+		break;
+	default:
+		v = p.rt;
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*ts = to_ts(v);
+	return 0;
+}
+
+int guest_clock_gettime(struct guest_clock *c, clockid_t id, struct timespec *ts)
+{
+	return guest_clock_gettime_at(c, id, host_now(CLOCK_MONOTONIC), ts);
+}
+
+static void step_locked(struct guest_clock *c, int64_t rt_ns, int64_t h)
+{
+	rebase(c, h);
+	c->base_rt = rt_ns;
+	c->steps++;
+}
+
+int guest_clock_settime_at(struct guest_clock *c, int64_t rt_ns, int64_t host_mono_ns)
+{
+	if (rt_ns < 0 || rt_ns > GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	step_locked(c, rt_ns, host_mono_ns);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int guest_clock_settime(struct guest_clock *c, int64_t rt_ns)
+{
+	return guest_clock_settime_at(c, rt_ns, host_now(CLOCK_MONOTONIC));
+}
+
+/* The kernel's checks (timekeeping_validate_timex), before anything changes. */
+static int validate_timex(const struct timex *tx)
+{
+	if ((tx->modes & ADJ_ADJTIME_BIT) &&
+	    (tx->modes & ADJ_OFFSET_SINGLESHOT) != ADJ_OFFSET_SINGLESHOT)
+		return -EINVAL;
+	if (!(tx->modes & ADJ_ADJTIME_BIT) && (tx->modes & ADJ_TICK) &&
+	    (tx->tick < GUEST_CLOCK_TICK_MIN || tx->tick > GUEST_CLOCK_TICK_MAX))
+		return -EINVAL;
+	if (!(tx->modes & ADJ_ADJTIME_BIT) && (tx->modes & ADJ_SETOFFSET)) {
+		long limit = (tx->modes & ADJ_NANO) ? GUEST_CLOCK_NSEC : 1000000;
+
+		if (tx->time.tv_usec < 0 || tx->time.tv_usec >= limit ||
+		    tx->time.tv_sec > GUEST_CLOCK_MAX_STEP_S || tx->time.tv_sec < -GUEST_CLOCK_MAX_STEP_S)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t host_mono_ns)
+{
+	unsigned int modes = tx->modes;
+	int err = validate_timex(tx), state;
+	struct clock_point p;
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&c->lock);
+	if (modes)
+		c->adjustments++;
+	/* Every change below may change the rate: start a new piece first. */
+	rebase(c, host_mono_ns);
+
+	if (modes & ADJ_ADJTIME_BIT) {
+		/* adjtime(): slew by tx->offset µs, report what was still pending. */
+		long old = (long)(c->slew_singleshot ? c->slew_ns / 1000 : 0);
+
+		if (modes != ADJ_OFFSET_SS_READ) {
+			/* clamped before scaling: a hostile value must not overflow */
+			c->slew_ns = clamp64(tx->offset, -2000000000LL, 2000000000LL) * 1000;
+			c->slew_singleshot = true;
+		}
+		tx->offset = old;
+		pthread_mutex_unlock(&c->lock);
+		return (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
+	}
+
+	if (modes & ADJ_SETOFFSET) {
+		int64_t scale_ns = (modes & ADJ_NANO) ? 1 : 1000;
+		int64_t delta = (int64_t)tx->time.tv_sec * GUEST_CLOCK_NSEC +
+				(int64_t)tx->time.tv_usec * scale_ns;
+
+		step_locked(c, clamp64(c->base_rt + delta, 0, GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC),
+			    host_mono_ns);
+	}
+	if (modes & ADJ_STATUS)
+		c->status = (c->status & (STA_PPSSIGNAL | STA_PPSJITTER | STA_PPSWANDER |
+					  STA_PPSERROR | STA_CLOCKERR | STA_NANO | STA_MODE |
+					  STA_CLK)) |
+			    (tx->status & ~(STA_PPSSIGNAL | STA_PPSJITTER | STA_PPSWANDER |
+					    STA_PPSERROR | STA_CLOCKERR | STA_NANO | STA_MODE |
+					    STA_CLK));
+	if (modes & ADJ_NANO)
+		c->status |= STA_NANO;
+	if (modes & ADJ_MICRO)
+		c->status &= ~STA_NANO;
+	if (modes & ADJ_FREQUENCY)
+		c->freq = (long)clamp64(tx->freq, -(GUEST_CLOCK_MAX_FREQ_PPB << 16) / 1000,
+					(GUEST_CLOCK_MAX_FREQ_PPB << 16) / 1000);
+	if (modes & ADJ_MAXERROR)
+		c->maxerror = (long)clamp64(tx->maxerror, 0, 16000000);
+	if (modes & ADJ_ESTERROR)
+		c->esterror = (long)clamp64(tx->esterror, 0, 16000000);
+	if (modes & ADJ_TIMECONST)
+		c->constant = (long)clamp64(tx->constant, 0, 10);
+	if ((modes & ADJ_TAI) && tx->constant >= 0)
+		c->tai = (int)clamp64(tx->constant, 0, 1000);
+	if ((modes & ADJ_OFFSET) && (c->status & STA_PLL)) {
+		int64_t unit = (c->status & STA_NANO) ? 1 : 1000;
+
+		c->slew_ns = clamp64(clamp64(tx->offset, -GUEST_CLOCK_MAX_PHASE_NS,
+					     GUEST_CLOCK_MAX_PHASE_NS) * unit,
+				     -GUEST_CLOCK_MAX_PHASE_NS, GUEST_CLOCK_MAX_PHASE_NS);
+		c->slew_singleshot = false;
+	}
+	if (modes & ADJ_TICK)
+		c->tick = tx->tick;
+
+	/* What the kernel reports back. */
+	project(c, host_mono_ns, &p);
+	tx->offset = (long)(c->slew_singleshot ? 0 :
+			    (c->status & STA_NANO) ? c->slew_ns : c->slew_ns / 1000);
+	tx->freq = c->freq;
+	tx->maxerror = c->maxerror;
+	tx->esterror = c->esterror;
+	tx->status = c->status;
+	tx->constant = c->constant;
+	tx->precision = 1;
+	tx->tolerance = (long)((GUEST_CLOCK_MAX_FREQ_PPB << 16) / 1000);
+	tx->tick = c->tick;
+	tx->tai = c->tai;
+	tx->time.tv_sec = p.rt / GUEST_CLOCK_NSEC;
+	tx->time.tv_usec = p.rt % GUEST_CLOCK_NSEC;
+	if (!(c->status & STA_NANO))
+		tx->time.tv_usec /= 1000;
+	state = (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
+	pthread_mutex_unlock(&c->lock);
+	return state;
+}
+
+int guest_clock_adjtimex(struct guest_clock *c, struct timex *tx)
+{
+	return guest_clock_adjtimex_at(c, tx, host_now(CLOCK_MONOTONIC));
+}
+
+void guest_clock_jump(struct guest_clock *c, int64_t delta_ns)
+{
+	pthread_mutex_lock(&c->lock);
+	rebase(c, host_now(CLOCK_MONOTONIC));
+	c->base_rt = clamp64(c->base_rt + clamp64(delta_ns, -GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC,
+						  GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC),
+			     0, GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int guest_clock_set_drift(struct guest_clock *c, int64_t drift_ppb)
+{
+	if (drift_ppb < -GUEST_CLOCK_MAX_DRIFT_PPB || drift_ppb > GUEST_CLOCK_MAX_DRIFT_PPB)
+		return -ERANGE;
+	pthread_mutex_lock(&c->lock);
+	rebase(c, host_now(CLOCK_MONOTONIC));
+	c->drift_ppb = drift_ppb;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void guest_clock_info_at(struct guest_clock *c, int64_t host_rt_ns, int64_t host_mono_ns,
+			 struct guest_clock_info *info)
+{
+	struct clock_point p;
+
+	pthread_mutex_lock(&c->lock);
+	project(c, host_mono_ns, &p);
+	*info = (struct guest_clock_info){
+		.realtime_ns = p.rt,
+		.monotonic_ns = p.mono,
+		.host_realtime_ns = host_rt_ns,
+		.offset_ns = p.rt - host_rt_ns,
+		.drift_ppb = c->drift_ppb,
+		.rate_ppb = steady_ppb(c) + (p.slew_left > 0 ? GUEST_CLOCK_SLEW_PPB :
+					     p.slew_left < 0 ? -GUEST_CLOCK_SLEW_PPB : 0),
+		.freq = c->freq,
+		.tick = c->tick,
+		.slew_left_ns = p.slew_left,
+		.reads = c->reads,
+		.steps = c->steps,
+		.adjustments = c->adjustments,
+	};
+	pthread_mutex_unlock(&c->lock);
+}
+
+void guest_clock_info(struct guest_clock *c, struct guest_clock_info *info)
+{
+	/* The two host clocks read back to back: their gap is the error of offset_ns. */
+	int64_t rt = host_now(CLOCK_REALTIME), mono = host_now(CLOCK_MONOTONIC);
+
+	guest_clock_info_at(c, rt, mono, info);
+}
+
+int guest_clock_control(struct guest_clock *c, const char *request, GString *reply)
+{
+	g_auto(GStrv) words = g_strsplit_set(request, " \t\n", -1);
+	struct guest_clock_info info;
+	int64_t jump = 0, drift = 0;
+	bool have_jump = false, have_drift = false;
+	char **w = words;
+
+	/* Parse everything first: a bad request changes nothing. */
+	while (*w) {
+		char *end = NULL, *key = *w++;
+
+		if (!*key)
+			continue;
+		if (!*w) {
+			g_string_append_printf(reply, "'%s' needs a value\n", key);
+			return EINVAL;
+		}
+		if (!strcmp(key, "offset")) {
+			errno = 0;
+			jump = g_ascii_strtoll(*w, &end, 10);
+			if (errno || end == *w || *end ||
+			    jump > GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC ||
+			    jump < -GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC) {
+				g_string_append_printf(reply, "bad offset '%s' (nanoseconds)\n", *w);
+				return EINVAL;
+			}
+			have_jump = true;
+		} else if (!strcmp(key, "rate")) {
+			double ppm = g_ascii_strtod(*w, &end);
+
+			if (end == *w || *end || !(ppm >= -100000.0 && ppm <= 100000.0)) {
+				g_string_append_printf(reply, "bad rate '%s' (ppm, within ±100000)\n",
+						       *w);
+				return EINVAL;
+			}
+			drift = (int64_t)(ppm * 1000.0);
+			have_drift = true;
+		} else {
+			g_string_append_printf(reply, "unknown setting '%s'\n", key);
+			return EINVAL;
+		}
+		w++;
+	}
+	if (have_drift && guest_clock_set_drift(c, drift)) {
+		g_string_append(reply, "rate out of range\n");
+		return ERANGE;
+	}
+	if (have_jump)
+		guest_clock_jump(c, jump);
+
+	guest_clock_info(c, &info);
+	g_string_append_printf(reply,
+			       "realtime-ns=%" G_GINT64_FORMAT "\n"
+			       "monotonic-ns=%" G_GINT64_FORMAT "\n"
+			       "host-realtime-ns=%" G_GINT64_FORMAT "\n"
+			       "offset-ns=%" G_GINT64_FORMAT "\n"
+			       "drift-ppb=%" G_GINT64_FORMAT "\n"
+			       "rate-ppb=%" G_GINT64_FORMAT "\n"
+			       "adjtimex-freq=%ld\n"
+			       "adjtimex-tick=%ld\n"
+			       "slew-left-ns=%" G_GINT64_FORMAT "\n"
+			       "reads=%" G_GUINT64_FORMAT "\n"
+			       "steps=%" G_GUINT64_FORMAT "\n"
+			       "adjustments=%" G_GUINT64_FORMAT "\n",
+			       info.realtime_ns, info.monotonic_ns, info.host_realtime_ns,
+			       info.offset_ns, info.drift_ppb, info.rate_ppb, info.freq, info.tick,
+			       info.slew_left_ns, info.reads, info.steps, info.adjustments);
+	return 0;
+}

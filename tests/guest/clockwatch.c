@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * clockwatch: watch a clock for tests and benchmarks.
+ *
+ *   clockwatch watch SECONDS [INTERVAL_US]
+ *	sample CLOCK_REALTIME every INTERVAL_US (default 1000) for SECONDS of
+ *	CLOCK_MONOTONIC; report every backward jump, then one summary line:
+ *	"clockwatch samples=N backward=K max_backward_ns=B"
+ *   clockwatch host-state
+ *	the clock state a test compares before and after: CLOCK_REALTIME minus
+ *	CLOCK_MONOTONIC, and adjtimex's tick, freq, offset and status
+ *   clockwatch bench [PATTERN]
+ *	"bench NAME VALUE UNIT" lines: clock_gettime(CLOCK_REALTIME), and in a
+ *	VM the GETTIMEFULL round trip and a kvmclock-style clock page read
+ */
+#include <fnmatch.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "backdoor/backdoor.h"
+#include "backdoor/proto.h"
+
+static int64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int watch(double seconds, long interval_us)
+{
+	struct timespec pause = { interval_us / 1000000, (interval_us % 1000000) * 1000 };
+	int64_t end = now_ns(CLOCK_MONOTONIC) + (int64_t)(seconds * 1e9);
+	int64_t last = now_ns(CLOCK_REALTIME), worst = 0;
+	unsigned long samples = 1, backward = 0;
+
+	while (now_ns(CLOCK_MONOTONIC) < end) {
+		int64_t t = now_ns(CLOCK_REALTIME);
+
+		samples++;
+		if (t < last) {
+			backward++;
+			if (last - t > worst)
+				worst = last - t;
+			if (backward <= 10)
+				printf("clockwatch: CLOCK_REALTIME went back %lld ns\n",
+				       (long long)(last - t));
+		}
+		last = t;
+		if (interval_us)
+			nanosleep(&pause, NULL);
+	}
+	printf("clockwatch samples=%lu backward=%lu max_backward_ns=%lld\n", samples, backward,
+	       (long long)worst);
+	fflush(stdout);
+	return 0;
+}
+
+static int host_state(void)
+{
+	struct timex tx = { .modes = 0 };
+	int state = adjtimex(&tx);
+
+	if (state < 0) {
+		perror("adjtimex");
+		return 1;
+	}
+	printf("rt_minus_mono_ns=%lld\n",
+	       (long long)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)));
+	printf("adjtimex tick=%ld freq=%ld offset=%ld status=%d state=%d\n", tx.tick, tx.freq,
+	       tx.offset, tx.status, state);
+	return 0;
+}
+
+/* ---- bench ---- */
+
+static const char *pattern;
+
+static int want(const char *name)
+{
+	char glob[256];
+
+	if (!pattern || !*pattern)
+		return 1;
+	snprintf(glob, sizeof(glob), "*%s*", pattern);
+	return fnmatch(glob, name, 0) == 0;
+}
+
+static void report(const char *name, double value, const char *unit)
+{
+	printf("bench %s %.3f %s\n", name, value, unit);
+	fflush(stdout);
+}
+
+static double clock_gettime_ns(int iters)
+{
+	struct timespec ts;
+	int64_t t = now_ns(CLOCK_MONOTONIC);
+
+	for (int i = 0; i < iters; i++)
+		clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)(now_ns(CLOCK_MONOTONIC) - t) / iters;
+}
+
+static double gettimefull_us(int iters)
+{
+	int64_t t = now_ns(CLOCK_MONOTONIC);
+
+	for (int i = 0; i < iters; i++) {
+		struct bdoor_regs r;
+
+		bdoor_lb_cmd(&r, BDOOR_CMD_GETTIMEFULL, 0);
+		bdoor_lb(&r);
+		if ((uint32_t)r.ax != BDOOR_MAGIC)
+			return -1;
+	}
+	return (double)(now_ns(CLOCK_MONOTONIC) - t) / 1e3 / iters;
+}
+
+/*
+ * What a shared clock page would cost a reader: the hypervisor would
+ * publish (tsc origin, ns origin, mult, shift) under a sequence count, as
+ * kvmclock's pvclock_vcpu_time_info does, and a reader converts rdtsc
+ * without leaving user mode.  Here the page is local, so this measures the
+ * read path alone (what a vDSO-like reader would run).
+ */
+struct clock_page {
+	volatile uint32_t seq;
+	uint64_t tsc_origin;
+	int64_t ns_origin;
+	uint32_t mult;
+	uint32_t shift;
+};
+
+static int64_t clock_page_read(const struct clock_page *p)
+{
+	uint32_t seq;
+	int64_t ns;
+
+	do {
+		seq = p->seq;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		ns = p->ns_origin + (int64_t)(((unsigned __int128)(__rdtsc() - p->tsc_origin) *
+					       p->mult) >> p->shift);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((seq & 1) || seq != p->seq);
+	return ns;
+}
+
+static double clock_page_ns(int iters)
+{
+	static struct clock_page page = { .mult = 1u << 31, .shift = 32 };
+	int64_t t, sink = 0;
+
+	page.tsc_origin = __rdtsc();
+	page.ns_origin = now_ns(CLOCK_REALTIME);
+	t = now_ns(CLOCK_MONOTONIC);
+	for (int i = 0; i < iters; i++)
+		sink += clock_page_read(&page);
+	__asm__ __volatile__("" : : "r"(sink));
+	return (double)(now_ns(CLOCK_MONOTONIC) - t) / iters;
+}
+
+static int bench(void)
+{
+	struct bdoor_info info;
+	int in_vm = bdoor_detect(&info);
+	const char *who = in_vm ? "guest" : "host";
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s_clock_gettime_realtime", who);
+	if (want(name))
+		report(name, clock_gettime_ns(in_vm ? 20000 : 2000000), "ns");
+	if (in_vm && want("gettimefull_round_trip"))
+		report("gettimefull_round_trip", gettimefull_us(20000), "us");
+	if (in_vm && want("clock_page_read"))
+		report("clock_page_read_estimate", clock_page_ns(2000000), "ns");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "watch"))
+		return watch(atof(argv[2]), argc > 3 ? atol(argv[3]) : 1000);
+	if (argc == 2 && !strcmp(argv[1], "host-state"))
+		return host_state();
+	if (argc >= 2 && !strcmp(argv[1], "bench")) {
+		pattern = argc > 2 ? argv[2] : NULL;
+		return bench();
+	}
+	fprintf(stderr, "usage: clockwatch watch SECONDS [INTERVAL_US] | host-state | "
+		"bench [PATTERN]\n");
+	return 2;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Every VMCI validation failure, from a real guest process: malformed
+ * datagrams, queue pairs with bad page lists (none, too many, outside RAM,
+ * in the device hole, someone else's, duplicated, already shared), bad
+ * handles and doorbells, another process touching our queue pair, and a
+ * send from an unmapped buffer.  Prints TAP; exits 0 when every call got
+ * the expected clean error.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest-additions/lib/vmci-guest.h"
+
+static int n_checks, n_failed;
+
+static void check(const char *what, int64_t got, int64_t expect)
+{
+	n_checks++;
+	if (got == expect) {
+		printf("ok %d - %s (%lld)\n", n_checks, what, (long long)got);
+	} else {
+		n_failed++;
+		printf("not ok %d - %s: expected %lld, got %lld\n", n_checks, what,
+		       (long long)expect, (long long)got);
+	}
+}
+
+/* QUEUEPAIR_ALLOC with an explicit page list; `n_sent` PPNs really follow. */
+static int64_t qp_alloc(uint32_t rid, uint64_t psize, uint64_t csize, uint64_t num_ppns,
+			const uint64_t *ppns, uint64_t n_sent)
+{
+	size_t len = sizeof(struct vmci_qp_alloc) + n_sent * 8;
+	uint8_t *buf = calloc(1, len);
+	struct vmci_qp_alloc a = {
+		.handle = { VMCI_GUEST_CONTEXT_ID, rid }, .peer = VMCI_HOST_CONTEXT_ID,
+		.produce_size = psize, .consume_size = csize, .num_ppns = num_ppns,
+	};
+	int64_t r;
+
+	memcpy(buf, &a, sizeof(a));
+	memcpy(buf + sizeof(a), ppns, n_sent * 8);
+	r = phg_vmci_hv(VMCI_QUEUEPAIR_ALLOC, buf, len);
+	free(buf);
+	return r;
+}
+
+/* Run `fn` in a child process; its exit code, or 128 + the signal that killed it. */
+static int in_child(void (*fn)(void *), void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void child_detach(void *arg)
+{
+	struct vmci_handle *h = arg;
+
+	_exit(phg_vmci_hv(VMCI_QUEUEPAIR_DETACH, h, sizeof(*h)) == VMCI_ERROR_NO_ACCESS ? 0 : 1);
+}
+
+static void child_free_pages(void *arg)
+{
+	uint64_t *a = arg;
+
+	_exit(phg_vmci_hv(VMCI_PH_PAGES_FREE, a, 16) == VMCI_ERROR_INVALID_PRIV ? 0 : 1);
+}
+
+static void child_send_unmapped(void *arg)
+{
+	signal(SIGSEGV, SIG_DFL);	/* not a sanitizer's handler: the plain fault */
+	phg_vmci_send_raw((const void *)(uintptr_t)0x10000, 64);
+	_exit(0);	/* reached only if the hypervisor read nothing and said nothing */
+}
+
+int main(void)
+{
+	struct phg_vmci v;
+	uint64_t ram_pages, p[8], big;
+	void *map, *map2;
+	int64_t first, other;
+	struct vmci_handle h;
+	uint8_t raw[64];
+	struct vmci_dg_hdr *hdr = (void *)raw;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (phg_vmci_open(&v)) {
+		printf("not ok 1 - no VMCI device\n1..1\n");
+		return 1;
+	}
+	ram_pages = v.ram_size / VMCI_PAGE_SIZE;
+	first = phg_pages_alloc(&v, 4, &map);
+	other = phg_pages_alloc(&v, 4, &map2);
+	check("pages allocated", first > 0 && other > 0, 1);
+
+	/* Datagram framing. */
+	memset(raw, 0, sizeof(raw));
+	*hdr = (struct vmci_dg_hdr){ { 0, VMCI_GET_CONTEXT_ID }, { VMCI_INVALID_ID, 0 }, 100 };
+	check("header says 100 payload bytes, 40 sent", phg_vmci_send_raw(raw, 64),
+	      VMCI_ERROR_INVALID_ARGS);
+	check("datagram shorter than a header", phg_vmci_send_raw(raw, 10),
+	      VMCI_ERROR_INVALID_ARGS);
+	*hdr = (struct vmci_dg_hdr){ { 0, VMCI_GET_CONTEXT_ID }, { 77, 0 }, 0 };
+	check("forged source context", phg_vmci_send_raw(raw, 24), VMCI_ERROR_NO_ACCESS);
+	check("unknown hypervisor resource", phg_vmci_hv(9999, NULL, 0),
+	      VMCI_ERROR_INVALID_RESOURCE);
+	check("datagram to an unbound host resource",
+	      phg_vmci_send(&v, (struct vmci_handle){ VMCI_HOST_CONTEXT_ID, 4242 }, 1024, "x", 1),
+	      VMCI_ERROR_DST_UNREACHABLE);
+	check("datagram to another VM's context",
+	      phg_vmci_send(&v, (struct vmci_handle){ 77, 4242 }, 1024, "x", 1),
+	      VMCI_ERROR_DST_UNREACHABLE);
+	big = VMCI_MAX_DG_PAYLOAD + 1;
+	{
+		uint8_t *b = calloc(1, sizeof(struct vmci_dg_hdr) + big);
+
+		check("routable datagram over the payload bound",
+		      phg_vmci_send(&v, (struct vmci_handle){ VMCI_HOST_CONTEXT_ID, 4242 }, 1024,
+				    b, big), VMCI_ERROR_PAYLOAD_TOO_LARGE);
+		free(b);
+	}
+	check("the context id", phg_vmci_hv(VMCI_GET_CONTEXT_ID, NULL, 0), VMCI_GUEST_CONTEXT_ID);
+	{
+		uint32_t q[3] = { 1, 0, VMCI_GET_CONTEXT_ID };
+
+		check("resources query for GET_CONTEXT_ID answers 1 (Linux probe)",
+		      phg_vmci_hv(VMCI_RESOURCES_QUERY, q, sizeof(q)), 1);
+	}
+
+	/* Queue-pair page lists. */
+	p[0] = (uint64_t)first;
+	p[1] = (uint64_t)first + 1;
+	p[2] = (uint64_t)first + 2;
+	p[3] = (uint64_t)first + 3;
+	check("queue pair with zero pages and sizes", qp_alloc(50, 0, 0, 0, p, 0),
+	      VMCI_ERROR_INVALID_ARGS);
+	check("page count that does not match the sizes", qp_alloc(50, 4096, 4096, 3, p, 3),
+	      VMCI_ERROR_INVALID_ARGS);
+	check("more pages than a queue pair may have",
+	      qp_alloc(50, VMCI_QP_MAX_QUEUE_SIZE, VMCI_QP_MAX_QUEUE_SIZE + 4096,
+		       VMCI_QP_MAX_PPNS + 1, p, 0), VMCI_ERROR_NO_RESOURCES);
+	p[3] = ram_pages;
+	check("page outside guest RAM", qp_alloc(50, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_CANNOT_SHARE_PAGE);
+	p[3] = 0xB8;
+	check("page in the device hole (0xB8000)", qp_alloc(50, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_NO_ACCESS);
+	p[3] = ram_pages - 1;
+	check("page never allocated to us", qp_alloc(50, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_INVALID_PRIV);
+	p[3] = (uint64_t)first + 1;
+	check("duplicate page", qp_alloc(50, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_PAGE_ALREADY_SHARED);
+	p[3] = (uint64_t)first + 3;
+	check("valid queue pair", qp_alloc(50, 4096, 4096, 4, p, 4),
+	      VMCI_SUCCESS_QUEUEPAIR_CREATE);
+	check("same handle again", qp_alloc(50, 4096, 4096, 4, p, 4), VMCI_ERROR_ALREADY_EXISTS);
+	p[0] = (uint64_t)other;
+	p[1] = (uint64_t)other + 1;
+	p[2] = (uint64_t)other + 2;
+	p[3] = (uint64_t)first + 2;
+	check("page already in another queue pair", qp_alloc(51, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_REGION_ALREADY_SHARED);
+	{
+		uint64_t a[2] = { (uint64_t)first, 4 };
+
+		check("freeing pages still in a queue pair",
+		      phg_vmci_hv(VMCI_PH_PAGES_FREE, a, sizeof(a)),
+		      VMCI_ERROR_REGION_ALREADY_SHARED);
+		check("another process frees our pages", in_child(child_free_pages, a), 0);
+	}
+	h = (struct vmci_handle){ VMCI_GUEST_CONTEXT_ID, 50 };
+	check("another process detaches our queue pair", in_child(child_detach, &h), 0);
+	check("detach", phg_vmci_hv(VMCI_QUEUEPAIR_DETACH, &h, sizeof(h)), VMCI_SUCCESS);
+	check("detach again", phg_vmci_hv(VMCI_QUEUEPAIR_DETACH, &h, sizeof(h)),
+	      VMCI_ERROR_NOT_FOUND);
+
+	/* Pages and doorbells. */
+	big = 0;
+	check("zero pages", phg_vmci_hv(VMCI_PH_PAGES_ALLOC, &big, 8), VMCI_ERROR_NO_RESOURCES);
+	big = 1ull << 40;
+	check("a terabyte of pages", phg_vmci_hv(VMCI_PH_PAGES_ALLOC, &big, 8),
+	      VMCI_ERROR_NO_RESOURCES);
+	{
+		struct vmci_doorbell_link l = { { VMCI_GUEST_CONTEXT_ID, 60 }, VMCI_PAGE_SIZE };
+
+		check("doorbell index past the bitmap page",
+		      phg_vmci_hv(VMCI_DOORBELL_LINK, &l, sizeof(l)), VMCI_ERROR_INVALID_ARGS);
+		l.notify_idx = 3;
+		check("doorbell link", phg_vmci_hv(VMCI_DOORBELL_LINK, &l, sizeof(l)), VMCI_SUCCESS);
+		check("doorbell link twice", phg_vmci_hv(VMCI_DOORBELL_LINK, &l, sizeof(l)),
+		      VMCI_ERROR_ALREADY_EXISTS);
+		check("doorbell unlink", phg_vmci_hv(VMCI_DOORBELL_UNLINK, &l.handle, 8),
+		      VMCI_SUCCESS);
+	}
+	p[0] = ram_pages + 5;
+	check("notify bitmap outside RAM", phg_vmci_hv(VMCI_SET_NOTIFY_BITMAP, p, 8),
+	      VMCI_ERROR_NO_ACCESS);
+	check("send from an unmapped buffer kills the sender (SIGSEGV)",
+	      in_child(child_send_unmapped, NULL), 128 + SIGSEGV);
+	check("pages freed", phg_pages_free(&v, (uint64_t)first, 4, map) |
+	      phg_pages_free(&v, (uint64_t)other, 4, map2), VMCI_SUCCESS);
+	phg_vmci_close(&v);
+	printf("1..%d\n", n_checks);
+	return n_failed ? 1 : 0;
+}

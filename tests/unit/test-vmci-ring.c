@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Queue-pair rings (backdoor/ring.c) on one contiguous buffer laid out as
+ * the guest registers it: a guest view writes, a host view reads, and the
+ * other way round; wrap-around with odd chunk sizes, full and empty rings,
+ * the waiting flags, and headers a hostile peer corrupted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backdoor/ring.h"
+
+struct pair {
+	void *base;
+	struct vmci_qp_view guest, host;
+	uint64_t psize, csize;
+};
+
+static void pair_init(struct pair *p, uint64_t psize, uint64_t csize)
+{
+	p->psize = psize;
+	p->csize = csize;
+	p->base = g_malloc0(vmci_qp_span(psize, csize));
+	vmci_qp_headers_init(p->base, psize, csize, 0x1234);
+	vmci_qp_view_init(&p->guest, p->base, psize, csize, false);
+	vmci_qp_view_init(&p->host, p->base, psize, csize, true);
+}
+
+static void test_layout(void **state)
+{
+	struct pair p;
+
+	pair_init(&p, 3 * 4096 + 1, 4096);
+	/* Produce header, 4 data pages, consume header, 1 data page. */
+	assert_int_equal(vmci_qp_span(p.psize, p.csize), 7 * 4096);
+	assert_ptr_equal(p.guest.produce_hdr, p.base);
+	assert_ptr_equal(p.guest.produce_data, (uint8_t *)p.base + 4096);
+	assert_ptr_equal(p.guest.consume_hdr, (uint8_t *)p.base + 5 * 4096);
+	assert_ptr_equal(p.guest.consume_data, (uint8_t *)p.base + 6 * 4096);
+	/* The host's produce queue is the guest's consume queue. */
+	assert_ptr_equal(p.host.produce_hdr, p.guest.consume_hdr);
+	assert_ptr_equal(p.host.consume_data, p.guest.produce_data);
+	assert_int_equal(p.guest.produce_hdr->handle, 0x1234);
+	assert_int_equal(p.guest.consume_hdr->handle, 0x1234);
+	g_free(p.base);
+}
+
+static void test_empty_and_full(void **state)
+{
+	struct pair p;
+	uint8_t buf[200];
+
+	pair_init(&p, 100, 100);
+	assert_int_equal(ring_ready(&p.host), 0);
+	assert_int_equal(ring_free_space(&p.guest), 99);	/* one byte stays free */
+	assert_int_equal(ring_read(&p.host, buf, sizeof(buf)), 0);
+	memset(buf, 7, sizeof(buf));
+	assert_int_equal(ring_write(&p.guest, buf, sizeof(buf)), 99);
+	assert_int_equal(ring_free_space(&p.guest), 0);
+	assert_int_equal(ring_write(&p.guest, buf, 1), 0);
+	assert_int_equal(ring_ready(&p.host), 99);
+	assert_int_equal(ring_read(&p.host, buf, 40), 40);
+	assert_int_equal(ring_free_space(&p.guest), 40);
+	g_free(p.base);
+}
+
+/* Many wraps with chunk sizes that never line up with the ring size. */
+static void stream(struct vmci_qp_view *w, struct vmci_qp_view *r, uint64_t total)
+{
+	uint8_t *src = g_malloc(total), *dst = g_malloc(total);
+	uint64_t wr = 0, rd = 0;
+	GRand *rng = g_rand_new_with_seed(42);
+
+	for (uint64_t i = 0; i < total; i++)
+		src[i] = (uint8_t)(i * 131 + (i >> 8));
+	while (rd < total) {
+		uint64_t n = (uint64_t)g_rand_int_range(rng, 1, 700);
+		int64_t got;
+
+		got = ring_write(w, src + wr, MIN(n, total - wr));
+		assert_true(got >= 0);
+		wr += (uint64_t)got;
+		n = (uint64_t)g_rand_int_range(rng, 1, 700);
+		got = ring_read(r, dst + rd, n);
+		assert_true(got >= 0);
+		rd += (uint64_t)got;
+	}
+	assert_memory_equal(src, dst, total);
+	assert_int_equal(ring_ready(r), 0);
+	g_rand_free(rng);
+	g_free(src);
+	g_free(dst);
+}
+
+static void test_wrap_around_both_ways(void **state)
+{
+	struct pair p;
+
+	pair_init(&p, 1000, 4096 * 2 + 17);
+	stream(&p.guest, &p.host, 200000);	/* 200 wraps of the guest's queue */
+	stream(&p.host, &p.guest, 200000);
+	g_free(p.base);
+}
+
+static void test_waiting_flags(void **state)
+{
+	struct pair p;
+
+	pair_init(&p, 4096, 4096);
+	assert_false(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	ring_set_waiting(&p.host, VMCI_RING_WAIT_DATA);
+	assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_false(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_SPACE));
+	ring_set_waiting(&p.host, 0);
+	assert_false(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	g_free(p.base);
+}
+
+/* A peer that writes nonsense into the headers gets an error, never a wild copy. */
+static void test_corrupt_headers(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+
+	pair_init(&p, 4096, 4096);
+	p.guest.produce_hdr->producer_tail = 4096;	/* == size: out of range */
+	assert_int_equal(ring_ready(&p.host), VMCI_ERROR_INVALID_SIZE);
+	assert_int_equal(ring_read(&p.host, buf, sizeof(buf)), VMCI_ERROR_INVALID_SIZE);
+	p.guest.produce_hdr->producer_tail = 0;
+	p.guest.produce_hdr->consumer_head = UINT64_MAX;	/* how far the guest read */
+	assert_int_equal(ring_free_space(&p.host), VMCI_ERROR_INVALID_SIZE);
+	assert_int_equal(ring_write(&p.host, buf, sizeof(buf)), VMCI_ERROR_INVALID_SIZE);
+	g_free(p.base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_empty_and_full),
+		cmocka_unit_test(test_wrap_around_both_ways),
+		cmocka_unit_test(test_waiting_flags),
+		cmocka_unit_test(test_corrupt_headers),
+	};
+
+	return cmocka_run_group_tests_name("vmci-ring", tests, NULL, NULL);
+}
