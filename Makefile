@@ -37,6 +37,9 @@ CTL_SRCS := $(wildcard host-services/ctl/*.c)
 GUESTLIB_SRCS := $(wildcard guest-additions/lib/*.c)
 VMCI_GUEST_SRCS := $(wildcard guest-additions/vmci/*.c)
 VMCI_HOST_SRCS := $(wildcard host-services/vmci/*.c)
+HOSTD_SRCS := $(wildcard host-services/dbus/*.c)
+TRAY_SRCS := $(wildcard host-services/tray/*.c)
+TEST_HOST_SRCS := $(wildcard tests/host/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 GUEST_TEST_SRCS := $(wildcard tests/guest/*.c)
 
@@ -52,12 +55,15 @@ LIB_GUEST := $(BUILD)/lib/libporthole-guest.a
 
 PROGRAMS := $(BIN)/porthole-hv $(BIN)/porthole-guestd $(BIN)/porthole-rpc $(BIN)/porthole-ctl
 PROGRAMS += $(BIN)/porthole-vmci $(BIN)/porthole-vmci-guest
+PROGRAMS += $(BIN)/porthole-hostd $(BIN)/porthole-tray
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
+# Host-side test helpers (e.g. a StatusNotifierWatcher written to the spec).
+HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(TEST_HOST_SRCS))
 
 .SECONDARY:
-.PHONY: all deps check check-plain check-san unit e2e bench run install clean
-all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(PAYLOADS)
+.PHONY: all deps check check-plain check-san unit e2e bench run install clean packages
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(HOST_TESTS) $(PAYLOADS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +83,14 @@ $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)
 $(BIN)/porthole-vmci: $(call objs,$(VMCI_HOST_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
 $(BIN)/porthole-vmci-guest: $(call objs,$(VMCI_GUEST_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
+$(BIN)/porthole-hostd: $(call objs,$(HOSTD_SRCS)) $(LIB_HOST)
+# hostd.c embeds the interface XML (.incbin): rebuild when it changes.
+$(OBJ)/host-services/dbus/hostd.o: host-services/dbus/org.porthole.Host1.xml
+# The tray's menu is served by libdbusmenu-glib.
+TRAY_CFLAGS = $(shell pkg-config --cflags dbusmenu-glib-0.4 2>/dev/null)
+$(call objs,$(TRAY_SRCS)): PKG_CFLAGS += $(TRAY_CFLAGS)
+$(BIN)/porthole-tray: PKG_LIBS += $(shell pkg-config --libs dbusmenu-glib-0.4 2>/dev/null)
+$(BIN)/porthole-tray: $(call objs,$(TRAY_SRCS))
 $(BIN)/%:
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
@@ -86,6 +100,10 @@ $(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BA
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/guest/%: $(OBJ)/tests/guest/%.o $(LIB_GUEST) $(LIB_BACKDOOR)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/tests/host/%: $(OBJ)/tests/host/%.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
 
@@ -123,6 +141,10 @@ bench: all
 # ---- demo VM ----
 run: deps all
 	@tests/run-demo.sh $(BUILD)
+
+# ---- Debian packages and the guest tarball (installer/Makefile) ----
+packages: all
+	$(MAKE) -C installer BUILD=$(abspath $(BUILD))
 
 PREFIX ?= /usr/local
 install: all

@@ -131,6 +131,17 @@ enum msg_type {
 #define TOOLS_VERSION_ENCODE(ma, mi, pa) (((ma) << 10) | ((mi) << 5) | (pa))
 #define TOOLS_VERSION_UNMANAGED	0x7FFFFFFFu
 
+/*
+ * Power operations (open-vm-tools vmware/guestrpc/powerops.h): TCLO
+ * "OS_Halt" / "OS_Reboot"; the guest reports with the RPCI
+ * "tools.os.statechange.status <0|1> <state id>".
+ */
+#define TCLO_OS_HALT		"OS_Halt"
+#define TCLO_OS_REBOOT		"OS_Reboot"
+#define RPCI_STATECHANGE_STATUS	"tools.os.statechange.status"
+#define GUESTOS_STATECHANGE_HALT	1
+#define GUESTOS_STATECHANGE_REBOOT	2
+
 /* ---- CPUID hypervisor leaves ---- */
 #define CPUID_HV_BASE		0x40000000u	/* EAX = max leaf, EBX:ECX:EDX vendor */
 #define CPUID_HV_VMWARE_TIMING	0x40000010u	/* EAX = TSC kHz, EBX = bus kHz */

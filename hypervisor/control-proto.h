@@ -62,6 +62,8 @@ enum ph_ctl_op {
 	 * clock (KVM).
 	 */
 	PH_CTL_CLOCK = 8,
+	/* -> every guestinfo key and value, sorted: "key\0value\0" pairs (binary reply) */
+	PH_CTL_INFO_LIST = 9,
 
 	/*
 	 * VMCI (backdoor/vmci.h).  Binary payloads, little-endian structs.

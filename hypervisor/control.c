@@ -194,6 +194,18 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		pthread_mutex_unlock(&vm->lock);
 		status = value ? 0 : ENOENT;
 		break;
+	case PH_CTL_INFO_LIST: {
+		GString *s = g_string_new(NULL);
+
+		pthread_mutex_lock(&vm->lock);
+		if (vm->rpc)
+			rpc_info_list(vm->rpc, s);
+		pthread_mutex_unlock(&vm->lock);
+		if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
+			client_drop(c);
+		g_string_free(s, TRUE);
+		return;
+	}
 	case PH_CTL_INFO_SET: {
 		char *sp = strchr(payload, ' ');
 
@@ -430,6 +442,26 @@ fail:
 const char *control_socket_path(struct control *ctl)
 {
 	return ctl->path;
+}
+
+void control_quiesce(struct control *ctl)
+{
+	GHashTableIter it;
+	gpointer c;
+
+	if (ctl->listen_src)
+		g_source_remove(ctl->listen_src);
+	if (ctl->expire_src)
+		g_source_remove(ctl->expire_src);
+	ctl->listen_src = ctl->expire_src = 0;
+	g_hash_table_iter_init(&it, ctl->clients);
+	while (g_hash_table_iter_next(&it, NULL, &c)) {
+		struct client *cl = c;
+
+		if (cl->src)
+			g_source_remove(cl->src);
+		cl->src = 0;
+	}
 }
 
 void control_stop(struct control *ctl)

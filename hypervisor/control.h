@@ -13,6 +13,12 @@ struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_op
 			      GError **error);
 void control_stop(struct control *ctl);
 const char *control_socket_path(struct control *ctl);
+/*
+ * Stop reading requests (the VM is going away) but keep the clients, so
+ * replies to requests already taken (a TCLO waiting for the guest) can still
+ * be sent before control_stop().
+ */
+void control_quiesce(struct control *ctl);
 
 /* True for names usable as a socket file name: [A-Za-z0-9._-], not starting with '.'. */
 gboolean control_valid_name(const char *name);

@@ -297,6 +297,8 @@ static int cmd_run(int argc, char **argv)
 	g_thread_join(thread);
 
 	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	/* No request may reach the VM from here on; pending replies still go out. */
+	control_quiesce(ctl);
 	vm_destroy(run.vm);
 	/* Let completions queued while the VM went down reach (or miss) their clients. */
 	while (g_main_context_iteration(NULL, FALSE))

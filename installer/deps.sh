@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev
-open-vm-tools procps iproute2 python3"
+open-vm-tools procps iproute2 python3 lintian man-db
+libdbusmenu-glib-dev dbus-daemon libglib2.0-bin"
 
 missing=""
 for p in $PACKAGES; do

@@ -10,8 +10,11 @@ if "$BIN/porthole-ctl" status "$name" >/dev/null 2>&1; then
 	echo "A VM named '$name' is already running; stop it with: $BIN/porthole-ctl stop $name"
 	exit 1
 fi
+# Guests have private /tmp, /var/tmp, /run: a build tree there must be shared in.
+share=()
+case "$(pwd -P)/" in /tmp/*|/var/tmp/*|/run/*|/dev/shm/*) share=(--share "$build") ;; esac
 echo "== starting VM '$name': porthole-guestd inside, trap engine"
-"$BIN/porthole-hv" run --name "$name" -- sh -c "
+"$BIN/porthole-hv" run --name "$name" "${share[@]}" -- sh -c "
 	$BIN/porthole-guestd &
 	$BIN/porthole-rpc 'info-set guestinfo.hello from-the-guest' >/dev/null
 	wait" &

@@ -6,6 +6,7 @@
  *   tclo.c      the TCLO channel: poll loop, back-off, reconnect
  *   handlers.c  what each TCLO command does, and the RPCIs we send
  *   timesync.c  keeping the guest's clock on the host's
+ *   powerops.c  OS_Halt / OS_Reboot: the configured command, the status report
  */
 #ifndef PORTHOLE_GUESTD_H
 #define PORTHOLE_GUESTD_H
@@ -48,6 +49,32 @@ const char *guestd_option(struct guestd_state *s, const char *name);
 /* Time_Synchronize and the time sync Set_Options go to `ts` (may be NULL). */
 struct timesync;
 void guestd_state_set_timesync(struct guestd_state *s, struct timesync *ts);
+
+/* Power operations go to `p` (may be NULL: OS_Halt/OS_Reboot unknown). */
+struct powerops;
+void guestd_state_set_powerops(struct guestd_state *s, struct powerops *p);
+
+/*
+ * tclo.c calls this after each reply went out (sent: it reached the host):
+ * work that must not start before the host has its answer starts here.
+ */
+void guestd_reply_done(struct guestd_state *s, bool sent);
+
+/* ---- powerops.c ---- */
+
+/* `systemctl poweroff`/`reboot` under systemd, else `poweroff`/`reboot`. */
+const char *powerops_default_command(int state_id);
+/* NULL commands: the defaults. */
+struct powerops *powerops_new(const char *halt_cmd, const char *reboot_cmd);
+/* OS_Halt/OS_Reboot: true ("OK ") when the command will run after the reply. */
+bool powerops_request(struct powerops *p, int state_id, char **result);
+/* The reply went out: start the pending command. */
+void powerops_reply_sent(struct powerops *p);
+/* The reply was lost: forget the pending command (the host saw no "OK "). */
+void powerops_reply_lost(struct powerops *p);
+/* Stopping: wait up to wait_ms for a running command, so its status is reported. */
+void powerops_finish(struct powerops *p, int wait_ms);
+void powerops_free(struct powerops *p);
 
 /* ---- timesync.c ---- */
 

@@ -19,7 +19,23 @@
 struct guestd_state {
 	GHashTable *options;	/* Set_Option name -> value */
 	struct timesync *timesync;
+	struct powerops *powerops;
 };
+
+void guestd_state_set_powerops(struct guestd_state *s, struct powerops *p)
+{
+	s->powerops = p;
+}
+
+void guestd_reply_done(struct guestd_state *s, bool sent)
+{
+	if (!s->powerops)
+		return;
+	if (sent)
+		powerops_reply_sent(s->powerops);
+	else
+		powerops_reply_lost(s->powerops);
+}
 
 void guestd_state_set_timesync(struct guestd_state *s, struct timesync *ts)
 {
@@ -124,6 +140,9 @@ static bool h_capabilities(struct guestd_state *s, const char *args, char **resu
 	 */
 	if (s->timesync)
 		rpci("tools.capability.porthole_timesync 1");
+	/* As vmtoolsd's powerOps: old-style capability without a value. */
+	if (s->powerops)
+		rpci("tools.capability.statechange ");
 	*result = g_strdup("");
 	return true;
 }
@@ -168,6 +187,24 @@ static bool h_time_synchronize(struct guestd_state *s, const char *args, char **
 	return true;
 }
 
+static bool h_os_halt(struct guestd_state *s, const char *args, char **result)
+{
+	if (!s->powerops) {
+		*result = g_strdup(TCLO_UNKNOWN_COMMAND);
+		return false;
+	}
+	return powerops_request(s->powerops, GUESTOS_STATECHANGE_HALT, result);
+}
+
+static bool h_os_reboot(struct guestd_state *s, const char *args, char **result)
+{
+	if (!s->powerops) {
+		*result = g_strdup(TCLO_UNKNOWN_COMMAND);
+		return false;
+	}
+	return powerops_request(s->powerops, GUESTOS_STATECHANGE_REBOOT, result);
+}
+
 static const struct {
 	const char *name;
 	tclo_handler fn;
@@ -177,6 +214,8 @@ static const struct {
 	{ "Capabilities_Register", h_capabilities },
 	{ "Set_Option", h_set_option },
 	{ "Time_Synchronize", h_time_synchronize },
+	{ TCLO_OS_HALT, h_os_halt },
+	{ TCLO_OS_REBOOT, h_os_reboot },
 };
 
 char *guestd_dispatch(struct guestd_state *s, const char *msg, size_t len, size_t *reply_len)

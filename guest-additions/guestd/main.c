@@ -28,6 +28,7 @@ int main(int argc, char **argv)
 	gint poll_max_ms = GUESTD_POLL_MAX_MS;
 	gboolean sync_time = FALSE, sync_startup = TRUE, sync_backward = TRUE, no_timesync = FALSE;
 	gint sync_period = TIMESYNC_PERIOD_DEFAULT_S, sync_step_ms = 0;
+	gchar *halt_cmd = NULL, *reboot_cmd = NULL;
 	GOptionEntry entries[] = {
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
 		  "Run in the foreground (the default: porthole-guestd never daemonizes; "
@@ -52,6 +53,12 @@ int main(int argc, char **argv)
 		  "maximum time lag, 1000 ms on Porthole)", "MS" },
 		{ "no-timesync", 0, 0, G_OPTION_ARG_NONE, &no_timesync,
 		  "No time synchronization at all", NULL },
+		{ "halt-command", 0, 0, G_OPTION_ARG_STRING, &halt_cmd,
+		  "Command run for the host's OS_Halt (default: 'systemctl poweroff' under "
+		  "systemd, else 'poweroff')", "CMD" },
+		{ "reboot-command", 0, 0, G_OPTION_ARG_STRING, &reboot_cmd,
+		  "Command run for the host's OS_Reboot (default: 'systemctl reboot' under "
+		  "systemd, else 'reboot')", "CMD" },
 		{ 0 }
 	};
 	GOptionContext *ctx;
@@ -61,7 +68,7 @@ int main(int argc, char **argv)
 	ctx = g_option_context_new("- Porthole guest tools daemon");
 	g_option_context_set_summary(ctx,
 		"Answers the host's TCLO commands (reset, ping, Capabilities_Register,\n"
-		"Set_Option) over the VMware-compatible backdoor, and reconnects when the\n"
+		"Set_Option, Time_Synchronize, OS_Halt, OS_Reboot) over the VMware-compatible backdoor, and reconnects when the\n"
 		"host resets the channel.  Version " PORTHOLE_VERSION ".");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -108,10 +115,12 @@ int main(int argc, char **argv)
 		.allow_backward = sync_backward, .step_threshold_ms = sync_step_ms,
 	};
 	struct timesync *timesync = no_timesync ? NULL : timesync_new(&ts_opts);
+	struct powerops *powerops = powerops_new(halt_cmd, reboot_cmd);
 	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, loop);
 	guint sig_int = g_unix_signal_add(SIGINT, on_signal, loop);
 
 	guestd_state_set_timesync(state, timesync);
+	guestd_state_set_powerops(state, powerops);
 	tclo_start(tclo);
 	if (timesync)
 		timesync_start(timesync);
@@ -119,8 +128,13 @@ int main(int argc, char **argv)
 
 	int ret = opts.once && !tclo_once_done(tclo) ? 1 : 0;
 
+	/* Stopped by init while shutting the guest down: report the power op first. */
+	powerops_finish(powerops, 2000);
 	tclo_free(tclo);
 	timesync_free(timesync);
+	powerops_free(powerops);
+	g_free(halt_cmd);
+	g_free(reboot_cmd);
 	g_source_remove(sig_term);
 	g_source_remove(sig_int);
 	guestd_state_free(state);

@@ -155,10 +155,14 @@ static gboolean tclo_poll(gpointer data)
 
 	if (msgchan_send(&t->chan, t->result, t->result_len)) {
 		t->poll_src = 0;
+		if (replied)
+			guestd_reply_done(t->state, false);
 		channel_error(t, "send");
 		return G_SOURCE_REMOVE;
 	}
 	set_result(t, NULL, 0);
+	if (replied)
+		guestd_reply_done(t->state, true);
 	if (replied && t->opts->once) {
 		t->once_done = true;
 		t->poll_src = 0;

@@ -104,11 +104,11 @@ static int64_t now_ms(void)
 int ph_call(int fd, enum ph_ctl_op op, const char *payload, int timeout_ms,
 	    struct ph_reply *reply, GError **error)
 {
-	static uint32_t next_seq;
+	static gint next_seq;	/* atomic: porthole-hostd calls from several threads */
 	size_t plen = payload ? strlen(payload) : 0;
 	struct ph_ctl_hdr h = {
 		.magic = PH_CTL_MAGIC, .version = PH_CTL_VERSION, .op = (uint16_t)op,
-		.seq = ++next_seq, .len = (uint32_t)plen,
+		.seq = (uint32_t)g_atomic_int_add(&next_seq, 1) + 1, .len = (uint32_t)plen,
 	};
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, plen } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = plen ? 2 : 1 };

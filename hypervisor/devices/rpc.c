@@ -53,6 +53,9 @@ struct rpc_state {
 	bool tools_version_set;
 	char *tools_version_type;
 	uint64_t rpci_count;
+	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
+	uint32_t statechange_id;
+	bool statechange_ok, statechange_set;
 };
 
 static uint64_t now_ns(void)
@@ -130,6 +133,18 @@ int rpc_info_set(struct rpc_state *rpc, const char *key, const char *value, cons
 char *rpc_info_get(struct rpc_state *rpc, const char *key)
 {
 	return g_strdup(g_hash_table_lookup(rpc->guestinfo, key));
+}
+
+void rpc_info_list(struct rpc_state *rpc, GString *out)
+{
+	GList *keys = g_list_sort(g_hash_table_get_keys(rpc->guestinfo), (GCompareFunc)strcmp);
+
+	for (GList *k = keys; k; k = k->next) {
+		g_string_append_len(out, k->data, (gssize)strlen(k->data) + 1);
+		g_string_append_len(out, g_hash_table_lookup(rpc->guestinfo, k->data),
+				    (gssize)strlen(g_hash_table_lookup(rpc->guestinfo, k->data)) + 1);
+	}
+	g_list_free(keys);
 }
 
 static void cmd_info_set(struct rpc_state *rpc, char *args, struct rpci_reply *r)
@@ -230,6 +245,24 @@ static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 	reply_ok(r, NULL);
 }
 
+/* "<success 0|1> <state id>": the guest tools ran (or failed) a power operation. */
+static void cmd_statechange_status(struct rpc_state *rpc, char *args, struct rpci_reply *r)
+{
+	char *sp = args ? strchr(args, ' ') : NULL;
+	uint32_t ok, id;
+
+	if (!sp || !parse_u32(args, &ok) || ok > 1 || !parse_u32(sp + 1, &id)) {
+		reply_fail(r, "Invalid arguments");
+		return;
+	}
+	rpc->statechange_id = id;
+	rpc->statechange_ok = ok;
+	rpc->statechange_set = true;
+	vm_guest_log(rpc->vm, "guest tools report state change %u: %s", id,
+		     ok ? "success" : "failure");
+	reply_ok(r, NULL);
+}
+
 static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r)
 {
 	char *args = strchr(msg, ' ');
@@ -252,6 +285,8 @@ static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r
 		cmd_capability(rpc, msg + strlen("tools.capability."), args, r);
 	else if (!strcmp(msg, "vmx.capability.unified_loop"))
 		reply_ok(r, NULL);
+	else if (!strcmp(msg, RPCI_STATECHANGE_STATUS))
+		cmd_statechange_status(rpc, args, r);
 	else if (!strcmp(msg, "porthole.echo"))	/* round-trip benchmarks and tests */
 		reply_ok(r, args);
 	else
@@ -608,4 +643,7 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 			       msgchan_host_buffered(rpc->chans),
 			       (unsigned long long)rpc->rpci_count);
 	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
+	if (rpc->statechange_set)
+		g_string_append_printf(out, "tools.statechange=%u %s\n", rpc->statechange_id,
+				       rpc->statechange_ok ? "success" : "failure");
 }

@@ -43,6 +43,8 @@ void rpc_expire(struct rpc_state *rpc, uint64_t now_ns);
 
 /* The guestinfo store, also reachable from the host. g_free() the result. */
 char *rpc_info_get(struct rpc_state *rpc, const char *key);
+/* Every guestinfo key and value, sorted by key: "key\0value\0" pairs. */
+void rpc_info_list(struct rpc_state *rpc, GString *out);
 int rpc_info_set(struct rpc_state *rpc, const char *key, const char *value, const char **why);
 
 /* Status lines "key=value\n" for porthole-ctl status. */

@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: MIT
+/*
+ * porthole-hostd: the org.porthole.Host1 session-bus service (interface:
+ * org.porthole.Host1.xml next to this file, compiled in below).
+ *
+ * A daemon of its own rather than `porthole-ctl daemon`: D-Bus activation
+ * starts it on the first call, it lives as long as the session, and
+ * porthole-ctl stays a short-lived CLI with no GDBus state.
+ *
+ * Discovery: a GFileMonitor on the control socket directory rescans at once
+ * when a socket appears or goes; a 1 s tick rescans anyway (monitors can miss
+ * events, a crashed VM leaves its socket behind) and polls every VM's
+ * PH_CTL_STATUS and guestinfo, turning changes into PropertiesChanged and
+ * ToolsStatusChanged.  A VM whose socket stops answering is removed.
+ *
+ * Status polls are quick local calls made from the main loop (1 s timeout);
+ * methods that wait for the guest (TCLO, up to 10 s) run in GTask threads
+ * with a connection of their own, so a slow guest never stalls the service.
+ */
+#define G_LOG_DOMAIN "porthole-hostd"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host-services/lib/porthole-host.h"
+
+#define BUS_NAME	"org.porthole.Host1"
+#define ROOT_PATH	"/org/porthole/Host1"
+#define VM_PATH_PREFIX	ROOT_PATH "/vm/"
+#define IFACE_ROOT	"org.porthole.Host1"
+#define IFACE_VM	"org.porthole.Host1.VM"
+#define ERROR_PREFIX	"org.porthole.Host1.Error."
+#define POLL_MS		1000
+#define STATUS_TIMEOUT_MS 1000
+#define TCLO_TIMEOUT_MS	15000	/* the hypervisor gives up on the guest after 10 s */
+
+/* The introspection XML, embedded as is: one file for the build and the install. */
+__asm__(".section .rodata\n"
+	".global porthole_host1_xml\n"
+	"porthole_host1_xml:\n"
+	".incbin \"host-services/dbus/org.porthole.Host1.xml\"\n"
+	".byte 0\n"
+	".previous\n");
+extern const char porthole_host1_xml[];
+
+struct vm {
+	struct hostd *hd;
+	char *name, *path;
+	int fd;			/* control connection for status polls */
+	guint reg_id;
+	char *engine, *state, *tools_status, *tools_version, *tools_desc;
+	GStrv caps;
+	GHashTable *guestinfo;	/* key -> value, valid UTF-8 */
+};
+
+struct hostd {
+	GMainLoop *loop;
+	GDBusConnection *bus;
+	GDBusNodeInfo *node;
+	GHashTable *vms;	/* name -> struct vm */
+	GFileMonitor *monitor;
+	char *dir;
+	guint root_reg, owner_id, tick, rescan_src;
+	int exit_code;
+};
+
+static GQuark hostd_error_quark(void)
+{
+	return g_quark_from_static_string("porthole-hostd");
+}
+
+/* D-Bus strings must be UTF-8; the guest chooses these bytes. */
+static char *utf8(const char *s)
+{
+	return g_utf8_make_valid(s ? s : "", -1);
+}
+
+static void vm_free(gpointer p)
+{
+	struct vm *vm = p;
+
+	if (vm->reg_id)
+		g_dbus_connection_unregister_object(vm->hd->bus, vm->reg_id);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	g_free(vm->name);
+	g_free(vm->path);
+	g_free(vm->engine);
+	g_free(vm->state);
+	g_free(vm->tools_status);
+	g_free(vm->tools_version);
+	g_free(vm->tools_desc);
+	g_strfreev(vm->caps);
+	g_hash_table_destroy(vm->guestinfo);
+	g_free(vm);
+}
+
+static GVariant *guestinfo_variant(struct vm *vm)
+{
+	GVariantBuilder b;
+	GList *keys = g_list_sort(g_hash_table_get_keys(vm->guestinfo), (GCompareFunc)strcmp);
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+	for (GList *k = keys; k; k = k->next)
+		g_variant_builder_add(&b, "{ss}", k->data, g_hash_table_lookup(vm->guestinfo, k->data));
+	g_list_free(keys);
+	return g_variant_builder_end(&b);
+}
+
+static GVariant *vm_property(struct vm *vm, const char *name)
+{
+	if (!strcmp(name, "Name"))
+		return g_variant_new_string(vm->name);
+	if (!strcmp(name, "Engine"))
+		return g_variant_new_string(vm->engine);
+	if (!strcmp(name, "State"))
+		return g_variant_new_string(vm->state);
+	if (!strcmp(name, "ToolsStatus"))
+		return g_variant_new_string(vm->tools_status);
+	if (!strcmp(name, "ToolsVersion"))
+		return g_variant_new_string(vm->tools_version);
+	if (!strcmp(name, "ToolsDescription"))
+		return g_variant_new_string(vm->tools_desc);
+	if (!strcmp(name, "Capabilities"))
+		return g_variant_new_strv((const char *const *)vm->caps, -1);
+	if (!strcmp(name, "GuestInfo"))
+		return guestinfo_variant(vm);
+	return NULL;
+}
+
+/* ---- polling a VM ---- */
+
+/* Replace *field with a new value; record the property when it changed. */
+static void update(char **field, char *value, const char *prop, GPtrArray *changed)
+{
+	if (*field && !strcmp(*field, value)) {
+		g_free(value);
+		return;
+	}
+	g_free(*field);
+	*field = value;
+	g_ptr_array_add(changed, (gpointer)prop);
+}
+
+static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
+	const char *caps = "";
+	GStrv new_caps;
+
+	for (char **l = lines; *l; l++) {
+		char *eq = strchr(*l, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (!strcmp(*l, "engine"))
+			engine = eq + 1;
+		else if (!strcmp(*l, "state"))
+			state = eq + 1;
+		else if (!strcmp(*l, "tools.status"))
+			tools = eq + 1;
+		else if (!strcmp(*l, "tools.version"))
+			ver = eq + 1;
+		else if (!strcmp(*l, "tools.description"))
+			desc = eq + 1;
+		else if (!strcmp(*l, "tools.capabilities"))
+			caps = eq + 1;
+	}
+	update(&vm->engine, utf8(engine), "Engine", changed);
+	update(&vm->state, utf8(state), "State", changed);
+	update(&vm->tools_status, utf8(tools), "ToolsStatus", changed);
+	update(&vm->tools_version, utf8(ver), "ToolsVersion", changed);
+	update(&vm->tools_desc, utf8(desc), "ToolsDescription", changed);
+
+	{
+		g_autofree char *valid = utf8(caps);
+
+		new_caps = *valid ? g_strsplit(valid, ",", -1) : g_new0(char *, 1);
+	}
+	if (!vm->caps || !g_strv_equal((const char *const *)vm->caps,
+				       (const char *const *)new_caps)) {
+		g_strfreev(vm->caps);
+		vm->caps = new_caps;
+		g_ptr_array_add(changed, (gpointer)"Capabilities");
+	} else {
+		g_strfreev(new_caps);
+	}
+}
+
+static void apply_guestinfo(struct vm *vm, const GString *data, GPtrArray *changed)
+{
+	GHashTable *next = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	const char *p = data->str, *end = data->str + data->len;
+	GHashTableIter it;
+	gpointer k, v;
+	bool same;
+
+	/* "key\0value\0" pairs; anything truncated is ignored. */
+	while (p < end) {
+		const char *key = p, *val;
+		size_t kl = strnlen(key, (size_t)(end - key));
+
+		if (key + kl >= end)
+			break;
+		val = key + kl + 1;
+		if (val + strnlen(val, (size_t)(end - val)) >= end)
+			break;
+		g_hash_table_replace(next, utf8(key), utf8(val));
+		p = val + strlen(val) + 1;
+	}
+	same = g_hash_table_size(next) == g_hash_table_size(vm->guestinfo);
+	g_hash_table_iter_init(&it, next);
+	while (same && g_hash_table_iter_next(&it, &k, &v)) {
+		const char *old = g_hash_table_lookup(vm->guestinfo, k);
+
+		same = old && !strcmp(old, v);
+	}
+	if (same) {
+		g_hash_table_destroy(next);
+		return;
+	}
+	g_hash_table_destroy(vm->guestinfo);
+	vm->guestinfo = next;
+	g_ptr_array_add(changed, (gpointer)"GuestInfo");
+}
+
+static void emit_changes(struct vm *vm, GPtrArray *changed, const char *old_tools)
+{
+	GVariantBuilder b;
+
+	if (!changed->len)
+		return;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	for (guint i = 0; i < changed->len; i++)
+		g_variant_builder_add(&b, "{sv}", changed->pdata[i],
+				      vm_property(vm, changed->pdata[i]));
+	g_dbus_connection_emit_signal(vm->hd->bus, NULL, vm->path,
+				      "org.freedesktop.DBus.Properties", "PropertiesChanged",
+				      g_variant_new("(sa{sv}as)", IFACE_VM, &b, NULL), NULL);
+	if (old_tools && strcmp(old_tools, vm->tools_status)) {
+		g_message("%s: tools %s", vm->name, vm->tools_status);
+		g_dbus_connection_emit_signal(vm->hd->bus, NULL, vm->path, IFACE_VM,
+					      "ToolsStatusChanged",
+					      g_variant_new("(s)", vm->tools_status), NULL);
+	}
+}
+
+/* Refresh a VM's properties; false when the VM no longer answers. */
+static bool vm_poll(struct vm *vm, bool announce)
+{
+	g_autoptr(GPtrArray) changed = g_ptr_array_new();
+	g_autoptr(GError) err = NULL;
+	g_autofree char *old_tools = g_strdup(vm->tools_status);
+	struct ph_reply r;
+
+	if (vm->fd < 0 && (vm->fd = ph_connect(vm->name, &err)) < 0)
+		goto gone;
+	if (ph_call(vm->fd, PH_CTL_STATUS, NULL, STATUS_TIMEOUT_MS, &r, &err) || r.status) {
+		ph_reply_clear(&r);
+		goto gone;
+	}
+	apply_status(vm, r.data->str, changed);
+	ph_reply_clear(&r);
+	if (ph_call(vm->fd, PH_CTL_INFO_LIST, NULL, STATUS_TIMEOUT_MS, &r, &err)) {
+		ph_reply_clear(&r);
+		goto gone;
+	}
+	/* An older hypervisor without INFO_LIST: no guestinfo, but still a VM. */
+	if (r.status == 0)
+		apply_guestinfo(vm, r.data, changed);
+	ph_reply_clear(&r);
+	if (announce)
+		emit_changes(vm, changed, old_tools);
+	return true;
+gone:
+	g_message("%s: %s", vm->name, err ? err->message : "status refused");
+	return false;
+}
+
+/* ---- D-Bus methods ---- */
+
+struct tclo_job {
+	char *vm_name;
+	char *command;
+	bool want_ok;		/* a convenience method: only "OK" is success */
+};
+
+static void tclo_job_free(gpointer p)
+{
+	struct tclo_job *j = p;
+
+	g_free(j->vm_name);
+	g_free(j->command);
+	g_free(j);
+}
+
+static void tclo_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	struct tclo_job *j = data;
+	GError *err = NULL;
+	struct ph_reply r;
+	int fd = ph_connect(j->vm_name, &err);
+
+	if (fd < 0) {
+		g_task_return_error(task, err);
+		return;
+	}
+	if (ph_call(fd, PH_CTL_TCLO, j->command, TCLO_TIMEOUT_MS, &r, &err)) {
+		g_task_return_error(task, err);
+	} else if (r.status) {
+		g_task_return_new_error(task, hostd_error_quark(), r.status, "%s",
+					r.data->len ? r.data->str : g_strerror(r.status));
+	} else {
+		g_task_return_pointer(task, g_strdup(r.data->str), g_free);
+	}
+	ph_reply_clear(&r);
+	close(fd);
+}
+
+static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GDBusMethodInvocation *inv = data;
+	struct tclo_job *j = g_task_get_task_data(G_TASK(res));
+	GError *err = NULL;
+	g_autofree char *reply = g_task_propagate_pointer(G_TASK(res), &err);
+	g_autofree char *valid = NULL;
+
+	if (!reply) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		g_error_free(err);
+		return;
+	}
+	valid = utf8(reply);
+	if (!j->want_ok)
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(s)", valid));
+	else if (g_str_has_prefix(valid, "OK"))
+		g_dbus_method_invocation_return_value(inv, NULL);
+	else
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "GuestError",
+			g_str_has_prefix(valid, "ERROR ") ? valid + 6 : valid);
+}
+
+static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command, bool want_ok)
+{
+	struct tclo_job *j = g_new0(struct tclo_job, 1);
+	GTask *task = g_task_new(NULL, NULL, tclo_done, inv);
+
+	j->vm_name = g_strdup(vm->name);
+	j->command = command;
+	j->want_ok = want_ok;
+	g_task_set_task_data(task, j, tclo_job_free);
+	g_task_run_in_thread(task, tclo_thread);
+	g_object_unref(task);
+}
+
+static void vm_method(GDBusConnection *bus, const char *sender, const char *path,
+		      const char *iface, const char *method, GVariant *params,
+		      GDBusMethodInvocation *inv, gpointer data)
+{
+	struct vm *vm = data;
+
+	if (!strcmp(method, "SendRpc")) {
+		const char *cmd;
+
+		g_variant_get(params, "(&s)", &cmd);
+		if (!*cmd || strlen(cmd) > PH_CTL_MAX_PAYLOAD) {
+			g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+								   "empty or too long command");
+			return;
+		}
+		start_tclo(vm, inv, g_strdup(cmd), false);
+	} else if (!strcmp(method, "SetResolution")) {
+		guint32 w, h;
+
+		g_variant_get(params, "(uu)", &w, &h);
+		if (!w || !h || w > 16384 || h > 16384) {
+			g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+								   "resolution out of range");
+			return;
+		}
+		start_tclo(vm, inv, g_strdup_printf("Resolution_Set %u %u", w, h), true);
+	} else if (!strcmp(method, "SyncTime")) {
+		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true);
+	} else if (!strcmp(method, "Shutdown")) {
+		start_tclo(vm, inv, g_strdup("OS_Halt"), true);
+	} else if (!strcmp(method, "Reboot")) {
+		start_tclo(vm, inv, g_strdup("OS_Reboot"), true);
+	} else {
+		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
+							   method);
+	}
+}
+
+static GVariant *vm_get_property(GDBusConnection *bus, const char *sender, const char *path,
+				 const char *iface, const char *prop, GError **error,
+				 gpointer data)
+{
+	GVariant *v = vm_property(data, prop);
+
+	if (!v)
+		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s",
+			    prop);
+	return v;
+}
+
+static const GDBusInterfaceVTable vm_vtable = { vm_method, vm_get_property, NULL, { 0 } };
+
+/* ---- the VM list ---- */
+
+static void vm_add(struct hostd *hd, const char *name)
+{
+	struct vm *vm = g_new0(struct vm, 1);
+	g_autofree char *escaped = g_dbus_escape_object_path(name);
+	GError *err = NULL;
+
+	vm->hd = hd;
+	vm->fd = -1;
+	vm->name = g_strdup(name);
+	vm->path = g_strconcat(VM_PATH_PREFIX, escaped, NULL);
+	vm->guestinfo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if (!vm_poll(vm, false)) {
+		vm_free(vm);
+		return;
+	}
+	vm->reg_id = g_dbus_connection_register_object(hd->bus, vm->path,
+		g_dbus_node_info_lookup_interface(hd->node, IFACE_VM), &vm_vtable, vm, NULL, &err);
+	if (!vm->reg_id) {
+		g_warning("%s: cannot export %s: %s", name, vm->path, err->message);
+		g_error_free(err);
+		vm_free(vm);
+		return;
+	}
+	g_hash_table_insert(hd->vms, vm->name, vm);
+	g_message("VM %s added (%s, tools %s)", name, vm->path, vm->tools_status);
+	g_dbus_connection_emit_signal(hd->bus, NULL, ROOT_PATH, IFACE_ROOT, "VMAdded",
+				      g_variant_new("(so)", vm->name, vm->path), NULL);
+}
+
+static void vm_remove(struct hostd *hd, struct vm *vm)
+{
+	g_autofree char *name = g_strdup(vm->name);
+	g_autofree char *path = g_strdup(vm->path);
+
+	g_hash_table_remove(hd->vms, name);	/* unexports the object */
+	g_message("VM %s removed", name);
+	g_dbus_connection_emit_signal(hd->bus, NULL, ROOT_PATH, IFACE_ROOT, "VMRemoved",
+				      g_variant_new("(so)", name, path), NULL);
+}
+
+static void rescan(struct hostd *hd)
+{
+	g_autoptr(GPtrArray) names = ph_list_vms();
+	g_autoptr(GPtrArray) gone = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, hd->vms);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (!vm_poll(v, true))
+			g_ptr_array_add(gone, v);
+	for (guint i = 0; i < gone->len; i++)
+		vm_remove(hd, gone->pdata[i]);
+	for (guint i = 0; i < names->len; i++)
+		if (!g_hash_table_contains(hd->vms, names->pdata[i]))
+			vm_add(hd, names->pdata[i]);
+}
+
+static gboolean on_tick(gpointer data)
+{
+	rescan(data);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_rescan_soon(gpointer data)
+{
+	struct hostd *hd = data;
+
+	hd->rescan_src = 0;
+	rescan(hd);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_dir_changed(GFileMonitor *mon, GFile *file, GFile *other, GFileMonitorEvent ev,
+			   gpointer data)
+{
+	struct hostd *hd = data;
+
+	/* A burst of events (bind, chmod, listen) becomes one rescan. */
+	if (!hd->rescan_src)
+		hd->rescan_src = g_timeout_add(50, on_rescan_soon, hd);
+}
+
+static gint compare_vms(gconstpointer a, gconstpointer b)
+{
+	return strcmp(((const struct vm *)a)->name, ((const struct vm *)b)->name);
+}
+
+static void root_method(GDBusConnection *bus, const char *sender, const char *path,
+			const char *iface, const char *method, GVariant *params,
+			GDBusMethodInvocation *inv, gpointer data)
+{
+	struct hostd *hd = data;
+
+	if (!strcmp(method, "ListVMs")) {
+		GList *vms = g_list_sort(g_hash_table_get_values(hd->vms), compare_vms);
+		GVariantBuilder b;
+
+		g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
+		for (GList *l = vms; l; l = l->next)
+			g_variant_builder_add(&b, "o", ((struct vm *)l->data)->path);
+		g_list_free(vms);
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(ao)", &b));
+	} else if (!strcmp(method, "GetVM")) {
+		const char *name;
+		struct vm *vm;
+
+		g_variant_get(params, "(&s)", &name);
+		vm = g_hash_table_lookup(hd->vms, name);
+		if (vm)
+			g_dbus_method_invocation_return_value(inv, g_variant_new("(o)", vm->path));
+		else
+			g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "NoSuchVM",
+								   "no running VM of that name");
+	} else {
+		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
+							   method);
+	}
+}
+
+static GVariant *root_get_property(GDBusConnection *bus, const char *sender, const char *path,
+				   const char *iface, const char *prop, GError **error,
+				   gpointer data)
+{
+	if (!strcmp(prop, "Version"))
+		return g_variant_new_string(PORTHOLE_VERSION);
+	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", prop);
+	return NULL;
+}
+
+static const GDBusInterfaceVTable root_vtable = { root_method, root_get_property, NULL, { 0 } };
+
+/* ---- start-up ---- */
+
+static void start_discovery(struct hostd *hd)
+{
+	g_autoptr(GFile) dir = g_file_new_for_path(hd->dir);
+	g_autoptr(GError) err = NULL;
+
+	/* The hypervisor wants the directory private and ours; so do we. */
+	if (mkdir(hd->dir, 0700) && errno != EEXIST)
+		g_warning("cannot create %s: %s", hd->dir, g_strerror(errno));
+	hd->monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_NONE, NULL, &err);
+	if (hd->monitor)
+		g_signal_connect(hd->monitor, "changed", G_CALLBACK(on_dir_changed), hd);
+	else
+		g_warning("no directory monitor on %s (%s): polling every %d ms only", hd->dir,
+			  err->message, POLL_MS);
+	rescan(hd);
+	hd->tick = g_timeout_add(POLL_MS, on_tick, hd);
+}
+
+static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer data)
+{
+	struct hostd *hd = data;
+	GError *err = NULL;
+
+	hd->bus = g_object_ref(bus);
+	hd->root_reg = g_dbus_connection_register_object(bus, ROOT_PATH,
+		g_dbus_node_info_lookup_interface(hd->node, IFACE_ROOT), &root_vtable, hd, NULL,
+		&err);
+	if (!hd->root_reg) {
+		g_warning("cannot export %s: %s", ROOT_PATH, err->message);
+		g_error_free(err);
+		hd->exit_code = 1;
+		g_main_loop_quit(hd->loop);
+		return;
+	}
+	start_discovery(hd);
+}
+
+static void on_name_acquired(GDBusConnection *bus, const char *name, gpointer data)
+{
+	g_message("serving %s on the session bus", name);
+}
+
+static void on_name_lost(GDBusConnection *bus, const char *name, gpointer data)
+{
+	struct hostd *hd = data;
+
+	if (!bus)
+		g_message("no session bus; exiting");
+	else
+		g_message("%s is owned by another process (or the bus went away); exiting", name);
+	hd->exit_code = bus && !hd->root_reg ? 1 : hd->exit_code;
+	g_main_loop_quit(hd->loop);
+}
+
+static gboolean on_signal(gpointer data)
+{
+	struct hostd *hd = data;
+
+	g_message("signal received, stopping");
+	g_main_loop_quit(hd->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	struct hostd hd = { 0 };
+	gboolean version = FALSE;
+	GOptionEntry entries[] = {
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+		{ 0 }
+	};
+	GOptionContext *ctx = g_option_context_new("- Porthole host D-Bus service");
+	GError *err = NULL;
+	char dir[108];
+	guint sig_term, sig_int;
+
+	g_option_context_set_summary(ctx,
+		"Serves org.porthole.Host1 on the session bus: the running VMs of this user\n"
+		"as objects with their tools status, guestinfo and power operations.\n"
+		"Usually started by D-Bus activation.");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "porthole-hostd: %s\n", err->message);
+		g_error_free(err);
+		g_option_context_free(ctx);
+		return 2;
+	}
+	g_option_context_free(ctx);
+	if (version) {
+		printf("porthole-hostd %s\n", PORTHOLE_VERSION);
+		return 0;
+	}
+	if (ph_ctl_dir(dir, sizeof(dir))) {
+		fprintf(stderr, "porthole-hostd: socket directory path too long\n");
+		return 1;
+	}
+	hd.node = g_dbus_node_info_new_for_xml(porthole_host1_xml, &err);
+	if (!hd.node) {
+		fprintf(stderr, "porthole-hostd: bad interface XML: %s\n", err->message);
+		g_error_free(err);
+		return 1;
+	}
+	hd.dir = g_strdup(dir);
+	hd.vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vm_free);
+	hd.loop = g_main_loop_new(NULL, FALSE);
+	sig_term = g_unix_signal_add(SIGTERM, on_signal, &hd);
+	sig_int = g_unix_signal_add(SIGINT, on_signal, &hd);
+	hd.owner_id = g_bus_own_name(G_BUS_TYPE_SESSION, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+				     on_bus_acquired, on_name_acquired, on_name_lost, &hd, NULL);
+	g_main_loop_run(hd.loop);
+
+	g_bus_unown_name(hd.owner_id);
+	if (hd.tick)
+		g_source_remove(hd.tick);
+	if (hd.rescan_src)
+		g_source_remove(hd.rescan_src);
+	if (hd.monitor)
+		g_object_unref(hd.monitor);
+	g_hash_table_destroy(hd.vms);
+	if (hd.root_reg)
+		g_dbus_connection_unregister_object(hd.bus, hd.root_reg);
+	if (hd.bus) {
+		g_dbus_connection_flush_sync(hd.bus, NULL, NULL);
+		g_object_unref(hd.bus);
+	}
+	g_source_remove(sig_term);
+	g_source_remove(sig_int);
+	g_dbus_node_info_unref(hd.node);
+	g_main_loop_unref(hd.loop);
+	g_free(hd.dir);
+	return hd.exit_code;
+}

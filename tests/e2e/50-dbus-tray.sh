@@ -1,0 +1,159 @@
+# The host D-Bus service (org.porthole.Host1, D-Bus activated porthole-hostd)
+# and the tray (porthole-tray, a StatusNotifierItem with a dbusmenu menu), on a
+# private session bus, with a StatusNotifierWatcher written to the spec
+# (tests/host/sni-watcher.c), real VMs and real guest tools.
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${PH_PRIVATE_BUS:-}" ]; then
+	# A bus of our own whose only activatable service is this build's hostd.
+	busdir=$(mktemp -d /tmp/porthole-bus.XXXXXX)
+	sed "s|@bindir@|$BUILD/bin|" "$here/../../host-services/dbus/org.porthole.Host1.service.in" \
+		>"$busdir/org.porthole.Host1.service"
+	cat >"$busdir/session.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$busdir</listen>
+  <servicedir>$busdir</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+	rc=0
+	PH_PRIVATE_BUS=1 dbus-run-session --config-file="$busdir/session.conf" -- bash "$0" || rc=$?
+	rm -rf "$busdir"
+	exit $rc
+fi
+
+. "$here/lib.sh"
+VERSION=$(cat "$here/../../VERSION")
+logs=$BUILD/tests/e2e-50
+rm -rf "$logs" && mkdir -p "$logs"
+BG_PIDS=()
+dbus_cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	# The activated hostd is the bus's child, not ours: stop it by its bus name.
+	p=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+		--method org.freedesktop.DBus.GetConnectionUnixProcessID org.porthole.Host1 2>/dev/null |
+		sed -n 's/^(uint32 \([0-9]*\),)$/\1/p')
+	[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	cleanup
+}
+trap dbus_cleanup EXIT
+
+bus() { gdbus call --session "$@"; }
+host() { bus --dest org.porthole.Host1 "$@"; }
+vmcall() { local vm=$1 m=$2; shift 2; host --object-path "/org/porthole/Host1/vm/$vm" --method "org.porthole.Host1.VM.$m" "$@"; }
+vmprops() { host --object-path "/org/porthole/Host1/vm/$1" --method org.freedesktop.DBus.Properties.GetAll org.porthole.Host1.VM; }
+# wait_log SECONDS FILE REGEX
+wait_log() { wait_until "$1" "/$3/ in $(basename "$2")" grep -Eq "$3" "$2"; }
+
+# Activated services get the bus's environment: point it at this test's VMs.
+bus --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+	--method org.freedesktop.DBus.UpdateActivationEnvironment "{'XDG_RUNTIME_DIR': '$XDG_RUNTIME_DIR'}" >/dev/null
+
+# ---- the tray, before any watcher exists ----
+"$BIN/porthole-tray" >"$logs/tray.log" 2>&1 &
+TRAY=$!
+BG_PIDS+=($TRAY)
+wait_log 10 "$logs/tray.log" "no org.kde.StatusNotifierWatcher"
+wait_log 10 "$logs/tray.log" "org.porthole.Host1 is at"
+ok "the tray starts without a watcher, says so, and D-Bus activates porthole-hostd"
+gdbus monitor --session --dest org.porthole.Host1 >"$logs/host-signals.log" 2>&1 &
+BG_PIDS+=($!)
+wait_log 5 "$logs/host-signals.log" "is owned by"
+ITEM=org.kde.StatusNotifierItem-$TRAY-1
+sni() { bus --dest "$ITEM" --object-path /StatusNotifierItem --method org.freedesktop.DBus.Properties.Get org.kde.StatusNotifierItem "$1"; }
+assert_eq "(<'Passive'>,)" "$(sni Status)" "no VM: the item is Passive"
+
+"$BUILD/tests/host/sni-watcher" >"$logs/watcher.log" 2>"$logs/watcher.err" &
+BG_PIDS+=($!)
+wait_log 10 "$logs/watcher.log" "^registered $ITEM /StatusNotifierItem$"
+ok "the tray registers with a watcher that appears later"
+assert_eq 1 "$(grep -c 'no org.kde.StatusNotifierWatcher' "$logs/tray.log")" "the missing watcher was reported once"
+
+# ---- VMs: alpha with guestd (halting = ending pid 1), beta whose tools come and go ----
+start_vm alpha "$logs/alpha.log" -- $GUEST_ENV sh -c "
+	trap 'kill \$G 2>/dev/null; wait \$G; exit 0' TERM
+	$BIN/porthole-guestd --halt-command 'kill 1' --reboot-command 'false' & G=\$!
+	while :; do sleep 0.1; done"
+ALPHA=$LAST_HV
+wait_log 10 "$logs/host-signals.log" "VMAdded \('alpha', objectpath '/org/porthole/Host1/vm/alpha'\)"
+ok "VMAdded when a VM starts"
+wait_until 10 "alpha's tools on D-Bus" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM ToolsStatus | grep -q \"'running'\""
+assert_eq "([objectpath '/org/porthole/Host1/vm/alpha'],)" \
+	"$(host --object-path /org/porthole/Host1 --method org.porthole.Host1.ListVMs)" "ListVMs lists the running VM"
+props=$(vmprops alpha)
+echo "$props"
+assert_match "'Name': <'alpha'>, 'Engine': <'trap'>, 'State': <'running'>, 'ToolsStatus': <'running'>, 'ToolsVersion': <'$VERSION'>, 'ToolsDescription': <'porthole-guestd $VERSION'>" \
+	"$props" "VM properties: name, engine, state, tools status, version, description"
+assert_match "'Capabilities': <\[[^]]*'statechange'" "$props" "capabilities include statechange (guestd does power ops)"
+assert_match "'guestinfo.vmtools.versionString': '$VERSION'" "$props" "GuestInfo carries the guest's guestinfo"
+ctl info-set alpha guestinfo.fromhost "hi there"
+wait_until 5 "GuestInfo update" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM GuestInfo | grep -q \"'guestinfo.fromhost': 'hi there'\""
+ok "GuestInfo follows host-set values (PropertiesChanged)"
+assert_eq "('OK ',)" "$(vmcall alpha SendRpc ping)" "SendRpc ping -> 'OK '"
+assert_eq "('ERROR Unknown Command',)" "$(vmcall alpha SendRpc 'no_such_command')" "SendRpc passes the guest's error through"
+assert_eq "()" "$(vmcall alpha SyncTime)" "SyncTime: guestd's Time_Synchronize"
+out=$(vmcall alpha SetResolution 1024 768 2>&1) && die "SetResolution must fail without a display agent" || true
+assert_match "GuestError: Unknown Command" "$out" "SetResolution fails with the guest's error (no agent implements Resolution_Set yet)"
+out=$(vmcall alpha Reboot 2>&1) || die "Reboot: $out"
+wait_until 10 "reboot status" sh -c "$BIN/porthole-ctl status alpha --raw | grep -q '^tools.statechange=2 failure'"
+ok "Reboot reaches guestd, which reports the failed reboot command (statechange 2 failure)"
+
+start_vm beta "$logs/beta.log" -- $GUEST_ENV sh -c "
+	until $BIN/porthole-rpc 'info-get guestinfo.go' >/dev/null 2>&1; do sleep 0.1; done
+	$BIN/porthole-guestd & G=\$!
+	until $BIN/porthole-rpc 'info-get guestinfo.stop' >/dev/null 2>&1; do sleep 0.1; done
+	kill \$G; wait \$G
+	while :; do sleep 0.1; done"
+BETA=$LAST_HV
+wait_log 10 "$logs/host-signals.log" "VMAdded \('beta'"
+wait_until 10 "tray shows a VM without tools" sh -c "gdbus call --session --dest $ITEM --object-path /StatusNotifierItem --method org.freedesktop.DBus.Properties.Get org.kde.StatusNotifierItem IconName | grep -q dialog-information"
+ok "a VM without guest tools: the tray's icon says tools missing"
+layout=$(bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout 0 1 '[]')
+echo "$layout"
+assert_eq 2 "$(grep -oE "'label': <'(alpha|beta): " <<<"$layout" | wc -l)" "the menu has one entry per running VM"
+
+ctl info-set beta guestinfo.go 1
+wait_log 10 "$logs/host-signals.log" "/vm/beta: org.porthole.Host1.VM.ToolsStatusChanged \('running',\)"
+ok "ToolsStatusChanged('running') when guestd starts"
+ctl info-set beta guestinfo.stop 1
+wait_log 10 "$logs/host-signals.log" "/vm/beta: org.porthole.Host1.VM.ToolsStatusChanged \('not-running',\)"
+ok "ToolsStatusChanged('not-running') when guestd stops"
+wait_log 10 "$logs/watcher.log" "^signal .* NewStatus \('NeedsAttention',\)"
+ok "the tray signals NewStatus(NeedsAttention) when a VM's tools go away"
+tip=$(sni ToolTip)
+assert_match "beta \(running\): tools stopped" "$tip" "the tooltip tells which VM lost its tools"
+assert_match "alpha \(running\): tools running \(porthole-guestd $VERSION\)" "$tip" "the tooltip shows the tools of the other VM"
+
+ctl stop beta
+wait_exit $BETA
+wait_log 10 "$logs/host-signals.log" "VMRemoved \('beta', objectpath '/org/porthole/Host1/vm/beta'\)"
+ok "VMRemoved when a VM stops"
+wait_log 10 "$logs/watcher.log" "^signal .* NewStatus \('Active',\)"
+ok "the tray is Active again once the VM needing attention is gone"
+assert_eq "(<objectpath '/MenuBar'>,)" "$(sni Menu)" "the item's Menu is the dbusmenu object"
+
+# ---- "Shut down guest" from the tray's menu ends alpha's guest cleanly ----
+layout=$(bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout -- 0 -1 '[]')
+echo "$layout"
+assert_eq 1 "$(grep -oE "'label': <'(alpha|beta): " <<<"$layout" | wc -l)" "one menu entry per VM after beta left"
+id=$(grep -oE "\(([0-9]+), \{[^{}]*'label': <'Shut down guest'>" <<<"$layout" | grep -oE '^\([0-9]+' | tr -d '(')
+[ -n "$id" ] || die "no 'Shut down guest' item in the menu"
+bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null
+wait_exit $ALPHA
+assert_eq 0 "$HV_STATUS" "the menu's 'Shut down guest' ran guestd's halt command: the guest ended cleanly"
+grep -q "guest tools report state change 1: success" "$logs/alpha.log" || die "no statechange report in the VM log"
+ok "guestd reported the halt (tools.os.statechange.status 1 1) before the guest ended"
+wait_log 10 "$logs/host-signals.log" "VMRemoved \('alpha'"
+wait_log 10 "$logs/watcher.log" "^signal .* NewStatus \('Passive',\)"
+ok "no VM left: the tray goes Passive"
+
+kill $TRAY
+wait $TRAY || die "porthole-tray exited with $?"
+ok "the tray stops cleanly on SIGTERM"

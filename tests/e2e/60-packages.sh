@@ -1,0 +1,69 @@
+# The Debian packages and the tarball installer: build them from this build
+# tree, check them with lintian, install them into a scratch root with dpkg,
+# run what was installed, remove them and find nothing left behind.
+. "$(dirname "$0")/lib.sh"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+VERSION=$(cat "$top/VERSION")
+ARCH=$(dpkg --print-architecture)
+out=$BUILD/packages
+make -s -C "$top/installer" BUILD="$BUILD" >"$BUILD/tests/e2e-60-make.log" 2>&1 ||
+	die "make -C installer failed: $(tail -5 "$BUILD/tests/e2e-60-make.log")"
+guest=$out/porthole-guest-additions_${VERSION}_$ARCH.deb
+host=$out/porthole-host_${VERSION}_$ARCH.deb
+[ -f "$guest" ] && [ -f "$host" ] || die "packages missing"
+ok "make -C installer builds both packages at version $VERSION"
+assert_eq "$VERSION" "$(dpkg-deb -f "$host" Version)" "the version comes from VERSION"
+
+if command -v lintian >/dev/null; then
+	lint=$(lintian --fail-on error "$guest" "$host" 2>&1) || die "lintian errors: $lint"
+	ok "lintian: no errors"
+fi
+
+# Under the build tree, not /tmp: guests see the host's files but have their own /tmp.
+root=$(mktemp -d "$BUILD/tests/pkgroot.XXXXXX")
+trap 'rm -rf "$root"; cleanup' EXIT
+mkdir -p "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/info"
+: >"$root/var/lib/dpkg/status"
+# The scratch root has no shell to chroot into: run maintainer scripts outside
+# (they see DPKG_ROOT and leave the host's systemd alone); no deps in there.
+dpkg_root() { dpkg --root="$root" --force-script-chrootless --force-depends --log=/dev/null "$@"; }
+dpkg_root -i "$guest" "$host" >/dev/null 2>&1 || die "dpkg -i failed"
+assert_eq "ii ii" "$(dpkg_root -l porthole-guest-additions porthole-host | awk '/^ii/ {print $1}' | xargs)" "dpkg --root installs both packages"
+for b in porthole-hv porthole-ctl porthole-hostd porthole-tray porthole-vmci porthole-guestd porthole-rpc; do
+	[ -x "$root/usr/bin/$b" ] || die "$b not installed"
+done
+assert_match "porthole-hostd $VERSION" "$("$root/usr/bin/porthole-hostd" --version)" "the installed porthole-hostd runs"
+assert_match "porthole-ctl $VERSION" "$("$root/usr/bin/porthole-ctl" --version)" "the installed porthole-ctl runs"
+assert_match "Usage:" "$("$root/usr/bin/porthole-guestd" --help)" "the installed porthole-guestd runs"
+start_vm pkg "$BUILD/tests/e2e-60-vm.log" -- $GUEST_ENV sh -c "$root/usr/bin/porthole-guestd & sleep 30"
+wait_until 10 "installed guestd answers" sh -c "$BIN/porthole-ctl tclo pkg ping | grep -q '^OK'"
+ok "the installed porthole-guestd answers the host inside a VM"
+ctl stop pkg >/dev/null
+wait_exit $LAST_HV
+for m in man1/porthole-hv.1 man1/porthole-ctl.1 man1/porthole-hostd.1 man1/porthole-tray.1 man1/porthole-vmci.1 \
+	 man8/porthole-guestd.8 man1/porthole-rpc.1 man1/porthole-vmci-guest.1; do
+	page=$root/usr/share/man/$m.gz
+	[ -f "$page" ] || die "no man page $m"
+	zcat "$page" | grep -q "^.SH NAME" || die "man page $m has no NAME"
+done
+if command -v man >/dev/null; then
+	assert_match "porthole-hv - run a Porthole virtual machine" "$(MANWIDTH=100 man -l "$root/usr/share/man/man1/porthole-hv.1.gz" 2>/dev/null | col -b)" "man porthole-hv renders"
+fi
+assert_eq "Exec=/usr/bin/porthole-hostd" "$(grep ^Exec= "$root/usr/share/dbus-1/services/org.porthole.Host1.service")" "the D-Bus service file points at the installed hostd"
+[ -f "$root/etc/xdg/autostart/porthole-tray.desktop" ] || die "no autostart entry"
+[ -f "$root/lib/systemd/system/porthole-guestd.service" ] || die "no systemd unit"
+ok "D-Bus service, introspection, autostart entry and systemd unit are installed"
+
+dpkg_root --purge porthole-host porthole-guest-additions >/dev/null 2>&1 || die "dpkg --purge failed"
+left=$(cd "$root" && find . -type f ! -path './var/lib/dpkg/*' | sort)
+assert_eq "" "$left" "purging both packages leaves no files behind"
+
+# ---- the tarball installer ----
+rm -rf "$root"/* && mkdir -p "$root/unpack" "$root/target"
+tar -C "$root/unpack" -xzf "$out/porthole-guest-additions-$VERSION.tar.gz"
+"$root/unpack/porthole-guest-additions-$VERSION/install.sh" --root "$root/target" >/dev/null
+"$root/target/usr/bin/porthole-rpc" --help >/dev/null 2>&1 || [ $? -le 2 ] || die "tarball porthole-rpc does not run"
+[ -x "$root/target/usr/bin/porthole-guestd" ] || die "install.sh did not install porthole-guestd"
+ok "install.sh installs the guest additions from the tarball"
+"$root/unpack/porthole-guest-additions-$VERSION/install.sh" --root "$root/target" --uninstall >/dev/null
+assert_eq "" "$(cd "$root/target" && find . -type f)" "install.sh --uninstall removes every file it installed"
