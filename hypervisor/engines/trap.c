@@ -34,6 +34,7 @@
 #include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,7 +59,8 @@
 
 #define USER_CS_64		0x33	/* __USER_CS: 64-bit user code */
 #define SEIZE_OPTIONS		(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
-				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP)
+				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | \
+				 PTRACE_O_TRACEEXIT)
 /*
  * A rep string instruction moves at most this many bytes per trap; the
  * rest happens when the instruction, still at RIP with RCX > 0, traps again
@@ -84,6 +86,7 @@ struct engine {
 	struct vm *vm;
 	GHashTable *tracees;	/* tid -> struct tracee */
 	GHashTable *owners;	/* tgids that did port I/O (vcpu.owner) */
+	GPtrArray *owner_watches;	/* GSource: pidfds of detached owners */
 	pid_t helper, guest;
 	bool guest_exited;
 	int guest_status;	/* wait status */
@@ -523,6 +526,71 @@ static void handle_exec(struct engine *e, struct tracee *t)
 
 /* ---- the loop ---- */
 
+/* A detached guest process that did port I/O: release its resources once it is gone. */
+struct owner_watch {
+	struct vm *vm;
+	pid_t tgid;
+	int pidfd;
+};
+
+static gboolean owner_gone(gint fd, GIOCondition cond, gpointer p)
+{
+	struct owner_watch *w = p;
+
+	vm_owner_exited(w->vm, w->tgid);
+	return G_SOURCE_REMOVE;
+}
+
+static void owner_watch_free(gpointer p)
+{
+	struct owner_watch *w = p;
+
+	close(w->pidfd);
+	g_free(w);
+}
+
+static void watch_owner(struct engine *e, pid_t tgid)
+{
+	struct owner_watch *w;
+	GSource *src;
+	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+
+	if (fd < 0) {
+		vm_owner_exited(e->vm, tgid);	/* can't watch: release now */
+		return;
+	}
+	w = g_new0(struct owner_watch, 1);
+	*w = (struct owner_watch){ e->vm, tgid, fd };
+	/* A leader's pidfd turns readable when its whole thread group has exited. */
+	src = g_unix_fd_source_new(fd, G_IO_IN);
+	g_source_set_callback(src, G_SOURCE_FUNC(owner_gone), w, owner_watch_free);
+	g_source_attach(src, NULL);	/* the main loop's context; thread-safe */
+	g_ptr_array_add(e->owner_watches, src);
+}
+
+/*
+ * A guest thread is exiting (PTRACE_EVENT_EXIT: it runs no more code), so let
+ * it go.  While we trace it, its real parent cannot reap it, yet its pidfd
+ * already reads as exited: pidfd-based waiters (GLib's child watch, systemd)
+ * would then see a bogus status.  Detached, it becomes reapable the moment it
+ * is a zombie, as on real hardware.  The guest's pid 1 stays traced: its
+ * exit status is the VM's and its parent is our sandbox helper.
+ */
+static void handle_exit_event(struct engine *e, struct tracee *t)
+{
+	pid_t tid = t->tid;
+
+	if (tid == e->guest) {
+		resume(e, t, 0);
+		return;
+	}
+	/* owners holds thread-group leaders (tgids) that did port I/O. */
+	if (g_hash_table_remove(e->owners, GINT_TO_POINTER(tid)))
+		watch_owner(e, tid);
+	g_hash_table_remove(e->tracees, GINT_TO_POINTER(tid));
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+}
+
 static void handle_stop(struct engine *e, pid_t tid, int st)
 {
 	struct tracee *t = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(tid));
@@ -540,6 +608,9 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 		break;
 	case PTRACE_EVENT_EXEC:
 		handle_exec(e, t);
+		break;
+	case PTRACE_EVENT_EXIT:
+		handle_exit_event(e, t);
 		break;
 	case PTRACE_EVENT_SECCOMP:	/* a clock syscall (sandbox.c's filter) */
 		trap_clock_syscall(e->vm->clock, tid);
@@ -666,6 +737,7 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	e.guest = sb.guest;
 	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	e.owners = g_hash_table_new(g_direct_hash, g_direct_equal);
+	e.owner_watches = g_ptr_array_new();
 	publish_guest(sb.guest);
 
 	if (ptrace(PTRACE_SEIZE, sb.guest, 0, (void *)(long)SEIZE_OPTIONS)) {
@@ -700,5 +772,11 @@ out:
 	atomic_store(&stop_requested, 0);
 	g_hash_table_destroy(e.tracees);
 	g_hash_table_destroy(e.owners);
+	/* The VM is going away: no owner cleanup may run after this. */
+	for (guint i = 0; i < e.owner_watches->len; i++) {
+		g_source_destroy(e.owner_watches->pdata[i]);
+		g_source_unref(e.owner_watches->pdata[i]);
+	}
+	g_ptr_array_free(e.owner_watches, TRUE);
 	return ret;
 }

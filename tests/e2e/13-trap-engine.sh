@@ -56,6 +56,10 @@ ts = [threading.Thread(target=work) for _ in range(8)]
 print(r)')
 assert_eq "[0, 0, 0, 0, 0, 0, 0, 0]" "$out" "backdoor calls from 8 threads' children all emulated"
 
+# A child is reapable as soon as its pidfd says it exited (GLib, systemd wait that way).
+out=$(hv --name pidfd -- $GUEST_ENV "$GBIN/pidfd-wait" 100) || { echo "$out"; die "pidfd waits saw no status"; }
+assert_eq "100 of 100 children reapable when their pidfd said so" "$out" "pidfd-based child waits get the real exit status"
+
 # Killing the hypervisor kills the guest: no guest process escapes.
 start_vm orphan "$BUILD/tests/e2e-13-orphan.log" -- sh -c 'sleep 4242 & sleep 4243'
 kill -9 $LAST_HV
