@@ -111,4 +111,21 @@ bool ring_peer_waiting(const struct vmci_qp_view *v, uint32_t what);
 #define RING_SPINS_DEFAULT	4000
 bool ring_spin_until(const struct vmci_qp_view *v, uint32_t what, unsigned int spins);
 
+/* How one side of a queue pair learns of its peer (ring-transfer.c, hosted code). */
+struct ring_side {
+	bool (*peer_gone)(void *opaque);		/* the peer detached */
+	void (*notify)(void *opaque);			/* ring the peer's doorbell */
+	int (*wait)(void *opaque, int timeout_ms);	/* sleep for our doorbell; <0 error */
+	void *opaque;
+};
+
+/*
+ * Move all `len` bytes through the queue pair, sleeping when the ring is full
+ * (write) or empty (read).  0, -EPIPE when the peer detached, -EPROTO when the
+ * ring header is corrupt, or the wait callback's error.
+ */
+int ring_write_all(struct vmci_qp_view *v, const void *buf, size_t len,
+		   const struct ring_side *side);
+int ring_read_all(struct vmci_qp_view *v, void *buf, size_t len, const struct ring_side *side);
+
 #endif

@@ -407,68 +407,40 @@ static void ring_peer(struct phg_qp *qp)
 	phg_vmci_hv(VMCI_DOORBELL_NOTIFY, &qp->peer_doorbell, sizeof(qp->peer_doorbell));
 }
 
+struct guest_side {
+	struct phg_vmci *v;
+	struct phg_qp *qp;
+};
+
+static bool guest_peer_gone(void *p)
+{
+	struct guest_side *gs = p;
+
+	return peer_gone(gs->v, gs->qp);
+}
+
+static void guest_notify(void *p)
+{
+	ring_peer(((struct guest_side *)p)->qp);
+}
+
+static int guest_wait(void *p, int timeout_ms)
+{
+	return phg_vmci_wait(((struct guest_side *)p)->v, timeout_ms);
+}
+
 int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, size_t len)
 {
-	size_t off = 0;
+	struct guest_side gs = { v, qp };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs };
 
-	while (off < len) {
-		int64_t n = ring_write(&qp->view, (const uint8_t *)buf + off, len - off);
-
-		if (n < 0)
-			return (int)n;
-		if (n > 0) {
-			off += (size_t)n;
-			if (ring_peer_waiting(&qp->view, VMCI_RING_WAIT_DATA))
-				ring_peer(qp);
-			continue;
-		}
-		if (peer_gone(v, qp))
-			return -EPIPE;
-		if (ring_spin_until(&qp->view, VMCI_RING_WAIT_SPACE, RING_SPINS_DEFAULT))
-			continue;
-		ring_set_waiting(&qp->view, VMCI_RING_WAIT_SPACE);
-		if (ring_free_space(&qp->view) == 0) {
-			int r = phg_vmci_wait(v, 1000);
-
-			if (r < 0) {
-				ring_set_waiting(&qp->view, 0);
-				return r;
-			}
-		}
-		ring_set_waiting(&qp->view, 0);
-	}
-	return 0;
+	return ring_write_all(&qp->view, buf, len, &side);
 }
 
 int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len)
 {
-	size_t off = 0;
+	struct guest_side gs = { v, qp };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs };
 
-	while (off < len) {
-		int64_t n = ring_read(&qp->view, (uint8_t *)buf + off, len - off);
-
-		if (n < 0)
-			return (int)n;
-		if (n > 0) {
-			off += (size_t)n;
-			if (ring_peer_waiting(&qp->view, VMCI_RING_WAIT_SPACE))
-				ring_peer(qp);
-			continue;
-		}
-		if (peer_gone(v, qp))
-			return -EPIPE;
-		if (ring_spin_until(&qp->view, VMCI_RING_WAIT_DATA, RING_SPINS_DEFAULT))
-			continue;
-		ring_set_waiting(&qp->view, VMCI_RING_WAIT_DATA);
-		if (ring_ready(&qp->view) == 0) {
-			int r = phg_vmci_wait(v, 1000);
-
-			if (r < 0) {
-				ring_set_waiting(&qp->view, 0);
-				return r;
-			}
-		}
-		ring_set_waiting(&qp->view, 0);
-	}
-	return 0;
+	return ring_read_all(&qp->view, buf, len, &side);
 }

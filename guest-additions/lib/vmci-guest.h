@@ -96,8 +96,9 @@ int64_t phg_qp_create(struct phg_vmci *v, struct phg_qp *qp, uint32_t resource,
 int64_t phg_qp_destroy(struct phg_vmci *v, struct phg_qp *qp);
 
 /*
- * Write/read exactly len bytes, blocking on notifications (never
- * spinning).  0, or a negative VMCI error / -EPIPE when the peer detached.
+ * Write/read exactly len bytes: a bounded spin, then sleep until the peer's
+ * doorbell (backdoor/ring-transfer.c).  0, -EPIPE when the peer detached,
+ * -EPROTO for a corrupt ring header, or the wait's negative error.
  */
 int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, size_t len);
 int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len);

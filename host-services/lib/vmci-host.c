@@ -395,60 +395,42 @@ static int qp_wait(struct phh_vmci *h, struct phh_qp *qp, int timeout_ms)
 	return qp->peer_detached ? -EPIPE : 0;
 }
 
+struct host_side {
+	struct phh_vmci *h;
+	struct phh_qp *qp;
+};
+
+static bool host_peer_gone(void *p)
+{
+	return ((struct host_side *)p)->qp->peer_detached;
+}
+
+static void host_notify(void *p)
+{
+	struct host_side *hs = p;
+
+	phh_vmci_doorbell(hs->h, hs->qp->handle.resource);
+}
+
+static int host_wait(void *p, int timeout_ms)
+{
+	struct host_side *hs = p;
+
+	return qp_wait(hs->h, hs->qp, timeout_ms);
+}
+
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len)
 {
-	size_t off = 0;
+	struct host_side hs = { h, qp };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs };
 
-	while (off < len) {
-		int64_t n = ring_write(&qp->view, (const uint8_t *)buf + off, len - off);
-		int r;
-
-		if (n < 0)
-			return -EPROTO;
-		if (n > 0) {
-			off += (size_t)n;
-			if (ring_peer_waiting(&qp->view, VMCI_RING_WAIT_DATA))
-				phh_vmci_doorbell(h, qp->handle.resource);
-			continue;
-		}
-		if (qp->peer_detached)
-			return -EPIPE;
-		if (ring_spin_until(&qp->view, VMCI_RING_WAIT_SPACE, RING_SPINS_DEFAULT))
-			continue;
-		ring_set_waiting(&qp->view, VMCI_RING_WAIT_SPACE);
-		r = ring_free_space(&qp->view) == 0 ? qp_wait(h, qp, 1000) : 0;
-		ring_set_waiting(&qp->view, 0);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return ring_write_all(&qp->view, buf, len, &side);
 }
 
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len)
 {
-	size_t off = 0;
+	struct host_side hs = { h, qp };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs };
 
-	while (off < len) {
-		int64_t n = ring_read(&qp->view, (uint8_t *)buf + off, len - off);
-		int r;
-
-		if (n < 0)
-			return -EPROTO;
-		if (n > 0) {
-			off += (size_t)n;
-			if (ring_peer_waiting(&qp->view, VMCI_RING_WAIT_SPACE))
-				phh_vmci_doorbell(h, qp->handle.resource);
-			continue;
-		}
-		if (qp->peer_detached)
-			return -EPIPE;
-		if (ring_spin_until(&qp->view, VMCI_RING_WAIT_DATA, RING_SPINS_DEFAULT))
-			continue;
-		ring_set_waiting(&qp->view, VMCI_RING_WAIT_DATA);
-		r = ring_ready(&qp->view) == 0 ? qp_wait(h, qp, 1000) : 0;
-		ring_set_waiting(&qp->view, 0);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return ring_read_all(&qp->view, buf, len, &side);
 }
