@@ -39,11 +39,15 @@ VMCI_GUEST_SRCS := $(wildcard guest-additions/vmci/*.c)
 VMCI_HOST_SRCS := $(wildcard host-services/vmci/*.c)
 HOSTD_SRCS := $(wildcard host-services/dbus/*.c)
 TRAY_SRCS := $(wildcard host-services/tray/*.c)
+AGENT_SRCS := $(wildcard guest-additions/agent/*.c)
+VIEWER_SRCS := $(wildcard host-services/viewer/*.c)
 TEST_HOST_SRCS := $(wildcard tests/host/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 GUEST_TEST_SRCS := $(wildcard tests/guest/*.c)
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+.DEFAULT_GOAL := all
 
 # Freestanding KVM guest payloads (their own flags; never sanitized).
 include tests/payloads/payloads.mk
@@ -56,6 +60,7 @@ LIB_GUEST := $(BUILD)/lib/libporthole-guest.a
 PROGRAMS := $(BIN)/porthole-hv $(BIN)/porthole-guestd $(BIN)/porthole-rpc $(BIN)/porthole-ctl
 PROGRAMS += $(BIN)/porthole-vmci $(BIN)/porthole-vmci-guest
 PROGRAMS += $(BIN)/porthole-hostd $(BIN)/porthole-tray
+PROGRAMS += $(BIN)/porthole-agent $(BIN)/porthole-viewer
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
 # Host-side test helpers (e.g. a StatusNotifierWatcher written to the spec).
@@ -91,6 +96,14 @@ TRAY_CFLAGS = $(shell pkg-config --cflags dbusmenu-glib-0.4 2>/dev/null)
 $(call objs,$(TRAY_SRCS)): PKG_CFLAGS += $(TRAY_CFLAGS)
 $(BIN)/porthole-tray: PKG_LIBS += $(shell pkg-config --libs dbusmenu-glib-0.4 2>/dev/null)
 $(BIN)/porthole-tray: $(call objs,$(TRAY_SRCS))
+# The desktop agent and the viewer speak X (Xlib and its extensions).
+X_PKGS := x11 xext xrandr xdamage xfixes xtst
+X_CFLAGS = $(shell pkg-config --cflags $(X_PKGS) 2>/dev/null)
+X_LIBS = $(shell pkg-config --libs $(X_PKGS) 2>/dev/null)
+$(call objs,$(AGENT_SRCS) $(VIEWER_SRCS)): PKG_CFLAGS += $(X_CFLAGS)
+$(BIN)/porthole-agent $(BIN)/porthole-viewer: PKG_LIBS += $(X_LIBS)
+$(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
+$(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
 $(BIN)/%:
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+/*
+ * porthole-viewer VM: the VM's desktop in a window on the host display,
+ * plus the host end of clipboard sharing.  This file finds the VM, keeps
+ * the connection (re-attaching when the VM comes back), runs the main loop
+ * and dispatches X events and guest datagrams to the modules.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "viewer.h"
+
+struct viewer_x_hook {
+	viewer_x_handler fn;
+	void *opaque;
+};
+
+struct viewer_dg_hook {
+	uint32_t resource;
+	viewer_dg_handler fn;
+	void *opaque;
+};
+
+/* The feature modules, in start order (display.c: viewer_display, ...). */
+extern const struct viewer_module viewer_display, viewer_input, viewer_clipboard;
+static const struct viewer_module *const modules[] = {
+	&viewer_display,
+	&viewer_input,
+	&viewer_clipboard,
+};
+static void *module_state[G_N_ELEMENTS(modules)];
+
+#define REATTACH_INTERVAL_MS	500
+
+static struct viewer *the_viewer;	/* for the Xlib error handler */
+
+void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque)
+{
+	struct viewer_x_hook *h = g_new0(struct viewer_x_hook, 1);
+
+	h->fn = fn;
+	h->opaque = opaque;
+	g_ptr_array_add(v->x_handlers, h);
+}
+
+int viewer_bind(struct viewer *v, uint32_t resource, viewer_dg_handler fn, void *opaque)
+{
+	struct viewer_dg_hook *h;
+	int r;
+
+	if (!v->attached)
+		return -ENOTCONN;
+	r = phh_vmci_bind(&v->vmci, resource);
+	if (r < 0)
+		return r;
+	h = g_new0(struct viewer_dg_hook, 1);
+	h->resource = resource;
+	h->fn = fn;
+	h->opaque = opaque;
+	g_ptr_array_add(v->dg_handlers, h);
+	return 0;
+}
+
+int64_t viewer_send(struct viewer *v, uint32_t resource, const void *payload, size_t len)
+{
+	if (!v->attached)
+		return -ENOTCONN;
+	return phh_vmci_send(&v->vmci, resource, resource, payload, len);
+}
+
+int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
+		int timeout_ms, struct ph_reply *reply)
+{
+	GError *err = NULL;
+
+	if (!v->attached || v->ctl_fd < 0) {
+		reply->status = ENOTCONN;
+		reply->data = g_string_new(NULL);
+		reply->fd = -1;
+		return -1;
+	}
+	if (ph_call(v->ctl_fd, op, payload, timeout_ms, reply, &err) < 0) {
+		g_debug("control request %d: %s", op, err->message);
+		g_error_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+int viewer_x_error_since(struct viewer *v, unsigned long serial)
+{
+	XSync(v->dpy, False);
+	if (v->last_x_error_code && v->last_x_error_serial >= serial)
+		return v->last_x_error_code;
+	return 0;
+}
+
+static int on_x_error(Display *dpy, XErrorEvent *e)
+{
+	char text[128];
+
+	XGetErrorText(dpy, e->error_code, text, sizeof(text));
+	g_debug("X error: %s (request %u.%u, serial %lu)", text, e->request_code,
+		e->minor_code, e->serial);
+	if (the_viewer) {
+		the_viewer->last_x_error_code = e->error_code;
+		the_viewer->last_x_error_serial = e->serial;
+	}
+	return 0;
+}
+
+static int on_x_io_error(Display *dpy)
+{
+	g_message("host X display closed; exiting (the VM keeps running)");
+	exit(0);
+}
+
+/* ---- the VM connection ---- */
+
+static gboolean try_attach(gpointer data);
+
+static void detach(struct viewer *v, const char *why)
+{
+	if (!v->attached)
+		return;
+	g_message("VM '%s' went away (%s); waiting for it to come back", v->vm_name, why);
+	for (size_t i = G_N_ELEMENTS(modules); i-- > 0;)
+		if (module_state[i] && modules[i]->detach)
+			modules[i]->detach(v, module_state[i]);
+	if (v->vmci_watch)
+		g_source_remove(v->vmci_watch);
+	v->vmci_watch = 0;
+	g_ptr_array_set_size(v->dg_handlers, 0);
+	phh_vmci_close(&v->vmci);
+	if (v->ctl_fd >= 0)
+		close(v->ctl_fd);
+	v->ctl_fd = -1;
+	v->attached = false;
+	g_timeout_add(REATTACH_INTERVAL_MS, try_attach, v);
+}
+
+static gboolean on_vmci_event(gint fd, GIOCondition cond, gpointer data)
+{
+	struct viewer *v = data;
+
+	for (;;) {
+		struct phh_dg d;
+		int r = phh_vmci_recv(&v->vmci, &d, 0);
+
+		if (r == -ETIMEDOUT)
+			return G_SOURCE_CONTINUE;
+		if (r < 0) {
+			v->vmci_watch = 0;	/* removed by returning */
+			detach(v, g_strerror(-r));
+			return G_SOURCE_REMOVE;
+		}
+		for (guint i = 0; i < v->dg_handlers->len; i++) {
+			struct viewer_dg_hook *h = g_ptr_array_index(v->dg_handlers, i);
+
+			if (h->resource == d.hdr.dst.resource) {
+				h->fn(v, &d, h->opaque);
+				break;
+			}
+		}
+		g_free(d.payload);
+		if (!v->attached)	/* a handler found the VM gone */
+			return G_SOURCE_REMOVE;
+	}
+}
+
+static gboolean try_attach(gpointer data)
+{
+	static bool said_waiting;
+	struct viewer *v = data;
+	GError *err = NULL;
+
+	if (phh_vmci_open(&v->vmci, v->vm_name, &err) < 0) {
+		if (!said_waiting)
+			g_message("VM '%s' is not running (%s); waiting for it", v->vm_name,
+				  err->message);
+		said_waiting = true;
+		g_error_free(err);
+		return G_SOURCE_CONTINUE;
+	}
+	v->ctl_fd = ph_connect(v->vm_name, &err);
+	if (v->ctl_fd < 0) {
+		g_message("VM '%s': %s", v->vm_name, err->message);
+		g_error_free(err);
+		phh_vmci_close(&v->vmci);
+		return G_SOURCE_CONTINUE;
+	}
+	said_waiting = false;
+	v->attached = true;
+	v->vmci_watch = g_unix_fd_add(phh_vmci_event_fd(&v->vmci), G_IO_IN | G_IO_HUP | G_IO_ERR,
+				      on_vmci_event, v);
+	g_message("attached to VM '%s'", v->vm_name);
+	for (size_t i = 0; i < G_N_ELEMENTS(modules); i++)
+		if (module_state[i] && modules[i]->attach)
+			modules[i]->attach(v, module_state[i]);
+	return G_SOURCE_REMOVE;
+}
+
+/* ---- X events ---- */
+
+static void dispatch_x_events(struct viewer *v)
+{
+	while (XPending(v->dpy)) {
+		XEvent ev;
+
+		XNextEvent(v->dpy, &ev);
+		for (guint i = 0; i < v->x_handlers->len; i++) {
+			struct viewer_x_hook *h = g_ptr_array_index(v->x_handlers, i);
+
+			if (h->fn(v, &ev, h->opaque))
+				break;
+		}
+	}
+}
+
+/* Watches the socket and Xlib's queue (round trips fill it quietly). */
+struct x_source {
+	GSource source;
+	struct viewer *viewer;
+	gpointer fd_tag;
+};
+
+static gboolean x_source_prepare(GSource *src, gint *timeout)
+{
+	*timeout = -1;
+	return XQLength(((struct x_source *)src)->viewer->dpy) > 0;
+}
+
+static gboolean x_source_check(GSource *src)
+{
+	struct x_source *xs = (struct x_source *)src;
+
+	return XQLength(xs->viewer->dpy) > 0 ||
+	       (g_source_query_unix_fd(src, xs->fd_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR));
+}
+
+static gboolean x_source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+	dispatch_x_events(((struct x_source *)src)->viewer);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs x_source_funcs = {
+	.prepare = x_source_prepare,
+	.check = x_source_check,
+	.dispatch = x_source_dispatch,
+};
+
+static void add_x_source(struct viewer *v)
+{
+	GSource *src = g_source_new(&x_source_funcs, sizeof(struct x_source));
+	struct x_source *xs = (struct x_source *)src;
+
+	xs->viewer = v;
+	xs->fd_tag = g_source_add_unix_fd(src, ConnectionNumber(v->dpy), G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
+}
+
+static gboolean on_signal(gpointer data)
+{
+	g_main_loop_quit(data);
+	return G_SOURCE_REMOVE;
+}
+
+static char *pick_vm(void)
+{
+	GPtrArray *vms = ph_list_vms();
+	char *name = NULL;
+
+	if (vms->len == 1)
+		name = g_strdup(g_ptr_array_index(vms, 0));
+	else if (vms->len == 0)
+		fprintf(stderr, "porthole-viewer: no VM is running; name one to wait for it\n");
+	else
+		fprintf(stderr, "porthole-viewer: several VMs are running; name one (porthole-ctl list)\n");
+	g_ptr_array_free(vms, TRUE);
+	return name;
+}
+
+int main(int argc, char **argv)
+{
+	static struct viewer viewer;
+	struct viewer *v = &viewer;
+	gboolean headless = FALSE, verbose = FALSE, version = FALSE;
+	gchar *display = NULL;
+	GError *err = NULL;
+	GOptionEntry entries[] = {
+		{ "display", 'd', 0, G_OPTION_ARG_STRING, &display,
+		  "host X display (default: $DISPLAY)", "NAME" },
+		{ "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
+		  "no window: only the clipboard bridge (still needs an X display)", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "debug messages", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
+		{ NULL }
+	};
+	GOptionContext *ctx = g_option_context_new("[VM] - show a Porthole VM's desktop");
+	int r;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "porthole-viewer: %s\n", err->message);
+		return 2;
+	}
+	g_option_context_free(ctx);
+	if (version) {
+		printf("porthole-viewer %s\n", PORTHOLE_VERSION);
+		return 0;
+	}
+	if (verbose)
+		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+	if (argc > 2) {
+		fprintf(stderr, "porthole-viewer: one VM at a time\n");
+		return 2;
+	}
+	v->vm_name = argc == 2 ? g_strdup(argv[1]) : pick_vm();
+	if (!v->vm_name)
+		return 1;
+	v->headless = headless;
+	v->ctl_fd = -1;
+
+	if (!display && !g_getenv("DISPLAY")) {
+		fprintf(stderr,
+			"porthole-viewer: no X display ($DISPLAY is not set).\n"
+			"Run it from a desktop session, or start a virtual one, e.g.:\n"
+			"  Xvfb :5 -screen 0 1920x1080x24 & DISPLAY=:5 porthole-viewer %s\n",
+			v->vm_name);
+		return 1;
+	}
+	v->dpy = XOpenDisplay(display);
+	if (!v->dpy) {
+		fprintf(stderr, "porthole-viewer: cannot open X display '%s'\n",
+			display ? display : g_getenv("DISPLAY"));
+		return 1;
+	}
+	the_viewer = v;
+	XSetErrorHandler(on_x_error);
+	XSetIOErrorHandler(on_x_io_error);
+	v->screen = DefaultScreen(v->dpy);
+	v->x_handlers = g_ptr_array_new_with_free_func(g_free);
+	v->dg_handlers = g_ptr_array_new_with_free_func(g_free);
+	v->loop = g_main_loop_new(NULL, FALSE);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(modules); i++) {
+		r = modules[i]->init(v, &module_state[i]);
+		if (r < 0) {
+			g_message("%s: off (%s)", modules[i]->name, g_strerror(-r));
+			module_state[i] = NULL;
+		}
+	}
+	add_x_source(v);
+	if (try_attach(v) == G_SOURCE_CONTINUE)
+		g_timeout_add(REATTACH_INTERVAL_MS, try_attach, v);
+	g_unix_signal_add(SIGTERM, on_signal, v->loop);
+	g_unix_signal_add(SIGINT, on_signal, v->loop);
+
+	g_main_loop_run(v->loop);
+
+	if (v->attached) {
+		for (size_t i = G_N_ELEMENTS(modules); i-- > 0;)
+			if (module_state[i] && modules[i]->detach)
+				modules[i]->detach(v, module_state[i]);
+		phh_vmci_close(&v->vmci);
+		if (v->ctl_fd >= 0)
+			close(v->ctl_fd);
+	}
+	for (size_t i = G_N_ELEMENTS(modules); i-- > 0;)
+		if (module_state[i])
+			modules[i]->fini(v, module_state[i]);
+	XCloseDisplay(v->dpy);
+	g_main_loop_unref(v->loop);
+	g_ptr_array_free(v->x_handlers, TRUE);
+	g_ptr_array_free(v->dg_handlers, TRUE);
+	g_free(v->vm_name);
+	g_free(display);
+	return 0;
+}

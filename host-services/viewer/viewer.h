@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * porthole-viewer: one VM's desktop on the host's X display.  main.c owns
+ * the X connection, the VM connection (found by name, re-attached when the
+ * VM comes back) and the main loop; the feature modules (display.c:
+ * window and framebuffer, input.c: pointer and keys, clipboard.c: the host
+ * clipboard bridge) register for what they need.
+ *
+ * The guest is hostile: every datagram is validated by the module that
+ * receives it.  The VM may vanish at any moment: modules drop everything
+ * that refers to it in detach() and start over in attach().
+ */
+#ifndef PORTHOLE_VIEWER_H
+#define PORTHOLE_VIEWER_H
+
+#include <X11/Xlib.h>
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backdoor/desktop.h"
+#include "host-services/lib/porthole-host.h"
+#include "host-services/lib/vmci-host.h"
+
+struct viewer;
+
+typedef bool (*viewer_x_handler)(struct viewer *v, XEvent *ev, void *opaque);
+typedef void (*viewer_dg_handler)(struct viewer *v, const struct phh_dg *d, void *opaque);
+
+struct viewer {
+	char *vm_name;
+	Display *dpy;			/* NULL when headless */
+	int screen;
+	GMainLoop *loop;
+	bool headless;
+
+	bool attached;			/* the VM is there and these are valid: */
+	struct phh_vmci vmci;		/* datagrams, queue pairs, guest RAM */
+	int ctl_fd;			/* requests (TCLO, pointer, ...) */
+	guint vmci_watch;
+
+	GPtrArray *x_handlers;
+	GPtrArray *dg_handlers;		/* cleared at every detach */
+	unsigned long last_x_error_serial;
+	int last_x_error_code;
+};
+
+void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque);
+/* Bind host resource {2, resource} for this attachment: 0 or -errno. */
+int viewer_bind(struct viewer *v, uint32_t resource, viewer_dg_handler fn, void *opaque);
+/* Send from {2, resource} to {guest, resource}: a VMCI result or -errno. */
+int64_t viewer_send(struct viewer *v, uint32_t resource, const void *payload, size_t len);
+/*
+ * A control request on the VM (hypervisor/control-proto.h; a text payload,
+ * NUL-terminated, or NULL): 0 with the
+ * reply filled in (check reply->status), -1 when not attached or the
+ * transport failed.  ph_reply_clear() after.
+ */
+int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
+		int timeout_ms, struct ph_reply *reply);
+/* XSync; the X error code of a request since `serial`, or 0. */
+int viewer_x_error_since(struct viewer *v, unsigned long serial);
+
+struct viewer_module {
+	const char *name;
+	/* 0, or -errno when the module can't run (logged; the viewer goes on). */
+	int (*init)(struct viewer *v, void **state);
+	void (*attach)(struct viewer *v, void *state);	/* the VM is (back) */
+	void (*detach)(struct viewer *v, void *state);	/* the VM went away */
+	void (*fini)(struct viewer *v, void *state);
+};
+
+#endif

@@ -1,0 +1,101 @@
+# Desktop test helpers (sourced after lib.sh): a host X server (Xvfb), and a
+# VM whose guest runs a real X server (Xorg, dummy driver) with the guest
+# additions, plus a way to run commands inside that guest session.
+#
+#   start_host_x                 Xvfb on a free display; sets HOST_DISPLAY
+#   start_desktop_vm NAME [--no-agent] [--agent-args "..."] [hv options]
+#                                the guest: Xorg :0, porthole-guestd,
+#                                porthole-agent; sets DESK (shared dir, /x in
+#                                the guest) and DESK_HV (the hypervisor pid)
+#   guest_sh 'COMMAND'           run COMMAND with bash in the guest session
+#                                (DISPLAY=:0); prints its output, returns
+#                                its status
+#   host_x CMD...                run CMD against the host display
+
+XORG_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/xorg-dummy.conf
+HOST_X_PID=""
+DESK=""
+
+desktop_cleanup() {
+	cleanup
+	[ -n "$HOST_X_PID" ] && kill "$HOST_X_PID" 2>/dev/null
+	[ -n "$DESK" ] && rm -rf "$DESK"
+	return 0
+}
+trap desktop_cleanup EXIT
+
+start_host_x() {
+	local n
+	for n in $(seq $((20 + RANDOM % 60)) 99); do
+		[ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] && continue
+		Xvfb :$n -screen 0 "${HOST_X_SIZE:-1920x1080x24}" -nolisten tcp >/dev/null 2>&1 &
+		HOST_X_PID=$!
+		HOST_DISPLAY=:$n
+		if wait_until_quiet 10 xdpyinfo -display $HOST_DISPLAY; then
+			return 0
+		fi
+		kill $HOST_X_PID 2>/dev/null
+	done
+	die "could not start Xvfb"
+}
+
+# wait_until_quiet SECONDS CMD...: like wait_until, but returns 1 instead of dying.
+wait_until_quiet() {
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+}
+
+host_x() { DISPLAY=$HOST_DISPLAY "$@"; }
+
+start_desktop_vm() {
+	local name=$1 agent=1 agent_args=""; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-agent) agent=0; shift ;;
+		--agent-args) agent_args=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	DESK=$(mktemp -d /tmp/porthole-desk.XXXXXX)
+	local agent_cmd=":"
+	[ $agent = 1 ] && agent_cmd="$GUEST_ENV $BIN/porthole-agent --wait-display 20 $agent_args >/x/agent.log 2>&1 &"
+	start_vm "$name" "$BUILD/tests/e2e-$name-hv.log" --share "$DESK:/x" "$@" -- bash -c "
+		export DISPLAY=:0
+		Xorg :0 -config $XORG_CONF -noreset -nolisten tcp -novtswitch -sharevts \
+			-logfile /tmp/xorg.log >/x/xorg.out 2>&1 &
+		for i in \$(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+		$GUEST_ENV $BIN/porthole-guestd >/x/guestd.log 2>&1 &
+		$agent_cmd
+		touch /x/ready
+		# Run commands the test hands over: /x/cmd.N -> /x/out.N, /x/rc.N.
+		n=1
+		while :; do
+			if [ -e /x/cmd.\$n ]; then
+				bash /x/cmd.\$n >/x/out.\$n 2>&1; echo \$? >/x/rc.\$n.tmp
+				mv /x/rc.\$n.tmp /x/rc.\$n; n=\$((n + 1))
+			else
+				sleep 0.02
+			fi
+		done"
+	DESK_HV=$LAST_HV
+	wait_until 30 "guest X session of $name" test -e "$DESK/ready"
+	echo 0 >"$DESK/.n"
+}
+
+guest_sh() {
+	# The counter lives in a file: callers often run this in $(...).
+	local n=$(($(cat "$DESK/.n") + 1))
+	echo $n >"$DESK/.n"
+	printf 'export DISPLAY=:0\n%s\n' "$1" >"$DESK/cmd.$n.tmp"
+	mv "$DESK/cmd.$n.tmp" "$DESK/cmd.$n"
+	local end=$((SECONDS + ${GUEST_SH_TIMEOUT:-60}))
+	until [ -e "$DESK/rc.$n" ]; do
+		[ $SECONDS -lt $end ] || die "guest command timed out: $1"
+		sleep 0.02
+	done
+	cat "$DESK/out.$n"
+	return "$(cat "$DESK/rc.$n")"
+}
