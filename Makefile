@@ -41,6 +41,8 @@ HOSTD_SRCS := $(wildcard host-services/dbus/*.c)
 TRAY_SRCS := $(wildcard host-services/tray/*.c)
 AGENT_SRCS := $(wildcard guest-additions/agent/*.c)
 VIEWER_SRCS := $(wildcard host-services/viewer/*.c)
+# X code shared by the agent and the viewer (common/: selections, the main-loop source).
+XSEL_SRCS := $(wildcard common/*.c)
 TEST_HOST_SRCS := $(wildcard tests/host/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 GUEST_TEST_SRCS := $(wildcard tests/guest/*.c)
@@ -83,7 +85,7 @@ $(BUILD)/lib/%.a:
 	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
-$(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_BACKDOOR)
+$(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)
 $(BIN)/porthole-vmci: $(call objs,$(VMCI_HOST_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
@@ -97,18 +99,33 @@ $(call objs,$(TRAY_SRCS)): PKG_CFLAGS += $(TRAY_CFLAGS)
 $(BIN)/porthole-tray: PKG_LIBS += $(shell pkg-config --libs dbusmenu-glib-0.4 2>/dev/null)
 $(BIN)/porthole-tray: $(call objs,$(TRAY_SRCS))
 # The desktop agent and the viewer speak X (Xlib and its extensions).
-X_PKGS := x11 xext xrandr xdamage xfixes xtst
+X_PKGS := x11 xext xrandr xdamage xfixes xtst x11-xcb xcb xcb-shm
 X_CFLAGS = $(shell pkg-config --cflags $(X_PKGS) 2>/dev/null)
 X_LIBS = $(shell pkg-config --libs $(X_PKGS) 2>/dev/null)
-$(call objs,$(AGENT_SRCS) $(VIEWER_SRCS)): PKG_CFLAGS += $(X_CFLAGS)
+$(call objs,$(AGENT_SRCS) $(VIEWER_SRCS) $(XSEL_SRCS)): PKG_CFLAGS += $(X_CFLAGS)
 $(BIN)/porthole-agent $(BIN)/porthole-viewer: PKG_LIBS += $(X_LIBS)
-$(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
-$(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
+$(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS) $(XSEL_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
+$(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS) $(XSEL_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
+# Video test helpers that speak X: a host window prober, a guest drawer.
+X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c
+$(call objs,$(X_TEST_HELPERS)): PKG_CFLAGS += $(X_CFLAGS)
+$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline: PKG_LIBS += $(X_LIBS)
+$(BUILD)/tests/guest/video-draw: PKG_LIBS += $(X_LIBS)
+# Input test helper: a guest X client that prints the events it gets.
+$(call objs,tests/guest/x-probe.c): PKG_CFLAGS += $(X_CFLAGS)
+$(BUILD)/tests/guest/x-probe: PKG_LIBS += $(X_LIBS)
+# Clipboard test helper: counts selection owner changes (host and guest displays).
+$(call objs,tests/host/xfixes-count.c): PKG_CFLAGS += $(X_CFLAGS)
+$(BUILD)/tests/host/xfixes-count: PKG_LIBS += $(X_LIBS)
 $(BIN)/%:
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
 
 $(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BACKDOOR)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+# The guest's vmmouse decoding and uinput translation live in the guest library.
+$(BUILD)/tests/test-vmmouse-uinput: $(OBJ)/tests/unit/test-vmmouse-uinput.o $(LIB_GUEST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
 

@@ -117,12 +117,19 @@ struct ring_side {
 	void (*notify)(void *opaque);			/* ring the peer's doorbell */
 	int (*wait)(void *opaque, int timeout_ms);	/* sleep for our doorbell; <0 error */
 	void *opaque;
+	/*
+	 * 0: wait for a live but stopped peer forever; else give up with
+	 * -ETIMEDOUT after this long without a byte moving (a peer that is
+	 * SIGSTOPped or wedged must not block a main loop for good).
+	 */
+	int stall_ms;
 };
 
 /*
  * Move all `len` bytes through the queue pair, sleeping when the ring is full
  * (write) or empty (read).  0, -EPIPE when the peer detached, -EPROTO when the
- * ring header is corrupt, or the wait callback's error.
+ * ring header is corrupt, -ETIMEDOUT when stalled for side->stall_ms, or the
+ * wait callback's error.
  */
 int ring_write_all(struct vmci_qp_view *v, const void *buf, size_t len,
 		   const struct ring_side *side);

@@ -87,6 +87,36 @@ enum ph_ctl_op {
 	PH_CTL_VMCI_DOORBELL = 21,
 	/* hypervisor -> client only: one datagram (guest's, or an event from {0, 0}) */
 	PH_CTL_VMCI_DATAGRAM = 22,
+
+	/*
+	 * Input (32-39; hypervisor/devices/vmmouse.c, backdoor/input.h).
+	 * POINTER: "X Y BUTTONS WHEEL" -> empty.  X, Y: 0..65535 across the
+	 * guest screen; BUTTONS: 1 left | 2 middle | 4 right, held now;
+	 * WHEEL: signed clicks, -127..127, negative = up.  Queued for the
+	 * guest's absolute-pointer driver (dropped, and counted, while it has
+	 * none).  EINVAL for a malformed event.
+	 */
+	PH_CTL_POINTER = 32,
+	/* -> "pointer.key=value\n" lines: driver, mode, queued-words, events, dropped, ... */
+	PH_CTL_POINTER_STATUS = 33,
+
+	/*
+	 * Clipboard (40-47; hypervisor/devices/copypaste.c, backdoor/clipboard.h).
+	 * Policy: -> "host-to-guest=on|off\nguest-to-host=on|off\nmax-size=BYTES\n"
+	 * (default on, on, 67108864).  SET takes any subset of those lines
+	 * (or space-separated key=value), all valid or EINVAL, and replies
+	 * like GET.
+	 */
+	PH_CTL_CLIPBOARD_POLICY_GET = 40,
+	PH_CTL_CLIPBOARD_POLICY_SET = 41,
+	/*
+	 * Legacy backdoor copy/paste (commands 6-9): "<text>" becomes what
+	 * the guest reads (EPERM: host-to-guest off; EFBIG: over
+	 * min(max-size, 65436)) -> empty.
+	 */
+	PH_CTL_CLIPBOARD_LEGACY_SET = 42,
+	/* -> "<serial>\n<text>": the guest's last complete legacy copy (EPERM: off) */
+	PH_CTL_CLIPBOARD_LEGACY_GET = 43,
 };
 
 /* Requests whose payload is binary rather than text. */

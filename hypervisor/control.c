@@ -19,8 +19,10 @@
 
 #include "control-proto.h"
 #include "control.h"
+#include "devices/copypaste.h"
 #include "devices/rpc.h"
 #include "devices/vmci.h"
+#include "devices/vmmouse.h"
 #include "guest-clock.h"
 #include "vm.h"
 
@@ -268,6 +270,35 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		} else {
 			status = guest_clock_control(vm->clock, payload, s);
 		}
+		value = g_string_free(s, FALSE);
+		break;
+	}
+	case PH_CTL_CLIPBOARD_POLICY_GET ... PH_CTL_CLIPBOARD_LEGACY_GET: {
+		GString *s = g_string_new(NULL);
+
+		pthread_mutex_lock(&vm->lock);
+		status = copypaste_control(vm, h->op, payload, s);
+		pthread_mutex_unlock(&vm->lock);
+		if (send_reply(c, h->op, h->seq, status, s->str, s->len, -1))
+			client_drop(c);
+		g_string_free(s, TRUE);
+		return;
+	}
+	case PH_CTL_POINTER:
+		pthread_mutex_lock(&vm->lock);
+		status = vm->vmmouse ? vmmouse_host_event(vm->vmmouse, payload, &why) : ENODEV;
+		pthread_mutex_unlock(&vm->lock);
+		value = g_strdup(why ? why : "");
+		break;
+	case PH_CTL_POINTER_STATUS: {
+		GString *s = g_string_new(NULL);
+
+		pthread_mutex_lock(&vm->lock);
+		if (vm->vmmouse)
+			vmmouse_status(vm->vmmouse, s);
+		else
+			status = ENODEV;
+		pthread_mutex_unlock(&vm->lock);
 		value = g_string_free(s, FALSE);
 		break;
 	}

@@ -2,7 +2,7 @@
 /*
  * porthole-hv: run a guest with the Porthole device model.
  *
- *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [-- CMD ARGS...]
+ *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR] [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
@@ -152,6 +152,7 @@ static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
+	g_autofree char *overlay = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE;
 	GOptionEntry entries[] = {
@@ -159,6 +160,8 @@ static int cmd_run(int argc, char **argv)
 		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
 		{ "share", 's', 0, G_OPTION_ARG_STRING_ARRAY, &shares,
 		  "Make a host directory writable in the guest", "HOST_DIR[:GUEST_DIR]" },
+		{ "overlay", 0, 0, G_OPTION_ARG_FILENAME, &overlay,
+		  "Lay a host tree read-only over the guest's / (e.g. an unpacked package)", "DIR" },
 		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap, kvm)",
 		  "ENGINE" },
 		{ "payload", 0, 0, G_OPTION_ARG_FILENAME, &payload,
@@ -236,8 +239,8 @@ static int cmd_run(int argc, char **argv)
 	guest_argv = argv + 1;
 	if (argc > 1 && !strcmp(argv[1], "--"))
 		guest_argv++;
-	if (run.kvm && (*guest_argv || shares)) {
-		fprintf(stderr, "porthole-hv run: a guest command and --share are for the trap "
+	if (run.kvm && (*guest_argv || shares || overlay)) {
+		fprintf(stderr, "porthole-hv run: a guest command, --share and --overlay are for the trap "
 			"engine; with --engine kvm the guest is --payload or --kernel\n");
 		return 2;
 	}
@@ -280,6 +283,7 @@ static int cmd_run(int argc, char **argv)
 
 	run.topt.argv = guest_argv;
 	run.topt.hostname = name;
+	run.topt.overlay = overlay;
 	run.topt.n_shares = share_list->len;
 	{
 		struct trap_share *flat = g_new0(struct trap_share, share_list->len + 1);

@@ -16,6 +16,7 @@
 #include <x86intrin.h>
 
 #include "backdoor/proto.h"
+#include "devices/copypaste.h"
 #include "devices/devices.h"
 #include "devices/rpc.h"
 #include "devices/vmci.h"
@@ -119,6 +120,8 @@ void vm_destroy(struct vm *vm)
 	vm->rpc = NULL;
 	vmci_free(vm->vmci);
 	vm->vmci = NULL;
+	copypaste_free(vm->copypaste);
+	vm->copypaste = NULL;
 	pthread_mutex_unlock(&vm->lock);
 	iobus_free(vm->iobus);
 	guest_clock_free(vm->clock);

@@ -31,6 +31,8 @@ struct vm_config {
 
 struct rpc_state;
 struct vmci_state;
+struct vmmouse;
+struct copypaste_state;
 struct pci_bus;
 struct guest_clock;
 
@@ -55,6 +57,8 @@ struct vm {
 
 	struct rpc_state *rpc;		/* devices/rpc.c */
 	struct vmci_state *vmci;	/* devices/vmci.c */
+	struct vmmouse *vmmouse;		/* devices/vmmouse.c (created by backdoor_init) */
+	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */

@@ -7,8 +7,9 @@ PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev
 open-vm-tools procps iproute2 python3 lintian man-db
 libdbusmenu-glib-dev dbus-daemon libglib2.0-bin
 libx11-dev libxext-dev libxrandr-dev libxdamage-dev libxfixes-dev libxtst-dev
+libx11-xcb-dev libxcb1-dev libxcb-shm0-dev
 xserver-xorg-core xserver-xorg-video-dummy xvfb x11-utils x11-xserver-utils
-xdotool xclip xauth"
+xdotool xclip xauth x11-apps"
 
 missing=""
 for p in $PACKAGES; do

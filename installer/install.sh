@@ -35,7 +35,7 @@ fi
 mkdir -p "$root/var/lib/porthole"
 : >"$list.new"
 cd "$here"
-find usr lib -type f | sort | while read -r f; do
+find usr lib etc -type f | sort | while read -r f; do
 	mode=0644
 	case $f in usr/bin/*) mode=0755 ;; esac
 	install -D -m $mode "$f" "$root/$f"

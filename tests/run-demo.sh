@@ -1,44 +1,149 @@
 #!/bin/bash
-# make run: start a VM (trap engine) with the guest additions inside, show the
-# host talking to it, and keep it running until Ctrl-C (or RUN_SECONDS).
+# make run: a demo VM set up the way a user's would be.  The guest additions
+# package (make packages) is unpacked and laid over the guest's / with
+# `porthole-hv run --overlay`, so the guest runs what the package installed:
+# an X session (Xorg with the package's dummy-driver config, xclock and xeyes),
+# porthole-guestd and porthole-agent (started from the package's XDG autostart
+# entry), all from /usr/bin.  On the host: porthole-hostd on the session bus
+# (a private bus when there is none) and porthole-viewer on $DISPLAY; without
+# a display the VM runs headless and this says how to get one.
+# Runs until Ctrl-C, or RUN_SECONDS seconds.  VM=NAME names the VM (demo).
 set -eu
 build=$(cd "${1:-build}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$build/bin
 name=${VM:-demo}
+demo=$build/demo
+version=$(cat "$top/VERSION")
+arch=$(dpkg --print-architecture)
 
 if "$BIN/porthole-ctl" status "$name" >/dev/null 2>&1; then
 	echo "A VM named '$name' is already running; stop it with: $BIN/porthole-ctl stop $name"
 	exit 1
 fi
+
+echo "== building the guest additions package (make packages)"
+make -s -C "$top/installer" BUILD="$build" >/dev/null
+deb=$build/packages/porthole-guest-additions_${version}_$arch.deb
+rm -rf "$demo" && mkdir -p "$demo/root" "$demo/logs"
+dpkg-deb -x "$deb" "$demo/root"
+# On a merged-/usr guest (/lib -> usr/lib) dpkg would put lib/ under usr/lib:
+# do the same, so that one overlay on /usr carries all of it.
+for d in lib lib64 bin sbin; do
+	if [ -L "/$d" ] && [ -d "$demo/root/$d" ]; then
+		mkdir -p "$demo/root/usr/$d"
+		cp -a "$demo/root/$d/." "$demo/root/usr/$d/"
+		rm -rf "${demo:?}/root/$d"
+	fi
+done
+echo "   $(basename "$deb") unpacked in $demo/root, laid over the guest's /"
+
 # Guests have private /tmp, /var/tmp, /run: a build tree there must be shared in.
 share=()
 case "$(pwd -P)/" in /tmp/*|/var/tmp/*|/run/*|/dev/shm/*) share=(--share "$build") ;; esac
-echo "== starting VM '$name': porthole-guestd inside, trap engine"
-"$BIN/porthole-hv" run --name "$name" "${share[@]}" -- sh -c "
-	$BIN/porthole-guestd &
-	$BIN/porthole-rpc 'info-set guestinfo.hello from-the-guest' >/dev/null
-	wait" &
-hv=$!
-stop() { kill $hv 2>/dev/null || true; wait $hv 2>/dev/null || true; }
+
+# Kill what we started, by pid, on the way out.
+pids=()
+hv=""
+stop() {
+	local p
+	[ -n "$hv" ] && kill "$hv" 2>/dev/null || true
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -n "$hv" ] && wait "$hv" 2>/dev/null || true
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
-for _ in $(seq 100); do
+echo "== starting VM '$name' (trap engine): Xorg :0, xclock, xeyes, porthole-guestd, porthole-agent"
+# The guest session, as a desktop login would start it: X, a client, then the
+# tools: guestd as its systemd unit would, the agent as the autostart entry says.
+"$BIN/porthole-hv" run --name "$name" --overlay "$demo/root" --share "$demo/logs:/var/log/porthole" \
+	"${share[@]}" -- env ASAN_OPTIONS=detect_leaks=0 bash -c '
+	export DISPLAY=:0
+	log=/var/log/porthole
+	Xorg :0 -config /usr/share/porthole/xorg-dummy.conf -noreset -nolisten tcp \
+		-novtswitch -sharevts -logfile /tmp/xorg.log >$log/xorg.out 2>&1 &
+	for i in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+	xsetroot -solid "#35556f"
+	# Test clients to look at and click (xterm exits at once in a trap-engine guest: its pty setup fails).
+	xclock -update 1 -geometry 240x240+40+40 >$log/clients.out 2>&1 &
+	xeyes -geometry 240x160+320+40 >>$log/clients.out 2>&1 &
+	/usr/bin/porthole-guestd >$log/guestd.log 2>&1 &
+	agent=$(sed -n "s/^Exec=//p" /etc/xdg/autostart/porthole-agent.desktop)
+	$agent >$log/agent.log 2>&1 &
+	/usr/bin/porthole-rpc "info-set guestinfo.hello from-the-guest" >/dev/null
+	wait' >"$demo/logs/hv.log" 2>&1 &
+hv=$!
+
+for _ in $(seq 150); do
 	"$BIN/porthole-ctl" status "$name" --raw 2>/dev/null | grep -q '^tools.status=running' && break
+	kill -0 $hv 2>/dev/null || { echo "the VM ended early:"; tail -20 "$demo/logs/hv.log"; exit 1; }
 	sleep 0.1
 done
 echo
 echo "== \$ porthole-ctl status $name"
 "$BIN/porthole-ctl" status "$name"
 echo
-echo "== \$ porthole-ctl info-get $name guestinfo.hello     (set by porthole-rpc in the guest)"
-"$BIN/porthole-ctl" info-get "$name" guestinfo.hello
+echo "== \$ porthole-ctl info-get $name guestinfo.hello     (set by /usr/bin/porthole-rpc in the guest)"
+"$BIN/porthole-ctl" info-get "$name" guestinfo.hello || true
 echo
-echo "== \$ porthole-ctl tclo $name ping                    (answered by porthole-guestd)"
-"$BIN/porthole-ctl" tclo "$name" ping
+echo "== \$ porthole-ctl tclo $name ping                    (answered by /usr/bin/porthole-guestd)"
+"$BIN/porthole-ctl" tclo "$name" ping || true
+
+# ---- host services: porthole-hostd on the session bus ----
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-daemon >/dev/null; then
+	dbus-daemon --session --nofork --print-address=3 3>"$demo/bus" >/dev/null 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do [ -s "$demo/bus" ] && break; sleep 0.1; done
+	DBUS_SESSION_BUS_ADDRESS=$(head -1 "$demo/bus")
+	export DBUS_SESSION_BUS_ADDRESS
+	echo
+	echo "== no session bus: started a private one for porthole-hostd:"
+	echo "   export DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS'"
+fi
+vm_path=/org/porthole/Host1/vm/$name
+if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+	if ! gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+		--method org.freedesktop.DBus.NameHasOwner org.porthole.Host1 2>/dev/null | grep -q true; then
+		"$BIN/porthole-hostd" >"$demo/logs/hostd.log" 2>&1 &
+		pids+=($!)
+	fi
+	for _ in $(seq 50); do
+		gdbus call --session --dest org.porthole.Host1 --object-path "$vm_path" \
+			--method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM State \
+			>/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	echo
+	echo "== \$ gdbus call --session --dest org.porthole.Host1 --object-path $vm_path \\"
+	echo "       --method org.freedesktop.DBus.Properties.GetAll org.porthole.Host1.VM"
+	gdbus call --session --dest org.porthole.Host1 --object-path "$vm_path" \
+		--method org.freedesktop.DBus.Properties.GetAll org.porthole.Host1.VM | fold -w 100 || true
+fi
+
+# ---- the viewer on the host's display ----
+echo
+if [ -n "${DISPLAY:-}" ] && xdpyinfo >/dev/null 2>&1; then
+	echo "== porthole-viewer $name on $DISPLAY (log: $demo/logs/viewer.log)"
+	"$BIN/porthole-viewer" "$name" >"$demo/logs/viewer.log" 2>&1 &
+	pids+=($!)
+else
+	if [ -n "${DISPLAY:-}" ]; then
+		echo "== cannot open the X display '$DISPLAY': the VM runs headless."
+	else
+		echo "== no X display (\$DISPLAY is not set): the VM runs headless."
+	fi
+	cat <<EOT
+   To see the guest's desktop, run from a desktop session, or start a virtual display:
+     Xvfb :5 -screen 0 1920x1080x24 &  DISPLAY=:5 make run
+   (and watch it with e.g. x11vnc -display :5, or xwd -root -display :5 | convert xwd:- shot.png)
+   or open a viewer later:  DISPLAY=... $BIN/porthole-viewer $name
+EOT
+fi
 cat <<EOT
 
-VM '$name' is running.  From another terminal, try:
+VM '$name' is running; guest logs in $demo/logs.  From another terminal, try:
   $BIN/porthole-ctl list
   $BIN/porthole-ctl status $name
   $BIN/porthole-ctl info-set $name guestinfo.color blue
@@ -49,7 +154,8 @@ Press Ctrl-C to stop the VM.
 EOT
 if [ -n "${RUN_SECONDS:-}" ]; then
 	sleep "$RUN_SECONDS"
-	"$BIN/porthole-ctl" stop "$name" >/dev/null
+	"$BIN/porthole-ctl" stop "$name" >/dev/null || true
 fi
 wait $hv || true
+hv=""
 exit 0

@@ -17,7 +17,9 @@ for t in "$here"/e2e/[0-9]*.sh; do
 	log="$build/tests/e2e-$name.log"
 	mkdir -p "$build/tests"
 	start=$(date +%s.%N)
-	if BUILD="$build" timeout -k 5 300 bash "$t" >"$log" 2>&1; then
+	# A test may ask for more time with a "# timeout: SECONDS" line.
+	limit=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$t" | head -1)
+	if BUILD="$build" timeout -k 5 "${limit:-300}" bash "$t" >"$log" 2>&1; then
 		printf "PASS e2e %s (%.1f s)\n" "$name" "$(awk "BEGIN { print $(date +%s.%N) - $start }")"
 	else
 		echo "FAIL e2e $name"; sed 's/^/    /' "$log" | tail -60; fail=1

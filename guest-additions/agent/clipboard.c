@@ -1,16 +1,455 @@
 // SPDX-License-Identifier: MIT
-/* PLACEHOLDER: being written this session; replaced by the real module. */
+/*
+ * Clipboard sharing, guest side (protocol: backdoor/clipboard.h; X side:
+ * common/xsel.h, shared with the host bridge).
+ *
+ *  - a guest application copies: xsel reports the formats, we send an
+ *    OFFER; when the host pastes it sends a REQUEST, we read our X
+ *    selection, create a queue pair, answer XFER, and once the host says
+ *    READY (it attached) we stream the bytes;
+ *  - the host copies: its OFFER makes us own the selection; a guest paste
+ *    creates a queue pair, sends REQUEST and waits for the host's XFER,
+ *    then reads the bytes and hands them to the application.
+ * Every wait for the host has a deadline; a host that detaches mid-stream
+ * ends the transfer with a refusal, never a truncated paste.
+ */
 #include <errno.h>
+#include <string.h>
 
 #include "agent.h"
+#include "backdoor/clipboard.h"
+#include "common/xsel.h"
+
+/* How long the host may take to answer (it may be reading a slow owner). */
+#define CLIP_REPLY_TIMEOUT_MS	20000
+#define CLIP_MAX_TRANSFERS	8
+
+/* One transfer through a queue pair. */
+struct xfer {
+	bool active;
+	bool outgoing;			/* guest data to the host */
+	uint32_t id;
+	uint32_t req;			/* xsel request being answered (incoming) */
+	unsigned int sel, format;
+	uint64_t max_size;
+	struct phg_qp qp;
+	bool have_qp;
+	GBytes *data;			/* outgoing: what we send once READY */
+	guint timeout;
+};
+
+struct clip {
+	struct agent *a;
+	struct xsel *xsel;
+	uint32_t my_serial[PH_CLIP_SEL_COUNT];	/* of our offers */
+	uint32_t my_formats[PH_CLIP_SEL_COUNT];
+	uint32_t peer_serial[PH_CLIP_SEL_COUNT];
+	uint32_t next_xfer;
+	struct xfer xfers[CLIP_MAX_TRANSFERS];
+};
+
+static struct clip *the_clip;	/* for the timeout callbacks' sanity */
+
+static void fill_hdr(struct ph_clip_hdr *h, uint16_t type)
+{
+	h->magic = PH_CLIP_MAGIC;
+	h->version = PH_CLIP_VERSION;
+	h->type = type;
+}
+
+static void send_offer(struct clip *c, unsigned int sel)
+{
+	struct ph_clip_offer o = { 0 };
+
+	fill_hdr(&o.hdr, PH_CLIP_OFFER);
+	o.selection = sel;
+	o.serial = c->my_serial[sel];
+	o.formats = c->my_formats[sel];
+	agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &o, sizeof(o));
+}
+
+static void send_xfer(struct clip *c, uint16_t type, uint32_t id, uint32_t status,
+		      uint32_t format, uint32_t qp_resource, uint64_t size)
+{
+	struct ph_clip_xfer x = { 0 };
+
+	fill_hdr(&x.hdr, type);
+	x.xfer = id;
+	x.status = status;
+	x.format = format;
+	x.qp_resource = qp_resource;
+	x.size = size;
+	agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &x, sizeof(x));
+}
+
+static struct xfer *xfer_new(struct clip *c)
+{
+	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
+		if (!c->xfers[i].active) {
+			struct xfer *t = &c->xfers[i];
+
+			memset(t, 0, sizeof(*t));
+			t->active = true;
+			t->id = ++c->next_xfer;
+			return t;
+		}
+	return NULL;
+}
+
+static struct xfer *xfer_find(struct clip *c, uint32_t id, bool outgoing)
+{
+	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
+		if (c->xfers[i].active && c->xfers[i].id == id && c->xfers[i].outgoing == outgoing)
+			return &c->xfers[i];
+	return NULL;
+}
+
+static void xfer_end(struct clip *c, struct xfer *t)
+{
+	if (t->timeout)
+		g_source_remove(t->timeout);
+	if (t->have_qp)
+		phg_qp_destroy(&c->a->vmci, &t->qp);
+	if (t->data)
+		g_bytes_unref(t->data);
+	t->active = false;
+	t->have_qp = false;
+	t->data = NULL;
+	t->timeout = 0;
+}
+
+static gboolean on_xfer_timeout(gpointer p)
+{
+	struct xfer *t = p;
+	struct clip *c = the_clip;
+
+	t->timeout = 0;
+	if (!t->active)
+		return G_SOURCE_REMOVE;
+	g_message("clipboard: transfer %u: no answer from the host in %d s; abandoned", t->id,
+		  CLIP_REPLY_TIMEOUT_MS / 1000);
+	if (!t->outgoing)
+		xsel_refuse(c->xsel, t->req, "the host did not answer");
+	xfer_end(c, t);
+	return G_SOURCE_REMOVE;
+}
+
+static int create_qp(struct clip *c, struct xfer *t, uint64_t produce, uint64_t consume)
+{
+	uint32_t res = PH_CLIP_QP_BASE + (t->outgoing ? 0x10000 : 0) + (t->id & 0xFFFF);
+	/* The host bridge waits for our doorbells on its channel endpoint. */
+	struct vmci_handle peer = { VMCI_HOST_CONTEXT_ID, PH_DESKTOP_RES_CLIPBOARD };
+	int64_t r = phg_qp_create(&c->a->vmci, &t->qp, res, produce, consume, peer);
+
+	if (r < 0) {
+		g_message("clipboard: cannot create a queue pair (VMCI error %lld)", (long long)r);
+		return -1;
+	}
+	t->have_qp = true;
+	t->qp.stall_ms = PH_CLIP_STALL_MS;
+	return 0;
+}
+
+/* ---- xsel callbacks ---- */
+
+static void on_x_offer(void *opaque, unsigned int sel, uint32_t formats)
+{
+	struct clip *c = opaque;
+
+	c->my_serial[sel]++;
+	c->my_formats[sel] = formats;
+	g_debug("clipboard: guest %s offers formats 0x%x (serial %u)", sel ? "PRIMARY" : "CLIPBOARD",
+		formats, c->my_serial[sel]);
+	send_offer(c, sel);
+}
+
+/* A guest application pastes what the host offered. */
+static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned int format)
+{
+	struct clip *c = opaque;
+	struct xfer *t = xfer_new(c);
+	struct ph_clip_request r = { 0 };
+
+	if (!t) {
+		xsel_refuse(c->xsel, req, "too many transfers at once");
+		return;
+	}
+	t->req = req;
+	t->sel = sel;
+	t->format = format;
+	if (create_qp(c, t, VMCI_PAGE_SIZE, PH_CLIP_QP_SIZE) < 0) {
+		xsel_refuse(c->xsel, req, "no queue pair for the transfer");
+		xfer_end(c, t);
+		return;
+	}
+	fill_hdr(&r.hdr, PH_CLIP_REQUEST);
+	r.xfer = t->id;
+	r.selection = sel;
+	r.serial = c->peer_serial[sel];
+	r.format = format;
+	r.max_size = UINT64_MAX;	/* the host applies the VM's policy */
+	r.qp_resource = t->qp.handle.resource;
+	if (agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &r, sizeof(r)) < 0) {
+		xsel_refuse(c->xsel, req, "the host is not listening");
+		xfer_end(c, t);
+		return;
+	}
+	t->timeout = g_timeout_add(CLIP_REPLY_TIMEOUT_MS, on_xfer_timeout, t);
+}
+
+/* Our X selection was read for a host paste. */
+static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GBytes *data)
+{
+	struct clip *c = opaque;
+	struct xfer *t = xfer_find(c, cookie, true);
+	gsize len = data ? g_bytes_get_size(data) : 0;
+
+	if (!t)
+		return;
+	if (status == PH_CLIP_OK && len > t->max_size)
+		status = PH_CLIP_ERR_TOO_LARGE;
+	if (status != PH_CLIP_OK) {
+		g_message("clipboard: host paste refused: %s", ph_clip_status_text(status));
+		send_xfer(c, PH_CLIP_XFER, t->id, status, t->format, 0, len);
+		xfer_end(c, t);
+		return;
+	}
+	if (create_qp(c, t, PH_CLIP_QP_SIZE, VMCI_PAGE_SIZE) < 0) {
+		send_xfer(c, PH_CLIP_XFER, t->id, PH_CLIP_ERR_TRANSPORT, t->format, 0, len);
+		xfer_end(c, t);
+		return;
+	}
+	t->data = g_bytes_ref(data);
+	send_xfer(c, PH_CLIP_XFER, t->id, PH_CLIP_OK, t->format, t->qp.handle.resource, len);
+	/* The bytes move once the host attached (READY): a host that never does times out. */
+	t->timeout = g_timeout_add(CLIP_REPLY_TIMEOUT_MS, on_xfer_timeout, t);
+}
+
+static int agent_x_error_cb(void *opaque, unsigned long serial)
+{
+	return agent_x_error_since(((struct clip *)opaque)->a, serial);
+}
+
+static const struct xsel_ops xsel_ops = {
+	.offer = on_x_offer,
+	.request = on_x_request,
+	.read_done = on_x_read_done,
+	.x_error_since = agent_x_error_cb,
+};
+
+/* ---- host datagrams ---- */
+
+/* The host attached to our queue pair: stream the bytes (blocking, until the host has them). */
+static void stream_out(struct clip *c, struct xfer *t)
+{
+	gsize len;
+	const void *p = g_bytes_get_data(t->data, &len);
+	struct ph_clip_stream_hdr h = { PH_CLIP_MAGIC, PH_CLIP_OK, t->format, t->id, len };
+	int r = phg_qp_write_all(&c->a->vmci, &t->qp, &h, sizeof(h));
+
+	if (!r && len)
+		r = phg_qp_write_all(&c->a->vmci, &t->qp, p, len);
+	if (r)
+		g_message("clipboard: sending %zu bytes to the host failed: %s", len,
+			  r == -EPIPE ? "the host left" : g_strerror(-r));
+	/* The queue pair stays until the host says DONE (it may still be reading). */
+	if (r)
+		xfer_end(c, t);
+}
+
+static void on_request(struct clip *c, const struct ph_clip_request *r)
+{
+	struct xfer *t;
+
+	if (r->selection >= PH_CLIP_SEL_COUNT || r->format >= PH_CLIP_FMT_COUNT) {
+		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_CONVERT, r->format, 0, 0);
+		return;
+	}
+	if (r->serial != c->my_serial[r->selection] ||
+	    !(c->my_formats[r->selection] & PH_CLIP_FMT_BIT(r->format))) {
+		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_STALE, r->format, 0, 0);
+		return;
+	}
+	t = xfer_new(c);
+	if (!t) {
+		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_BUSY, r->format, 0, 0);
+		return;
+	}
+	/* Outgoing transfers carry the host's id (its namespace; ours are for incoming). */
+	t->id = r->xfer;
+	t->outgoing = true;
+	t->sel = r->selection;
+	t->format = r->format;
+	t->max_size = r->max_size;
+	if (xfer_find(c, r->xfer, true) != t) {	/* the host reused a live id */
+		t->active = false;
+		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_BUSY, r->format, 0, 0);
+		return;
+	}
+	xsel_read(c->xsel, r->selection, r->format, r->max_size, t->id);
+}
+
+/* The host's answer to our REQUEST: the bytes wait in our queue pair. */
+static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
+{
+	struct xfer *t = xfer_find(c, x->xfer, false);
+	struct ph_clip_stream_hdr h;
+	uint8_t *buf;
+	int r;
+
+	if (!t)
+		return;
+	if (x->status != PH_CLIP_OK) {
+		g_message("clipboard: paste from the host refused: %s",
+			  ph_clip_status_text(x->status));
+		xsel_refuse(c->xsel, t->req, ph_clip_status_text(x->status));
+		xfer_end(c, t);
+		return;
+	}
+	if (x->size > VMCI_QP_MAX_QUEUE_SIZE * 64) {	/* 4 GiB: nothing sane is larger */
+		xsel_refuse(c->xsel, t->req, "the host announced an absurd size");
+		xfer_end(c, t);
+		return;
+	}
+	r = phg_qp_read_all(&c->a->vmci, &t->qp, &h, sizeof(h));
+	if (!r && (h.magic != PH_CLIP_MAGIC || h.size != x->size || h.status != PH_CLIP_OK)) {
+		xsel_refuse(c->xsel, t->req, "malformed transfer header");
+		xfer_end(c, t);
+		return;
+	}
+	buf = r ? NULL : g_try_malloc(x->size ? x->size : 1);
+	if (!r && !buf)
+		r = -ENOMEM;
+	if (!r)
+		r = phg_qp_read_all(&c->a->vmci, &t->qp, buf, x->size);
+	if (r) {
+		g_message("clipboard: receiving %llu bytes from the host failed: %s",
+			  (unsigned long long)x->size, r == -EPIPE ? "the host left" : g_strerror(-r));
+		xsel_refuse(c->xsel, t->req, "the transfer from the host failed");
+	} else {
+		xsel_answer(c->xsel, t->req, buf, x->size);
+	}
+	g_free(buf);
+	xfer_end(c, t);
+}
+
+static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
+{
+	struct clip *c = opaque;
+	struct ph_clip_hdr h;
+	size_t n = d->hdr.payload_size;
+
+	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID || n < sizeof(h))
+		return;
+	memcpy(&h, d->payload, sizeof(h));
+	if (h.magic != PH_CLIP_MAGIC || h.version != PH_CLIP_VERSION)
+		return;
+	switch (h.type) {
+	case PH_CLIP_HELLO:
+		/* A (new) host bridge: tell it what the guest has. */
+		for (unsigned int sel = 0; sel < PH_CLIP_SEL_COUNT; sel++)
+			send_offer(c, sel);	/* also says "an agent is here" */
+		xsel_rescan(c->xsel);
+		break;
+	case PH_CLIP_OFFER: {
+		struct ph_clip_offer o;
+
+		if (n != sizeof(o))
+			return;
+		memcpy(&o, d->payload, sizeof(o));
+		if (o.selection >= PH_CLIP_SEL_COUNT)
+			return;
+		c->peer_serial[o.selection] = o.serial;
+		if (o.formats & PH_CLIP_FMT_ALL) {
+			c->my_formats[o.selection] = 0;	/* the host's copy replaces ours */
+			xsel_own(c->xsel, o.selection, o.formats & PH_CLIP_FMT_ALL);
+		} else if (xsel_owned(c->xsel, o.selection)) {
+			xsel_own(c->xsel, o.selection, 0);
+		}
+		break;
+	}
+	case PH_CLIP_REQUEST: {
+		struct ph_clip_request r;
+
+		if (n != sizeof(r))
+			return;
+		memcpy(&r, d->payload, sizeof(r));
+		on_request(c, &r);
+		break;
+	}
+	case PH_CLIP_XFER:
+	case PH_CLIP_READY:
+	case PH_CLIP_DONE: {
+		struct ph_clip_xfer x;
+		struct xfer *t;
+
+		if (n != sizeof(x))
+			return;
+		memcpy(&x, d->payload, sizeof(x));
+		if (h.type == PH_CLIP_XFER) {
+			on_xfer(c, &x);
+			break;
+		}
+		t = xfer_find(c, x.xfer, true);
+		if (!t)
+			break;
+		if (h.type == PH_CLIP_READY && t->data && t->have_qp) {
+			stream_out(c, t);
+		} else if (h.type == PH_CLIP_DONE) {
+			if (x.status != PH_CLIP_OK)
+				g_message("clipboard: the host refused our data: %s",
+					  ph_clip_status_text(x.status));
+			xfer_end(c, t);
+		}
+		break;
+	}
+	}
+}
+
+static bool on_x_event(struct agent *a, XEvent *ev, void *opaque)
+{
+	return xsel_event(((struct clip *)opaque)->xsel, ev);
+}
 
 static int clipboard_init(struct agent *a, void **state)
 {
-	return -ENOSYS;
+	struct clip *c;
+	int64_t r;
+
+	if (!a->have_vmci)
+		return -ENODEV;
+	c = g_new0(struct clip, 1);
+	c->a = a;
+	c->xsel = xsel_new(a->dpy, a->root, &xsel_ops, c);
+	if (!c->xsel) {
+		g_free(c);
+		return -ENOTSUP;
+	}
+	r = agent_bind(a, PH_DESKTOP_RES_CLIPBOARD, on_datagram, c);
+	if (r < 0) {
+		g_message("clipboard: cannot bind the clipboard channel (VMCI error %lld)",
+			  (long long)r);
+		xsel_free(c->xsel);
+		g_free(c);
+		return -EADDRINUSE;
+	}
+	agent_watch_x(a, on_x_event, c);
+	xsel_rescan(c->xsel);
+	the_clip = c;
+	*state = c;
+	return 0;
 }
 
 static void clipboard_fini(struct agent *a, void *state)
 {
+	struct clip *c = state;
+
+	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
+		if (c->xfers[i].active)
+			xfer_end(c, &c->xfers[i]);
+	xsel_free(c->xsel);
+	the_clip = NULL;
+	g_free(c);
 }
 
 const struct agent_module agent_clipboard = {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "common/x-source.h"
 
 struct agent_x_hook {
 	agent_x_handler fn;
@@ -109,71 +110,17 @@ static int on_x_io_error(Display *dpy)
 	exit(0);
 }
 
-static void dispatch_x_events(struct agent *a)
+/* One X event to the modules, in registration order, until one takes it. */
+static void dispatch_x_event(XEvent *ev, void *ctx)
 {
-	while (XPending(a->dpy)) {
-		XEvent ev;
+	struct agent *a = ctx;
 
-		XNextEvent(a->dpy, &ev);
-		for (guint i = 0; i < a->x_handlers->len; i++) {
-			struct agent_x_hook *h = g_ptr_array_index(a->x_handlers, i);
+	for (guint i = 0; i < a->x_handlers->len; i++) {
+		struct agent_x_hook *h = g_ptr_array_index(a->x_handlers, i);
 
-			if (h->fn(a, &ev, h->opaque))
-				break;
-		}
+		if (h->fn(a, ev, h->opaque))
+			break;
 	}
-}
-
-/*
- * An X event source that also looks at Xlib's queue: a module's round trip
- * (XSync, XGetImage, ...) can read events into the queue and leave the
- * socket quiet, and a plain fd watch would then sleep on them.
- */
-struct x_source {
-	GSource source;
-	struct agent *agent;
-	gpointer fd_tag;
-};
-
-static gboolean x_source_prepare(GSource *src, gint *timeout)
-{
-	struct x_source *xs = (struct x_source *)src;
-
-	*timeout = -1;
-	return XQLength(xs->agent->dpy) > 0;
-}
-
-static gboolean x_source_check(GSource *src)
-{
-	struct x_source *xs = (struct x_source *)src;
-
-	return XQLength(xs->agent->dpy) > 0 ||
-	       (g_source_query_unix_fd(src, xs->fd_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR));
-}
-
-static gboolean x_source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
-{
-	struct x_source *xs = (struct x_source *)src;
-
-	dispatch_x_events(xs->agent);
-	return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs x_source_funcs = {
-	.prepare = x_source_prepare,
-	.check = x_source_check,
-	.dispatch = x_source_dispatch,
-};
-
-static void add_x_source(struct agent *a)
-{
-	GSource *src = g_source_new(&x_source_funcs, sizeof(struct x_source));
-	struct x_source *xs = (struct x_source *)src;
-
-	xs->agent = a;
-	xs->fd_tag = g_source_add_unix_fd(src, ConnectionNumber(a->dpy), G_IO_IN | G_IO_HUP | G_IO_ERR);
-	g_source_attach(src, NULL);
-	g_source_unref(src);
 }
 
 static gboolean on_vmci_readable(gint fd, GIOCondition cond, gpointer data)
@@ -291,7 +238,7 @@ int main(int argc, char **argv)
 			g_debug("%s: on", modules[i]->name);
 		}
 	}
-	add_x_source(a);
+	x_source_attach(a->dpy, dispatch_x_event, a);
 	g_unix_signal_add(SIGTERM, on_signal, a->loop);
 	g_unix_signal_add(SIGINT, on_signal, a->loop);
 

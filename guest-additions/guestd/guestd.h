@@ -7,6 +7,7 @@
  *   handlers.c  what each TCLO command does, and the RPCIs we send
  *   timesync.c  keeping the guest's clock on the host's
  *   powerops.c  OS_Halt / OS_Reboot: the configured command, the status report
+ *   pointer.c   the host's absolute pointer as a uinput device (no X session)
  */
 #ifndef PORTHOLE_GUESTD_H
 #define PORTHOLE_GUESTD_H
@@ -96,6 +97,30 @@ bool timesync_now(struct timesync *ts, bool allow_backward);
 /* A Set_Option: 0 applied, -EINVAL bad value, 1 not a time sync option. */
 int timesync_set_option(struct timesync *ts, const char *name, const char *value);
 void timesync_free(struct timesync *ts);
+
+/* ---- pointer.c ---- */
+
+enum pointer_mode {
+	POINTER_AUTO,		/* uinput if the device exists, never in the trap engine */
+	POINTER_UINPUT,		/* uinput (in the trap engine too: explicit opt-in) */
+	POINTER_OFF,
+};
+
+#define POINTER_DEVICE_DEFAULT	"/dev/uinput"
+#define POINTER_POLL_MS_DEFAULT	20	/* only without VMCI (no wakeup) */
+
+struct pointer_opts {
+	enum pointer_mode mode;
+	const char *device;	/* a char device: uinput; anything else: an event log */
+	int poll_ms;
+};
+
+/* "auto", "uinput", "off" (NULL: auto): 0 or -EINVAL. */
+int pointer_parse_mode(const char *s, enum pointer_mode *mode);
+struct pointer;
+/* Start driving the pointer, or NULL when off here (logged why). */
+struct pointer *pointer_new(const struct pointer_opts *opts);
+void pointer_free(struct pointer *p);
 
 /* ---- tclo.c ---- */
 

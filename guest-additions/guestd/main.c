@@ -29,6 +29,9 @@ int main(int argc, char **argv)
 	gboolean sync_time = FALSE, sync_startup = TRUE, sync_backward = TRUE, no_timesync = FALSE;
 	gint sync_period = TIMESYNC_PERIOD_DEFAULT_S, sync_step_ms = 0;
 	gchar *halt_cmd = NULL, *reboot_cmd = NULL;
+	gchar *pointer_mode = NULL, *pointer_device = NULL;
+	gint pointer_poll_ms = POINTER_POLL_MS_DEFAULT;
+	struct pointer_opts pointer_opts = { .mode = POINTER_AUTO };
 	GOptionEntry entries[] = {
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
 		  "Run in the foreground (the default: porthole-guestd never daemonizes; "
@@ -59,6 +62,17 @@ int main(int argc, char **argv)
 		{ "reboot-command", 0, 0, G_OPTION_ARG_STRING, &reboot_cmd,
 		  "Command run for the host's OS_Reboot (default: 'systemctl reboot' under "
 		  "systemd, else 'reboot')", "CMD" },
+		{ "pointer", 0, 0, G_OPTION_ARG_STRING, &pointer_mode,
+		  "The host's absolute pointer as a uinput device, for guests without an X "
+		  "session: auto (default: when the device exists, never in a trap engine "
+		  "guest), uinput, or off.  An X session's porthole-agent takes it over while "
+		  "it runs", "MODE" },
+		{ "pointer-device", 0, 0, G_OPTION_ARG_FILENAME, &pointer_device,
+		  "uinput device (default /dev/uinput); a path that is not a character device "
+		  "gets the input events appended instead (tests)", "PATH" },
+		{ "pointer-poll-ms", 0, 0, G_OPTION_ARG_INT, &pointer_poll_ms,
+		  "Without VMCI (no wakeup datagram) look at the pointer queue this often, "
+		  "5..1000 ms (default 20)", "MS" },
 		{ 0 }
 	};
 	GOptionContext *ctx;
@@ -87,6 +101,14 @@ int main(int argc, char **argv)
 			GUESTD_NAME);
 		return 2;
 	}
+	if (pointer_parse_mode(pointer_mode, &pointer_opts.mode) ||
+	    pointer_poll_ms < 5 || pointer_poll_ms > 1000) {
+		fprintf(stderr, "%s: --pointer must be auto, uinput or off; --pointer-poll-ms "
+			"5..1000\n", GUESTD_NAME);
+		return 2;
+	}
+	pointer_opts.device = pointer_device ? pointer_device : POINTER_DEVICE_DEFAULT;
+	pointer_opts.poll_ms = pointer_poll_ms;
 	if (poll_max_ms < 10 || poll_max_ms > 60000) {
 		fprintf(stderr, "%s: --poll-max-ms must be 10..60000\n", GUESTD_NAME);
 		return 2;
@@ -119,6 +141,8 @@ int main(int argc, char **argv)
 	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, loop);
 	guint sig_int = g_unix_signal_add(SIGINT, on_signal, loop);
 
+	struct pointer *pointer = pointer_new(&pointer_opts);
+
 	guestd_state_set_timesync(state, timesync);
 	guestd_state_set_powerops(state, powerops);
 	tclo_start(tclo);
@@ -133,6 +157,9 @@ int main(int argc, char **argv)
 	tclo_free(tclo);
 	timesync_free(timesync);
 	powerops_free(powerops);
+	pointer_free(pointer);
+	g_free(pointer_mode);
+	g_free(pointer_device);
 	g_free(halt_cmd);
 	g_free(reboot_cmd);
 	g_source_remove(sig_term);

@@ -82,6 +82,7 @@ struct phg_qp {
 	struct vmci_qp_view view;
 	struct vmci_handle peer_doorbell;	/* rung when the peer may wait */
 	bool peer_detached;
+	int stall_ms;	/* *_all: 0 wait forever, else -ETIMEDOUT after this long stalled */
 };
 
 /*

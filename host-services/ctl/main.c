@@ -7,10 +7,15 @@
  *   porthole-ctl info-get VM KEY
  *   porthole-ctl info-set VM KEY VALUE
  *   porthole-ctl tclo VM 'COMMAND'          (APP:COMMAND for another tools app)
+ *   porthole-ctl pointer VM X Y [BUTTONS [WHEEL]]  (absolute pointer event)
+ *   porthole-ctl pointer-status VM
  *   porthole-ctl memory VM                  (maps guest RAM, prints its layout)
  *   porthole-ctl reset-channels VM
  *   porthole-ctl stop VM
  *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
+ *   porthole-ctl resolution VM W H | sync-time VM | shutdown VM | reboot VM
+ *   porthole-ctl --dbus COMMAND ...        (through org.porthole.Host1: dbus.c)
+ *   porthole-ctl monitor [--count N]       (D-Bus signals: dbus.c)
  */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backdoor/desktop.h"
+#include "host-services/ctl/dbus.h"
 #include "host-services/lib/porthole-host.h"
 
 #define DEFAULT_TIMEOUT_MS	5000
@@ -34,13 +41,28 @@ static int usage(FILE *f)
 		"  info-set VM KEY VALUE     set a guestinfo value for the guest to read\n"
 		"  tclo VM 'COMMAND'         send a TCLO command to the guest tools, print the reply\n"
 		"                            (APP:COMMAND targets another tools app than toolbox)\n"
+		"  pointer VM X Y [BUTTONS [WHEEL]]\n"
+		"                            absolute pointer event: X, Y 0..65535 across the\n"
+		"                            guest screen, BUTTONS 1 left|2 middle|4 right,\n"
+		"                            WHEEL clicks (negative: up)\n"
+		"  pointer-status VM         the guest's absolute pointer driver and queue\n"
 		"  memory VM                 map the guest RAM and print its layout\n"
 		"  reset-channels VM         close the guest's RPC channels (tools reconnect)\n"
 		"  stop VM                   stop the VM\n"
 		"  clock VM [--offset ±DURATION] [--rate PPM]\n"
 		"                            show the guest clock (trap engine); jump it by\n"
 		"                            DURATION (e.g. +30s, -200ms, 1.5h) or make it run\n"
-		"                            PPM parts per million fast (negative: slow)\n");
+		"                            PPM parts per million fast (negative: slow)\n"
+		"  clipboard-policy VM [host-to-guest=on|off] [guest-to-host=on|off] [max-size=BYTES]\n"
+		"                            show or change the VM's clipboard sharing policy\n"
+		"  clipboard-legacy VM get|set TEXT\n"
+		"                            the text legacy guest tools (backdoor copy/paste)\n"
+		"                            sent (get: \"SERIAL\\nTEXT\"), or will read (set)\n");
+	fprintf(f,
+		"  resolution VM W H         ask the guest's desktop agent to resize its screen\n"
+		"  sync-time VM              the guest steps its clock to the host's (tools)\n"
+		"  shutdown VM | reboot VM   the guest tools run the guest's shutdown/reboot\n");
+	ctl_dbus_usage(f);
 	return f == stdout ? 0 : 2;
 }
 
@@ -186,9 +208,18 @@ int main(int argc, char **argv)
 	struct ph_reply r = { 0 };
 	const char *cmd;
 	int st, ret = 1;
+	bool use_dbus = false;
 
 	if (argc < 2)
 		return usage(stderr);
+	/* --dbus or PORTHOLE_CTL_DBUS=1: through org.porthole.Host1 (dbus.c). */
+	if (!strcmp(argv[1], "--dbus")) {
+		use_dbus = true;
+		argc--;
+		argv++;
+		if (argc < 2)
+			return usage(stderr);
+	}
 	cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help"))
 		return usage(stdout);
@@ -196,6 +227,8 @@ int main(int argc, char **argv)
 		printf("porthole-ctl %s\n", PORTHOLE_VERSION);
 		return 0;
 	}
+	if (use_dbus || ctl_dbus_wanted() || !strcmp(cmd, "monitor"))
+		return ctl_dbus_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list")) {
 		g_autoptr(GPtrArray) vms = ph_list_vms();
 
@@ -246,6 +279,30 @@ int main(int argc, char **argv)
 		} else if (st > 0) {
 			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
 				r.data->len ? r.data->str : g_strerror(st));
+		}
+	} else if (!strcmp(cmd, "pointer")) {
+		g_autofree char *p = NULL;
+
+		if (!need(argc, 5))
+			return 2;
+		if (argc > 7)
+			return usage(stderr);
+		/* X Y [BUTTONS [WHEEL]]: the hypervisor checks the numbers. */
+		p = g_strdup_printf("%s %s %s %s", argv[3], argv[4], argc > 5 ? argv[5] : "0",
+				    argc > 6 ? argv[6] : "0");
+		st = call(argv[2], PH_CTL_POINTER, p, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0)
+			ret = 0;
+		else if (st > 0)
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
+				r.data->len ? r.data->str : g_strerror(st));
+	} else if (!strcmp(cmd, "pointer-status")) {
+		st = call(argv[2], PH_CTL_POINTER_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			fputs(r.data->str, stdout);
+			ret = 0;
+		} else if (st > 0) {
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2], g_strerror(st));
 		}
 	} else if (!strcmp(cmd, "memory")) {
 		g_autoptr(GError) err = NULL;
@@ -305,6 +362,60 @@ int main(int argc, char **argv)
 			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
 				r.data->len ? r.data->str : g_strerror(st));
 		}
+	} else if (!strcmp(cmd, "clipboard-policy")) {
+		GString *req = g_string_new(NULL);
+
+		for (int i = 3; i < argc; i++)
+			g_string_append_printf(req, "%s\n", argv[i]);
+		st = call(argv[2], argc > 3 ? PH_CTL_CLIPBOARD_POLICY_SET : PH_CTL_CLIPBOARD_POLICY_GET,
+			  req->str, DEFAULT_TIMEOUT_MS, &r);
+		g_string_free(req, TRUE);
+		if (st == 0) {
+			fputs(r.data->str, stdout);
+			ret = 0;
+		} else if (st > 0) {
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
+				r.data->len ? r.data->str : g_strerror(st));
+		}
+	} else if (!strcmp(cmd, "clipboard-legacy")) {
+		gboolean set = argc == 5 && !strcmp(argv[3], "set");
+
+		if (!set && !(argc == 4 && !strcmp(argv[3], "get")))
+			return usage(stderr);
+		st = call(argv[2], set ? PH_CTL_CLIPBOARD_LEGACY_SET : PH_CTL_CLIPBOARD_LEGACY_GET,
+			  set ? argv[4] : NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			fwrite(r.data->str, 1, r.data->len, stdout);
+			ret = 0;
+		} else if (st > 0) {
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
+				r.data->len ? r.data->str : g_strerror(st));
+		}
+	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time") ||
+		   !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
+		/* The TCLO commands behind porthole-hostd's methods of the same meaning. */
+		const char *tclo = !strcmp(cmd, "sync-time") ? "Time_Synchronize 1" :
+				   !strcmp(cmd, "shutdown") ? "OS_Halt" : "OS_Reboot";
+		g_autofree char *resize = NULL;
+
+		if (!strcmp(cmd, "resolution")) {
+			guint64 w, h;
+
+			if (argc != 5 || !g_ascii_string_to_unsigned(argv[3], 10, 1, 16384, &w, NULL) ||
+			    !g_ascii_string_to_unsigned(argv[4], 10, 1, 16384, &h, NULL))
+				return usage(stderr);
+			/* The session agent resizes (VMware's vmusr channel), not guestd. */
+			tclo = resize = g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %" G_GUINT64_FORMAT
+							" %" G_GUINT64_FORMAT, w, h);
+		} else if (argc != 3) {
+			return usage(stderr);
+		}
+		st = call(argv[2], PH_CTL_TCLO, tclo, TCLO_TIMEOUT_MS, &r);
+		if (st == 0 && g_str_has_prefix(r.data->str, "OK"))
+			ret = 0;
+		else if (st >= 0)
+			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
+				r.data->len ? r.data->str : g_strerror(st));
 	} else if (!strcmp(cmd, "stop")) {
 		ret = call(argv[2], PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r) ? 1 : 0;
 	} else {

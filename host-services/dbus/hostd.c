@@ -12,6 +12,8 @@
  * events, a crashed VM leaves its socket behind) and polls every VM's
  * PH_CTL_STATUS and guestinfo, turning changes into PropertiesChanged and
  * ToolsStatusChanged.  A VM whose socket stops answering is removed.
+ * ScreenSize comes from guestinfo.porthole.screen ("WxH", set by the guest's
+ * porthole-agent); ClipboardPolicy from PH_CTL_CLIPBOARD_POLICY_GET.
  *
  * Status polls are quick local calls made from the main loop (1 s timeout);
  * methods that wait for the guest (TCLO, up to 10 s) run in GTask threads
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backdoor/desktop.h"
 #include "host-services/lib/porthole-host.h"
 
 #define BUS_NAME	"org.porthole.Host1"
@@ -57,7 +60,14 @@ struct vm {
 	char *engine, *state, *tools_status, *tools_version, *tools_desc;
 	GStrv caps;
 	GHashTable *guestinfo;	/* key -> value, valid UTF-8 */
+	guint32 screen_w, screen_h;	/* 0x0: not known */
+	bool clip_known;		/* the hypervisor answered CLIPBOARD_POLICY_GET */
+	bool clip_h2g, clip_g2h;
+	guint64 clip_max;
 };
+
+#define SCREEN_KEY	"guestinfo.porthole.screen"
+#define SCREEN_MAX	65535
 
 struct hostd {
 	GMainLoop *loop;
@@ -113,6 +123,19 @@ static GVariant *guestinfo_variant(struct vm *vm)
 	return g_variant_builder_end(&b);
 }
 
+static GVariant *clipboard_policy_variant(struct vm *vm)
+{
+	GVariantBuilder b;
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	if (vm->clip_known) {
+		g_variant_builder_add(&b, "{sv}", "host-to-guest", g_variant_new_boolean(vm->clip_h2g));
+		g_variant_builder_add(&b, "{sv}", "guest-to-host", g_variant_new_boolean(vm->clip_g2h));
+		g_variant_builder_add(&b, "{sv}", "max-size", g_variant_new_uint64(vm->clip_max));
+	}
+	return g_variant_builder_end(&b);
+}
+
 static GVariant *vm_property(struct vm *vm, const char *name)
 {
 	if (!strcmp(name, "Name"))
@@ -131,6 +154,10 @@ static GVariant *vm_property(struct vm *vm, const char *name)
 		return g_variant_new_strv((const char *const *)vm->caps, -1);
 	if (!strcmp(name, "GuestInfo"))
 		return guestinfo_variant(vm);
+	if (!strcmp(name, "ScreenSize"))
+		return g_variant_new("(uu)", vm->screen_w, vm->screen_h);
+	if (!strcmp(name, "ClipboardPolicy"))
+		return clipboard_policy_variant(vm);
 	return NULL;
 }
 
@@ -195,6 +222,25 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 	}
 }
 
+/* "WxH" as the guest's agent reports it; anything else is 0x0 (unknown). */
+static void apply_screen(struct vm *vm, const char *text, GPtrArray *changed)
+{
+	guint32 w = 0, h = 0;
+	unsigned int pw, ph;
+	char tail;
+
+	if (text && sscanf(text, "%5ux%5u%c", &pw, &ph, &tail) == 2 && pw && ph &&
+	    pw <= SCREEN_MAX && ph <= SCREEN_MAX && g_ascii_isdigit(text[0])) {
+		w = pw;
+		h = ph;
+	}
+	if (w == vm->screen_w && h == vm->screen_h)
+		return;
+	vm->screen_w = w;
+	vm->screen_h = h;
+	g_ptr_array_add(changed, (gpointer)"ScreenSize");
+}
+
 static void apply_guestinfo(struct vm *vm, const GString *data, GPtrArray *changed)
 {
 	GHashTable *next = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -230,6 +276,42 @@ static void apply_guestinfo(struct vm *vm, const GString *data, GPtrArray *chang
 	g_hash_table_destroy(vm->guestinfo);
 	vm->guestinfo = next;
 	g_ptr_array_add(changed, (gpointer)"GuestInfo");
+	apply_screen(vm, g_hash_table_lookup(next, SCREEN_KEY), changed);
+}
+
+/*
+ * The policy text of PH_CTL_CLIPBOARD_POLICY_GET/SET replies:
+ * "host-to-guest=on|off\nguest-to-host=on|off\nmax-size=BYTES\n".  Lines
+ * it can't read leave the old values.
+ */
+static void apply_clipboard_policy(struct vm *vm, const char *text, GPtrArray *changed)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	bool h2g = vm->clip_h2g, g2h = vm->clip_g2h;
+	guint64 max = vm->clip_max;
+
+	for (char **l = lines; *l; l++) {
+		char *eq = strchr(*l, '='), *end;
+		guint64 n;
+
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (!strcmp(*l, "host-to-guest") && (!strcmp(eq, "on") || !strcmp(eq, "off")))
+			h2g = !strcmp(eq, "on");
+		else if (!strcmp(*l, "guest-to-host") && (!strcmp(eq, "on") || !strcmp(eq, "off")))
+			g2h = !strcmp(eq, "on");
+		else if (!strcmp(*l, "max-size") && g_ascii_isdigit(*eq) &&
+			 (n = g_ascii_strtoull(eq, &end, 10), !*end))
+			max = n;
+	}
+	if (vm->clip_known && h2g == vm->clip_h2g && g2h == vm->clip_g2h && max == vm->clip_max)
+		return;
+	vm->clip_known = true;
+	vm->clip_h2g = h2g;
+	vm->clip_g2h = g2h;
+	vm->clip_max = max;
+	g_ptr_array_add(changed, (gpointer)"ClipboardPolicy");
 }
 
 static void emit_changes(struct vm *vm, GPtrArray *changed, const char *old_tools)
@@ -276,6 +358,14 @@ static bool vm_poll(struct vm *vm, bool announce)
 	/* An older hypervisor without INFO_LIST: no guestinfo, but still a VM. */
 	if (r.status == 0)
 		apply_guestinfo(vm, r.data, changed);
+	ph_reply_clear(&r);
+	if (ph_call(vm->fd, PH_CTL_CLIPBOARD_POLICY_GET, NULL, STATUS_TIMEOUT_MS, &r, &err)) {
+		ph_reply_clear(&r);
+		goto gone;
+	}
+	/* A hypervisor without clipboard ops: ClipboardPolicy stays empty. */
+	if (r.status == 0)
+		apply_clipboard_policy(vm, r.data->str, changed);
 	ph_reply_clear(&r);
 	if (announce)
 		emit_changes(vm, changed, old_tools);
@@ -361,6 +451,70 @@ static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command,
 	g_object_unref(task);
 }
 
+/*
+ * SetClipboardPolicy(a{sv}): any of host-to-guest (b), guest-to-host (b),
+ * max-size (t), as PH_CTL_CLIPBOARD_POLICY_SET text.  A quick local call to
+ * the hypervisor (the guest is not involved), made here on the poll
+ * connection; the new policy is announced before the reply.
+ */
+static void set_clipboard_policy(struct vm *vm, GVariant *params, GDBusMethodInvocation *inv)
+{
+	g_autoptr(GVariant) dict = g_variant_get_child_value(params, 0);
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autoptr(GPtrArray) changed = g_ptr_array_new();
+	g_autoptr(GError) err = NULL;
+	struct ph_reply r;
+	GVariantIter it;
+	const char *key;
+	GVariant *val;
+
+	g_variant_iter_init(&it, dict);
+	while (g_variant_iter_loop(&it, "{&sv}", &key, &val)) {
+		bool flag = !strcmp(key, "host-to-guest") || !strcmp(key, "guest-to-host");
+
+		if (flag && g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
+			g_string_append_printf(text, "%s=%s\n", key,
+					       g_variant_get_boolean(val) ? "on" : "off");
+		} else if (!strcmp(key, "max-size") &&
+			   g_variant_is_of_type(val, G_VARIANT_TYPE_UINT64)) {
+			g_string_append_printf(text, "max-size=%" G_GUINT64_FORMAT "\n",
+					       g_variant_get_uint64(val));
+		} else {
+			g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+				"policy keys: host-to-guest (b), guest-to-host (b), max-size (t)");
+			g_variant_unref(val);	/* g_variant_iter_loop owns it until the next round */
+			return;
+		}
+	}
+	if (!text->len) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+							   "an empty policy changes nothing");
+		return;
+	}
+	if (vm->fd < 0 && (vm->fd = ph_connect(vm->name, &err)) < 0) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		return;
+	}
+	if (ph_call(vm->fd, PH_CTL_CLIPBOARD_POLICY_SET, text->str, STATUS_TIMEOUT_MS, &r, &err)) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		ph_reply_clear(&r);
+		return;
+	}
+	if (r.status) {
+		g_autofree char *msg = utf8(r.data->len ? r.data->str : g_strerror(r.status));
+
+		g_dbus_method_invocation_return_dbus_error(inv, r.status == EINVAL ?
+			ERROR_PREFIX "InvalidArgs" : ERROR_PREFIX "Failed", msg);
+		ph_reply_clear(&r);
+		return;
+	}
+	apply_clipboard_policy(vm, r.data->str, changed);
+	ph_reply_clear(&r);
+	emit_changes(vm, changed, NULL);
+	g_message("%s: clipboard policy set: %s", vm->name, g_strdelimit(text->str, "\n", ' '));
+	g_dbus_method_invocation_return_value(inv, NULL);
+}
+
 static void vm_method(GDBusConnection *bus, const char *sender, const char *path,
 		      const char *iface, const char *method, GVariant *params,
 		      GDBusMethodInvocation *inv, gpointer data)
@@ -386,13 +540,17 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 								   "resolution out of range");
 			return;
 		}
-		start_tclo(vm, inv, g_strdup_printf("Resolution_Set %u %u", w, h), true);
+		/* The session agent resizes (VMware's vmusr channel), not guestd. */
+		start_tclo(vm, inv, g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %u %u", w, h),
+			   true);
 	} else if (!strcmp(method, "SyncTime")) {
 		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true);
 	} else if (!strcmp(method, "Shutdown")) {
 		start_tclo(vm, inv, g_strdup("OS_Halt"), true);
 	} else if (!strcmp(method, "Reboot")) {
 		start_tclo(vm, inv, g_strdup("OS_Reboot"), true);
+	} else if (!strcmp(method, "SetClipboardPolicy")) {
+		set_clipboard_policy(vm, params, inv);
 	} else {
 		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
 							   method);

@@ -234,17 +234,23 @@ int phh_vmci_recv(struct phh_vmci *h, struct phh_dg *d, int timeout_ms)
 	for (;;) {
 		struct phh_dg *q = g_queue_pop_head(h->queue);
 		int64_t left;
+		uint64_t v;
 		int r;
 
 		if (q) {
+			/* Empty now: the event fd must stop reporting the queue. */
+			if (g_queue_is_empty(h->queue) && read(h->queue_efd, &v, sizeof(v)) < 0) {
+				/* already reset */
+			}
 			*d = *q;
 			g_free(q);
 			return 0;
 		}
-		left = timeout_ms < 0 ? -1 : deadline - g_get_monotonic_time() / 1000;
-		if (timeout_ms >= 0 && left <= 0)
-			return -ETIMEDOUT;
+		/* Out of time (or timeout 0) still takes what the socket holds now. */
+		left = timeout_ms < 0 ? -1 : MAX(deadline - g_get_monotonic_time() / 1000, 0);
 		r = pump(h, (int)left, 0, NULL, NULL);
+		if (r == -ETIMEDOUT && left == 0)
+			return -ETIMEDOUT;
 		if (r < 0 && r != -ETIMEDOUT)
 			return r;
 	}
@@ -422,7 +428,7 @@ static int host_wait(void *p, int timeout_ms)
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len)
 {
 	struct host_side hs = { h, qp };
-	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
 
 	return ring_write_all(&qp->view, buf, len, &side);
 }
@@ -430,7 +436,7 @@ int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, siz
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len)
 {
 	struct host_side hs = { h, qp };
-	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
 
 	return ring_read_all(&qp->view, buf, len, &side);
 }

@@ -65,13 +65,14 @@ struct phh_qp {
 	struct vmci_qp_view view;		/* the host's: produce = guest's consume */
 	uint32_t doorbell_resource;		/* our bound resource the guest rings */
 	bool peer_detached;
+	int stall_ms;	/* *_all: 0 wait forever, else -ETIMEDOUT after this long stalled */
 };
 
 /* Attach guest queue pair {cid, resource}; the guest rings doorbell_resource. */
 int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 		  uint32_t doorbell_resource);
 int phh_qp_detach(struct phh_vmci *h, struct phh_qp *qp);
-/* Exactly len bytes, blocking on doorbells; 0, -EPIPE (guest left) or -errno. */
+/* Exactly len bytes, blocking on doorbells; 0, -EPIPE (guest left), -ETIMEDOUT (stall_ms) or -errno. */
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len);
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len);
 

@@ -13,6 +13,8 @@
  * Status: no VM -> Passive; every VM running with tools -> Active, icon
  * "computer"; a VM without tools -> Active, icon "dialog-information"; a VM
  * whose tools went away, or that is not running -> NeedsAttention.
+ * Per VM: Open viewer (porthole-viewer VM), Clipboard sharing (a checkbox:
+ * SetClipboardPolicy both ways), Sync time now, Shut down / Reboot guest.
  */
 #define G_LOG_DOMAIN "porthole-tray"
 
@@ -69,6 +71,7 @@ static const char sni_xml[] =
 struct tvm {
 	char *path, *name, *state, *tools, *desc;
 	bool had_tools, statechange;
+	bool clip_known, clip_on;	/* ClipboardPolicy: has one; shares both ways */
 };
 
 struct tray {
@@ -84,6 +87,7 @@ struct tray {
 	GHashTable *vms;	/* object path -> struct tvm */
 	char *status, *icon, *tip_title, *tip_text;
 	char *viewer;		/* porthole-viewer, when installed */
+	char *menu_key;		/* what the menu was last built from */
 };
 
 static void tvm_free(gpointer p)
@@ -179,6 +183,28 @@ static void on_action(DbusmenuMenuitem *mi, guint timestamp, gpointer data)
 			       g_strdup_printf("%s (%s)", a->label, a->path));
 }
 
+/* "Clipboard sharing": both directions on, or both off. */
+static void on_clipboard_toggle(DbusmenuMenuitem *mi, guint timestamp, gpointer data)
+{
+	struct action *a = data;
+	struct tvm *v = g_hash_table_lookup(a->tray->vms, a->path);
+	GVariantBuilder b;
+	bool on;
+
+	if (!v)
+		return;
+	on = !v->clip_on;
+	g_message("menu: clipboard sharing %s (%s)", on ? "on" : "off", a->path);
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&b, "{sv}", "host-to-guest", g_variant_new_boolean(on));
+	g_variant_builder_add(&b, "{sv}", "guest-to-host", g_variant_new_boolean(on));
+	g_dbus_connection_call(a->tray->bus, HOST_NAME, a->path, HOST_VM_IFACE,
+			       "SetClipboardPolicy", g_variant_new("(a{sv})", &b), NULL,
+			       G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, action_done,
+			       g_strdup_printf("clipboard sharing %s (%s)", on ? "on" : "off",
+					       a->path));
+}
+
 static void on_open_viewer(DbusmenuMenuitem *mi, guint timestamp, gpointer data)
 {
 	struct action *a = data;
@@ -208,10 +234,34 @@ static DbusmenuMenuitem *add_item(struct tray *t, DbusmenuMenuitem *parent, cons
 	return mi;
 }
 
+/*
+ * What the menu shows, as one string: the menu is rebuilt only when this
+ * changes, so an open menu (and its item ids) survives the property updates
+ * that don't concern it (guestinfo, ...).
+ */
+static char *menu_key(GList *vms)
+{
+	GString *k = g_string_new(NULL);
+
+	for (GList *l = vms; l; l = l->next) {
+		struct tvm *v = l->data;
+
+		g_string_append_printf(k, "%s|%s|%s|%d%d%d%d\n", v->path, v->name, v->tools,
+				       v->had_tools, v->statechange, v->clip_known, v->clip_on);
+		g_string_append(k, v->desc);
+	}
+	return g_string_free(k, FALSE);
+}
+
 static void rebuild_menu(struct tray *t)
 {
-	GList *old = dbusmenu_menuitem_take_children(t->root), *vms = sorted_vms(t);
+	GList *old, *vms = sorted_vms(t);
 
+	if (!set_str(&t->menu_key, menu_key(vms))) {
+		g_list_free(vms);
+		return;
+	}
+	old = dbusmenu_menuitem_take_children(t->root);
 	g_list_free_full(old, g_object_unref);
 	if (!vms) {
 		DbusmenuMenuitem *mi = dbusmenu_menuitem_new();
@@ -226,7 +276,7 @@ static void rebuild_menu(struct tray *t)
 		struct tvm *v = l->data;
 		g_autofree char *tools = tools_text(v);
 		g_autofree char *label = g_strdup_printf("%s: %s", v->name, tools);
-		DbusmenuMenuitem *sub = dbusmenu_menuitem_new();
+		DbusmenuMenuitem *sub = dbusmenu_menuitem_new(), *mi;
 		bool up = !strcmp(v->tools, "running");
 
 		dbusmenu_menuitem_property_set(sub, DBUSMENU_MENUITEM_PROP_LABEL, label);
@@ -235,6 +285,13 @@ static void rebuild_menu(struct tray *t)
 		if (t->viewer)
 			add_item(t, sub, "Open viewer", true, v->name, NULL,
 				 G_CALLBACK(on_open_viewer));
+		mi = add_item(t, sub, "Clipboard sharing", v->clip_known, v->path, NULL,
+			      G_CALLBACK(on_clipboard_toggle));
+		dbusmenu_menuitem_property_set(mi, DBUSMENU_MENUITEM_PROP_TOGGLE_TYPE,
+					       DBUSMENU_MENUITEM_TOGGLE_CHECK);
+		dbusmenu_menuitem_property_set_int(mi, DBUSMENU_MENUITEM_PROP_TOGGLE_STATE,
+			v->clip_on ? DBUSMENU_MENUITEM_TOGGLE_STATE_CHECKED :
+				     DBUSMENU_MENUITEM_TOGGLE_STATE_UNCHECKED);
 		add_item(t, sub, "Sync time now", up, v->path, "SyncTime", G_CALLBACK(on_action));
 		/* Power operations only where the guest registered the statechange capability. */
 		add_item(t, sub, "Shut down guest", up && v->statechange, v->path, "Shutdown",
@@ -300,6 +357,7 @@ static void apply_props(struct tvm *v, GVariant *props)
 {
 	const char *s;
 	g_autofree const char **caps = NULL;
+	g_autoptr(GVariant) policy = NULL;
 
 	if ((s = prop_str(props, "Name")))
 		set_str(&v->name, g_strdup(s));
@@ -310,6 +368,13 @@ static void apply_props(struct tvm *v, GVariant *props)
 	if ((s = prop_str(props, "ToolsStatus"))) {
 		set_str(&v->tools, g_strdup(s));
 		v->had_tools |= !strcmp(s, "running");
+	}
+	if ((policy = g_variant_lookup_value(props, "ClipboardPolicy", G_VARIANT_TYPE_VARDICT))) {
+		gboolean h2g = FALSE, g2h = FALSE;
+
+		v->clip_known = g_variant_lookup(policy, "host-to-guest", "b", &h2g) &&
+				g_variant_lookup(policy, "guest-to-host", "b", &g2h);
+		v->clip_on = v->clip_known && h2g && g2h;
 	}
 	if (g_variant_lookup(props, "Capabilities", "^a&s", &caps)) {
 		v->statechange = false;
@@ -643,5 +708,6 @@ int main(int argc, char **argv)
 	g_free(t.tip_title);
 	g_free(t.tip_text);
 	g_free(t.viewer);
+	g_free(t.menu_key);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "viewer.h"
+#include "common/x-source.h"
 
 struct viewer_x_hook {
 	viewer_x_handler fn;
@@ -206,63 +207,17 @@ static gboolean try_attach(gpointer data)
 
 /* ---- X events ---- */
 
-static void dispatch_x_events(struct viewer *v)
+/* One X event to the modules, in registration order, until one takes it. */
+static void dispatch_x_event(XEvent *ev, void *ctx)
 {
-	while (XPending(v->dpy)) {
-		XEvent ev;
+	struct viewer *v = ctx;
 
-		XNextEvent(v->dpy, &ev);
-		for (guint i = 0; i < v->x_handlers->len; i++) {
-			struct viewer_x_hook *h = g_ptr_array_index(v->x_handlers, i);
+	for (guint i = 0; i < v->x_handlers->len; i++) {
+		struct viewer_x_hook *h = g_ptr_array_index(v->x_handlers, i);
 
-			if (h->fn(v, &ev, h->opaque))
-				break;
-		}
+		if (h->fn(v, ev, h->opaque))
+			break;
 	}
-}
-
-/* Watches the socket and Xlib's queue (round trips fill it quietly). */
-struct x_source {
-	GSource source;
-	struct viewer *viewer;
-	gpointer fd_tag;
-};
-
-static gboolean x_source_prepare(GSource *src, gint *timeout)
-{
-	*timeout = -1;
-	return XQLength(((struct x_source *)src)->viewer->dpy) > 0;
-}
-
-static gboolean x_source_check(GSource *src)
-{
-	struct x_source *xs = (struct x_source *)src;
-
-	return XQLength(xs->viewer->dpy) > 0 ||
-	       (g_source_query_unix_fd(src, xs->fd_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR));
-}
-
-static gboolean x_source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
-{
-	dispatch_x_events(((struct x_source *)src)->viewer);
-	return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs x_source_funcs = {
-	.prepare = x_source_prepare,
-	.check = x_source_check,
-	.dispatch = x_source_dispatch,
-};
-
-static void add_x_source(struct viewer *v)
-{
-	GSource *src = g_source_new(&x_source_funcs, sizeof(struct x_source));
-	struct x_source *xs = (struct x_source *)src;
-
-	xs->viewer = v;
-	xs->fd_tag = g_source_add_unix_fd(src, ConnectionNumber(v->dpy), G_IO_IN | G_IO_HUP | G_IO_ERR);
-	g_source_attach(src, NULL);
-	g_source_unref(src);
 }
 
 static gboolean on_signal(gpointer data)
@@ -356,7 +311,7 @@ int main(int argc, char **argv)
 			module_state[i] = NULL;
 		}
 	}
-	add_x_source(v);
+	x_source_attach(v->dpy, dispatch_x_event, v);
 	if (try_attach(v) == G_SOURCE_CONTINUE)
 		g_timeout_add(REATTACH_INTERVAL_MS, try_attach, v);
 	g_unix_signal_add(SIGTERM, on_signal, v->loop);

@@ -39,6 +39,9 @@ struct viewer {
 	int ctl_fd;			/* requests (TCLO, pointer, ...) */
 	guint vmci_watch;
 
+	Window window;			/* display.c's window (None: headless) */
+	int guest_width, guest_height;	/* the guest framebuffer shown (0: none) */
+
 	GPtrArray *x_handlers;
 	GPtrArray *dg_handlers;		/* cleared at every detach */
 	unsigned long last_x_error_serial;

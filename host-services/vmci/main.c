@@ -6,12 +6,20 @@
  *   porthole-vmci VM recv RID [COUNT]               print COUNT datagrams
  *   porthole-vmci VM echo RID [COUNT]               send each one back
  *   porthole-vmci VM stream-recv RID [-o FILE] [--detach-after BYTES] [--count N]
+ *                                   [--blocks] [--progress] [--await-full]
  *   porthole-vmci VM stream-send RID (FILE | -n BYTES)
  *   porthole-vmci - baseline BYTES                  memcpy and AF_UNIX, 1 MiB writes
  *   (streams take --raw: no per-byte test pattern or checksum, for benchmarks)
  *
  * Streams follow backdoor/vmci-stream.h; a receiver prints
- * "received=N sum=S seconds=T gbps=G".  Timeouts: 60 s without the guest.
+ * "received=N sum=S seconds=T gbps=G".  With --blocks the stream is the
+ * block pattern: S is the word checksum (vmci_wsum, a then b in hex) and
+ * every byte is checked against the pattern ("pattern=ok", or
+ * "pattern=bad offset=O" at the first 8-byte word that differs).
+ * --progress reports every 64 MiB on stderr.  --await-full holds off reading
+ * (up to 10 s) until the sender has flagged that it sleeps on a full queue,
+ * so its wakeup path runs even when the receiver is much the faster side.
+ * Timeouts: 60 s without the guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +49,8 @@ static uint32_t num(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: porthole-vmci VM send SRC_RID GUEST_RID TEXT | recv RID [COUNT] | "
-		"echo RID [COUNT] |\n  stream-recv RID [-o FILE] [--detach-after B] [--count N] | "
+		"echo RID [COUNT] |\n  stream-recv RID [-o FILE] [--detach-after B] [--count N] "
+		"[--blocks] [--progress] [--await-full] | "
 		"stream-send RID (FILE | -n BYTES)\n  porthole-vmci - baseline BYTES\n");
 	return 2;
 }
@@ -66,12 +75,59 @@ static int wait_offer(struct phh_vmci *h, uint32_t dir, struct vmci_stream_offer
 	}
 }
 
+/* The block pattern's chunk 0 with word 0 left to each chunk (backdoor/vmci-stream.h). */
+static uint8_t *block_pattern(void)
+{
+	uint8_t *b = g_malloc0(VMCI_BLOCK_BYTES);
+
+	for (uint64_t i = 1; i < VMCI_BLOCK_WORDS; i++) {
+		uint64_t w = vmci_block_word(i);
+
+		memcpy(b + 8 * i, &w, 8);
+	}
+	return b;
+}
+
+/*
+ * Check len bytes at stream offset `off` (a multiple of 8) against the block
+ * pattern: UINT64_MAX, or the stream offset of the first word that differs.
+ */
+static uint64_t block_check(const uint8_t *pattern, const uint8_t *buf, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len;) {
+		uint64_t pos = (off + i) % VMCI_BLOCK_BYTES;
+		size_t n = MIN(len - i, VMCI_BLOCK_BYTES - pos);
+
+		if (pos == 0) {
+			uint64_t seq = vmci_block_seq((off + i) / VMCI_BLOCK_BYTES);
+			size_t m = MIN(n, 8);
+
+			if (memcmp(buf + i, &seq, m))
+				return off + i;
+			pos += m;
+			i += m;
+			n -= m;
+		}
+		if (n && memcmp(buf + i, pattern + pos, n)) {
+			while (!memcmp(buf + i, pattern + pos, MIN(n, 8))) {
+				pos += 8;
+				i += 8;
+				n -= 8;
+			}
+			return off + i;
+		}
+		i += n;
+	}
+	return UINT64_MAX;
+}
+
 static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 {
 	uint64_t detach_after = UINT64_MAX;
 	const char *out = NULL;
 	unsigned int count = 1;
-	bool raw = false;
+	bool raw = false, blocks = false, progress = false, await_full = false;
+	uint8_t *pattern = NULL;
 	int ret = 0;
 
 	for (int i = 0; i < argc; i++) {
@@ -83,12 +139,22 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 			count = num(argv[++i]);
 		else if (!strcmp(argv[i], "--raw"))
 			raw = true;
+		else if (!strcmp(argv[i], "--blocks"))
+			blocks = true;
+		else if (!strcmp(argv[i], "--progress"))
+			progress = true;
+		else if (!strcmp(argv[i], "--await-full"))
+			await_full = true;
 	}
+	if (blocks)
+		pattern = block_pattern();
 	printf("ready\n");
 	for (unsigned int s = 0; s < count; s++) {
 		struct vmci_stream_offer o;
 		struct phh_qp qp;
-		uint64_t bytes = 0, done = 0, sum = 0;
+		uint64_t bytes = 0, done = 0, sum = 0, bad = UINT64_MAX;
+		struct vmci_wsum wsum = { 0, 0, 0 };
+		char verdict[48];
 		uint8_t *buf;
 		int fd = -1, r;
 		double t0, dt;
@@ -107,6 +173,14 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 			perror(out);
 			return 1;
 		}
+		if (await_full) {
+			double end = now_s() + 10;
+
+			while (!ring_peer_waiting(&qp.view, VMCI_RING_WAIT_SPACE) && now_s() < end)
+				g_usleep(1000);
+			printf("sender-asleep=%s\n",
+			       ring_peer_waiting(&qp.view, VMCI_RING_WAIT_SPACE) ? "yes" : "no");
+		}
 		buf = g_malloc(CHUNK);
 		r = phh_qp_read_all(h, &qp, &bytes, sizeof(bytes));
 		t0 = now_s();
@@ -116,11 +190,20 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 			r = phh_qp_read_all(h, &qp, buf, n);
 			if (r)
 				break;
-			if (!raw)
+			if (blocks) {
+				vmci_wsum_add(&wsum, buf, n);
+				if (bad == UINT64_MAX)
+					bad = block_check(pattern, buf, n, done);
+			} else if (!raw) {
 				sum = vmci_stream_sum(sum, buf, n);
+			}
 			if (fd >= 0 && write(fd, buf, n) != (ssize_t)n)
 				r = -EIO;
 			done += n;
+			if (progress && done % (64u << 20) == 0)
+				fprintf(stderr, "porthole-vmci: %llu MiB of %llu received "
+					"(%.1f s)\n", (unsigned long long)(done >> 20),
+					(unsigned long long)(bytes >> 20), now_s() - t0);
 			if (done >= detach_after) {
 				printf("detaching after %llu bytes\n", (unsigned long long)done);
 				break;
@@ -130,16 +213,26 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 		g_free(buf);
 		if (fd >= 0)
 			close(fd);
+		if (bad == UINT64_MAX)
+			snprintf(verdict, sizeof(verdict), "ok");
+		else
+			snprintf(verdict, sizeof(verdict), "bad offset=%llu", (unsigned long long)bad);
 		if (r)
 			printf("error=%d%s received=%llu\n", r, r == -EPIPE ? " peer-detached" : "",
 			       (unsigned long long)done);
+		else if (blocks)
+			printf("received=%llu sum=%016llx%016llx pattern=%s seconds=%.3f gbps=%.3f\n",
+			       (unsigned long long)done, (unsigned long long)wsum.a,
+			       (unsigned long long)wsum.b, verdict, dt,
+			       dt > 0 ? (double)done / dt / 1e9 : 0.0);
 		else
 			printf("received=%llu sum=%016llx seconds=%.3f gbps=%.2f\n",
 			       (unsigned long long)done, (unsigned long long)sum, dt,
 			       dt > 0 ? (double)done / dt / 1e9 : 0.0);
 		phh_qp_detach(h, &qp);
-		ret |= r != 0;
+		ret |= r != 0 || bad != UINT64_MAX;
 	}
+	g_free(pattern);
 	return ret;
 }
 

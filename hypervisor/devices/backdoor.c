@@ -12,8 +12,10 @@
 #include "backdoor/msgchan-host.h"
 #include "backdoor/proto.h"
 #include "hypervisor/vm.h"
+#include "copypaste.h"
 #include "devices.h"
 #include "rpc.h"
+#include "vmmouse.h"
 
 /* Virtual hardware version reported by GETHWVERSION (ESXi 7.0 U2). */
 #define BDOOR_HW_VERSION	19
@@ -113,9 +115,15 @@ static uint32_t lb_command(struct vm *vm, struct vcpu *vcpu, struct bdoor_regs *
 	case BDOOR_CMD_STOPCATCHUP:
 		return 0;
 	case BDOOR_CMD_ISMOUSEABSOLUTE:
-		return 0;	/* no absolute pointer device yet */
+		return 1;	/* the vmmouse below */
+	case BDOOR_CMD_ABSPOINTER_DATA:
+	case BDOOR_CMD_ABSPOINTER_STATUS:
+	case BDOOR_CMD_ABSPOINTER_COMMAND:
+		return vmmouse_backdoor(vm->vmmouse, cmd, b);
 	case BDOOR_CMD_GET_VCPU_INFO:
 		return 0;
+	case BDOOR_CMD_GETSELLENGTH ... BDOOR_CMD_SETNEXTPIECE:
+		return copypaste_backdoor(vm, vcpu, b);	/* legacy copy/paste: copypaste.c */
 	case BDOOR_CMD_MESSAGE:
 		msgchan_host_lb(rpc_channels(vm->rpc), b, vcpu->owner, now_ns());
 		return (uint32_t)b->ax;
@@ -199,7 +207,17 @@ static void release(struct io_device *dev)
 	g_free(dev);
 }
 
-static const struct io_device_ops lb_ops = { .io = lb_io, .release = release };
+/* The low-bandwidth port owns the vmmouse behind it. */
+static void lb_release(struct io_device *dev)
+{
+	struct vm *vm = dev->opaque;
+
+	vmmouse_free(vm->vmmouse);
+	vm->vmmouse = NULL;
+	g_free(dev);
+}
+
+static const struct io_device_ops lb_ops = { .io = lb_io, .release = lb_release };
 static const struct io_device_ops hb_ops = { .io = hb_io, .string_io = hb_string, .release = release };
 
 int backdoor_init(struct vm *vm)
@@ -214,6 +232,7 @@ int backdoor_init(struct vm *vm)
 		g_free(hb);
 		return -1;
 	}
+	vm->vmmouse = vmmouse_new(vm);
 	if (iobus_register(vm->iobus, hb)) {
 		g_free(hb);
 		return -1;

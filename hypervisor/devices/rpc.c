@@ -401,6 +401,14 @@ static void tclo_poll(struct rpc_state *rpc, int chan)
 	}
 }
 
+static bool app_attached(const struct rpc_state *rpc, const char *app)
+{
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		if (rpc->tclo[i].active && !strcmp(rpc->tclo[i].app, app))
+			return true;
+	return false;
+}
+
 int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size_t len,
 		  rpc_tclo_done done, void *opaque)
 {
@@ -410,6 +418,14 @@ int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size
 		return -EBUSY;
 	if (len == 0 || len > GUESTMSG_MAX_SIZE)
 		return -EINVAL;
+	/*
+	 * The main tools may be between channels (a reset) and get the command
+	 * when they are back; a session application (the desktop agent) that
+	 * isn't attached may never come: say so at once instead of after the
+	 * timeout.
+	 */
+	if (app && strcmp(app, TOOLS_APP_MAIN) && !app_attached(rpc, app))
+		return -ENOTCONN;
 	cmd = g_new0(struct tclo_cmd, 1);
 	cmd->app = app ? g_strdup(app) : NULL;
 	cmd->text = g_strndup(text, len);

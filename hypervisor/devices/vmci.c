@@ -1022,6 +1022,25 @@ static int ctl_send(struct vmci_state *st, unsigned int client, const uint8_t *p
 	return 0;
 }
 
+int vmci_hv_send(struct vmci_state *st, uint32_t resource, const void *payload, size_t len)
+{
+	struct vmci_dg_hdr h = {
+		.dst = { VMCI_GUEST_CONTEXT_ID, resource },
+		.src = { VMCI_HYPERVISOR_CONTEXT_ID, resource },
+		.payload_size = len,
+	};
+	struct owner *o = NULL;
+	gpointer mapped;
+
+	if (!st || len > VMCI_MAX_DG_PAYLOAD)
+		return VMCI_ERROR_INVALID_ARGS;
+	if (g_hash_table_lookup_extended(st->dg_maps, GUINT_TO_POINTER(resource), NULL, &mapped))
+		o = owner_get(st, GPOINTER_TO_INT(mapped) - 1, false);
+	else if (!st->trap)
+		o = owner_get(st, 0, true);
+	return o ? deliver(st, o, &h, payload) : VMCI_ERROR_DST_UNREACHABLE;
+}
+
 static int ctl_qp_attach(struct vmci_state *st, unsigned int client, const uint8_t *pl,
 			 size_t len, GByteArray *reply)
 {

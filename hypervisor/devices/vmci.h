@@ -39,6 +39,12 @@ int vmci_control(struct vmci_state *st, unsigned int client, int client_fd, unsi
 /* A control client disconnected: unbind its resources, detach its queue pairs. */
 void vmci_client_gone(struct vmci_state *st, unsigned int client);
 
+/*
+ * A datagram from the hypervisor {0, resource} to the guest context that
+ * mapped {guest, resource} (the desktop input wakeup).  A VMCI result.
+ */
+int vmci_hv_send(struct vmci_state *st, uint32_t resource, const void *payload, size_t len);
+
 /* ---- exposed for unit tests ---- */
 
 /* Pages of guest-physical space that are device ranges, never RAM (PPN units). */

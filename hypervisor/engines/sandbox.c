@@ -11,7 +11,8 @@
  *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE), then
  *            fresh tmpfs on tmp, var/tmp, run, dev (with null, zero, full,
  *            random, urandom, tty bound in, a private devpts and shm), the
- *            shares bound read-write, and pivot_root into it;
+ *            --overlay tree laid over it (read-only overlayfs per
+ *            directory), the shares bound read-write, and pivot_root into it;
  *          unshare(USER|NS|PID|NET|UTS|IPC|TIME) -> U2, maps "0 0 1":
  *            U1's mounts are now locked (MNT_LOCKED, MNT_LOCK_READONLY),
  *            so guest root can neither remount them writable nor unmount
@@ -84,6 +85,7 @@ struct plan {
 	char uid_map[32], gid_map[32];
 	size_t n_shares;
 	const struct trap_share *shares;
+	const char *overlay;
 	int info_w, info_r, go_r, go_w;
 };
 
@@ -182,34 +184,35 @@ static int do_mount(const char *src, const char *dst, const char *type, unsigned
 	return 0;
 }
 
-/*
- * Fallback when mount_setattr() is missing: remount each mount under
- * NEWROOT read-only, keeping the flags the kernel would refuse to drop.
- */
-static int remount_tree_readonly(void)
+/* /proc/self/mountinfo into buf, NUL-terminated: 0, or -1. */
+static int read_mountinfo(char *buf, size_t size)
 {
-	char buf[65536], path[PATH_MAX];
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	size_t len = 0;
 	ssize_t n;
-	int bad = 0;
 
 	if (fd < 0)
 		return -1;
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fd);
 	buf[len] = '\0';
+	return 0;
+}
 
-	for (char *line = buf, *next; line && *line; line = next) {
-		char *f = line;
+/*
+ * The mount point of the mountinfo line at *cursor (its octal escapes
+ * decoded) into `path`; moves *cursor to the next line.  False at the end.
+ */
+static bool next_mount_point(char **cursor, char *path, size_t size)
+{
+	while (*cursor && **cursor) {
+		char *f = *cursor, *next = strchr(f, '\n');
 		size_t plen = 0;
-		struct statvfs sv;
-		unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
 
-		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		*cursor = next;
 		/* id parent major:minor root mountpoint ... */
 		for (int i = 0; i < 4 && f; i++) {
 			f = strchr(f, ' ');
@@ -218,7 +221,7 @@ static int remount_tree_readonly(void)
 		}
 		if (!f)
 			continue;
-		for (; *f && *f != ' ' && plen < sizeof(path) - 1; f++) {
+		for (; *f && *f != ' ' && plen < size - 1; f++) {
 			if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
 				path[plen++] = (char)(((f[1] - '0') << 6) | ((f[2] - '0') << 3) |
 						      (f[3] - '0'));
@@ -228,6 +231,26 @@ static int remount_tree_readonly(void)
 			}
 		}
 		path[plen] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Fallback when mount_setattr() is missing: remount each mount under
+ * NEWROOT read-only, keeping the flags the kernel would refuse to drop.
+ */
+static int remount_tree_readonly(void)
+{
+	char buf[65536], path[PATH_MAX], *cursor = buf;
+	int bad = 0;
+
+	if (read_mountinfo(buf, sizeof(buf)))
+		return -1;
+	while (next_mount_point(&cursor, path, sizeof(path))) {
+		struct statvfs sv;
+		unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
 		if (strncmp(path, NEWROOT, strlen(NEWROOT)) ||
 		    (path[strlen(NEWROOT)] != '\0' && path[strlen(NEWROOT)] != '/'))
 			continue;
@@ -619,9 +642,186 @@ static int setup_shares(const struct plan *p, const int *src_fds)
 	return 0;
 }
 
+/* ---- --overlay: a host tree laid over the guest's directories ---- */
+
+/* The overlay tree, bound here before the guest root hides the host's /tmp. */
+#define OVERLAY_SRC		STAGE "/overlay"
+#define OVERLAY_DEPTH_MAX	8
+
+/*
+ * Whether a mount lies strictly below `dir` (a path of this mount
+ * namespace): an overlayfs on `dir` would hide it, since overlayfs layers
+ * don't cross mount points.
+ */
+static bool mounts_below(const char *dir)
+{
+	static char buf[262144];
+	char path[PATH_MAX], *cursor = buf;
+	size_t dlen = strlen(dir);
+	bool found = false;
+
+	if (read_mountinfo(buf, sizeof(buf)))
+		return false;
+	while (!found && next_mount_point(&cursor, path, sizeof(path)))
+		found = !strncmp(path, dir, dlen) && path[dlen] == '/';
+	return found;
+}
+
+/* Bind `src_fd` (a file or directory of the tree) over guest path `guest`, read-only. */
+static int overlay_bind(int src_fd, const char *guest, bool is_dir)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int dst = open_in_root(guest, true, !is_dir);
+
+	if (dst < 0) {
+		say("--overlay: no mount point at guest path ", guest, NULL, -dst);
+		return -1;
+	}
+	if (bind_fd(src_fd, dst, guest)) {
+		close(dst);
+		return -1;
+	}
+	close(dst);
+	/* The fd named what is now under the mount: look again. */
+	dst = open_in_root(guest, false, false);
+	if (dst < 0 ||
+	    syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr))) {
+		say("--overlay: making read-only: ", guest, NULL, dst < 0 ? -dst : errno);
+		if (dst >= 0)
+			close(dst);
+		return -1;
+	}
+	close(dst);
+	return 0;
+}
+
+/*
+ * Lay directory `rel` of the tree ("" for its top, else "/a/b") over the
+ * guest's.  Each subdirectory becomes a read-only overlayfs, the tree's on
+ * top of the guest's, unless mounts lie below the guest's (they would
+ * disappear under it): then it goes one level down, where files are bound
+ * over the guest's one by one.  Directories the guest lacks are bound in.
+ * Guest directories that are symlinks (merged /usr: /lib -> usr/lib) come
+ * last, so that they land on top of the merged target, not under it.
+ */
+static int overlay_dir(const char *rel, int depth)
+{
+	char src[PATH_MAX], child[PATH_MAX], target[PATH_MAX], at[64], data[128];
+	int ret = 0;
+
+	snprintf(src, sizeof(src), OVERLAY_SRC "%s", rel);
+	for (int pass = 0; pass < 2 && !ret; pass++) {
+		struct dirent *de;
+		DIR *d = opendir(src);
+
+		if (!d) {
+			say("--overlay: ", src, NULL, errno);
+			return -1;
+		}
+		while (!ret && (de = readdir(d))) {
+			struct stat sst, gst;
+			bool guest_link;
+			int sfd, gfd, tfd;
+			ssize_t n;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (strpbrk(de->d_name, ":,\\")) {
+				say("--overlay: a name overlayfs cannot take: ", de->d_name, NULL, 0);
+				ret = -1;
+				break;
+			}
+			if (snprintf(child, sizeof(child), "%s/%s", rel, de->d_name) >=
+			    (int)sizeof(child)) {
+				say("--overlay: ", rel, NULL, ENAMETOOLONG);
+				ret = -1;
+				break;
+			}
+			gfd = in_root(child, O_PATH | O_NOFOLLOW);
+			guest_link = gfd >= 0 && !fstat(gfd, &gst) && S_ISLNK(gst.st_mode);
+			if (gfd >= 0)
+				close(gfd);
+			if (guest_link != (pass == 1))
+				continue;
+			sfd = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (sfd < 0 || fstat(sfd, &sst)) {
+				say("--overlay: ", child, NULL, errno);
+				if (sfd >= 0)
+					close(sfd);
+				ret = -1;
+				break;
+			}
+			if (!S_ISDIR(sst.st_mode)) {
+				if (S_ISREG(sst.st_mode))
+					ret = overlay_bind(sfd, child, false);
+				else
+					say("--overlay: skipping ", child,
+					    " (only files and directories go next to mounts)", 0);
+				close(sfd);
+				continue;
+			}
+			tfd = in_root(child, O_PATH | O_DIRECTORY);
+			if (tfd == -ENOENT) {
+				ret = overlay_bind(sfd, child, true);
+				close(sfd);
+				continue;
+			}
+			if (tfd < 0) {
+				say("--overlay: guest path ", child, NULL, -tfd);
+				close(sfd);
+				ret = -1;
+				break;
+			}
+			snprintf(at, sizeof(at), "/proc/self/fd/%d", tfd);
+			n = readlink(at, target, sizeof(target) - 1);
+			target[n > 0 ? n : 0] = '\0';
+			if (depth < OVERLAY_DEPTH_MAX && n > 0 && mounts_below(target)) {
+				ret = overlay_dir(child, depth + 1);
+			} else {
+				/* Both layers through fds: no path to quote, symlinks resolved. */
+				snprintf(data, sizeof(data), "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d",
+					 sfd, tfd);
+				if (mount("overlay", at, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+					  data)) {
+					say("--overlay: overlayfs on guest ", child, NULL, errno);
+					ret = -1;
+				}
+			}
+			close(tfd);
+			close(sfd);
+		}
+		closedir(d);
+	}
+	return ret;
+}
+
+/* `tree_fd` (O_PATH, or -1 for no --overlay): bind it at OVERLAY_SRC, lay it over. */
+static int setup_overlay(int tree_fd)
+{
+	int dst;
+
+	if (tree_fd < 0)
+		return 0;
+	if (mkdir(OVERLAY_SRC, 0700)) {
+		say("mkdir " OVERLAY_SRC, NULL, NULL, errno);
+		return -1;
+	}
+	dst = open(OVERLAY_SRC, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0 || bind_fd(tree_fd, dst, "the --overlay tree")) {
+		if (dst >= 0)
+			close(dst);
+		return -1;
+	}
+	close(dst);
+	close(tree_fd);
+	return overlay_dir("", 0);
+}
+
 static void build_root(const struct plan *p)
 {
-	int *src_fds = NULL, tree;
+	int *src_fds = NULL, tree, overlay_fd = -1;
 
 	/* Shares first: the tmpfs on STAGE may hide them. */
 	if (p->n_shares) {
@@ -633,6 +833,11 @@ static void build_root(const struct plan *p)
 		src_fds[i] = open(p->shares[i].host_dir, O_PATH | O_CLOEXEC);
 		if (src_fds[i] < 0)
 			die("share ", p->shares[i].host_dir, errno);
+	}
+	if (p->overlay) {
+		overlay_fd = open(p->overlay, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (overlay_fd < 0)
+			die("--overlay ", p->overlay, errno);
 	}
 
 	/*
@@ -663,7 +868,7 @@ static void build_root(const struct plan *p)
 	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
 		_exit(EXIT_SETUP);
 	root_open();
-	if (setup_dev() || setup_shares(p, src_fds))
+	if (setup_dev() || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
 		_exit(EXIT_SETUP);
 	seal_mirrors();
 	close(root_fd);
@@ -966,6 +1171,10 @@ int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
 	}
 	if (check_shares(opt))
 		return -1;
+	if (opt->overlay && (opt->overlay[0] != '/' || !g_file_test(opt->overlay, G_FILE_TEST_IS_DIR))) {
+		g_warning("--overlay %s: needs the absolute path of a directory", opt->overlay);
+		return -1;
+	}
 	if (pipe2(info, O_CLOEXEC))
 		return -1;
 	if (pipe2(go, O_CLOEXEC)) {
@@ -980,6 +1189,7 @@ int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
 	plan.cwd = cwd;
 	plan.shares = opt->shares;
 	plan.n_shares = opt->n_shares;
+	plan.overlay = opt->overlay;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());
 	plan.info_r = info[0];

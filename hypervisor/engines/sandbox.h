@@ -3,7 +3,8 @@
  * The trap engine's guest sandbox: the guest's first process, started in
  * its own user, mount, pid, net, uts, ipc and time namespaces, on a
  * read-only view of the host's root with private /tmp, /var/tmp, /run,
- * /dev, and the shares bind-mounted read-write, under a seccomp filter
+ * /dev, an optional --overlay tree merged read-only over it, and the
+ * shares bind-mounted read-write, under a seccomp filter
  * that keeps it traceable.  See sandbox.c for the layering.
  *
  * The calling thread forks a helper (a direct child); the helper forks the

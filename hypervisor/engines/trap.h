@@ -23,6 +23,12 @@ struct trap_options {
 	const struct trap_share *shares;
 	size_t n_shares;
 	const char *hostname;		/* uts name inside the guest (the VM name) */
+	/*
+	 * NULL, or a host directory laid read-only over the guest's root:
+	 * each of its directories is merged (overlayfs) with the guest's
+	 * directory of the same path, as if a package had been unpacked there.
+	 */
+	const char *overlay;
 };
 
 /*

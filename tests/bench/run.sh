@@ -132,3 +132,53 @@ if $kvm_any; then
 		fi
 	fi
 fi
+
+# ---- VMCI stream from a KVM guest (the payload of e2e test 31) ----
+if kvm_want vmci_kvm_stream_1GiB; then
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -f "$build/payloads/vmci.bin" ]; then
+		echo "# vmci_kvm: skipped (no usable /dev/kvm, or no payloads in $build/payloads)" >&2
+	else
+		echo "# vmci_kvm: 1 GiB from a KVM payload through a 1 MiB queue pair, every byte" \
+		     "checked on the host (~2 min where KVM emulates every instruction; progress below)" >&2
+		vk=$XDG_RUNTIME_DIR/bench-vmci-kvm
+		"$build/bin/porthole-hv" run --name bench-vmci-kvm --engine kvm \
+			--payload "$build/payloads/vmci.bin" >"$vk.guest" 2>"$vk.log" &
+		vk_hv=$!
+		for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci-kvm >/dev/null 2>&1 && break; sleep 0.1; done
+		"$build/bin/porthole-vmci" bench-vmci-kvm stream-recv 2001 --blocks --await-full \
+			--progress >"$vk.host" || true
+		vk_status=0
+		wait $vk_hv || vk_status=$?
+		host=$(grep '^received=' "$vk.host" || true)
+		gsum=$(sed -n 's/^sum=//p' "$vk.guest")
+		if [ "$vk_status" = 0 ] && [[ "$host" == "received=1073741824 sum=$gsum pattern=ok "* ]]; then
+			s=$(echo "$host" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+			floor=$(sed -n 's/^copy floor: .*(\([0-9]*\) KB\/s)/\1/p' "$vk.guest")
+			echo "bench vmci_kvm_stream_1GiB $s s"
+			awk "BEGIN { printf \"bench vmci_kvm_stream_1GiB_throughput %.4f GB/s\n\", 1073741824 / $s / 1e9
+				if (${floor:-0} > 0) printf \"bench vmci_kvm_stream_vs_guest_rep_movsq_copy ratio %.2f\n\",
+					1073741824 / $s / 1e3 / ${floor:-0} }"
+		else
+			echo "# vmci_kvm: FAILED (exit $vk_status): $host" >&2
+			sed 's/^/#   /' "$vk.guest" >&2
+		fi
+	fi
+fi
+
+# ---- paravirtual video: 1920x1080 guest screen -> porthole-viewer (tests/bench/video.sh) ----
+if want video; then
+	if ! command -v Xvfb >/dev/null || ! command -v Xorg >/dev/null; then
+		echo "# video: skipped (needs Xvfb and Xorg with the dummy driver: installer/deps.sh)" >&2
+	else
+		bash "$(dirname "$0")/video.sh" "$build" || echo "# video: FAILED (see above)" >&2
+	fi
+fi
+
+# ---- clipboard: 10 MiB pastes both ways vs xclip on one X server, agent idle CPU (tests/bench/clipboard.sh) ----
+if want clipboard || want agent_idle; then
+	if ! command -v Xvfb >/dev/null || ! command -v Xorg >/dev/null || ! command -v xclip >/dev/null; then
+		echo "# clipboard: skipped (needs Xvfb, Xorg with the dummy driver and xclip: installer/deps.sh)" >&2
+	else
+		bash "$(dirname "$0")/clipboard.sh" "$build" || echo "# clipboard: FAILED (see above)" >&2
+	fi
+fi

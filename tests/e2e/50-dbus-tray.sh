@@ -1,34 +1,12 @@
 # The host D-Bus service (org.porthole.Host1, D-Bus activated porthole-hostd)
 # and the tray (porthole-tray, a StatusNotifierItem with a dbusmenu menu), on a
 # private session bus, with a StatusNotifierWatcher written to the spec
-# (tests/host/sni-watcher.c), real VMs and real guest tools.
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${PH_PRIVATE_BUS:-}" ]; then
-	# A bus of our own whose only activatable service is this build's hostd.
-	busdir=$(mktemp -d /tmp/porthole-bus.XXXXXX)
-	sed "s|@bindir@|$BUILD/bin|" "$here/../../host-services/dbus/org.porthole.Host1.service.in" \
-		>"$busdir/org.porthole.Host1.service"
-	cat >"$busdir/session.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=$busdir</listen>
-  <servicedir>$busdir</servicedir>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-CONF
-	rc=0
-	PH_PRIVATE_BUS=1 dbus-run-session --config-file="$busdir/session.conf" -- bash "$0" || rc=$?
-	rm -rf "$busdir"
-	exit $rc
-fi
+# (tests/host/sni-watcher.c), real VMs and real guest tools, and a host
+# Xvfb for the viewer the tray opens.
+. "$(dirname "$0")/private-bus.sh"
 
 . "$here/lib.sh"
+. "$here/desktop.sh"
 VERSION=$(cat "$here/../../VERSION")
 logs=$BUILD/tests/e2e-50
 rm -rf "$logs" && mkdir -p "$logs"
@@ -41,7 +19,7 @@ dbus_cleanup() {
 		--method org.freedesktop.DBus.GetConnectionUnixProcessID org.porthole.Host1 2>/dev/null |
 		sed -n 's/^(uint32 \([0-9]*\),)$/\1/p')
 	[ -n "$p" ] && kill "$p" 2>/dev/null || true
-	cleanup
+	desktop_cleanup
 }
 trap dbus_cleanup EXIT
 
@@ -56,8 +34,9 @@ wait_log() { wait_until "$1" "/$3/ in $(basename "$2")" grep -Eq "$3" "$2"; }
 bus --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
 	--method org.freedesktop.DBus.UpdateActivationEnvironment "{'XDG_RUNTIME_DIR': '$XDG_RUNTIME_DIR'}" >/dev/null
 
-# ---- the tray, before any watcher exists ----
-"$BIN/porthole-tray" >"$logs/tray.log" 2>&1 &
+# ---- the tray, before any watcher exists (on a host display, for "Open viewer") ----
+start_host_x
+DISPLAY=$HOST_DISPLAY "$BIN/porthole-tray" >"$logs/tray.log" 2>&1 &
 TRAY=$!
 BG_PIDS+=($TRAY)
 wait_log 10 "$logs/tray.log" "no org.kde.StatusNotifierWatcher"
@@ -80,6 +59,7 @@ assert_eq 1 "$(grep -c 'no org.kde.StatusNotifierWatcher' "$logs/tray.log")" "th
 start_vm alpha "$logs/alpha.log" -- $GUEST_ENV sh -c "
 	trap 'kill \$G 2>/dev/null; wait \$G; exit 0' TERM
 	$BIN/porthole-guestd --halt-command 'kill 1' --reboot-command 'false' & G=\$!
+	$BIN/porthole-rpc 'info-set guestinfo.porthole.screen 1024x768' >/dev/null
 	while :; do sleep 0.1; done"
 ALPHA=$LAST_HV
 wait_log 10 "$logs/host-signals.log" "VMAdded \('alpha', objectpath '/org/porthole/Host1/vm/alpha'\)"
@@ -99,8 +79,38 @@ ok "GuestInfo follows host-set values (PropertiesChanged)"
 assert_eq "('OK ',)" "$(vmcall alpha SendRpc ping)" "SendRpc ping -> 'OK '"
 assert_eq "('ERROR Unknown Command',)" "$(vmcall alpha SendRpc 'no_such_command')" "SendRpc passes the guest's error through"
 assert_eq "()" "$(vmcall alpha SyncTime)" "SyncTime: guestd's Time_Synchronize"
-out=$(vmcall alpha SetResolution 1024 768 2>&1) && die "SetResolution must fail without a display agent" || true
-assert_match "GuestError: Unknown Command" "$out" "SetResolution fails with the guest's error (no agent implements Resolution_Set yet)"
+out=$(vmcall alpha SetResolution 1024 768 2>&1) && die "SetResolution must fail without a desktop agent" || true
+assert_match "Failed: .*not connected" "$out" "SetResolution fails at once when no desktop agent (toolbox-dnd) is attached"
+vmprop() { host --object-path "/org/porthole/Host1/vm/$1" --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM "$2"; }
+
+# ---- ScreenSize: what the guest reports in guestinfo.porthole.screen ----
+wait_until 10 "ScreenSize from the guest" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM ScreenSize | grep -qF '(<(uint32 1024, uint32 768)>,)'"
+ok "ScreenSize (1024, 768), as a guest process set it with porthole-rpc info-set guestinfo.porthole.screen"
+ctl info-set alpha guestinfo.porthole.screen "99999x1; rm -rf /" >/dev/null
+wait_until 10 "ScreenSize unknown" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM ScreenSize | grep -qF '(<(uint32 0, uint32 0)>,)'"
+ok "a malformed screen size reads as (0, 0), unknown"
+wait_log 5 "$logs/host-signals.log" "/vm/alpha: org.freedesktop.DBus.Properties.PropertiesChanged .*'ScreenSize': <\(uint32 0, uint32 0\)>"
+ok "ScreenSize changes are announced (PropertiesChanged)"
+
+# ---- ClipboardPolicy: the hypervisor's policy, read and set through D-Bus ----
+assert_eq "(<{'host-to-guest': <true>, 'guest-to-host': <true>, 'max-size': <uint64 67108864>}>,)" \
+	"$(vmprop alpha ClipboardPolicy)" "ClipboardPolicy: the hypervisor's default (on, on, 64 MiB)"
+assert_eq "()" "$(vmcall alpha SetClipboardPolicy "{'guest-to-host': <false>, 'max-size': <uint64 4096>}")" \
+	"SetClipboardPolicy with a subset of the keys"
+assert_eq "host-to-guest=on guest-to-host=off max-size=4096" "$("$BIN/porthole-ctl" clipboard-policy alpha | xargs)" \
+	"the hypervisor enforces the policy set over D-Bus (porthole-ctl clipboard-policy)"
+assert_eq "(<{'host-to-guest': <true>, 'guest-to-host': <false>, 'max-size': <uint64 4096>}>,)" \
+	"$(vmprop alpha ClipboardPolicy)" "ClipboardPolicy shows the new policy at once"
+wait_log 5 "$logs/host-signals.log" "/vm/alpha: org.freedesktop.DBus.Properties.PropertiesChanged .*'ClipboardPolicy': <\{'host-to-guest': <true>, 'guest-to-host': <false>"
+ok "the policy change is announced (PropertiesChanged)"
+"$BIN/porthole-ctl" clipboard-policy alpha max-size=8192 >/dev/null
+wait_until 5 "ClipboardPolicy follows porthole-ctl" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM ClipboardPolicy | grep -qF 'uint64 8192'"
+ok "ClipboardPolicy follows changes made by other clients"
+for bad in "{'bogus': <true>}" "{'max-size': <'big'>}" "{'host-to-guest': <uint64 1>}" "@a{sv} {}"; do
+	out=$(vmcall alpha SetClipboardPolicy "$bad" 2>&1) && die "SetClipboardPolicy $bad must fail"
+	assert_match "org.porthole.Host1.Error.InvalidArgs" "$out" "SetClipboardPolicy $bad: InvalidArgs"
+done
+
 out=$(vmcall alpha Reboot 2>&1) || die "Reboot: $out"
 wait_until 10 "reboot status" sh -c "$BIN/porthole-ctl status alpha --raw | grep -q '^tools.statechange=2 failure'"
 ok "Reboot reaches guestd, which reports the failed reboot command (statechange 2 failure)"
@@ -139,10 +149,37 @@ wait_log 10 "$logs/watcher.log" "^signal .* NewStatus \('Active',\)"
 ok "the tray is Active again once the VM needing attention is gone"
 assert_eq "(<objectpath '/MenuBar'>,)" "$(sni Menu)" "the item's Menu is the dbusmenu object"
 
-# ---- "Shut down guest" from the tray's menu ends alpha's guest cleanly ----
+# ---- "Clipboard sharing" and "Open viewer" in the tray's menu ----
 layout=$(bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout -- 0 -1 '[]')
 echo "$layout"
 assert_eq 1 "$(grep -oE "'label': <'(alpha|beta): " <<<"$layout" | wc -l)" "one menu entry per VM after beta left"
+menu_item() { grep -oE "\(([0-9]+), \{[^{}]*'label': <'$1'>[^{}]*\}" <<<"$2"; }
+item=$(menu_item "Clipboard sharing" "$layout")
+assert_match "'toggle-type': <'checkmark'>" "$item" "the menu has a 'Clipboard sharing' checkbox"
+assert_match "'toggle-state': <0>" "$item" "unchecked while guest-to-host is off"
+id=$(grep -oE '^\([0-9]+' <<<"$item" | tr -d '(')
+bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null
+wait_until 10 "clipboard on both ways" sh -c "$BIN/porthole-ctl clipboard-policy alpha | grep -q '^guest-to-host=on'"
+assert_eq "host-to-guest=on guest-to-host=on max-size=8192" "$("$BIN/porthole-ctl" clipboard-policy alpha | xargs)" \
+	"clicking 'Clipboard sharing' turns sharing on both ways in the hypervisor"
+wait_until 10 "checkbox checked" sh -c "gdbus call --session --dest $ITEM --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout -- 0 -1 '[]' | grep -qE \"'label': <'Clipboard sharing'>[^{}]*'toggle-state': <1>|'toggle-state': <1>[^{}]*'label': <'Clipboard sharing'>\""
+ok "the checkbox follows the policy (checked)"
+# The menu was rebuilt for the new state: new ids.
+id=$(menu_item "Clipboard sharing" "$(bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout -- 0 -1 '[]')" | grep -oE '^\([0-9]+' | tr -d '(')
+bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null
+wait_until 10 "clipboard off" sh -c "$BIN/porthole-ctl clipboard-policy alpha | xargs | grep -q 'host-to-guest=off guest-to-host=off'"
+ok "clicking it again turns sharing off both ways"
+
+layout=$(bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.GetLayout -- 0 -1 '[]')
+id=$(menu_item "Open viewer" "$layout" | grep -oE '^\([0-9]+' | tr -d '(')
+[ -n "$id" ] || die "no 'Open viewer' item in the menu"
+bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null
+wait_until 10 "the viewer's window" sh -c "DISPLAY=$HOST_DISPLAY xwininfo -root -tree | grep -q '\"alpha'"
+ok "'Open viewer' starts porthole-viewer alpha: its window is on the host display"
+viewer=$(pgrep -f "^$BIN/porthole-viewer alpha\$" || true)
+[ -n "$viewer" ] && kill $viewer
+
+# ---- "Shut down guest" from the tray's menu ends alpha's guest cleanly ----
 id=$(grep -oE "\(([0-9]+), \{[^{}]*'label': <'Shut down guest'>" <<<"$layout" | grep -oE '^\([0-9]+' | tr -d '(')
 [ -n "$id" ] || die "no 'Shut down guest' item in the menu"
 bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null

@@ -13,6 +13,9 @@ host=$out/porthole-host_${VERSION}_$ARCH.deb
 [ -f "$guest" ] && [ -f "$host" ] || die "packages missing"
 ok "make -C installer builds both packages at version $VERSION"
 assert_eq "$VERSION" "$(dpkg-deb -f "$host" Version)" "the version comes from VERSION"
+for deb in "$guest" "$host"; do
+	assert_match "libx11-6" "$(dpkg-deb -f "$deb" Depends)" "$(dpkg-deb -f "$deb" Package) depends on the X libraries its binaries link (dpkg-shlibdeps)"
+done
 
 if command -v lintian >/dev/null; then
 	lint=$(lintian --fail-on error "$guest" "$host" 2>&1) || die "lintian errors: $lint"
@@ -29,28 +32,54 @@ mkdir -p "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/info"
 dpkg_root() { dpkg --root="$root" --force-script-chrootless --force-depends --log=/dev/null "$@"; }
 dpkg_root -i "$guest" "$host" >/dev/null 2>&1 || die "dpkg -i failed"
 assert_eq "ii ii" "$(dpkg_root -l porthole-guest-additions porthole-host | awk '/^ii/ {print $1}' | xargs)" "dpkg --root installs both packages"
-for b in porthole-hv porthole-ctl porthole-hostd porthole-tray porthole-vmci porthole-guestd porthole-rpc; do
+for b in porthole-hv porthole-ctl porthole-hostd porthole-tray porthole-vmci porthole-viewer \
+	 porthole-guestd porthole-rpc porthole-agent; do
 	[ -x "$root/usr/bin/$b" ] || die "$b not installed"
 done
 assert_match "porthole-hostd $VERSION" "$("$root/usr/bin/porthole-hostd" --version)" "the installed porthole-hostd runs"
 assert_match "porthole-ctl $VERSION" "$("$root/usr/bin/porthole-ctl" --version)" "the installed porthole-ctl runs"
 assert_match "Usage:" "$("$root/usr/bin/porthole-guestd" --help)" "the installed porthole-guestd runs"
+assert_match "porthole-agent $VERSION" "$("$root/usr/bin/porthole-agent" --version)" "the installed porthole-agent runs"
+assert_match "porthole-viewer $VERSION" "$("$root/usr/bin/porthole-viewer" --version)" "the installed porthole-viewer runs"
 start_vm pkg "$BUILD/tests/e2e-60-vm.log" -- $GUEST_ENV sh -c "$root/usr/bin/porthole-guestd & sleep 30"
 wait_until 10 "installed guestd answers" sh -c "$BIN/porthole-ctl tclo pkg ping | grep -q '^OK'"
 ok "the installed porthole-guestd answers the host inside a VM"
 ctl stop pkg >/dev/null
 wait_exit $LAST_HV
+
+# As `make run` does: the guest package unpacked and laid over the guest's /.
+ov=$root/overlay
+mkdir -p "$ov" && dpkg-deb -x "$guest" "$ov"
+start_vm ovl "$BUILD/tests/e2e-60-ovl.log" --overlay "$ov" -- $GUEST_ENV sh -c "
+	f=\$(ls /usr/bin/porthole-agent /etc/xdg/autostart/porthole-agent.desktop /usr/share/porthole/xorg-dummy.conf \
+		/lib/systemd/system/porthole-guestd.service | xargs)
+	/usr/bin/porthole-rpc \"info-set guestinfo.files \$f\" >/dev/null
+	if touch /usr/bin/porthole-agent 2>/dev/null; then w=writable; else w=read-only; fi
+	/usr/bin/porthole-rpc \"info-set guestinfo.ro \$w \$(test -x /bin/sh && echo host-files-visible)\" >/dev/null
+	/usr/bin/porthole-guestd & sleep 30"
+wait_until 10 "overlay guestd answers" sh -c "$BIN/porthole-ctl tclo ovl ping | grep -q '^OK'"
+assert_eq "/etc/xdg/autostart/porthole-agent.desktop /lib/systemd/system/porthole-guestd.service /usr/bin/porthole-agent /usr/share/porthole/xorg-dummy.conf" \
+	"$(ctl info-get ovl guestinfo.files)" "porthole-hv --overlay: the package's files are at their installed paths in the guest"
+assert_eq "read-only host-files-visible" "$(ctl info-get ovl guestinfo.ro)" "the overlay is read-only and the host's own files stay visible"
+ok "the packaged porthole-guestd (/usr/bin in the overlay) answers the host"
+ctl stop ovl >/dev/null
+wait_exit $LAST_HV
+rm -rf "$ov"
 for m in man1/porthole-hv.1 man1/porthole-ctl.1 man1/porthole-hostd.1 man1/porthole-tray.1 man1/porthole-vmci.1 \
-	 man8/porthole-guestd.8 man1/porthole-rpc.1 man1/porthole-vmci-guest.1; do
+	 man1/porthole-viewer.1 man8/porthole-guestd.8 man1/porthole-rpc.1 man1/porthole-vmci-guest.1 \
+	 man1/porthole-agent.1; do
 	page=$root/usr/share/man/$m.gz
 	[ -f "$page" ] || die "no man page $m"
 	zcat "$page" | grep -q "^.SH NAME" || die "man page $m has no NAME"
 done
 if command -v man >/dev/null; then
 	assert_match "porthole-hv - run a Porthole virtual machine" "$(MANWIDTH=100 man -l "$root/usr/share/man/man1/porthole-hv.1.gz" 2>/dev/null | col -b)" "man porthole-hv renders"
+	assert_match "porthole-agent - Porthole desktop agent" "$(MANWIDTH=100 man -l "$root/usr/share/man/man1/porthole-agent.1.gz" 2>/dev/null | col -b)" "man porthole-agent renders"
+	assert_match "porthole-viewer - show a Porthole VM's desktop" "$(MANWIDTH=100 man -l "$root/usr/share/man/man1/porthole-viewer.1.gz" 2>/dev/null | col -b)" "man porthole-viewer renders"
 fi
 assert_eq "Exec=/usr/bin/porthole-hostd" "$(grep ^Exec= "$root/usr/share/dbus-1/services/org.porthole.Host1.service")" "the D-Bus service file points at the installed hostd"
-[ -f "$root/etc/xdg/autostart/porthole-tray.desktop" ] || die "no autostart entry"
+[ -f "$root/etc/xdg/autostart/porthole-tray.desktop" ] || die "no autostart entry for the tray"
+assert_eq "Exec=porthole-agent" "$(grep ^Exec= "$root/etc/xdg/autostart/porthole-agent.desktop")" "the guest package starts porthole-agent at login (XDG autostart)"
 [ -f "$root/lib/systemd/system/porthole-guestd.service" ] || die "no systemd unit"
 ok "D-Bus service, introspection, autostart entry and systemd unit are installed"
 
@@ -64,6 +93,8 @@ tar -C "$root/unpack" -xzf "$out/porthole-guest-additions-$VERSION.tar.gz"
 "$root/unpack/porthole-guest-additions-$VERSION/install.sh" --root "$root/target" >/dev/null
 "$root/target/usr/bin/porthole-rpc" --help >/dev/null 2>&1 || [ $? -le 2 ] || die "tarball porthole-rpc does not run"
 [ -x "$root/target/usr/bin/porthole-guestd" ] || die "install.sh did not install porthole-guestd"
+[ -x "$root/target/usr/bin/porthole-agent" ] && [ -f "$root/target/etc/xdg/autostart/porthole-agent.desktop" ] ||
+	die "install.sh did not install porthole-agent and its autostart entry"
 ok "install.sh installs the guest additions from the tarball"
 "$root/unpack/porthole-guest-additions-$VERSION/install.sh" --root "$root/target" --uninstall >/dev/null
 assert_eq "" "$(cd "$root/target" && find . -type f)" "install.sh --uninstall removes every file it installed"

@@ -12,7 +12,8 @@
 #                                its status
 #   host_x CMD...                run CMD against the host display
 
-XORG_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/xorg-dummy.conf
+# The guest package ships it too (/usr/share/porthole/xorg-dummy.conf).
+XORG_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../installer" && pwd)/xorg-dummy.conf
 HOST_X_PID=""
 DESK=""
 

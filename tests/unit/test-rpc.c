@@ -5,6 +5,7 @@
  * I/O bus, exactly as the engines deliver them.  Covers the RPCI commands and
  * the TCLO start-up sequence on both the low- and high-bandwidth paths.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -228,6 +229,27 @@ static void test_tclo_sequence(void **state)
 	assert_int_equal(tclo_status, -1);
 }
 
+/*
+ * Routing by application: a command for a session app nobody attached as
+ * fails at once; one for the main tools waits for them and expires.
+ */
+static void test_tclo_app_routing(void **state)
+{
+	uint64_t now = (uint64_t)g_get_monotonic_time() * 1000;
+
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 800 600", 22,
+				       tclo_done, NULL), -ENOTCONN);
+	tclo_status = 1;
+	assert_int_equal(rpc_tclo_send(vm->rpc, NULL, "ping", 4, tclo_done, NULL), 0);
+	rpc_expire(vm->rpc, now + RPC_TCLO_TIMEOUT_NS / 2);
+	assert_int_equal(tclo_status, 1);		/* still waiting */
+	rpc_expire(vm->rpc, now + RPC_TCLO_TIMEOUT_NS + 1000000000ull);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(tclo_status, -1);
+	assert_string_equal(tclo_reply, "no guest tools took the command in time");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +260,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_message_both_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools_version_and_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tclo_app_routing, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Clipboard sharing between porthole-agent (guest) and porthole-viewer's
+ * clipboard bridge (host): datagrams on PH_DESKTOP_RES_CLIPBOARD
+ * (backdoor/desktop.h) plus one queue pair per transfer for the bytes.
+ *
+ * Offers go first, data moves only when someone pastes:
+ *
+ *   owner side                          pasting side
+ *   OFFER {sel, serial, formats}  --->  takes the X selection for `sel`
+ *                                       (an app asks for a target)
+ *                                 <---  REQUEST {xfer, sel, serial, format,
+ *                                                max_size, qp_resource}
+ *   reads its own X selection
+ *   XFER {xfer, status, size, ...} --->
+ *   bytes through the queue pair  ===>  (only when status is OK)
+ *
+ * The guest always creates the queue pair (the host only attaches):
+ *  - host pastes guest data: the agent creates it (produce = data) after it
+ *    has the bytes, and names it in its XFER; the host attaches and says
+ *    READY, the agent writes, the host reads, detaches and sends DONE; the
+ *    agent destroys it on DONE (or a timeout).
+ *  - guest pastes host data: the agent creates it (consume = data) before
+ *    asking and names it in REQUEST; the host attaches, answers XFER,
+ *    writes and detaches; the agent reads and destroys it.
+ * So a side only ever blocks on a queue pair its peer has attached: if the
+ * peer dies, the hypervisor detaches it and the transfer fails (-EPIPE).
+ * In the ring, the bytes are preceded by a struct ph_clip_stream_hdr
+ * repeating status, format and size, so the reader checks it got what the
+ * datagram announced.
+ *
+ * A transfer is whole or refused: status says why (policy, size, owner
+ * gone, ...), the pasting application gets a refusal (SelectionNotify with
+ * property None), both sides log it.  Nothing is ever cut short silently.
+ *
+ * All integers little-endian; every field is validated by the receiver.
+ */
+#ifndef PORTHOLE_BACKDOOR_CLIPBOARD_H
+#define PORTHOLE_BACKDOOR_CLIPBOARD_H
+
+#include <stdint.h>
+
+#define PH_CLIP_MAGIC		0x50494c43u	/* "CLIP" */
+#define PH_CLIP_VERSION		1
+
+enum ph_clip_type {
+	PH_CLIP_OFFER = 1,	/* struct ph_clip_offer; no formats = the owner let go */
+	PH_CLIP_REQUEST = 2,	/* struct ph_clip_request */
+	PH_CLIP_XFER = 3,	/* struct ph_clip_xfer: the answer to a REQUEST */
+	PH_CLIP_DONE = 4,	/* host -> guest, struct ph_clip_xfer: host read it (or refused) */
+	PH_CLIP_READY = 5,	/* host -> guest, struct ph_clip_xfer: attached, send the bytes */
+	PH_CLIP_HELLO = 6,	/* host -> guest, header only: a bridge (re)attached; re-offer */
+	PH_CLIP_PING = 7,	/* host -> guest, header only, ignored: while a paste waits for the
+				 * agent, the send's result (DST_UNREACHABLE) tells the host it died */
+};
+
+enum ph_clip_selection {
+	PH_CLIP_SEL_CLIPBOARD = 0,
+	PH_CLIP_SEL_PRIMARY = 1,
+	PH_CLIP_SEL_COUNT
+};
+
+/* Formats, by what the bytes are (each maps to several X targets). */
+enum ph_clip_format {
+	PH_CLIP_FMT_TEXT = 0,	/* UTF-8 text: UTF8_STRING, text/plain;charset=utf-8, STRING, TEXT */
+	PH_CLIP_FMT_HTML = 1,	/* text/html */
+	PH_CLIP_FMT_PNG = 2,	/* image/png */
+	PH_CLIP_FMT_COUNT
+};
+#define PH_CLIP_FMT_BIT(f)	(1u << (f))
+#define PH_CLIP_FMT_ALL		((1u << PH_CLIP_FMT_COUNT) - 1)
+
+enum ph_clip_status {
+	PH_CLIP_OK = 0,
+	PH_CLIP_ERR_POLICY = 1,		/* sharing is off in this direction */
+	PH_CLIP_ERR_TOO_LARGE = 2,	/* over the policy's max-size */
+	PH_CLIP_ERR_NO_OWNER = 3,	/* the owner let go or vanished */
+	PH_CLIP_ERR_CONVERT = 4,	/* the owner refused the format */
+	PH_CLIP_ERR_STALE = 5,		/* the offer was replaced meanwhile */
+	PH_CLIP_ERR_TIMEOUT = 6,	/* the owner application did not answer */
+	PH_CLIP_ERR_TRANSPORT = 7,	/* queue pair failed, peer died mid-transfer */
+	PH_CLIP_ERR_BUSY = 8,		/* too many transfers at once */
+	PH_CLIP_STATUS_COUNT
+};
+
+static inline const char *ph_clip_status_text(uint32_t s)
+{
+	static const char *const text[PH_CLIP_STATUS_COUNT] = {
+		"ok", "sharing is off in this direction (policy)",
+		"larger than the policy's max-size", "the owner let go or vanished",
+		"the owner refused the format", "the offer was replaced",
+		"the owner application did not answer in time",
+		"the transfer channel failed (peer gone?)", "busy",
+	};
+
+	return s < PH_CLIP_STATUS_COUNT ? text[s] : "unknown error";
+}
+
+/* Every datagram starts with this. */
+struct ph_clip_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;		/* enum ph_clip_type */
+};
+
+struct ph_clip_offer {
+	struct ph_clip_hdr hdr;
+	uint32_t selection;	/* enum ph_clip_selection */
+	uint32_t serial;	/* the offerer's, increasing; requests name it */
+	uint32_t formats;	/* PH_CLIP_FMT_BIT() set; 0: nothing to offer */
+	uint32_t pad;
+};
+
+struct ph_clip_request {
+	struct ph_clip_hdr hdr;
+	uint32_t xfer;		/* chosen by the requestor, echoed */
+	uint32_t selection;
+	uint32_t serial;	/* of the offer being pasted */
+	uint32_t format;	/* enum ph_clip_format */
+	uint64_t max_size;	/* refuse (TOO_LARGE) above this */
+	uint32_t qp_resource;	/* guest requests: the queue pair to write into */
+	uint32_t pad;
+};
+
+struct ph_clip_xfer {
+	struct ph_clip_hdr hdr;
+	uint32_t xfer;
+	uint32_t status;	/* enum ph_clip_status */
+	uint32_t format;
+	uint32_t qp_resource;	/* the queue pair carrying the bytes (OK only) */
+	uint64_t size;		/* bytes that follow the stream header */
+};
+
+/* At the start of the queue pair stream. */
+struct ph_clip_stream_hdr {
+	uint32_t magic;
+	uint32_t status;
+	uint32_t format;
+	uint32_t xfer;
+	uint64_t size;
+};
+
+_Static_assert(sizeof(struct ph_clip_offer) == 24, "offer layout");
+_Static_assert(sizeof(struct ph_clip_request) == 40, "request layout");
+_Static_assert(sizeof(struct ph_clip_xfer) == 32, "xfer layout");
+_Static_assert(sizeof(struct ph_clip_stream_hdr) == 24, "stream header layout");
+
+/*
+ * The transfer queue pair: 1 MiB each way is enough for several GB/s
+ * (the reader drains while the writer fills).  Queue pair resource ids of
+ * clipboard transfers are PH_CLIP_QP_BASE + (xfer & 0xFFFF) for guest
+ * pastes (guest-chosen ids), PH_CLIP_QP_BASE + 0x10000 + (xfer & 0xFFFF)
+ * for host pastes (host-chosen ids).
+ */
+#define PH_CLIP_QP_SIZE		(1u << 20)
+#define PH_CLIP_QP_BASE		0x43500000u
+/* A transfer whose peer moved no byte for this long fails (TRANSPORT): a stopped peer can't block us. */
+#define PH_CLIP_STALL_MS	5000
+/* Default policy cap (the hypervisor's, PH_CTL_CLIPBOARD_POLICY_GET). */
+#define PH_CLIP_DEFAULT_MAX_SIZE (64ull << 20)
+/*
+ * Legacy backdoor copy/paste (BDOOR_CMD_GETSELLENGTH..SETNEXTPIECE, see
+ * backdoor/proto.h): guests refuse lengths above VMware's
+ * MAX_SELECTION_BUFFER_LENGTH; GETSELLENGTH's negative answers.
+ */
+#define PH_CLIP_LEGACY_MAX	65436u
+#define PH_CLIP_LEGACY_NOT_READY	0xFFFFFFFFu	/* -1: nothing yet */
+#define PH_CLIP_LEGACY_DONT_EXCHANGE	0xFFFFFFFEu	/* -2: sharing is off */
+/* SETSELLENGTH / SETNEXTPIECE: 0 taken, -2 sharing off, -1 refused (size, no transfer open). */
+#define PH_CLIP_LEGACY_REFUSED		0xFFFFFFFFu
+
+#endif
