@@ -5,9 +5,10 @@
  * allocator mapped from the RAM file, queue pairs, doorbells, and a file
  * descriptor to block on for notifications.
  *
- * Trap engine only for now: the process connects to /dev/porthole-vmci
- * (one connection per process; don't share a handle across fork).
- * TODO(kvm): a guest kernel/payload uses its own RAM and the interrupt.
+ * For guest processes of the trap engine: the process connects to
+ * /dev/porthole-vmci (one connection per process; don't share a handle
+ * across fork).  A KVM guest talks to the same device from its own kernel
+ * or payload, with its own RAM and the PCI interrupt (tests/payloads/vmci.c).
  *
  * Functions return a VMCI result (>= 0 success, VMCI_ERROR_* < 0) unless
  * they say otherwise.  Not thread safe per handle.
