@@ -73,7 +73,7 @@
 enum ph_input_type {
 	PH_INPUT_KEY = 1,		/* host: keysym, key_id, flags */
 	PH_INPUT_RELEASE_ALL = 2,	/* host: focus lost / detaching: release every key */
-	PH_INPUT_KEYS_HELD = 3,		/* host: keys are still held (sent every second) */
+	PH_INPUT_KEYS_HELD = 3,		/* host: keys or buttons still held (every second) */
 	PH_INPUT_POINTER_WAKE = 4,	/* hypervisor: the vmmouse queue has data */
 };
 

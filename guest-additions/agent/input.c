@@ -17,7 +17,8 @@
  * press is remembered by the host's key id, so its release finds it even
  * if the modifiers changed meanwhile; all of them are released when the
  * host says so (focus lost), or when it has said nothing for
- * PH_INPUT_HELD_TIMEOUT_MS while keys are held (a viewer that died).
+ * PH_INPUT_HELD_TIMEOUT_MS while keys or buttons are held (a viewer that
+ * died): mouse buttons pressed through the vmmouse are let go then too.
  *
  * The vmmouse driver itself (enable, drain, decode) is shared with
  * porthole-guestd's uinput pointer (guest-additions/lib/vmmouse-guest.h):
@@ -94,6 +95,8 @@ struct drain_ctx {
 	int sw, sh;		/* the screen, asked for at the first packet */
 };
 
+static void arm_held_timer(struct input *in);
+
 static void packet(const struct vmmouse_packet *p, void *opaque)
 {
 	struct drain_ctx *c = opaque;
@@ -119,7 +122,11 @@ static void packet(const struct vmmouse_packet *p, void *opaque)
 	button(in, p->buttons, VMMOUSE_LEFT_BUTTON, 1);
 	button(in, p->buttons, VMMOUSE_MIDDLE_BUTTON, 2);
 	button(in, p->buttons, VMMOUSE_RIGHT_BUTTON, 3);
-	in->buttons = p->buttons;
+	if (p->buttons != in->buttons) {
+		in->buttons = p->buttons;
+		/* A button held by a viewer that dies must not stay down. */
+		arm_held_timer(in);
+	}
 	/* Positive z is towards the user: X button 5 ("down"). */
 	for (int i = 0; i < (p->wheel < 0 ? -p->wheel : p->wheel); i++) {
 		unsigned int b = p->wheel < 0 ? 4 : 5;
@@ -162,15 +169,20 @@ static void release_all(struct input *in, const char *why)
 {
 	Display *dpy = in->agent->dpy;
 
-	if (!in->npressed)
+	if (!in->npressed && !in->buttons)
 		return;
-	g_message("input: releasing %u held key(s): %s", in->npressed, why);
+	g_message("input: releasing %u held key(s) and buttons 0x%x: %s", in->npressed,
+		  in->buttons, why);
 	for (unsigned int i = 0; i < PH_INPUT_KEY_IDS; i++)
 		if (in->pressed[i]) {
 			XTestFakeKeyEvent(dpy, in->pressed[i], False, CurrentTime);
 			in->pressed[i] = 0;
 		}
 	in->npressed = 0;
+	button(in, 0, VMMOUSE_LEFT_BUTTON, 1);
+	button(in, 0, VMMOUSE_MIDDLE_BUTTON, 2);
+	button(in, 0, VMMOUSE_RIGHT_BUTTON, 3);
+	in->buttons = 0;
 	XFlush(dpy);
 }
 
@@ -187,7 +199,7 @@ static void arm_held_timer(struct input *in)
 {
 	if (in->held_timer)
 		g_source_remove(in->held_timer);
-	in->held_timer = in->npressed ?
+	in->held_timer = in->npressed || in->buttons ?
 		g_timeout_add(PH_INPUT_HELD_TIMEOUT_MS, held_timeout, in) : 0;
 }
 

@@ -12,8 +12,8 @@
  *  - Keys go as keysyms (what the host layout made of the key, modifiers
  *    included) with the host keycode as an id, in ph_input_msg datagrams on
  *    PH_DESKTOP_RES_INPUT; the agent picks guest keycodes.  Losing focus
- *    releases everything in the guest; while keys are held a heartbeat
- *    goes out every second, so a viewer that dies can't leave keys stuck.
+ *    releases everything in the guest; while keys or buttons are held a heartbeat
+ *    goes out every second, so a viewer that dies can't leave them stuck.
  *  - A window resized to another size than the guest's asks the guest for
  *    that size after 300 ms of calm: TCLO "Resolution_Set W H" to the
  *    agent ("toolbox-dnd"), sent from a worker thread with its own control
@@ -109,7 +109,7 @@ static gboolean held_beat(gpointer data)
 {
 	struct input *in = data;
 
-	if (!in->npressed) {
+	if (!in->npressed && !in->buttons) {
 		in->held_timer = 0;
 		return G_SOURCE_REMOVE;
 	}
@@ -119,7 +119,7 @@ static gboolean held_beat(gpointer data)
 
 static void release_all(struct input *in)
 {
-	if (in->npressed)
+	if (in->npressed || in->buttons)
 		send_msg(in, PH_INPUT_RELEASE_ALL, 0, 0, 0);
 	memset(in->pressed, 0, sizeof(in->pressed));
 	in->npressed = 0;
@@ -298,6 +298,10 @@ static bool on_x_event(struct viewer *v, XEvent *ev, void *opaque)
 				in->buttons |= bit;
 			else
 				in->buttons &= ~bit;
+			/* The agent lets go of what we hold once the beat stops. */
+			if (in->buttons && !in->held_timer)
+				in->held_timer = g_timeout_add(PH_INPUT_HELD_INTERVAL_MS,
+							       held_beat, in);
 		} else if (ev->type == ButtonPress && (b == Button4 || b == Button5)) {
 			wheel = b == Button4 ? -1 : 1;	/* up: away from the user */
 		} else {

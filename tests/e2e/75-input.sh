@@ -130,6 +130,17 @@ DISPLAY=$HOST_DISPLAY $BIN/porthole-viewer inp >>"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer is back" sh -c "grep -c 'attached to VM' '$VLOG' | grep -qx 2"
 
+# The same for a mouse button (pressed through the vmmouse, not a key message).
+host_x xdotool mousemove $((wx + 300)) $((wy + 200)) mousedown 1
+wait_until 5 "button 1 down in the guest" grep -q '^press 1 300 200 @' "$DESK/probe.out"
+kill -9 $viewer; t0=$(ms)
+wait_until 8 "button 1 released after the viewer died" grep -q '^release 1 300 200 @' "$DESK/probe.out"
+ok "a button held by a viewer that died is released in the guest after $(($(ms) - t0)) ms"
+host_x xdotool mouseup 1
+DISPLAY=$HOST_DISPLAY $BIN/porthole-viewer inp >>"$VLOG" 2>&1 &
+viewer=$!
+wait_until 10 "the viewer is back" sh -c "grep -c 'attached to VM' '$VLOG' | grep -qx 3"
+
 pointer=$(ctl pointer-status inp)
 assert_match 'pointer.driver=active' "$pointer" "the agent drives the absolute pointer"
 assert_match 'pointer.mode=absolute' "$pointer" "in absolute mode"
