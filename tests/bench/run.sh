@@ -63,27 +63,38 @@ fi
 # ---- VMCI queue pairs and datagrams (trap engine) ----
 vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
 if vmci_want; then
-	echo "# vmci: 1 GiB each way through a 4 MiB queue pair in 1 MiB writes, datagram round trips" >&2
+	echo "# vmci: 1 GiB each way through a 4 MiB queue pair in 1 MiB writes (3 runs each way," \
+	     "median; this machine's throughput varies run to run), datagram round trips" >&2
 	vd=$(mktemp -d /tmp/porthole-bench-vmci.XXXXXX)
 	GiB=1073741824
 	G="$build/bin/porthole-vmci-guest"
 	V() { "$build/bin/porthole-vmci" bench-vmci "$@"; }
 	"$build/bin/porthole-hv" run --name bench-vmci --share "$vd:/x" -- sh -c "
 		w() { while [ ! -e /x/go-\$1 ]; do sleep 0.05; done; }
-		w a; $G stream-send 2001 20 -n $GiB -q 4194304 --raw >/x/a.out 2>&1
-		w b; $G stream-recv 2002 21 -q 4194304 --raw >/x/b.out 2>&1
+		for i in 1 2 3; do
+			w a\$i; $G stream-send 2001 20 -n $GiB -q 4194304 --raw >/x/a\$i.out 2>&1
+			w b\$i; $G stream-recv 2002 21 -q 4194304 --raw >/x/b\$i.out 2>&1
+		done
 		w c; $G ping 2003 5000 >/x/c.out 2>&1
 		sleep 300" >/dev/null 2>&1 &
 	vmci_hv=$!
 	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
 	vfield() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | head -1; }
-	V stream-recv 2001 --raw >"$vd/ha.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-a"; wait $p || true
-	V stream-send 2002 -n $GiB --raw >"$vd/hb.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-b"; wait $p || true
+	median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+	g2hs=() h2gs=() mcs=() uxs=()
+	for i in 1 2 3; do
+		V stream-recv 2001 --raw >"$vd/ha$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-a$i"; wait $p || true
+		V stream-send 2002 -n $GiB --raw >"$vd/hb$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-b$i"; wait $p || true
+		"$build/bin/porthole-vmci" - baseline $GiB >"$vd/base$i.out"
+		g2hs+=("$(vfield gbps "$vd/ha$i.out")"); h2gs+=("$(vfield gbps "$vd/hb$i.out")")
+		mcs+=("$(vfield memcpy-gbps "$vd/base$i.out")"); uxs+=("$(vfield unix-gbps "$vd/base$i.out")")
+		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s, host->guest ${h2gs[-1]} GB/s," \
+		     "memcpy ${mcs[-1]} GB/s, AF_UNIX ${uxs[-1]} GB/s" >&2
+	done
 	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
 	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
-	"$build/bin/porthole-vmci" - baseline $GiB >"$vd/base.out"
-	g2h=$(vfield gbps "$vd/ha.out"); h2g=$(vfield gbps "$vd/hb.out")
-	mc=$(vfield memcpy-gbps "$vd/base.out"); ux=$(vfield unix-gbps "$vd/base.out")
+	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
+	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
 	echo "bench vmci_qp_guest_to_host_1MiB_writes ${g2h:-0} GB/s"
 	echo "bench vmci_qp_host_to_guest_1MiB_writes ${h2g:-0} GB/s"
