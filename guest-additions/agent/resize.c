@@ -12,6 +12,16 @@
  * asks for the next command; idle polls back off 10, 20, 40, 80, 100 ms.
  * A broken channel is reopened every second.
  *
+ * Polling VMware's way costs ~10 trapped backdoor round trips a second for
+ * nothing while the session is idle.  So, as a Porthole extension, we map
+ * the VMCI resource PH_DESKTOP_RES_TCLO_WAKEUP (backdoor/desktop.h): the
+ * hypervisor sends it a datagram whenever it queues a command for us.
+ * While we hold it, the back-off goes on from 100 ms to one poll every
+ * TCLO_IDLE_POLL_MS (a safety net for a lost wakeup or a channel the host
+ * reset), and a wakeup polls at once; after a command the fast back-off
+ * starts again (the reply goes out with the next poll, and the host's next
+ * command often follows).  Without a VMCI device we poll as VMware does.
+ *
  * A size is applied with XRandR 1.2: a CVT reduced-blanking mode named
  * "porthole-WxH" is created (or reused) and added to the output, the screen
  * grows first if it must, the CRTC switches to the mode, the screen then
@@ -32,6 +42,7 @@
 #include "backdoor/msgchan.h"
 
 #define TCLO_POLL_MAX_MS	100
+#define TCLO_IDLE_POLL_MS	5000	/* with wakeups: the safety-net poll */
 #define TCLO_RETRY_MS		1000
 #define TCLO_RETRY_LOG_S	60
 
@@ -53,6 +64,7 @@ struct resize {
 	unsigned int delay_ms;
 	guint poll_src, retry_src;
 	bool failing;
+	bool wakeups;		/* we mapped PH_DESKTOP_RES_TCLO_WAKEUP */
 	gint64 fail_logged_us;
 };
 
@@ -667,6 +679,9 @@ static gboolean tclo_poll(gpointer data)
 		}
 		free(msg);
 		rs->delay_ms = 0;
+	} else if (rs->delay_ms >= TCLO_POLL_MAX_MS && rs->wakeups && rs->agent->have_vmci) {
+		/* Idle: the host wakes us when it has a command. */
+		rs->delay_ms = TCLO_IDLE_POLL_MS;
 	} else {
 		rs->delay_ms = rs->delay_ms ? MIN(rs->delay_ms * 2, TCLO_POLL_MAX_MS) : 10;
 	}
@@ -676,12 +691,31 @@ static gboolean tclo_poll(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* A wakeup datagram: the hypervisor queued a command for us; poll now. */
+static void on_wakeup(struct agent *a, const struct phg_dg *d, void *opaque)
+{
+	struct resize *rs = opaque;
+
+	(void)a;
+	if (d->hdr.src.context != VMCI_HYPERVISOR_CONTEXT_ID) {
+		g_debug("resize: wakeup from context %u ignored", d->hdr.src.context);
+		return;
+	}
+	/* No channel (the retry timer reopens it), or a poll already due now. */
+	if (!rs->poll_src || rs->delay_ms == 0)
+		return;
+	g_source_remove(rs->poll_src);
+	rs->delay_ms = 0;
+	rs->poll_src = g_timeout_add(0, tclo_poll, rs);
+}
+
 /* ---- module ---- */
 
 static int resize_init(struct agent *a, void **state)
 {
 	struct resize *rs;
 	int event_base, error_base, major = 0, minor = 0;
+	int64_t r;
 
 	if (!XRRQueryExtension(a->dpy, &event_base, &error_base) ||
 	    !XRRQueryVersion(a->dpy, &major, &minor) || major < 1 ||
@@ -695,6 +729,11 @@ static int resize_init(struct agent *a, void **state)
 	}
 	rs = g_new0(struct resize, 1);
 	rs->agent = a;
+	r = agent_bind(a, PH_DESKTOP_RES_TCLO_WAKEUP, on_wakeup, rs);
+	rs->wakeups = r == 0;
+	if (!rs->wakeups)
+		g_message("resize: no TCLO wakeups (VMCI %lld): polling VMware's way",
+			  (long long)r);
 	if (!tclo_open(rs))
 		rs->retry_src = g_timeout_add(TCLO_RETRY_MS, tclo_retry, rs);
 	*state = rs;

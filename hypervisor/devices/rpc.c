@@ -11,6 +11,12 @@
  * new TCLO channel is sent "reset" (the tools answer "OK ATR <app>", which
  * names the channel) and then "Capabilities_Register", as VMware hosts do;
  * after that, host commands queued by rpc_tclo_send() go out one at a time.
+ *
+ * Porthole extension: a command for an application with a wakeup resource
+ * (ph_tclo_wakeup_resource, backdoor/desktop.h) also sends it a VMCI
+ * datagram, so the desktop agent need not poll while idle.  It never
+ * blocks (vmci_hv_send only queues, under the vm->lock we hold) and a
+ * wakeup nobody mapped is dropped: the command still waits for a poll.
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <errno.h>
@@ -18,8 +24,10 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
 #include "rpc.h"
+#include "vmci.h"
 
 struct tclo_cmd {
 	char *app;		/* target application, NULL for any */
@@ -53,6 +61,7 @@ struct rpc_state {
 	bool tools_version_set;
 	char *tools_version_type;
 	uint64_t rpci_count;
+	uint64_t tclo_wakeups;	/* wakeup datagrams delivered (the agent mapped the resource) */
 	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
 	uint32_t statechange_id;
 	bool statechange_ok, statechange_set;
@@ -409,6 +418,17 @@ static bool app_attached(const struct rpc_state *rpc, const char *app)
 	return false;
 }
 
+/* Tell an application that maps its wakeup resource to poll now (see the top). */
+static void tclo_wakeup(struct rpc_state *rpc, const char *app)
+{
+	struct ph_tclo_wakeup w = { .type = PH_TCLO_WAKEUP };
+	uint32_t resource = ph_tclo_wakeup_resource(app);
+
+	if (resource && rpc->vm->vmci &&
+	    vmci_hv_send(rpc->vm->vmci, resource, &w, sizeof(w)) == VMCI_SUCCESS)
+		rpc->tclo_wakeups++;
+}
+
 int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size_t len,
 		  rpc_tclo_done done, void *opaque)
 {
@@ -434,6 +454,7 @@ int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size
 	cmd->done = done;
 	cmd->opaque = opaque;
 	g_queue_push_tail(&rpc->queue, cmd);
+	tclo_wakeup(rpc, app);
 	return 0;
 }
 
@@ -593,7 +614,12 @@ struct msgchan_host *rpc_channels(struct rpc_state *rpc)
 
 void rpc_reset_channels(struct rpc_state *rpc)
 {
+	bool agent = app_attached(rpc, PH_AGENT_TCLO_APP);
+
 	msgchan_host_reset(rpc->chans);
+	/* An idle agent finds out at once, not at its next slow safety poll. */
+	if (agent)
+		tclo_wakeup(rpc, PH_AGENT_TCLO_APP);
 }
 
 void rpc_owner_exited(struct rpc_state *rpc, int owner)
@@ -658,6 +684,8 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 			       msgchan_host_open_count(rpc->chans),
 			       msgchan_host_buffered(rpc->chans),
 			       (unsigned long long)rpc->rpci_count);
+	g_string_append_printf(out, "rpc.tclo-wakeups=%llu\n",
+			       (unsigned long long)rpc->tclo_wakeups);
 	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
 	if (rpc->statechange_set)
 		g_string_append_printf(out, "tools.statechange=%u %s\n", rpc->statechange_id,

@@ -62,16 +62,7 @@ assert_eq "$gsize" "$(ctl info-get vid guestinfo.porthole.screen)" \
 	"the agent reports the screen size as guestinfo.porthole.screen"
 
 # Idle: nothing drawn, nothing runs (no timers, no datagrams).
-cpu_us() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%d", t / 1000 }'; }
-agent=""
-for p in $(pgrep -x porthole-agent || true); do	# other tests' agents come and go
-	q=$p
-	while [ "${q:-1}" -gt 1 ]; do
-		[ "$q" = "$DESK_HV" ] && { agent=$p; break 2; }
-		q=$(awk '{ print $4 }' "/proc/$q/stat" 2>/dev/null || true)
-	done
-done
-[ -n "$agent" ] || die "the agent of VM vid was not found"
+agent=$(desktop_agent_pid) || die "the agent of the desktop VM was not found"
 sleep 0.3
 a0=$(cpu_us "$agent") v0=$(cpu_us "$viewer")
 sleep 1

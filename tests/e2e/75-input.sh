@@ -54,6 +54,43 @@ assert_eq "OK " "$(ctl tclo inp 'toolbox-dnd:Resolution_Set 800 600')" "back to 
 active=$(guest_sh 'xrandr | grep -cE "^DUMMY[0-9]+ connected( primary)? [0-9]+x[0-9]+\+"' || true)
 assert_eq 1 "$active" "a single-monitor request switches the second output off"
 assert_eq 1 "$(guest_sh 'xrandr | grep -c porthole-' || true)" "and its mode is gone"
+
+# ---- idle: no polling, no CPU; a request still applies at once ----
+# The agent maps the TCLO wakeup resource (backdoor/desktop.h): the hypervisor
+# wakes it when it queues a command, so when idle it polls only every 5 s.
+agent=$(desktop_agent_pid) || die "the agent of the desktop VM was not found"
+sleep 0.5	# the fast back-off after the last command (~0.25 s)
+a0=$(cpu_us "$agent") max_gap=0
+for i in 1 2 3 4 5 6; do
+	sleep 0.5
+	gap=$(ctl status inp --raw | sed -n 's/^tools.app=toolbox-dnd .*last-poll-ms=\([0-9]*\)$/\1/p')
+	[ "${gap:-0}" -gt "$max_gap" ] && max_gap=$gap
+done
+idle_us=$(($(cpu_us "$agent") - a0))
+echo "# agent idle: ${idle_us} us CPU in 3 s; longest time since its last TCLO poll: ${max_gap} ms"
+[ "$max_gap" -ge 1000 ] || die "the idle agent still polls TCLO (never more than ${max_gap} ms apart)"
+# VMware-style polling costs ~3.5 ms here; one 5 s safety poll may fall in.
+[ "$idle_us" -lt 2500 ] || die "the idle agent used ${idle_us} us of CPU in 3 s"
+ok "an idle agent doesn't poll TCLO (${max_gap} ms without a poll) and uses ${idle_us} us CPU in 3 s"
+wakes=$(status_field inp rpc.tclo-wakeups)
+t0=$(ms)
+assert_eq "OK " "$(ctl tclo inp 'toolbox-dnd:Resolution_Set 1024 768')" "Resolution_Set after idle"
+t1=$(ms)
+echo "# Resolution_Set round trip after 3 s idle: $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 1000 ] || die "Resolution_Set took $((t1 - t0)) ms after idle"
+assert_eq 1024x768 "$(gsize)" "the guest screen is 1024x768"
+assert_eq $((wakes + 1)) "$(status_field inp rpc.tclo-wakeups)" "the hypervisor woke the agent once"
+ok "a Resolution_Set after idle applies in $((t1 - t0)) ms (the wakeup, not a poll, brought it)"
+assert_eq "OK " "$(ctl tclo inp 'toolbox-dnd:Resolution_Set 800 600')" "and back to 800x600"
+# A channel reset by the host wakes the idle agent too: it reconnects after its
+# 1 s retry delay, not after its next 5 s safety poll.
+sleep 0.5
+t0=$(ms)
+ctl reset-channels inp >/dev/null
+wait_until 5 "the agent back on TCLO" sh -c "$BIN/porthole-ctl status inp --raw | grep -q 'tools.app=toolbox-dnd'"
+t1=$(ms)
+[ $((t1 - t0)) -lt 3000 ] || die "the idle agent took $((t1 - t0)) ms to notice a channel reset"
+ok "after a channel reset the idle agent is back on TCLO in $((t1 - t0)) ms"
 DISPLAY=$HOST_DISPLAY $BIN/porthole-viewer inp >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer's window" grep -q "display: window" "$VLOG"

@@ -100,3 +100,21 @@ guest_sh() {
 	cat "$DESK/out.$n"
 	return "$(cat "$DESK/rc.$n")"
 }
+
+# cpu_us PID: CPU time of all its threads so far, in µs (schedstat: finer
+# than the 10 ms ticks of /proc/PID/stat).
+cpu_us() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%d", t / 1000 }'; }
+
+# desktop_agent_pid: the host pid of the porthole-agent of the VM started by
+# start_desktop_vm (a descendant of DESK_HV; other tests' agents come and go).
+desktop_agent_pid() {
+	local p q
+	for p in $(pgrep -x porthole-agent || true); do
+		q=$p
+		while [ "${q:-1}" -gt 1 ]; do
+			[ "$q" = "$DESK_HV" ] && { echo "$p"; return 0; }
+			q=$(awk '{ print $4 }' "/proc/$q/stat" 2>/dev/null || true)
+		done
+	done
+	die "the agent of the desktop VM was not found"
+}
