@@ -41,7 +41,8 @@ HOSTD_SRCS := $(wildcard host-services/dbus/*.c)
 TRAY_SRCS := $(wildcard host-services/tray/*.c)
 AGENT_SRCS := $(wildcard guest-additions/agent/*.c)
 VIEWER_SRCS := $(wildcard host-services/viewer/*.c)
-# X code shared by the agent and the viewer (common/: selections, the main-loop source).
+# X code shared by the agent and the viewer (common/: selections, the main-loop
+# source, error handling).
 XSEL_SRCS := $(wildcard common/*.c)
 TEST_HOST_SRCS := $(wildcard tests/host/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)

@@ -36,8 +36,6 @@ struct agent {
 	GMainLoop *loop;
 	GPtrArray *x_handlers;		/* struct agent_x_hook * */
 	GPtrArray *dg_handlers;		/* struct agent_dg_hook * */
-	unsigned long last_x_error_serial;
-	int last_x_error_code;
 };
 
 /* Receive every X event (in registration order) until a handler takes it. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "common/x-errors.h"
 #include "common/x-source.h"
 
 struct agent_x_hook {
@@ -38,8 +39,6 @@ static const struct agent_module *const modules[] = {
 	&agent_input,
 	&agent_clipboard,
 };
-
-static struct agent *the_agent;		/* for the Xlib error handlers */
 
 void agent_watch_x(struct agent *a, agent_x_handler fn, void *opaque)
 {
@@ -79,35 +78,7 @@ int64_t agent_send(struct agent *a, uint32_t resource, const void *payload, size
 
 int agent_x_error_since(struct agent *a, unsigned long serial)
 {
-	XSync(a->dpy, False);
-	if (a->last_x_error_code && a->last_x_error_serial >= serial)
-		return a->last_x_error_code;
-	return 0;
-}
-
-/*
- * Requestors vanish and windows die under us: X errors are expected and
- * must never end the agent.  Modules that care check agent_x_error_since().
- */
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[128];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	g_debug("X error: %s (request %u.%u, serial %lu)", text, e->request_code,
-		e->minor_code, e->serial);
-	if (the_agent) {
-		the_agent->last_x_error_code = e->error_code;
-		the_agent->last_x_error_serial = e->serial;
-	}
-	return 0;
-}
-
-/* The X server went away: the session is over, and so is this agent. */
-static int on_x_io_error(Display *dpy)
-{
-	g_message("X display closed; exiting");
-	exit(0);
+	return x_error_since(a->dpy, serial);
 }
 
 /* One X event to the modules, in registration order, until one takes it. */
@@ -212,9 +183,8 @@ int main(int argc, char **argv)
 			display ? display : g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "");
 		return 1;
 	}
-	the_agent = a;
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_x_io_error);
+	/* X errors never end the agent; the X server going away ends the session, and the agent. */
+	x_errors_install("X display closed; exiting");
 	a->screen = DefaultScreen(a->dpy);
 	a->root = RootWindow(a->dpy, a->screen);
 	a->x_handlers = g_ptr_array_new_with_free_func(g_free);

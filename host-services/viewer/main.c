@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "viewer.h"
+#include "common/x-errors.h"
 #include "common/x-source.h"
 
 struct viewer_x_hook {
@@ -36,8 +37,6 @@ static const struct viewer_module *const modules[] = {
 static void *module_state[G_N_ELEMENTS(modules)];
 
 #define REATTACH_INTERVAL_MS	500
-
-static struct viewer *the_viewer;	/* for the Xlib error handler */
 
 void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque)
 {
@@ -94,30 +93,7 @@ int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 
 int viewer_x_error_since(struct viewer *v, unsigned long serial)
 {
-	XSync(v->dpy, False);
-	if (v->last_x_error_code && v->last_x_error_serial >= serial)
-		return v->last_x_error_code;
-	return 0;
-}
-
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[128];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	g_debug("X error: %s (request %u.%u, serial %lu)", text, e->request_code,
-		e->minor_code, e->serial);
-	if (the_viewer) {
-		the_viewer->last_x_error_code = e->error_code;
-		the_viewer->last_x_error_serial = e->serial;
-	}
-	return 0;
-}
-
-static int on_x_io_error(Display *dpy)
-{
-	g_message("host X display closed; exiting (the VM keeps running)");
-	exit(0);
+	return x_error_since(v->dpy, serial);
 }
 
 /* ---- the VM connection ---- */
@@ -296,9 +272,7 @@ int main(int argc, char **argv)
 			display ? display : g_getenv("DISPLAY"));
 		return 1;
 	}
-	the_viewer = v;
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_x_io_error);
+	x_errors_install("host X display closed; exiting (the VM keeps running)");
 	v->screen = DefaultScreen(v->dpy);
 	v->x_handlers = g_ptr_array_new_with_free_func(g_free);
 	v->dg_handlers = g_ptr_array_new_with_free_func(g_free);

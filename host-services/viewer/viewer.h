@@ -44,8 +44,6 @@ struct viewer {
 
 	GPtrArray *x_handlers;
 	GPtrArray *dg_handlers;		/* cleared at every detach */
-	unsigned long last_x_error_serial;
-	int last_x_error_code;
 };
 
 void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque);
