@@ -38,6 +38,7 @@
 #ifndef PORTHOLE_BACKDOOR_CLIPBOARD_H
 #define PORTHOLE_BACKDOOR_CLIPBOARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PH_CLIP_MAGIC		0x50494c43u	/* "CLIP" */
@@ -168,5 +169,26 @@ _Static_assert(sizeof(struct ph_clip_stream_hdr) == 24, "stream header layout");
 #define PH_CLIP_LEGACY_DONT_EXCHANGE	0xFFFFFFFEu	/* -2: sharing is off */
 /* SETSELLENGTH / SETNEXTPIECE: 0 taken, -2 sharing off, -1 refused (size, no transfer open). */
 #define PH_CLIP_LEGACY_REFUSED		0xFFFFFFFFu
+
+/* Any clipboard datagram, as ph_clip_parse() returns it. */
+union ph_clip_msg {
+	struct ph_clip_hdr hdr;
+	struct ph_clip_offer offer;
+	struct ph_clip_request request;
+	struct ph_clip_xfer xfer;
+};
+
+/* Both sides build and check messages here (backdoor/clipboard.c). */
+void ph_clip_hdr_init(struct ph_clip_hdr *h, uint16_t type);
+struct ph_clip_offer ph_clip_offer_make(uint32_t selection, uint32_t serial, uint32_t formats);
+struct ph_clip_xfer ph_clip_xfer_make(uint16_t type, uint32_t xfer, uint32_t status,
+				      uint32_t format, uint32_t qp_resource, uint64_t size);
+/*
+ * A received datagram copied into *m when it is a well-formed message of
+ * this protocol version: the right magic, exactly the size of its type,
+ * and an offer's selection in range.  Its type (enum ph_clip_type), or -1
+ * for anything else (the peer is not trusted; drop it).
+ */
+int ph_clip_parse(const void *buf, size_t len, union ph_clip_msg *m);
 
 #endif

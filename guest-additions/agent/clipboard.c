@@ -50,35 +50,18 @@ struct clip {
 
 static struct clip *the_clip;	/* for the timeout callbacks' sanity */
 
-static void fill_hdr(struct ph_clip_hdr *h, uint16_t type)
-{
-	h->magic = PH_CLIP_MAGIC;
-	h->version = PH_CLIP_VERSION;
-	h->type = type;
-}
-
 static void send_offer(struct clip *c, unsigned int sel)
 {
-	struct ph_clip_offer o = { 0 };
+	struct ph_clip_offer o = ph_clip_offer_make(sel, c->my_serial[sel], c->my_formats[sel]);
 
-	fill_hdr(&o.hdr, PH_CLIP_OFFER);
-	o.selection = sel;
-	o.serial = c->my_serial[sel];
-	o.formats = c->my_formats[sel];
 	agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &o, sizeof(o));
 }
 
 static void send_xfer(struct clip *c, uint16_t type, uint32_t id, uint32_t status,
 		      uint32_t format, uint32_t qp_resource, uint64_t size)
 {
-	struct ph_clip_xfer x = { 0 };
+	struct ph_clip_xfer x = ph_clip_xfer_make(type, id, status, format, qp_resource, size);
 
-	fill_hdr(&x.hdr, type);
-	x.xfer = id;
-	x.status = status;
-	x.format = format;
-	x.qp_resource = qp_resource;
-	x.size = size;
 	agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &x, sizeof(x));
 }
 
@@ -182,7 +165,7 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 		xfer_end(c, t);
 		return;
 	}
-	fill_hdr(&r.hdr, PH_CLIP_REQUEST);
+	ph_clip_hdr_init(&r.hdr, PH_CLIP_REQUEST);
 	r.xfer = t->id;
 	r.selection = sel;
 	r.serial = c->peer_serial[sel];
@@ -336,73 +319,49 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 {
 	struct clip *c = opaque;
-	struct ph_clip_hdr h;
-	size_t n = d->hdr.payload_size;
+	union ph_clip_msg m;
+	struct xfer *t;
+	int type;
 
-	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID || n < sizeof(h))
+	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID)
 		return;
-	memcpy(&h, d->payload, sizeof(h));
-	if (h.magic != PH_CLIP_MAGIC || h.version != PH_CLIP_VERSION)
-		return;
-	switch (h.type) {
+	type = ph_clip_parse(d->payload, d->hdr.payload_size, &m);
+	switch (type) {
 	case PH_CLIP_HELLO:
 		/* A (new) host bridge: tell it what the guest has. */
 		for (unsigned int sel = 0; sel < PH_CLIP_SEL_COUNT; sel++)
 			send_offer(c, sel);	/* also says "an agent is here" */
 		xsel_rescan(c->xsel);
 		break;
-	case PH_CLIP_OFFER: {
-		struct ph_clip_offer o;
-
-		if (n != sizeof(o))
-			return;
-		memcpy(&o, d->payload, sizeof(o));
-		if (o.selection >= PH_CLIP_SEL_COUNT)
-			return;
-		c->peer_serial[o.selection] = o.serial;
-		if (o.formats & PH_CLIP_FMT_ALL) {
-			c->my_formats[o.selection] = 0;	/* the host's copy replaces ours */
-			xsel_own(c->xsel, o.selection, o.formats & PH_CLIP_FMT_ALL);
-		} else if (xsel_owned(c->xsel, o.selection)) {
-			xsel_own(c->xsel, o.selection, 0);
+	case PH_CLIP_OFFER:
+		c->peer_serial[m.offer.selection] = m.offer.serial;
+		if (m.offer.formats & PH_CLIP_FMT_ALL) {
+			c->my_formats[m.offer.selection] = 0;	/* the host's copy replaces ours */
+			xsel_own(c->xsel, m.offer.selection, m.offer.formats & PH_CLIP_FMT_ALL);
+		} else if (xsel_owned(c->xsel, m.offer.selection)) {
+			xsel_own(c->xsel, m.offer.selection, 0);
 		}
 		break;
-	}
-	case PH_CLIP_REQUEST: {
-		struct ph_clip_request r;
-
-		if (n != sizeof(r))
-			return;
-		memcpy(&r, d->payload, sizeof(r));
-		on_request(c, &r);
+	case PH_CLIP_REQUEST:
+		on_request(c, &m.request);
 		break;
-	}
 	case PH_CLIP_XFER:
+		on_xfer(c, &m.xfer);
+		break;
 	case PH_CLIP_READY:
-	case PH_CLIP_DONE: {
-		struct ph_clip_xfer x;
-		struct xfer *t;
-
-		if (n != sizeof(x))
-			return;
-		memcpy(&x, d->payload, sizeof(x));
-		if (h.type == PH_CLIP_XFER) {
-			on_xfer(c, &x);
-			break;
-		}
-		t = xfer_find(c, x.xfer, true);
+	case PH_CLIP_DONE:
+		t = xfer_find(c, m.xfer.xfer, true);
 		if (!t)
 			break;
-		if (h.type == PH_CLIP_READY && t->data && t->have_qp) {
+		if (type == PH_CLIP_READY && t->data && t->have_qp) {
 			stream_out(c, t);
-		} else if (h.type == PH_CLIP_DONE) {
-			if (x.status != PH_CLIP_OK)
+		} else if (type == PH_CLIP_DONE) {
+			if (m.xfer.status != PH_CLIP_OK)
 				g_message("clipboard: the host refused our data: %s",
-					  ph_clip_status_text(x.status));
+					  ph_clip_status_text(m.xfer.status));
 			xfer_end(c, t);
 		}
 		break;
-	}
 	}
 }
 

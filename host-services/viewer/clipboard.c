@@ -97,35 +97,18 @@ static bool get_policy(struct clip *c, struct policy *p)
 	return ok;
 }
 
-static void fill_hdr(struct ph_clip_hdr *h, uint16_t type)
-{
-	h->magic = PH_CLIP_MAGIC;
-	h->version = PH_CLIP_VERSION;
-	h->type = type;
-}
-
 static void send_xfer(struct clip *c, uint16_t type, uint32_t id, uint32_t status,
 		      uint32_t format, uint32_t qp_resource, uint64_t size)
 {
-	struct ph_clip_xfer x = { 0 };
+	struct ph_clip_xfer x = ph_clip_xfer_make(type, id, status, format, qp_resource, size);
 
-	fill_hdr(&x.hdr, type);
-	x.xfer = id;
-	x.status = status;
-	x.format = format;
-	x.qp_resource = qp_resource;
-	x.size = size;
 	viewer_send(c->v, PH_DESKTOP_RES_CLIPBOARD, &x, sizeof(x));
 }
 
 static void send_offer(struct clip *c, unsigned int sel)
 {
-	struct ph_clip_offer o = { 0 };
+	struct ph_clip_offer o = ph_clip_offer_make(sel, c->my_serial[sel], c->my_formats[sel]);
 
-	fill_hdr(&o.hdr, PH_CLIP_OFFER);
-	o.selection = sel;
-	o.serial = c->my_serial[sel];
-	o.formats = c->my_formats[sel];
 	viewer_send(c->v, PH_DESKTOP_RES_CLIPBOARD, &o, sizeof(o));
 }
 
@@ -184,7 +167,7 @@ static gboolean on_agent_check(gpointer data)
 		c->agent_check = 0;
 		return G_SOURCE_REMOVE;
 	}
-	fill_hdr(&ping, PH_CLIP_PING);
+	ph_clip_hdr_init(&ping, PH_CLIP_PING);
 	if (agent_unreachable(viewer_send(c->v, PH_DESKTOP_RES_CLIPBOARD, &ping, sizeof(ping)))) {
 		agent_gone(c);
 		c->agent_check = 0;
@@ -261,7 +244,7 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 	}
 	*p = (struct paste){ .active = true, .id = ++c->next_id, .req = req, .sel = sel,
 			     .format = format, .max_size = pol.max_size };
-	fill_hdr(&r.hdr, PH_CLIP_REQUEST);
+	ph_clip_hdr_init(&r.hdr, PH_CLIP_REQUEST);
 	r.xfer = p->id;
 	r.selection = sel;
 	r.serial = c->peer_serial[sel];
@@ -461,41 +444,31 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
 {
 	struct clip *c = opaque;
-	struct ph_clip_hdr h;
-	size_t n = d->hdr.payload_size;
+	union ph_clip_msg m;
+	int type;
 
-	if (d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID || n < sizeof(h))
+	if (d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID)
 		return;		/* doorbell events of finished transfers land here too */
-	memcpy(&h, d->payload, sizeof(h));
-	g_debug("clipboard: guest message type %u (%zu bytes)", h.type, n);
-	c->agent_seen = true;
-	if (h.magic != PH_CLIP_MAGIC || h.version != PH_CLIP_VERSION)
+	type = ph_clip_parse(d->payload, d->hdr.payload_size, &m);
+	g_debug("clipboard: guest message type %d (%llu bytes)", type,
+		(unsigned long long)d->hdr.payload_size);
+	if (type < 0)
 		return;
-	if (h.type == PH_CLIP_OFFER && n == sizeof(struct ph_clip_offer)) {
-		struct ph_clip_offer o;
-
-		memcpy(&o, d->payload, sizeof(o));
-		if (o.selection >= PH_CLIP_SEL_COUNT)
-			return;
-		c->peer_serial[o.selection] = o.serial;
-		if (o.formats & PH_CLIP_FMT_ALL) {
-			c->my_formats[o.selection] = 0;
-			if (o.selection == PH_CLIP_SEL_CLIPBOARD)
+	c->agent_seen = true;
+	if (type == PH_CLIP_OFFER) {
+		c->peer_serial[m.offer.selection] = m.offer.serial;
+		if (m.offer.formats & PH_CLIP_FMT_ALL) {
+			c->my_formats[m.offer.selection] = 0;
+			if (m.offer.selection == PH_CLIP_SEL_CLIPBOARD)
 				c->legacy_owned = false;
-			xsel_own(c->xsel, o.selection, o.formats & PH_CLIP_FMT_ALL);
-		} else if (xsel_owned(c->xsel, o.selection)) {
-			xsel_own(c->xsel, o.selection, 0);
+			xsel_own(c->xsel, m.offer.selection, m.offer.formats & PH_CLIP_FMT_ALL);
+		} else if (xsel_owned(c->xsel, m.offer.selection)) {
+			xsel_own(c->xsel, m.offer.selection, 0);
 		}
-	} else if (h.type == PH_CLIP_REQUEST && n == sizeof(struct ph_clip_request)) {
-		struct ph_clip_request r;
-
-		memcpy(&r, d->payload, sizeof(r));
-		on_request(c, &r);
-	} else if (h.type == PH_CLIP_XFER && n == sizeof(struct ph_clip_xfer)) {
-		struct ph_clip_xfer x;
-
-		memcpy(&x, d->payload, sizeof(x));
-		on_xfer(c, &x);
+	} else if (type == PH_CLIP_REQUEST) {
+		on_request(c, &m.request);
+	} else if (type == PH_CLIP_XFER) {
+		on_xfer(c, &m.xfer);
 	}
 }
 
@@ -573,7 +546,7 @@ static void clipboard_attach(struct viewer *v, void *state)
 	 * guest copy made before the first poll counts as new. */
 	on_legacy_poll(c);
 	/* Ask the agent for its offers, and send ours. */
-	fill_hdr(&hello, PH_CLIP_HELLO);
+	ph_clip_hdr_init(&hello, PH_CLIP_HELLO);
 	viewer_send(v, PH_DESKTOP_RES_CLIPBOARD, &hello, sizeof(hello));
 	xsel_rescan(c->xsel);
 }
