@@ -66,12 +66,13 @@ PROGRAMS += $(BIN)/porthole-hostd $(BIN)/porthole-tray
 PROGRAMS += $(BIN)/porthole-agent $(BIN)/porthole-viewer
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(GUEST_TEST_SRCS))
+GUEST_EXTRA := $(BUILD)/tests/guest/cpuid-cases-static $(BUILD)/tests/guest/libcpuid-probe.so
 # Host-side test helpers (e.g. a StatusNotifierWatcher written to the spec).
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(TEST_HOST_SRCS))
 
 .SECONDARY:
 .PHONY: all deps check check-plain check-san unit e2e bench run install clean packages
-all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(HOST_TESTS) $(PAYLOADS)
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(GUEST_EXTRA) $(HOST_TESTS) $(PAYLOADS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,6 +86,9 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The trap engine decodes x86 code with Zydis (libzydis-dev; no .pc file).
+ZYDIS_LIBS := -lZydis
+$(BIN)/porthole-hv: PKG_LIBS += $(ZYDIS_LIBS)
 $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
 $(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
@@ -124,11 +128,21 @@ $(BIN)/%:
 
 $(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(ZYDIS_LIBS) $(CMOCKA_LIBS)
 # The guest's vmmouse decoding and uinput translation live in the guest library.
 $(BUILD)/tests/test-vmmouse-uinput: $(OBJ)/tests/unit/test-vmmouse-uinput.o $(LIB_GUEST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# cpuid-cases again as a static program (no interpreter: glibc runs its own
+# cpuid before main), and the library it dlopen()s.  Never sanitized: ASan
+# can't link statically, and the library is loaded by both builds.
+$(BUILD)/tests/guest/cpuid-cases-static: tests/guest/cpuid-cases.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -static -pthread -o $@ $<
+$(BUILD)/tests/guest/libcpuid-probe.so: tests/guest/lib/cpuid-probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -shared -fPIC -o $@ $<
 
 $(BUILD)/tests/guest/%: $(OBJ)/tests/guest/%.o $(LIB_GUEST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)

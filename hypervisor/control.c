@@ -156,6 +156,8 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
 			       (unsigned long long)vm->ram_size);
 	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	if (vm->engine_status)
+		g_string_append(s, vm->engine_status);
 	if (vm->first_backdoor_us)
 		g_string_append_printf(s, "first-backdoor-ms=%.1f\n",
 				       vm_ms_since_process_start(vm->first_backdoor_us));

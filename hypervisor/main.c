@@ -2,7 +2,8 @@
 /*
  * porthole-hv: run a guest with the Porthole device model.
  *
- *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR] [-- CMD ARGS...]
+ *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
+ *                   [--cpuid auto|fault|patch|off] [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
@@ -152,7 +153,7 @@ static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-	g_autofree char *overlay = NULL;
+	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE;
 	GOptionEntry entries[] = {
@@ -170,6 +171,9 @@ static int cmd_run(int argc, char **argv)
 		  "kvm: Linux kernel to boot (bzImage or vmlinux)", "FILE" },
 		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, "kvm: initial ramdisk", "FILE" },
 		{ "cmdline", 0, 0, G_OPTION_ARG_STRING, &cmdline, "kvm: kernel command line", "TEXT" },
+		{ "cpuid", 0, 0, G_OPTION_ARG_STRING, &cpuid,
+		  "trap: how guest cpuid is intercepted: auto (fault where the CPU can, else "
+		  "patch), fault, patch, off (default: $PORTHOLE_CPUID, else auto)", "MODE" },
 		{ "cpuid-vendor", 0, 0, G_OPTION_ARG_STRING, &vendor,
 		  "Hypervisor vendor at CPUID 0x40000000 (default VMwareVMware)", "STRING" },
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
@@ -212,6 +216,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (run.kvm && !kernel && (initrd || cmdline)) {
 		fprintf(stderr, "porthole-hv run: --initrd and --cmdline go with --kernel\n");
+		return 2;
+	}
+	if (!cpuid && g_getenv("PORTHOLE_CPUID") && *g_getenv("PORTHOLE_CPUID"))
+		cpuid = g_strdup(g_getenv("PORTHOLE_CPUID"));
+	if (cpuid && trap_cpuid_mode_parse(cpuid) < 0) {
+		fprintf(stderr, "porthole-hv run: bad --cpuid '%s' (auto, fault, patch or off)\n",
+			cpuid);
 		return 2;
 	}
 	if (ram && !parse_size(ram, &ram_size)) {
@@ -281,6 +292,7 @@ static int cmd_run(int argc, char **argv)
 	g_message("VM '%s' (%s engine, %llu MiB RAM): control socket %s", name, cfg.engine,
 		  (unsigned long long)(cfg.ram_size >> 20), control_socket_path(ctl));
 
+	run.topt.cpuid = cpuid ? (enum trap_cpuid_mode)trap_cpuid_mode_parse(cpuid) : TRAP_CPUID_AUTO;
 	run.topt.argv = guest_argv;
 	run.topt.hostname = name;
 	run.topt.overlay = overlay;
@@ -314,13 +326,28 @@ static int cmd_run(int argc, char **argv)
 	return run.status < 0 ? 1 : run.status;
 }
 
+/* What this host offers the engines, one "key=value" a line (tests and bug reports read it). */
+static int cmd_probe(void)
+{
+	int err = trap_probe_cpuid_faulting();
+
+	if (err)
+		printf("cpuid-faulting=no (%s: %s)\ncpuid-auto=patch\n",
+		       strerrorname_np(err) ? strerrorname_np(err) : "?", g_strerror(err));
+	else
+		printf("cpuid-faulting=yes\ncpuid-auto=fault\n");
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: porthole-hv run [OPTION...] [-- COMMAND [ARG...]]\n"
+		"       porthole-hv probe\n"
 		"       porthole-hv --version\n"
 		"\n"
 		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
+		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode).\n"
 		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
 }
 
@@ -340,6 +367,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "probe"))
+		return cmd_probe();
 	fprintf(stderr, "porthole-hv: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

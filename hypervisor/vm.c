@@ -128,7 +128,18 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
 	pthread_mutex_destroy(&vm->lock);
+	g_free(vm->engine_status);
 	g_free(vm);
+}
+
+void vm_set_engine_status(struct vm *vm, const char *lines)
+{
+	char *copy = g_strdup(lines);
+
+	pthread_mutex_lock(&vm->lock);
+	g_free(vm->engine_status);
+	vm->engine_status = copy;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 enum io_result vm_io(struct vm *vm, struct vcpu *vcpu, const struct io_access *io)

@@ -79,6 +79,11 @@ struct vm {
 	int64_t first_backdoor_us;	/* CLOCK_MONOTONIC µs of the first backdoor access */
 	/* The clock guest processes read and set (trap engine); its own lock. */
 	struct guest_clock *clock;
+	/*
+	 * "key=value" lines the engine publishes for `porthole-ctl status`
+	 * (how cpuid is intercepted, its counters); vm_set_engine_status().
+	 */
+	char *engine_status;
 };
 
 struct vm *vm_create(const struct vm_config *cfg);
@@ -100,6 +105,9 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(pri
 
 /* A guest context (trap engine: a process) is gone: release what it held. */
 void vm_owner_exited(struct vm *vm, int owner);
+
+/* Replace the engine's status lines (takes vm->lock). */
+void vm_set_engine_status(struct vm *vm, const char *lines);
 
 /*
  * The hypervisor leaves 0x40000000-0x4FFFFFFF of CPUID: out[] = EAX, EBX,

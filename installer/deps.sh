@@ -3,7 +3,7 @@
 # Used by `make check`, `make run` and .ci/run.  The list lives here only.
 set -eu
 
-PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev
+PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev libzydis-dev
 open-vm-tools procps iproute2 python3 lintian man-db
 libdbusmenu-glib-dev dbus-daemon libglib2.0-bin
 libx11-dev libxext-dev libxrandr-dev libxdamage-dev libxfixes-dev libxtst-dev

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -86,6 +87,7 @@ struct plan {
 	size_t n_shares;
 	const struct trap_share *shares;
 	const char *overlay;
+	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, go_r, go_w;
 };
 
@@ -896,8 +898,9 @@ static void build_root(const struct plan *p)
 enum {
 	F_LD_ARCH, F_ARCH, F_KILL, F_LD_NR, F_X32, F_CLONE3, F_PTRACE, F_CLONE, F_ARCH_PRCTL,
 	F_IOCTL, F_CLOCK_GETTIME, F_GETTIMEOFDAY, F_TIME, F_CLOCK_SETTIME, F_SETTIMEOFDAY,
-	F_ADJTIMEX, F_CLOCK_ADJTIME, F_ALLOW0,
+	F_ADJTIMEX, F_CLOCK_ADJTIME, F_MMAP, F_MPROTECT, F_PKEY_MPROTECT, F_ALLOW0,
 	L_CLONE, L_CLONE_TEST,
+	L_PROT, L_PROT_TEST, L_EXEC_MAP,
 	L_ARCH, L_ARCH_TEST, L_ARCH_LO, L_ARCH_LO_TEST, L_ARCH_HI, L_ARCH_HI_TEST,
 	L_IOCTL, L_IOCTL_STI, L_IOCTL_LINUX,
 	L_CLOCKID, L_CLOCKID_MAX, L_CLOCKID_PROCESS, L_CLOCKID_THREAD,
@@ -916,7 +919,10 @@ enum {
  *  - ioctl TIOCSTI / TIOCLINUX: typing into the host terminal.
  * and hand the engine the syscalls that read or set the clock (RET_TRACE:
  * the guest has its own clock, trap-clock.c), clock_gettime only for the
- * clocks it keeps: ids 0..11 but the CPU-time clocks 2 and 3.
+ * clocks it keeps: ids 0..11 but the CPU-time clocks 2 and 3; and, when
+ * cpuid is patched, those that make memory executable (mmap, mprotect,
+ * pkey_mprotect with PROT_EXEC in their prot argument), so the engine can
+ * patch what they mapped.  Every other call runs without a stop.
  */
 static const struct sock_filter seccomp_insns[F_LEN] = {
 	[F_LD_ARCH] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARCH),
@@ -949,7 +955,19 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 				TO(F_ADJTIMEX, L_TRACE), 0),
 	[F_CLOCK_ADJTIME] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_adjtime,
 				     TO(F_CLOCK_ADJTIME, L_TRACE), 0),
+	[F_MMAP] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, TO(F_MMAP, L_PROT), 0),
+	[F_MPROTECT] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect,
+				TO(F_MPROTECT, L_PROT), 0),
+	[F_PKEY_MPROTECT] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pkey_mprotect,
+				     TO(F_PKEY_MPROTECT, L_PROT), 0),
 	[F_ALLOW0] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+
+	/* prot is the third argument of all three */
+	[L_PROT] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(2)),
+	[L_PROT_TEST] = BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC,
+				 TO(L_PROT_TEST, L_EXEC_MAP), TO(L_PROT_TEST, L_ALLOW)),
+	/* install_seccomp() makes this a stop when cpuid is patched */
+	[L_EXEC_MAP] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 
 	[L_CLONE] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(0)),
 	[L_CLONE_TEST] = BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_UNTRACED,
@@ -978,19 +996,22 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 	[L_CLOCKID_THREAD] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLOCK_THREAD_CPUTIME_ID,
 				      TO(L_CLOCKID_THREAD, L_ALLOW), TO(L_CLOCKID_THREAD, L_TRACE)),
 
-	[L_TRACE] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+	[L_TRACE] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | SECCOMP_DATA_CLOCK),
 
 	[L_ALLOW] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	[L_EPERM] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 	[L_ENOSYS] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 };
 
-static void install_seccomp(void)
+static void install_seccomp(bool trace_exec_maps)
 {
-	struct sock_fprog prog = {
-		.len = F_LEN,
-		.filter = (struct sock_filter *)seccomp_insns,
-	};
+	struct sock_filter insns[F_LEN];
+	struct sock_fprog prog = { .len = F_LEN, .filter = insns };
+
+	memcpy(insns, seccomp_insns, sizeof(insns));
+	if (trace_exec_maps)
+		insns[L_EXEC_MAP] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+				SECCOMP_RET_TRACE | SECCOMP_DATA_EXEC_MAP);
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		die("PR_SET_NO_NEW_PRIVS", NULL, errno);
@@ -1049,7 +1070,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	install_seccomp();
+	install_seccomp(p->trace_exec_maps);
 
 	/* Ready; the engine seizes us, then says go. */
 	if (write(p->info_w, "R", 1) != 1)
@@ -1190,6 +1211,7 @@ int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
 	plan.shares = opt->shares;
 	plan.n_shares = opt->n_shares;
 	plan.overlay = opt->overlay;
+	plan.trace_exec_maps = opt->cpuid == TRAP_CPUID_PATCH;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());
 	plan.info_r = info[0];

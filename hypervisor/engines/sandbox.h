@@ -20,6 +20,14 @@
 
 #include "trap.h"
 
+/*
+ * SECCOMP_RET_TRACE data of the filter's stops (PTRACE_GETEVENTMSG): a
+ * clock call, or (--cpuid=patch only) an mmap, mprotect or pkey_mprotect
+ * with PROT_EXEC.
+ */
+#define SECCOMP_DATA_CLOCK	0
+#define SECCOMP_DATA_EXEC_MAP	1
+
 struct sandbox {
 	pid_t helper;		/* our child; exits once the guest's pid 1 is gone */
 	pid_t guest;		/* the guest's pid 1, as the host sees it */

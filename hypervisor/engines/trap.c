@@ -23,6 +23,13 @@
  * registers back.  (A single-stepped bare `syscall` would not do: at the
  * exec stop execve has yet to return, and its return value overwrites RAX.)
  *
+ * Where the CPU has no CPUID faulting (or --cpuid=patch), cpuid is patched
+ * into ud2 instead (cpuid-patch.h): at exec, and after each mmap/mprotect
+ * that makes memory executable, which the seccomp filter stops with
+ * SECCOMP_DATA_EXEC_MAP (the engine lets the call run to its syscall-exit
+ * stop, then scans what it mapped).  A SIGILL at a patched address is
+ * emulated as a faulted cpuid; every other SIGILL is the guest's.
+ *
  * The guest's pid 1 is the guest command itself.  The kernel drops signals
  * a pid-namespace init has no handler for, even faults when the init is
  * traced, which would leave a crashing pid 1 faulting forever; the engine
@@ -38,6 +45,7 @@
 #include <glib.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +58,7 @@
 #include <unistd.h>
 
 #include "backdoor/vmci.h"
+#include "cpuid-patch.h"
 #include "hypervisor/devices/vmci.h"
 #include "hypervisor/vm.h"
 #include "sandbox.h"
@@ -60,7 +69,11 @@
 #define USER_CS_64		0x33	/* __USER_CS: 64-bit user code */
 #define SEIZE_OPTIONS		(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
 				 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | \
-				 PTRACE_O_TRACEEXIT)
+				 PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD)
+#define SYSCALL_STOP		(SIGTRAP | 0x80)	/* PTRACE_O_TRACESYSGOOD */
+#ifndef KCMP_VM
+#define KCMP_VM			1
+#endif
 /*
  * A rep string instruction moves at most this many bytes per trap; the
  * rest happens when the instruction, still at RIP with RCX > 0, traps again
@@ -80,6 +93,13 @@ struct tracee {
 	pid_t tgid;		/* 0 until looked up */
 	int pending_sig;	/* to deliver at the next resume */
 	bool owner_noted;	/* tgid recorded in engine.owners */
+	bool started;		/* its attach stop is behind it (else: a group-stop) */
+	/* cpuid patching: what this thread's address space had patched */
+	struct cpuid_aspace *aspace;
+	/* between an exec-mapping syscall's seccomp stop and its exit stop */
+	bool in_exec_map;
+	long map_nr;
+	uint64_t map_addr, map_len;
 };
 
 struct engine {
@@ -93,6 +113,10 @@ struct engine {
 	int guest_fatal_sig;	/* pid 1 killed for a signal it would have ignored */
 	bool rearm_warned;
 	unsigned long traps;
+	enum trap_cpuid_mode cpuid;	/* resolved: FAULT, PATCH or OFF */
+	char cpuid_why[160];		/* why that mode (shown by status) */
+	struct cpuid_patcher *patcher;	/* PATCH only */
+	unsigned long cpuid_traps;
 };
 
 /* ---- small helpers ---- */
@@ -156,6 +180,14 @@ static struct tracee *tracee_add(struct engine *e, pid_t tid)
 	t->tid = tid;
 	g_hash_table_insert(e->tracees, GINT_TO_POINTER(tid), t);
 	return t;
+}
+
+static void tracee_free(gpointer p)
+{
+	struct tracee *t = p;
+
+	cpuid_aspace_unref(t->aspace);
+	g_free(t);
 }
 
 static void tracee_exited(struct engine *e, pid_t tid, int st)
@@ -395,6 +427,8 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 	if (insn.kind == X86_INSN_CPUID) {
 		struct vcpu_regs r;
 
+		e->cpuid_traps++;
+
 		regs_from_user(&r, &ur);
 		vm_cpuid(e->vm, &r);
 		ur.rax = r.rax;
@@ -412,6 +446,190 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 
 deliver:
 	resume(e, t, SIGSEGV);
+}
+
+/* ---- cpuid by patching (cpuid-patch.h) ---- */
+
+static void publish_cpuid_status(struct engine *e)
+{
+	struct cpuid_patch_stats st = { 0 };
+	char buf[1024];
+
+	if (e->patcher)
+		cpuid_patcher_stats(e->patcher, &st);
+	snprintf(buf, sizeof(buf),
+		 "cpuid=%s (%s)\ncpuid.traps=%lu\ncpuid.files-decoded=%" PRIu64
+		 "\ncpuid.cache-hits=%" PRIu64 "\ncpuid.bytes-decoded=%" PRIu64
+		 "\ncpuid.regions-scanned=%" PRIu64 "\ncpuid.sites-patched=%" PRIu64
+		 "\ncpuid.skipped=%" PRIu64 "\n",
+		 trap_cpuid_mode_name(e->cpuid), e->cpuid_why, e->cpuid_traps, st.files_decoded,
+		 st.cache_hits, st.bytes_decoded, st.regions_scanned, st.sites_patched, st.skipped);
+	vm_set_engine_status(e->vm, buf);
+}
+
+static struct cpuid_aspace *tracee_aspace(struct tracee *t)
+{
+	if (!t->aspace)
+		t->aspace = cpuid_aspace_new();
+	return t->aspace;
+}
+
+/* Patch what is executable in [start, end) of tracee `t` (all of it: 0, UINT64_MAX). */
+static void patch_tracee(struct engine *e, struct tracee *t, uint64_t start, uint64_t end,
+			 bool fresh)
+{
+	if (cpuid_patch_range(e->patcher, tracee_aspace(t), t->tid, start, end, fresh) < 0 &&
+	    !e->rearm_warned) {
+		e->rearm_warned = true;
+		guest_log(e, "cannot patch cpuid in guest process %d (%s): cpuid may run natively "
+			  "there", (int)t->tid, g_strerror(errno));
+	}
+	publish_cpuid_status(e);
+}
+
+/*
+ * A new thread or process `child` of `parent` (a fork, vfork or clone
+ * event): threads share the parent's patches; a forked process has a copy
+ * of its memory, so of its patches too.
+ */
+static void inherit_aspace(struct engine *e, struct tracee *parent, pid_t child_tid, int event)
+{
+	struct tracee *child = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(child_tid));
+	long same;
+
+	if (!e->patcher)
+		return;
+	if (!child)
+		child = tracee_add(e, child_tid);	/* its attach stop is still to come */
+	else if (child->aspace)
+		return;		/* its attach stop came first: adopt_aspace() saw to it */
+	same = syscall(SYS_kcmp, parent->tid, child_tid, KCMP_VM, 0, 0);
+	if (same < 0)	/* no kcmp (CONFIG_KCMP off): clone shares, fork copies */
+		same = event == PTRACE_EVENT_FORK;
+	cpuid_aspace_unref(child->aspace);
+	child->aspace = same == 0 ? cpuid_aspace_ref(tracee_aspace(parent))
+				  : cpuid_aspace_copy(tracee_aspace(parent));
+}
+
+/*
+ * A new tracee's attach stop came before its creator's fork or clone event:
+ * take the patches of its thread group (a thread) or of its parent (a
+ * process: a copy, as fork copied its memory) before it runs any code.
+ */
+static void adopt_aspace(struct engine *e, struct tracee *t)
+{
+	char path[64], buf[1024];
+	struct tracee *from = NULL;
+	pid_t tgid = 0, ppid = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)t->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nTgid:")))
+		tgid = (pid_t)strtol(p + 6, NULL, 10);
+	if ((p = strstr(buf, "\nPPid:")))
+		ppid = (pid_t)strtol(p + 6, NULL, 10);
+	if (tgid > 0 && tgid != t->tid) {
+		from = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(tgid));
+		if (from)
+			t->aspace = cpuid_aspace_ref(tracee_aspace(from));
+		return;
+	}
+	from = ppid > 0 ? g_hash_table_lookup(e->tracees, GINT_TO_POINTER(ppid)) : NULL;
+	if (from)
+		t->aspace = cpuid_aspace_copy(tracee_aspace(from));
+}
+
+/* The seccomp filter stopped an mmap/mprotect that maps executable memory. */
+static void exec_map_enter(struct engine *e, struct tracee *t)
+{
+	struct user_regs_struct ur;
+
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &ur) < 0)
+		return;
+	t->in_exec_map = true;
+	t->map_nr = (long)ur.orig_rax;
+	t->map_addr = ur.rdi;
+	t->map_len = ur.rsi;
+	/* Run the call to its syscall-exit stop: only then is the mapping there. */
+	if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
+		t->in_exec_map = false;
+}
+
+static void exec_map_exit(struct engine *e, struct tracee *t)
+{
+	struct user_regs_struct ur;
+	uint64_t start, len;
+
+	t->in_exec_map = false;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &ur) < 0)
+		return;
+	if ((unsigned long long)ur.rax >= (unsigned long long)-4095)
+		goto out;	/* the call failed: nothing new is executable */
+	start = t->map_nr == SYS_mmap ? ur.rax : t->map_addr;
+	len = (t->map_len + 4095) & ~4095ull;
+	if (len && start + len > start)
+		patch_tracee(e, t, start, start + len, t->map_nr == SYS_mmap);
+out:
+	resume(e, t, 0);
+}
+
+/*
+ * SIGILL: a ud2 we wrote over a cpuid is emulated as that cpuid, anything
+ * else (a real ud2, an illegal opcode, kill -ILL) goes to the guest.
+ */
+static void handle_sigill(struct engine *e, struct tracee *t)
+{
+	struct user_regs_struct ur;
+	struct vcpu_regs r;
+	uint8_t code[X86_MAX_INSN_LEN];
+	unsigned int len;
+	siginfo_t si;
+	ssize_t n;
+
+	if (!e->patcher)
+		goto deliver;
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
+		return;
+	if (si.si_code != ILL_ILLOPN)
+		goto deliver;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &ur) < 0)
+		return;
+	if (ur.cs != USER_CS_64)
+		goto deliver;
+	len = cpuid_patched_at(t->aspace, ur.rip);
+	if (!len && ptrace(PTRACE_PEEKTEXT, t->tid, (void *)(uintptr_t)ur.rip, 0) != -1)
+		len = cpuid_patch_recover(e->patcher, tracee_aspace(t), t->tid, ur.rip);
+	if (!len)
+		goto deliver;
+	/* Still our ud2 (the guest may have rewritten its code since). */
+	n = read_code(t->tid, ur.rip, code);
+	if (n < (ssize_t)len || code[len - 2] != 0x0F || code[len - 1] != 0x0B)
+		goto deliver;
+	e->traps++;
+	e->cpuid_traps++;
+	regs_from_user(&r, &ur);
+	vm_cpuid(e->vm, &r);
+	ur.rax = r.rax;
+	ur.rbx = r.rbx;
+	ur.rcx = r.rcx;
+	ur.rdx = r.rdx;
+	ur.rip += len;
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, &ur) < 0)
+		return;
+	resume(e, t, 0);
+	return;
+deliver:
+	resume(e, t, SIGILL);
 }
 
 /* ---- exec: CPUID faulting again ---- */
@@ -518,10 +736,24 @@ static void handle_exec(struct engine *e, struct tracee *t)
 		g_hash_table_remove(e->tracees, GINT_TO_POINTER((pid_t)former));
 	t->tgid = t->tid;
 	t->pending_sig = 0;
+	t->in_exec_map = false;
 	/* Clock reads must reach the guest clock, not the vDSO (trap-clock.c). */
 	trap_clock_hide_vdso(t->tid);
-	if (rearm_cpuid(e, t))
-		resume(e, t, 0);
+	switch (e->cpuid) {
+	case TRAP_CPUID_FAULT:
+		if (!rearm_cpuid(e, t))
+			return;
+		break;
+	case TRAP_CPUID_PATCH:
+		/* A new program: a new address space, the program and its interpreter mapped. */
+		cpuid_aspace_unref(t->aspace);
+		t->aspace = cpuid_aspace_new();
+		patch_tracee(e, t, 0, UINT64_MAX, true);
+		break;
+	default:
+		break;
+	}
+	resume(e, t, 0);
 }
 
 /* ---- the loop ---- */
@@ -595,14 +827,19 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 {
 	struct tracee *t = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(tid));
 	int sig = WSTOPSIG(st), event = (unsigned int)st >> 16;
-	bool fresh = !t;
 
-	if (fresh)
+	if (!t)
 		t = tracee_add(e, tid);
 	switch (event) {
-	case 0:		/* signal-delivery-stop */
+	case 0:		/* signal-delivery-stop, or the syscall-exit stop of an exec mapping */
 		if (sig == SIGSEGV)
 			handle_sigsegv(e, t);
+		else if (sig == SIGILL)
+			handle_sigill(e, t);
+		else if (sig == SYSCALL_STOP && t->in_exec_map)
+			exec_map_exit(e, t);
+		else if (sig == SYSCALL_STOP)
+			resume(e, t, 0);
 		else
 			resume(e, t, sig);
 		break;
@@ -612,25 +849,42 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 	case PTRACE_EVENT_EXIT:
 		handle_exit_event(e, t);
 		break;
-	case PTRACE_EVENT_SECCOMP:	/* a clock syscall (sandbox.c's filter) */
+	case PTRACE_EVENT_SECCOMP: {	/* sandbox.c's filter: a clock call or an exec mapping */
+		unsigned long data = 0;
+
+		ptrace(PTRACE_GETEVENTMSG, tid, 0, &data);
+		if (data == SECCOMP_DATA_EXEC_MAP && e->patcher) {
+			exec_map_enter(e, t);
+			break;
+		}
 		trap_clock_syscall(e->vm->clock, tid);
 		resume(e, t, 0);
 		break;
+	}
 	case PTRACE_EVENT_STOP:
 		/*
 		 * A new auto-attached tracee's first stop (it may come before
 		 * its parent's fork event), or a group-stop: stay stopped,
 		 * but keep reporting (PTRACE_LISTEN) until SIGCONT.
 		 */
-		if (!fresh &&
-		    (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+		if (t->started &&
+		    (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)) {
 			ptrace(PTRACE_LISTEN, tid, 0, 0);
-		else
+		} else {
+			t->started = true;
+			if (e->patcher && !t->aspace)
+				adopt_aspace(e, t);
 			resume(e, t, 0);
+		}
 		break;
-	default:	/* FORK, VFORK, CLONE: the child shows up on its own */
+	default: {	/* FORK, VFORK, CLONE: the child shows up on its own */
+		unsigned long child = 0;
+
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child > 0)
+			inherit_aspace(e, t, (pid_t)child, event);
 		resume(e, t, 0);
 		break;
+	}
 	}
 }
 
@@ -704,9 +958,86 @@ static int exit_code(const struct engine *e)
 	return -1;
 }
 
+/* ---- choosing how cpuid is intercepted ---- */
+
+static const char *const cpuid_mode_names[] = {
+	[TRAP_CPUID_AUTO] = "auto", [TRAP_CPUID_FAULT] = "fault",
+	[TRAP_CPUID_PATCH] = "patch", [TRAP_CPUID_OFF] = "off",
+};
+
+int trap_cpuid_mode_parse(const char *s)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(cpuid_mode_names); i++) {
+		if (s && !strcmp(s, cpuid_mode_names[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+const char *trap_cpuid_mode_name(enum trap_cpuid_mode m)
+{
+	return (size_t)m < G_N_ELEMENTS(cpuid_mode_names) ? cpuid_mode_names[m] : "?";
+}
+
+/* Faulting is per-thread state, and the hypervisor's own cpuid must stay native. */
+int trap_probe_cpuid_faulting(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return errno;
+	if (pid == 0)
+		_exit(syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) ? (errno & 0xFF) : 0);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return ECHILD;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : ECHILD;
+}
+
+static void choose_cpuid_mode(struct engine *e, enum trap_cpuid_mode asked)
+{
+	int err = asked == TRAP_CPUID_OFF ? 0 : trap_probe_cpuid_faulting();
+	const char *errname = err ? strerrorname_np(err) : NULL;
+
+	switch (asked) {
+	case TRAP_CPUID_AUTO:
+		e->cpuid = err ? TRAP_CPUID_PATCH : TRAP_CPUID_FAULT;
+		if (err)
+			snprintf(e->cpuid_why, sizeof(e->cpuid_why),
+				 "CPUID faulting unavailable: %s", errname ? errname : "?");
+		else
+			snprintf(e->cpuid_why, sizeof(e->cpuid_why), "CPUID faulting available");
+		break;
+	case TRAP_CPUID_FAULT:
+		e->cpuid = TRAP_CPUID_FAULT;
+		snprintf(e->cpuid_why, sizeof(e->cpuid_why), err ?
+			 "asked for; CPUID faulting unavailable: %s, so cpuid runs natively" :
+			 "asked for", errname ? errname : "?");
+		break;
+	case TRAP_CPUID_PATCH:
+		e->cpuid = TRAP_CPUID_PATCH;
+		snprintf(e->cpuid_why, sizeof(e->cpuid_why), "asked for; CPUID faulting %s%s",
+			 err ? "unavailable: " : "available", err && errname ? errname : "");
+		break;
+	default:
+		e->cpuid = TRAP_CPUID_OFF;
+		snprintf(e->cpuid_why, sizeof(e->cpuid_why),
+			 "asked for: the guest sees the host's CPU");
+		break;
+	}
+	if (e->cpuid == TRAP_CPUID_FAULT && err)
+		g_warning("cpuid: fault (%s)", e->cpuid_why);
+	else
+		g_message("cpuid: %s (%s)", trap_cpuid_mode_name(e->cpuid), e->cpuid_why);
+	publish_cpuid_status(e);
+}
+
 int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 {
 	struct engine e = { .vm = vm };
+	struct trap_options resolved = *opt;
 	struct sandbox sb;
 	int ret = -1;
 
@@ -714,6 +1045,10 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 		atomic_store(&stop_requested, 0);
 		return 128 + SIGKILL;
 	}
+	/* The sandbox's seccomp filter depends on the mode: decide it first. */
+	choose_cpuid_mode(&e, opt->cpuid);
+	resolved.cpuid = e.cpuid;
+	opt = &resolved;
 	/* The VMCI device's guest socket appears in the guest's /dev, like a share. */
 	if (vmci_guest_socket_path(vm->vmci)) {
 		struct trap_share *shares = g_new0(struct trap_share, opt->n_shares + 1);
@@ -735,7 +1070,8 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	}
 	e.helper = sb.helper;
 	e.guest = sb.guest;
-	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	e.patcher = e.cpuid == TRAP_CPUID_PATCH ? cpuid_patcher_new() : NULL;
+	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, tracee_free);
 	e.owners = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e.owner_watches = g_ptr_array_new();
 	publish_guest(sb.guest);
@@ -751,7 +1087,7 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 		run_loop(&e);
 		goto out;
 	}
-	tracee_add(&e, sb.guest);
+	tracee_add(&e, sb.guest)->started = true;	/* seized: no attach stop */
 	if (sandbox_wait_ready(&sb) || sandbox_go(&sb)) {
 		kill_guest(&e);
 		sandbox_close(&sb);
@@ -778,5 +1114,6 @@ out:
 		g_source_unref(e.owner_watches->pdata[i]);
 	}
 	g_ptr_array_free(e.owner_watches, TRUE);
+	cpuid_patcher_free(e.patcher);
 	return ret;
 }

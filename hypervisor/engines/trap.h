@@ -18,7 +18,32 @@ struct trap_share {
 	const char *guest_dir;		/* NULL: same as host_dir */
 };
 
+/*
+ * How guest cpuid reaches vm_cpuid(): by CPUID faulting (the CPU raises #GP
+ * for cpuid in user mode, Intel since Ivy Bridge), by patching every cpuid
+ * into ud2 (cpuid-patch.h; any x86-64 CPU), or not at all (the guest sees
+ * the host's CPU).  Auto: fault where the kernel and CPU offer it, else patch.
+ */
+enum trap_cpuid_mode {
+	TRAP_CPUID_AUTO,
+	TRAP_CPUID_FAULT,
+	TRAP_CPUID_PATCH,
+	TRAP_CPUID_OFF,
+};
+
+/* "auto", "fault", "patch", "off" -> mode; -1 for anything else. */
+int trap_cpuid_mode_parse(const char *s);
+const char *trap_cpuid_mode_name(enum trap_cpuid_mode m);
+
+/*
+ * Can this host fault cpuid in user mode?  0, or the errno of
+ * arch_prctl(ARCH_SET_CPUID, 0) (ENODEV: no CPUID faulting in the CPU or
+ * the kernel).  Tried in a throwaway child process.
+ */
+int trap_probe_cpuid_faulting(void);
+
 struct trap_options {
+	enum trap_cpuid_mode cpuid;
 	char *const *argv;		/* guest command (argv[0] looked up in the guest PATH) */
 	const struct trap_share *shares;
 	size_t n_shares;

@@ -1,110 +1,137 @@
 // SPDX-License-Identifier: MIT
 /*
- * Port I/O and cpuid decoder for the trap engine.  See x86-decode.h.
+ * x86-64 decoding for the trap engine, on Zydis (libzydis, Debian's
+ * libzydis-dev).  See x86-decode.h.
  *
- * Opcodes (Intel SDM vol. 2):
- *   E4 ib  in al, imm8        E5 ib  in eAX, imm8
- *   EC     in al, dx          ED     in eAX, dx
- *   E6 ib  out imm8, al       E7 ib  out imm8, eAX
- *   EE     out dx, al         EF     out dx, eAX
- *   6C     insb               6D     insw/insd
- *   6E     outsb              6F     outsw/outsd
- *   0F A2  cpuid
+ * Why a full decoder and not a table of opcodes: the engine must read an
+ * instruction exactly as the CPU does (66 48 ED is a 32-bit `in`: REX.W
+ * overrides 66H; a REX before a legacy prefix is ignored; 15 bytes is the
+ * limit), and the cpuid patcher must walk machine code instruction by
+ * instruction so that bytes 0F A2 inside another instruction are left alone.
  */
 #include <string.h>
 
+#include <Zydis/Zydis.h>
+
 #include "x86-decode.h"
+
+static void decoder_init(ZydisDecoder *d, bool minimal)
+{
+	ZydisDecoderInit(d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	if (minimal)
+		ZydisDecoderEnableMode(d, ZYDIS_DECODER_MODE_MINIMAL, ZYAN_TRUE);
+}
+
+/*
+ * Port I/O direction, form and size by mnemonic.  The string forms take
+ * their size from the mnemonic: Zydis reports REX.W's 64-bit operand width
+ * for `48 6F`, which the CPU executes as outsd.
+ */
+static bool is_io(ZydisMnemonic m, unsigned int operand_width, struct x86_insn *out)
+{
+	switch (m) {
+	case ZYDIS_MNEMONIC_IN: case ZYDIS_MNEMONIC_OUT:
+		out->in = m == ZYDIS_MNEMONIC_IN;
+		out->size = (uint8_t)(operand_width / 8);
+		return true;
+	case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_OUTSB:
+		out->size = 1;
+		break;
+	case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_OUTSW:
+		out->size = 2;
+		break;
+	case ZYDIS_MNEMONIC_INSD: case ZYDIS_MNEMONIC_OUTSD:
+		out->size = 4;
+		break;
+	default:
+		return false;
+	}
+	out->string = true;
+	out->in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
+	return true;
+}
 
 int x86_decode_io(const uint8_t *bytes, size_t len, struct x86_insn *out)
 {
-	bool opsize16 = false, addr32 = false, rep = false;
-	uint8_t seg = 0;
-	size_t i = 0;
-	uint8_t op;
+	ZydisDecoder d;
+	ZydisDecodedInstruction insn;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	ZyanStatus st;
 
-	for (;; i++) {
-		if (i >= X86_MAX_INSN_LEN)
-			return X86_DECODE_NONE;		/* too long: #GP */
-		if (i >= len)
-			return X86_DECODE_TRUNCATED;
-		op = bytes[i];
-		switch (op) {
-		case 0x66:
-			opsize16 = true;
-			continue;
-		case 0x67:
-			addr32 = true;
-			continue;
-		case 0xF2:
-		case 0xF3:
-			rep = true;
-			continue;
-		case X86_SEG_ES:
-		case X86_SEG_CS:
-		case X86_SEG_SS:
-		case X86_SEG_DS:
-		case X86_SEG_FS:
-		case X86_SEG_GS:
-			seg = op;	/* the last one wins */
-			continue;
-		case 0xF0:		/* lock: #UD on these instructions */
-			return X86_DECODE_NONE;
-		default:
-			break;
-		}
-		if (op >= 0x40 && op <= 0x4F) {
-			/*
-			 * REX: it changes nothing for port I/O.  One followed by a
-			 * legacy prefix is ignored by the CPU, so the loop simply
-			 * goes on; the next byte decides.
-			 */
-			continue;
-		}
-		break;
-	}
+	if (!len)
+		return X86_DECODE_TRUNCATED;
+	decoder_init(&d, false);
+	st = ZydisDecoderDecodeFull(&d, bytes, len > X86_MAX_INSN_LEN ? X86_MAX_INSN_LEN : len,
+				    &insn, ops);
+	if (st == ZYDIS_STATUS_NO_MORE_DATA)
+		return len >= X86_MAX_INSN_LEN ? X86_DECODE_NONE : X86_DECODE_TRUNCATED;
+	if (!ZYAN_SUCCESS(st))
+		return X86_DECODE_NONE;		/* invalid, too long, lock: #UD/#GP */
 
 	memset(out, 0, sizeof(*out));
-	out->addr_size = addr32 ? 4 : 8;
-
-	switch (op) {
-	case 0x0F:
-		if (i + 1 >= X86_MAX_INSN_LEN)
-			return X86_DECODE_NONE;
-		if (i + 1 >= len)
-			return X86_DECODE_TRUNCATED;
-		if (bytes[i + 1] != 0xA2)
-			return X86_DECODE_NONE;
+	out->len = insn.length;
+	out->addr_size = insn.address_width == 32 ? 4 : 8;
+	if (insn.mnemonic == ZYDIS_MNEMONIC_CPUID) {
 		out->kind = X86_INSN_CPUID;
-		out->len = (uint8_t)(i + 2);
 		return out->len;
-	case 0xE4: case 0xE5: case 0xE6: case 0xE7:
-		if (i + 1 >= X86_MAX_INSN_LEN)
-			return X86_DECODE_NONE;
-		if (i + 1 >= len)
-			return X86_DECODE_TRUNCATED;
-		out->port = bytes[i + 1];
-		out->len = (uint8_t)(i + 2);
-		break;
-	case 0xEC: case 0xED: case 0xEE: case 0xEF:
-		out->port_dx = true;
-		out->len = (uint8_t)(i + 1);
-		break;
-	case 0x6C: case 0x6D: case 0x6E: case 0x6F:
-		out->port_dx = true;
-		out->string = true;
-		out->rep = rep;
-		out->len = (uint8_t)(i + 1);
-		break;
-	default:
-		return X86_DECODE_NONE;
 	}
+	if (!is_io(insn.mnemonic, insn.operand_width, out))
+		return X86_DECODE_NONE;
 
 	out->kind = X86_INSN_IO;
-	/* In every group bit 0 selects word/dword over byte and bit 1 means out. */
-	out->size = (op & 1) ? (opsize16 ? 2 : 4) : 1;
-	out->in = !(op & 2);
-	/* ins always writes ES:[rDI]; only outs honours a segment override. */
-	if (out->string && !out->in)
-		out->seg = seg;
+	/* The CPU repeats ins/outs for F2 as for F3. */
+	out->rep = out->string &&
+		   (insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPNE));
+	out->port_dx = true;
+	for (unsigned int i = 0; i < insn.operand_count; i++) {
+		const ZydisDecodedOperand *op = &ops[i];
+
+		if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+			out->port = (uint16_t)(op->imm.value.u & 0xFF);
+			out->port_dx = false;
+		}
+		/* Only outs reads memory through a segment that may be overridden. */
+		if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && !out->in) {
+			if (op->mem.segment == ZYDIS_REGISTER_FS)
+				out->seg = X86_SEG_FS;
+			else if (op->mem.segment == ZYDIS_REGISTER_GS)
+				out->seg = X86_SEG_GS;
+		}
+	}
+	if (out->size != 1 && out->size != 2 && out->size != 4)
+		return X86_DECODE_NONE;
 	return out->len;
+}
+
+size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque)
+{
+	ZydisDecoder d;
+	ZydisDecodedInstruction insn;
+	const uint8_t *last = NULL;
+	size_t off = 0, n = 0;
+
+	/* Only code up to the last 0F A2 byte pair can hold a cpuid. */
+	for (const uint8_t *p = code; len >= 2 && (p = memchr(p, 0x0F, len - 1 - (size_t)(p - code)));
+	     p++) {
+		if (p[1] == 0xA2)
+			last = p;
+	}
+	if (!last)
+		return 0;
+	decoder_init(&d, true);
+	while (code + off <= last) {
+		ZyanStatus st = ZydisDecoderDecodeInstruction(&d, NULL, code + off, len - off, &insn);
+
+		if (!ZYAN_SUCCESS(st)) {
+			off++;		/* not code (padding, data): resynchronise */
+			continue;
+		}
+		if (insn.mnemonic == ZYDIS_MNEMONIC_CPUID) {
+			n++;
+			if (found)
+				found(opaque, off, insn.length);
+		}
+		off += insn.length;
+	}
+	return n;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Just enough of an x86-64 decoder for the trap engine: the port I/O
- * instructions (in, out, ins, outs) and cpuid, in 64-bit mode.  A pure
- * function over a byte copy: no memory access, no state.
+ * x86-64 decoding for the trap engine (Zydis underneath): the port I/O
+ * instructions (in, out, ins, outs) and cpuid at a trapped RIP, and every
+ * cpuid in a stretch of machine code (for the cpuid patcher).  Pure
+ * functions over byte copies: no memory access, no state.
  */
 #ifndef PORTHOLE_HV_X86_DECODE_H
 #define PORTHOLE_HV_X86_DECODE_H
@@ -41,7 +42,11 @@ struct x86_insn {
 	uint8_t size;		/* 1, 2 or 4 */
 	uint8_t addr_size;	/* 8, or 4 with 0x67 */
 	uint16_t port;		/* imm8 forms */
-	uint8_t seg;		/* outs source segment override (X86_SEG_*), 0 if none */
+	/*
+	 * outs only: X86_SEG_FS or X86_SEG_GS when the source is read through
+	 * one of them (the only segments with a base in 64-bit mode), else 0.
+	 */
+	uint8_t seg;
 };
 
 /*
@@ -50,8 +55,20 @@ struct x86_insn {
  * run of prefixes making the instruction longer than 15 bytes (#GP on the
  * CPU) and any other opcode give X86_DECODE_NONE.  As on the CPU, a REX
  * prefix counts only immediately before the opcode (elsewhere it is
- * ignored), and REX.W does not widen port I/O beyond 32 bits.
+ * ignored), REX.W overrides 66H, and port I/O is never wider than 32 bits.
  */
 int x86_decode_io(const uint8_t *bytes, size_t len, struct x86_insn *out);
+
+/* A cpuid instruction of `len` bytes (prefixes included) at code offset `off`. */
+typedef void (*x86_cpuid_found_fn)(void *opaque, size_t off, unsigned int len);
+
+/*
+ * Walk code[0..len) instruction by instruction from its first byte (a
+ * linear sweep; an undecodable byte is skipped) and call `found` for every
+ * cpuid, in order.  Bytes 0F A2 inside another instruction are not a cpuid.
+ * Decoding stops after the last 0F A2 pair, so code without one costs a
+ * memchr.  Returns the number found.
+ */
+size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque);
 
 #endif

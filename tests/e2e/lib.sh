@@ -10,6 +10,9 @@ chmod 700 "$XDG_RUNTIME_DIR"
 # Guest processes are ptrace'd by the engine, so LeakSanitizer (which ptraces)
 # can't run inside them; the hypervisor itself keeps leak checking.
 GUEST_ENV="env ASAN_OPTIONS=detect_leaks=0"
+# How the trap engine intercepts guest cpuid in this run: PORTHOLE_CPUID
+# when set (run-e2e.sh's forced-patch pass sets it), else what auto picks here.
+CPUID_MODE=${PORTHOLE_CPUID:-$("$BIN/porthole-hv" probe | sed -n 's/^cpuid-auto=//p')}
 HV_PIDS=()
 TEST_N=0
 

@@ -138,10 +138,13 @@ static void test_segments(void **state)
 	assert_int_equal(DECODE(&i, 0xF3, 0x65, 0x6F), 3);	/* rep outsd gs:[rsi] */
 	assert_int_equal(i.seg, X86_SEG_GS);
 	assert_true(i.rep);
-	assert_int_equal(DECODE(&i, 0x2E, 0x3E, 0x6E), 3);	/* the last override wins */
-	assert_int_equal(i.seg, X86_SEG_DS);
+	assert_int_equal(DECODE(&i, 0x64, 0x65, 0x6E), 3);	/* the last override wins */
+	assert_int_equal(i.seg, X86_SEG_GS);
+	/* ES, CS, SS and DS have no base in 64-bit mode: no override to apply. */
+	assert_int_equal(DECODE(&i, 0x2E, 0x3E, 0x6E), 3);
+	assert_int_equal(i.seg, 0);
 	assert_int_equal(DECODE(&i, 0x26, 0x36, 0x6E), 3);
-	assert_int_equal(i.seg, X86_SEG_SS);
+	assert_int_equal(i.seg, 0);
 	assert_int_equal(DECODE(&i, 0x6E), 1);
 	assert_int_equal(i.seg, 0);
 	/* ins always writes ES:[rdi]: an override is accepted and ignored. */
@@ -163,10 +166,19 @@ static void test_rex(void **state)
 	assert_int_equal(DECODE(&i, 0x40, 0xE4, 0x01), 3);
 	check_io(&i, 3, true, false, false, false, 1, 8);
 	assert_int_equal(i.port, 1);
-	assert_int_equal(DECODE(&i, 0x66, 0x4F, 0x6F), 3);	/* REX right before the opcode */
+	assert_int_equal(DECODE(&i, 0x66, 0x4F, 0x6F), 3);	/* REX.W right before the opcode */
+	check_io(&i, 3, false, true, false, true, 4, 8);
+	assert_int_equal(DECODE(&i, 0x66, 0x41, 0x6F), 3);	/* REX without W: 66 stands */
 	check_io(&i, 3, false, true, false, true, 2, 8);
 	assert_int_equal(DECODE(&i, 0xF3, 0x41, 0x6C), 3);
 	check_io(&i, 3, true, true, true, true, 1, 8);
+	/* REX.W overrides 66H: a 32-bit in, as the CPU does it. */
+	assert_int_equal(DECODE(&i, 0x66, 0x48, 0xED), 3);
+	check_io(&i, 3, true, false, false, true, 4, 8);
+	assert_int_equal(DECODE(&i, 0x66, 0x48, 0xE5, 0x10), 4);
+	check_io(&i, 4, true, false, false, false, 4, 8);
+	assert_int_equal(DECODE(&i, 0x66, 0x48, 0x6F), 3);	/* outsd, not outsw */
+	check_io(&i, 3, false, true, false, true, 4, 8);
 	/* A REX followed by a legacy prefix is ignored, as the CPU does. */
 	assert_int_equal(DECODE(&i, 0x48, 0x66, 0xED), 3);
 	check_io(&i, 3, true, false, false, true, 2, 8);
@@ -261,7 +273,8 @@ static void test_not_io(void **state)
 	for (size_t k = 0; k < sizeof(ops); k++) {
 		uint8_t b[4] = { ops[k], 0x00, 0x00, 0x00 };
 
-		assert_int_equal(x86_decode_io(b, sizeof(b), &i), X86_DECODE_NONE);
+		/* Not ours, or longer than the copy (e8 rel32): either way not emulated. */
+		assert_true(x86_decode_io(b, sizeof(b), &i) < 0);
 	}
 	/* Prefixes in front of a non-I/O opcode change nothing. */
 	assert_int_equal(DECODE(&i, 0xF3, 0xA4), X86_DECODE_NONE);	/* rep movsb */
@@ -286,6 +299,65 @@ static void test_opcode_sweep(void **state)
 	assert_int_equal(n, 12);
 }
 
+struct found {
+	size_t off[16];
+	unsigned int len[16];
+	size_t n;
+};
+
+static void note_cpuid(void *opaque, size_t off, unsigned int len)
+{
+	struct found *f = opaque;
+
+	if (f->n < 16) {
+		f->off[f->n] = off;
+		f->len[f->n] = len;
+	}
+	f->n++;
+}
+
+static size_t find(struct found *f, const uint8_t *code, size_t len)
+{
+	memset(f, 0, sizeof(*f));
+	return x86_find_cpuid(code, len, note_cpuid, f);
+}
+
+/* The patcher's scan: real cpuid instructions only, never bytes 0F A2 inside another one. */
+static void test_find_cpuid(void **state)
+{
+	static const uint8_t code[] = {
+		0x55,					/* 0: push rbp */
+		0xB8, 0x0F, 0xA2, 0x00, 0x00,		/* 1: mov eax, 0xa20f (imm holds 0F A2) */
+		0x0F, 0xA2,				/* 6: cpuid */
+		0x48, 0x8D, 0x05, 0x0F, 0xA2, 0x00, 0x00, /* 8: lea rax, [rip+0xa20f] */
+		0x66, 0x0F, 0xA2,			/* 15: cpuid with a 66 prefix */
+		0x0F, 0x1F, 0x44, 0x00, 0x00,		/* 18: nopl 0(rax,rax) */
+		0xC7, 0x45, 0xFC, 0x90, 0x0F, 0xA2, 0x90, /* 23: mov dword [rbp-4], 0x90a20f90 */
+		0x0F, 0xA2,				/* 30: cpuid */
+		0xC3,					/* 32: ret */
+	};
+	static const uint8_t none[] = { 0x0F, 0x0B, 0x90, 0xA2, 0x0F };
+	struct found f;
+
+	assert_int_equal(find(&f, code, sizeof(code)), 3);
+	assert_int_equal(f.off[0], 6);
+	assert_int_equal(f.len[0], 2);
+	assert_int_equal(f.off[1], 15);
+	assert_int_equal(f.len[1], 3);
+	assert_int_equal(f.off[2], 30);
+	assert_int_equal(f.len[2], 2);
+	/* No 0F A2 pair at all: nothing decoded, nothing found. */
+	assert_int_equal(find(&f, none, sizeof(none)), 0);
+	assert_int_equal(find(&f, none, 0), 0);
+	assert_int_equal(find(&f, code, 1), 0);
+	/* Cut in the middle of an instruction: what is there is still found. */
+	assert_int_equal(find(&f, code, 8), 1);
+	assert_int_equal(find(&f, code + 7, 1), 0);
+	/* Starting inside the mov: the sweep sees its immediate as code, as a CPU jumping there would. */
+	assert_int_equal(find(&f, code + 2, sizeof(code) - 2), 4);
+	assert_int_equal(f.off[0], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_not_io),
 		cmocka_unit_test(test_opcode_sweep),
+		cmocka_unit_test(test_find_cpuid),
 	};
 
 	return cmocka_run_group_tests_name("x86-decode", tests, NULL, NULL);
