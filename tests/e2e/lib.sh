@@ -1,6 +1,7 @@
 # Shared helpers for end-to-end tests (sourced).  Every test runs real VMs:
 # porthole-hv with real guest processes, and host tools talking to it.
-set -euo pipefail
+# -E (errtrace): functions and subshells inherit the ERR trap.
+set -Eeuo pipefail
 
 BIN=$BUILD/bin
 GBIN=$BUILD/tests/guest
@@ -23,6 +24,31 @@ trap cleanup EXIT
 
 ok() { TEST_N=$((TEST_N + 1)); echo "ok $TEST_N - $*"; }
 die() { echo "not ok - $*"; exit 1; }
+
+# set -e alone ends a test silently when a command fails; this says which one:
+#   not ok - line 42: ctl status vm exited with 1 (in ctl at lib.sh:93)
+# Bash runs the ERR trap exactly where set -e would exit, so commands whose
+# failure is handled (if, until, while, ||, &&, !) never get here.  Only the
+# test's own shell reports: a failing subshell or pipeline element is reported
+# by the command that ran it, and background jobs (a reader expected to fail,
+# a viewer that is killed) stay quiet.  The report goes to the test's own
+# stdout (the log), saved here, as the failing command's may be redirected
+# (status_field ... >/dev/null).
+exec {TEST_OUT}>&1
+on_err() {
+	local st=$? pipe="${PIPESTATUS[*]}"
+	[ "$BASHPID" = "$$" ] && [[ $- == *e* ]] || return $st
+	trap - ERR
+	local cmd=${BASH_COMMAND//[$'\n\t']/ } where="" i n=$((${#FUNCNAME[@]} - 1))
+	# FUNCNAME[i] was running in BASH_SOURCE[i] at line BASH_LINENO[i-1].
+	for ((i = 1; i < n; i++)); do
+		where+="${where:+, from }${FUNCNAME[i]} at $(basename "${BASH_SOURCE[i]}"):${BASH_LINENO[i - 1]}"
+	done
+	[ "$pipe" = "${pipe% *}" ] || cmd="a pipeline ending in '$cmd' (statuses $pipe)"
+	echo "not ok - line ${BASH_LINENO[n - 1]}: $cmd exited with $st${where:+ (in $where)}" >&$TEST_OUT
+	exit $st
+}
+trap on_err ERR
 
 # assert_eq EXPECTED ACTUAL MESSAGE
 assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$1', got '$2'"; ok "$3"; }
