@@ -1,5 +1,12 @@
 # Shared helpers for end-to-end tests (sourced).  Every test runs real VMs:
 # porthole-hv with real guest processes, and host tools talking to it.
+#
+# A test's outcome is its exit status, which tests/run-e2e.sh reads:
+#   0   passed; "ok N - ..." lines say what was checked
+#   77  skipped (the automake convention); skip "REASON" prints "SKIP: REASON",
+#       which the runner shows
+#   else failed; a "not ok - ..." line says what failed (die, the assert_*
+#       helpers, or the ERR trap below for a command that failed under set -e)
 # -E (errtrace): functions and subshells inherit the ERR trap.
 set -Eeuo pipefail
 
@@ -24,9 +31,13 @@ trap cleanup EXIT
 
 ok() { TEST_N=$((TEST_N + 1)); echo "ok $TEST_N - $*"; }
 die() { echo "not ok - $*"; exit 1; }
+# skip REASON: the test can't run here (no KVM, no device...); not a pass.
+skip() { echo "SKIP: $*"; exit 77; }
 
 # set -e alone ends a test silently when a command fails; this says which one:
-#   not ok - line 42: ctl status vm exited with 1 (in ctl at lib.sh:93)
+#   not ok - line 42: grep -q ready "$log" exited with 1
+#   not ok - line 17: "$BIN/porthole-ctl" "$@" exited with 1 (in ctl at lib.sh:90)
+# (line is the test's; "in" names the functions the command ran in, innermost first)
 # Bash runs the ERR trap exactly where set -e would exit, so commands whose
 # failure is handled (if, until, while, ||, &&, !) never get here.  Only the
 # test's own shell reports: a failing subshell or pipeline element is reported
