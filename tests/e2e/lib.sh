@@ -36,7 +36,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 
 # set -e alone ends a test silently when a command fails; this says which one:
 #   not ok - line 42: grep -q ready "$log" exited with 1
-#   not ok - line 17: "$BIN/porthole-ctl" "$@" exited with 1 (in ctl at lib.sh:90)
+#   not ok - line 17: "$BIN/porthole-ctl" "$@" exited with 1 (in ctl at lib.sh:88)
 # (line is the test's; "in" names the functions the command ran in, innermost first)
 # Bash runs the ERR trap exactly where set -e would exit, so commands whose
 # failure is handled (if, until, while, ||, &&, !) never get here.  Only the
