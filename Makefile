@@ -1,5 +1,6 @@
 # Porthole: one Makefile for everything.  `make` builds, `make check` builds
-# and runs every test (plain, then under ASan/UBSan), `make bench` measures,
+# and runs every test (plain, then under ASan/UBSan) and ends with a
+# "N passed, N failed, N skipped" line, `make bench` measures,
 # `make run` starts a demo VM.  Dependencies come from Debian packages, which
 # `check` and `run` install when missing (installer/deps.sh).
 
@@ -156,27 +157,49 @@ $(BUILD)/tests/host/%: $(OBJ)/tests/host/%.o
 deps:
 	@installer/deps.sh
 
-# ---- tests ----
+# ---- tests: `make e2e E2E=pattern` (or check) runs a subset of the e2e tests ----
+E2E ?=
 unit: all
 	@tests/run-unit.sh $(BUILD)
 
 e2e: all
-	@tests/run-e2e.sh $(BUILD)
+	@tests/run-e2e.sh $(BUILD) '$(E2E)'
+
+# A pass of `make check` over a build tree builds, then runs every unit and
+# e2e test; each runner records a line per test in DIR/tests/results-*, and
+# tests/summary.sh sums them up.  A failure never ends the pass, nor `make
+# check`: the sanitizer pass runs whatever the plain one found.
+# check_build DIR MAKE_ARGS: a failed build is recorded as a failure...
+check_build = $(MAKE) --no-print-directory $(2) all || { mkdir -p $(1)/tests; \
+	echo "FAIL build $(1): make $(strip $(2) all) failed" | tee $(1)/tests/results-build; }
+# check_tests DIR: ...and its tests don't run (they would test stale programs).
+check_tests = [ -e $(1)/tests/results-build ] || { \
+	PORTHOLE_TEST_SUMMARY=no tests/run-unit.sh $(1); \
+	PORTHOLE_TEST_SUMMARY=no tests/run-e2e.sh $(1) '$(E2E)'; true; }
+# ("+" marks the build as the recursive make it is: make can't see $(MAKE)
+# through $(call), and `make -n` must still not run the tests.)
 
 check-plain:
-	$(MAKE) all
-	tests/run-unit.sh build
-	tests/run-e2e.sh build
+	@rm -f build/tests/results-*
+	+@$(call check_build,build,)
+	@$(call check_tests,build)
+	@tests/summary.sh build/tests/results-*
 
 check-san:
-	$(MAKE) SAN=1 all
-	tests/run-unit.sh build/san
-	tests/run-e2e.sh build/san
+	@rm -f build/san/tests/results-*
+	+@$(call check_build,build/san,SAN=1)
+	@$(call check_tests,build/san)
+	@tests/summary.sh build/san/tests/results-*
 
+# Ends with one line over both passes, "N passed, N failed, N skipped", and
+# fails if anything did.
 check: deps
-	$(MAKE) check-plain
-	$(MAKE) check-san
-	@echo "make check: all tests passed"
+	@rm -f build/tests/results-* build/san/tests/results-*
+	+@$(call check_build,build,)
+	@$(call check_tests,build)
+	+@$(call check_build,build/san,SAN=1)
+	@$(call check_tests,build/san)
+	@tests/summary.sh build/tests/results-* build/san/tests/results-*
 
 # ---- benchmarks: `make bench BENCH=pattern` runs a subset ----
 BENCH ?=

@@ -1,30 +1,73 @@
 #!/bin/bash
 # Run every end-to-end test against a build tree: tests/run-e2e.sh BUILD_DIR [PATTERN]
 # Each test is a script in tests/e2e/ that starts real VMs with real guest programs.
+# A script passes with exit 0, skips with 77 after printing "SKIP: reason"
+# (lib.sh's skip), and fails otherwise, having said why in a "not ok" line.
+# Each result is a line here and in BUILD_DIR/tests/results-e2e, for `make
+# check`'s summary (tests/summary.sh); the runner prints its own summary line
+# unless PORTHOLE_TEST_SUMMARY=no.
 set -u
 build=$(cd "${1:-build}" && pwd)
 pattern=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
+results=$build/tests/results-e2e
+mkdir -p "$build/tests"
+: >"$results"
+
+# record LINE: one test's result, for the reader and for the summary.
+record() { echo "$1"; echo "$1" >>"$results"; }
+
 case "$(cd "$build" && pwd -P)/" in /tmp/*|/var/tmp/*|/run/*|/dev/shm/*)
 	echo "error: $build is under a directory every guest gets privately (/tmp, /var/tmp," \
 	     "/run, /dev/shm), so guest programs can't run from it; use a checkout elsewhere" >&2
+	# Recorded too, so that `make check` counts the tests that couldn't run.
+	echo "FAIL e2e (all): the build tree is under a directory guests get privately" >>"$results"
 	exit 1 ;;
 esac
-fail=0 ran=0
-for t in "$here"/e2e/[0-9]*.sh; do
-	name=$(basename "$t" .sh)
-	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
-	log="$build/tests/e2e-$name.log"
-	mkdir -p "$build/tests"
+
+# run_one NAME SCRIPT [VAR=VALUE...]: run one test script, with VAR=VALUE in
+# its environment, as test NAME (its log is BUILD_DIR/tests/e2e-NAME.log);
+# prints and records its result.  Running a script again under other settings
+# is one more call, e.g. run_one "$name[knob=on]" "$t" PORTHOLE_KNOB=on.
+run_one() {
+	local name=$1 t=$2; shift 2
+	local file=${name//\[/.} start limit st=0 secs why
+	# "11-open-vm-tools[cpuid=patch]" logs to e2e-11-open-vm-tools.cpuid=patch.log.
+	file=${file//\]/}
+	local log="$build/tests/e2e-${file//[^A-Za-z0-9._=+-]/_}.log"
 	start=$(date +%s.%N)
 	# A test may ask for more time with a "# timeout: SECONDS" line.
 	limit=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$t" | head -1)
-	if BUILD="$build" timeout -k 5 "${limit:-300}" bash "$t" >"$log" 2>&1; then
-		printf "PASS e2e %s (%.1f s)\n" "$name" "$(awk "BEGIN { print $(date +%s.%N) - $start }")"
-	else
-		echo "FAIL e2e $name"; sed 's/^/    /' "$log" | tail -60; fail=1
-	fi
-	ran=$((ran + 1))
+	env "$@" BUILD="$build" timeout -k 5 "${limit:-300}" bash "$t" >"$log" 2>&1 || st=$?
+	secs=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $start }")
+	case $st in
+	0)
+		record "PASS e2e $name ($secs s)"
+		return ;;
+	77)
+		why=$(sed -n 's/^SKIP: //p' "$log" | head -1)
+		if [ -n "$why" ]; then
+			record "SKIP e2e $name: $why"
+			return
+		fi
+		why="exited 77 (skip) without saying why (a \"SKIP: reason\" line)" ;;
+	124|137)
+		why="timed out after ${limit:-300} s" ;;
+	*)
+		# The first "not ok" is what ended the test (die, an assert, the ERR trap).
+		why=$(sed -n 's/^not ok[ 0-9]*- //p' "$log" | head -1)
+		[ -n "$why" ] || why="exited with $st without a \"not ok\" line" ;;
+	esac
+	record "FAIL e2e $name: $why ($secs s)"
+	sed 's/^/    /' "$log" | tail -60
+}
+
+for t in "$here"/e2e/[0-9]*.sh; do
+	name=$(basename "$t" .sh)
+	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+	run_one "$name" "$t"
 done
-[ $ran -gt 0 ] || { echo "no e2e tests matched"; exit 1; }
-exit $fail
+[ -s "$results" ] || { echo "no e2e tests matched"; exit 1; }
+# The summary line, unless `make check` prints one over everything it ran.
+[ "${PORTHOLE_TEST_SUMMARY:-}" = no ] && q=-q || q=
+exec "$here/summary.sh" $q "$results"

@@ -10,12 +10,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"; cleanup' EXIT
 
 if [ ! -e /dev/kvm ]; then
-	echo "ok - SKIP: /dev/kvm is absent (no KVM on this host)"
-	exit 0
+	skip "/dev/kvm is absent (no KVM on this host)"
 fi
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "ok - SKIP: /dev/kvm is not readable and writable by $(id -un)"
-	exit 0
+	skip "/dev/kvm is not readable and writable by $(id -un)"
 fi
 [ -f "$P/getversion.bin" ] || die "no payloads in $P (the Makefile builds them with 'all')"
 
@@ -26,8 +24,7 @@ kvm() { local n=$1; shift; "$BIN/porthole-hv" run --name "$n" --engine kvm "$@" 
 
 st=0; out=$(kvm probe --payload "$P/getversion.bin") || st=$?
 if [ $st -ne 0 ] && grep -q "cannot use /dev/kvm" "$log"; then
-	echo "ok - SKIP: KVM is unusable here: $(grep -m1 -o 'cannot use /dev/kvm.*' "$log")"
-	exit 0
+	skip "KVM is unusable here: $(grep -m1 -o 'cannot use /dev/kvm.*' "$log")"
 fi
 show "$out"
 assert_eq 0 "$st" "getversion payload: CPUID identification, GETVERSION/GETMHZ/GETMEMSIZE"

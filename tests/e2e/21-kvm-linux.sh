@@ -16,12 +16,10 @@ trap 'rm -rf "$work"; cleanup' EXIT
 NESTED="KVM here is nested and its instruction emulator cannot run a stock kernel (fails on cmpxchg16b, xrstor, int3)"
 
 if [ ! -e /dev/kvm ]; then
-	echo "ok - SKIP: /dev/kvm is absent (no KVM on this host)"
-	exit 0
+	skip "/dev/kvm is absent (no KVM on this host)"
 fi
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "ok - SKIP: /dev/kvm is not readable and writable by $(id -un)"
-	exit 0
+	skip "/dev/kvm is not readable and writable by $(id -un)"
 fi
 [ -f "$P/kernel-insns.elf" ] || die "no payloads in $P (the Makefile builds them with 'all')"
 kvm() { local n=$1; shift; "$BIN/porthole-hv" run --name "$n" --engine kvm "$@" 2>>"$log"; }
@@ -37,22 +35,19 @@ for insn in cmpxchg16b xrstor int3; do
 		echo "# $insn: $(grep -o "VM 'insn-$insn': KVM could not emulate.*" "$log" | head -1)"
 		failed+=("$insn")
 	elif grep -q "cannot use /dev/kvm" "$log"; then
-		echo "ok - SKIP: KVM is unusable here: $(grep -m1 -o 'cannot use /dev/kvm.*' "$log")"
-		exit 0
+		skip "KVM is unusable here: $(grep -m1 -o 'cannot use /dev/kvm.*' "$log")"
 	else
 		die "the $insn probe failed (status $st); see $log"
 	fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "# this KVM's instruction emulator failed on: ${failed[*]}"
-	echo "ok - SKIP: $NESTED"
-	exit 0
+	skip "$NESTED"
 fi
 
 # 2. A real kernel with an initramfs whose /init reports on the console.
 kernel=$(tests/linux/find-kernel.sh) || {
-	echo "ok - SKIP: no Linux kernel image (set PORTHOLE_TEST_KERNEL, or allow apt-get download)"
-	exit 0
+	skip "no Linux kernel image (set PORTHOLE_TEST_KERNEL, or allow apt-get download)"
 }
 echo "# kernel: $kernel"
 cc -static -O2 -o "$work/init" tests/linux/init.c || die "cannot build a static /init"
@@ -82,8 +77,7 @@ out=$(timeout -k 5 50 "$BIN/porthole-hv" run --name linux --engine kvm --ram 512
 echo "$out" | tail -20 | sed 's/^/    # /'
 if ! grep -q "PORTHOLE-LINUX-BOOTED" <<<"$out" && grep -q "VM 'linux': KVM could not emulate" "$log"; then
 	echo "# $(grep -o "VM 'linux': KVM could not emulate.*" "$log" | head -1)"
-	echo "ok - SKIP: $NESTED"
-	exit 0
+	skip "$NESTED"
 fi
 assert_match "PORTHOLE-LINUX-BOOTED" "$out" "Linux booted to /init in the initramfs (serial console)"
 assert_match "PORTHOLE-LINUX-BACKDOOR version=6 magic=ok" "$out" \

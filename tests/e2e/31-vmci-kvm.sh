@@ -19,8 +19,7 @@ P=$BUILD/payloads/vmci.bin
 log=$BUILD/tests/e2e-31-hv.log
 GiB=1073741824
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "ok - SKIP: no usable /dev/kvm"
-	exit 0
+	skip "no usable /dev/kvm"
 fi
 [ -f "$P" ] || die "no $P (the Makefile builds payloads with 'all')"
 
@@ -31,8 +30,7 @@ hv=$!
 HV_PIDS+=($hv)
 wait_until 10 "VM vmci-kvm answers" ctl status vmci-kvm
 if grep -q "cannot use /dev/kvm" "$log"; then
-	echo "ok - SKIP: KVM is unusable here"
-	exit 0
+	skip "KVM is unusable here"
 fi
 # Progress (every 64 MiB) goes to stderr, into this test's log.
 "$BIN/porthole-vmci" vmci-kvm stream-recv 2001 --blocks --await-full --progress >"$hostout"

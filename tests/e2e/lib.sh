@@ -1,6 +1,14 @@
 # Shared helpers for end-to-end tests (sourced).  Every test runs real VMs:
 # porthole-hv with real guest processes, and host tools talking to it.
-set -euo pipefail
+#
+# A test's outcome is its exit status, which tests/run-e2e.sh reads:
+#   0   passed; "ok N - ..." lines say what was checked
+#   77  skipped (the automake convention); skip "REASON" prints "SKIP: REASON",
+#       which the runner shows
+#   else failed; a "not ok - ..." line says what failed (die, the assert_*
+#       helpers, or the ERR trap below for a command that failed under set -e)
+# -E (errtrace): functions and subshells inherit the ERR trap.
+set -Eeuo pipefail
 
 BIN=$BUILD/bin
 GBIN=$BUILD/tests/guest
@@ -26,6 +34,35 @@ trap cleanup EXIT
 
 ok() { TEST_N=$((TEST_N + 1)); echo "ok $TEST_N - $*"; }
 die() { echo "not ok - $*"; exit 1; }
+# skip REASON: the test can't run here (no KVM, no device...); not a pass.
+skip() { echo "SKIP: $*"; exit 77; }
+
+# set -e alone ends a test silently when a command fails; this says which one:
+#   not ok - line 42: grep -q ready "$log" exited with 1
+#   not ok - line 17: "$BIN/porthole-ctl" "$@" exited with 1 (in ctl at lib.sh:88)
+# (line is the test's; "in" names the functions the command ran in, innermost first)
+# Bash runs the ERR trap exactly where set -e would exit, so commands whose
+# failure is handled (if, until, while, ||, &&, !) never get here.  Only the
+# test's own shell reports: a failing subshell or pipeline element is reported
+# by the command that ran it, and background jobs (a reader expected to fail,
+# a viewer that is killed) stay quiet.  The report goes to the test's own
+# stdout (the log), saved here, as the failing command's may be redirected
+# (status_field ... >/dev/null).
+exec {TEST_OUT}>&1
+on_err() {
+	local st=$? pipe="${PIPESTATUS[*]}"
+	[ "$BASHPID" = "$$" ] && [[ $- == *e* ]] || return $st
+	trap - ERR
+	local cmd=${BASH_COMMAND//[$'\n\t']/ } where="" i n=$((${#FUNCNAME[@]} - 1))
+	# FUNCNAME[i] was running in BASH_SOURCE[i] at line BASH_LINENO[i-1].
+	for ((i = 1; i < n; i++)); do
+		where+="${where:+, from }${FUNCNAME[i]} at $(basename "${BASH_SOURCE[i]}"):${BASH_LINENO[i - 1]}"
+	done
+	[ "$pipe" = "${pipe% *}" ] || cmd="a pipeline ending in '$cmd' (statuses $pipe)"
+	echo "not ok - line ${BASH_LINENO[n - 1]}: $cmd exited with $st${where:+ (in $where)}" >&$TEST_OUT
+	exit $st
+}
+trap on_err ERR
 
 # assert_eq EXPECTED ACTUAL MESSAGE
 assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$1', got '$2'"; ok "$3"; }
