@@ -1,5 +1,6 @@
 # The foundation's main path: porthole-guestd in a guest, porthole-rpc from
 # the guest, porthole-ctl from the host.
+# cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 
 log=$BUILD/tests/e2e-10-hv.log

@@ -1,5 +1,6 @@
 # Unmodified programs written to VMware's protocol, from Debian's
 # open-vm-tools, run as guests and get VMware's answers.
+# cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 
 command -v vmware-checkvm >/dev/null || die "open-vm-tools is not installed (installer/deps.sh installs it)"

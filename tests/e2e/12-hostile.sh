@@ -1,6 +1,7 @@
 # Bad input from a real guest never crashes or hangs the hypervisor: unknown
 # commands and ports, wrong cookies, oversize and truncated messages, closed
 # channels, bad guest buffers, processes dying mid-message.
+# cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 
 log=$BUILD/tests/e2e-12-hv.log

@@ -1,5 +1,6 @@
 # The trap-and-emulate engine: instruction emulation, isolation, exit status,
 # faults delivered as the CPU would.
+# cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 
 hv() { "$BIN/porthole-hv" run "$@" 2>>"$BUILD/tests/e2e-13-hv.log"; }

@@ -1,6 +1,7 @@
 # The desktop test harness itself: a guest X server (Xorg, dummy driver)
 # inside a trap-engine VM that RandR can add modes to, a host Xvfb, and
 # commands run inside the guest session.
+# cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/desktop.sh"
 

@@ -1,0 +1,112 @@
+# Guest cpuid, by CPUID faulting where this host has it and by code patching
+# always (hypervisor/engines/cpuid-patch.h): a dynamic and a static program,
+# dlopen'ed code, code generated at run time, data and immediates that hold
+# the bytes 0F A2, a program's own SIGILL handler, threads, fork and exec;
+# the per-file cache; patches that never reach a file; hostile ELF files.
+. "$(dirname "$0")/lib.sh"
+
+hv() { "$BIN/porthole-hv" run "$@" 2>>"$BUILD/tests/e2e-15-hv.log"; }
+probe=$("$BIN/porthole-hv" probe)
+echo "# $probe"
+lib="$GBIN/libcpuid-probe.so"
+
+modes="patch"
+if [[ "$probe" == *cpuid-faulting=yes* ]]; then
+	modes="fault patch"
+else
+	echo "# no CPUID faulting here: only the patching path can run"
+	assert_match "cpuid-auto=patch" "$probe" "auto picks patching where the CPU can't fault cpuid"
+fi
+
+for mode in $modes; do
+	for prog in cpuid-cases cpuid-cases-static; do
+		out=$(hv --cpuid "$mode" --name "c-$mode" -- $GUEST_ENV "$GBIN/$prog" --lib "$lib") ||
+			{ echo "$out"; die "$prog failed with --cpuid $mode"; }
+		echo "$out" | sed "s/^/# $mode $prog: /"
+		n=$(echo "$out" | grep -c '^ok')
+		[ "$n" -ge 17 ] || die "$prog with --cpuid $mode ran only $n checks"
+		ok "--cpuid $mode: $prog passes all $n checks (plain, prefixed, data/immediate bytes, JIT, SIGILL handler, threads, fork, exec, dlopen)"
+	done
+	out=$(hv --cpuid "$mode" --name "c-$mode" -- vmware-checkvm)
+	assert_eq "VMware software version 6 (good)" "$out" "--cpuid $mode: stock vmware-checkvm sees VMware"
+	out=$(hv --cpuid "$mode" --name "c-$mode" -- vmware-rpctool 'info-set guestinfo.cpuid-test hi' 2>&1 || true)
+	assert_eq "" "$out" "--cpuid $mode: stock vmware-rpctool talks GuestRPC"
+done
+
+# What status says, and the cache: a second exec of the same programs decodes nothing.
+share=$(mktemp -d /var/tmp/porthole-15.XXXXXX)
+trap 'rm -rf "$share"; cleanup' EXIT
+start_vm cache "$BUILD/tests/e2e-15-cache.log" --cpuid patch --share "$share:/x" -- sh -c '
+	vmware-checkvm >/dev/null; touch /x/one
+	while [ ! -e /x/go ]; do sleep 0.05; done
+	vmware-checkvm >/dev/null; touch /x/two; sleep 30'
+wait_until 10 "the first vmware-checkvm" test -e "$share/one"
+assert_match "^patch \(" "$(status_field cache cpuid)" "status shows the cpuid mode and why"
+decoded1=$(status_field cache cpuid.files-decoded)
+hits1=$(status_field cache cpuid.cache-hits)
+sites=$(status_field cache cpuid.sites-patched)
+traps=$(status_field cache cpuid.traps)
+[ "$decoded1" -ge 3 ] && [ "$sites" -gt 0 ] && [ "$traps" -gt 0 ] ||
+	die "counters after one program: decoded $decoded1, sites $sites, traps $traps"
+ok "first exec: $decoded1 files decoded, $sites cpuid sites patched, $traps emulated"
+touch "$share/go"
+wait_until 10 "the second vmware-checkvm" test -e "$share/two"
+decoded2=$(status_field cache cpuid.files-decoded)
+hits2=$(status_field cache cpuid.cache-hits)
+assert_eq "$decoded1" "$decoded2" "a second exec of the same programs decodes no file"
+[ "$hits2" -gt "$hits1" ] || die "cache hits did not grow ($hits1 -> $hits2)"
+ok "... its mappings come from the cache ($hits1 -> $hits2 hits)"
+ctl stop cache >/dev/null
+
+# Patches go to the process's private copy only; a shared mapping is never
+# written; ELF headers that lie are survived.  The guest writes the files.
+cat >"$share/maps.py" <<'EOF'
+import mmap, os, struct, sys
+def elf(text, shoff=None, shnum=2, secsize=None):
+    text_off = 64
+    sh_off = (text_off + len(text) + 7) & ~7
+    eh = b'\x7fELF' + bytes([2, 1, 1]) + bytes(9)
+    eh += struct.pack('<HHIQQQIHHHHHH', 2, 62, 1, 0, 0, sh_off if shoff is None else shoff,
+                      0, 64, 56, 0, 64, shnum, 0)
+    sec = struct.pack('<IIQQQQIIQQ', 0, 1, 6, 0, text_off,
+                      len(text) if secsize is None else secsize, 0, 0, 16, 0)
+    body = eh + text
+    return body + bytes(sh_off - len(body)) + bytes(64) + sec
+code = b'\x90\x0f\xa2\xc3'          # nop; cpuid; ret
+def mapped(name, data, flags):
+    path = '/tmp/' + name
+    with open(path, 'wb') as f:
+        f.write(data)
+    fd = os.open(path, os.O_RDWR if flags == mmap.MAP_SHARED else os.O_RDONLY)
+    m = mmap.mmap(fd, len(data), flags=flags, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+    mem = m[65:67].hex()
+    m.close(); os.close(fd)
+    with open(path, 'rb') as f:
+        disk = f.read()[65:67].hex()
+    print(name, mem, disk)
+mapped('private', elf(code), mmap.MAP_PRIVATE)
+mapped('shared', elf(code), mmap.MAP_SHARED)
+mapped('shoff-past-eof', elf(code, shoff=1 << 62), mmap.MAP_PRIVATE)
+mapped('huge-section', elf(code, secsize=1 << 62), mmap.MAP_PRIVATE)
+mapped('many-sections', elf(code, shnum=65535), mmap.MAP_PRIVATE)
+mapped('truncated', elf(code)[:40], mmap.MAP_PRIVATE)
+print('alive')
+EOF
+for mode in $modes; do
+	out=$(hv --cpuid "$mode" --name "maps-$mode" --share "$share:/x" -- python3 /x/maps.py)
+	echo "$out" | sed "s/^/# $mode: /"
+	assert_match "alive" "$out" "--cpuid $mode: hostile ELF headers in executable mappings are survived"
+	if [ "$mode" = patch ]; then
+		assert_match "private 0f0b 0fa2" "$out" "a private executable mapping is patched in memory, the file keeps 0F A2"
+	else
+		assert_match "private 0fa2 0fa2" "$out" "with CPUID faulting nothing is patched"
+	fi
+	assert_match "shared 0fa2 0fa2" "$out" "--cpuid $mode: a shared executable mapping is never written"
+done
+
+# Asking for what can't be, and nonsense.
+st=0; "$BIN/porthole-hv" run --cpuid sometimes --name bad -- true 2>"$share/err" || st=$?
+assert_eq 2 "$st" "--cpuid with an unknown mode is refused"
+assert_match "auto, fault, patch or off" "$(cat "$share/err")" "... saying which modes there are"
+out=$(hv --cpuid off --name off -- sh -c 'vmware-checkvm 2>&1' || true)
+assert_match "must be run inside a virtual machine" "$out" "--cpuid off: the guest sees the host's CPU"
