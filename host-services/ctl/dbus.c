@@ -216,6 +216,7 @@ static void print_status_raw(GVariant *props, const char *path)
 		const char *prop, *key;
 	} strings[] = {
 		{ "Name", "name" }, { "Engine", "engine" }, { "State", "state" },
+		{ "CpuidMode", "cpuid.mode" }, { "CpuidReason", "cpuid.reason" },
 		{ "ToolsStatus", "tools.status" }, { "ToolsVersion", "tools.version" },
 		{ "ToolsDescription", "tools.description" },
 	};
@@ -284,6 +285,9 @@ static void print_status(GVariant *props, const char *path)
 	put_line_safe(stdout, prop_str(props, "Name"));
 	printf("\nState:         %s (%s engine)\n", prop_str(props, "State"),
 	       prop_str(props, "Engine"));
+	if (*prop_str(props, "CpuidMode"))
+		printf("CPUID:         %s (%s)\n", prop_str(props, "CpuidMode"),
+		       prop_str(props, "CpuidReason"));
 	printf("Tools:         %s", prop_str(props, "ToolsStatus"));
 	if (*desc) {
 		printf(", ");

@@ -58,6 +58,7 @@ struct vm {
 	int fd;			/* control connection for status polls */
 	guint reg_id;
 	char *engine, *state, *tools_status, *tools_version, *tools_desc;
+	char *cpuid_mode, *cpuid_reason;
 	GStrv caps;
 	GHashTable *guestinfo;	/* key -> value, valid UTF-8 */
 	guint32 screen_w, screen_h;	/* 0x0: not known */
@@ -106,6 +107,8 @@ static void vm_free(gpointer p)
 	g_free(vm->tools_status);
 	g_free(vm->tools_version);
 	g_free(vm->tools_desc);
+	g_free(vm->cpuid_mode);
+	g_free(vm->cpuid_reason);
 	g_strfreev(vm->caps);
 	g_hash_table_destroy(vm->guestinfo);
 	g_free(vm);
@@ -146,6 +149,10 @@ static GVariant *vm_property(struct vm *vm, const char *name)
 		return g_variant_new_string(vm->state);
 	if (!strcmp(name, "ToolsStatus"))
 		return g_variant_new_string(vm->tools_status);
+	if (!strcmp(name, "CpuidMode"))
+		return g_variant_new_string(vm->cpuid_mode ? vm->cpuid_mode : "");
+	if (!strcmp(name, "CpuidReason"))
+		return g_variant_new_string(vm->cpuid_reason ? vm->cpuid_reason : "");
 	if (!strcmp(name, "ToolsVersion"))
 		return g_variant_new_string(vm->tools_version);
 	if (!strcmp(name, "ToolsDescription"))
@@ -179,7 +186,9 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 {
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
-	const char *caps = "";
+	const char *caps = "", *cpuid = "";
+	g_autofree char *cpuid_mode = NULL;
+	const char *cpuid_reason = "";
 	GStrv new_caps;
 
 	for (char **l = lines; *l; l++) {
@@ -200,6 +209,24 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 			desc = eq + 1;
 		else if (!strcmp(*l, "tools.capabilities"))
 			caps = eq + 1;
+		else if (!strcmp(*l, "cpuid"))
+			cpuid = eq + 1;
+	}
+	/* "cpuid=MODE (REASON)", written by the hypervisor itself. */
+	{
+		const char *open = strstr(cpuid, " (");
+
+		cpuid_mode = open ? g_strndup(cpuid, (gsize)(open - cpuid)) : g_strdup(cpuid);
+		if (open && g_str_has_suffix(open, ")"))
+			cpuid_reason = open + 2;
+	}
+	update(&vm->cpuid_mode, utf8(cpuid_mode), "CpuidMode", changed);
+	{
+		g_autofree char *r = g_strdup(cpuid_reason);
+
+		if (*r)
+			r[strlen(r) - 1] = '\0';	/* the closing parenthesis */
+		update(&vm->cpuid_reason, utf8(r), "CpuidReason", changed);
 	}
 	update(&vm->engine, utf8(engine), "Engine", changed);
 	update(&vm->state, utf8(state), "State", changed);

@@ -22,6 +22,7 @@ assert_match "Tools: +running, porthole-guestd $(cat VERSION)" "$st" "status sho
 assert_match "tools.set.version $(cat VERSION)" "$st" "status shows the tools.set.version number decoded"
 assert_match "Capabilities: .*porthole_test:1" "$st" "status lists the capabilities the guest registered"
 assert_match "State: +running \(trap engine\)" "$st" "status shows state and engine"
+assert_match "CPUID: +$CPUID_MODE \(" "$st" "status shows how cpuid is intercepted, and why"
 
 assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
 assert_eq "ERROR Unknown Command" "$(ctl tclo demo 'no_such_thing 1')" "unknown TCLO command gets guestd's error"

@@ -82,6 +82,8 @@ for f in VM Tools Capabilities; do
 	assert_eq "$(ctl status alpha | grep "^$f:")" "$(grep "^$f:" <<<"$st")" "--dbus status: the $f line matches the socket's"
 done
 assert_match "State: +running \(trap engine\)" "$st" "--dbus status: state and engine"
+assert_eq "$(ctl status alpha | grep '^CPUID:')" "$(grep '^CPUID:' <<<"$st")" \
+	"--dbus status: the CPUID line (CpuidMode, CpuidReason) matches the socket's"
 assert_match "Tools: +running, porthole-guestd $VERSION \(tools.set.version $VERSION\)" "$st" "--dbus status: tools and their version"
 assert_match "Clipboard: +host-to-guest on, guest-to-host on, up to 67108864 bytes" "$st" "--dbus status: clipboard policy"
 assert_match "D-Bus object: +/org/porthole/Host1/vm/alpha" "$st" "--dbus status: the object"
