@@ -176,6 +176,11 @@ check_build = $(MAKE) --no-print-directory $(2) all || { mkdir -p $(1)/tests; \
 check_tests = [ -e $(1)/tests/results-build ] || { \
 	PORTHOLE_TEST_SUMMARY=no tests/run-unit.sh $(1); \
 	PORTHOLE_TEST_SUMMARY=no tests/run-e2e.sh $(1) '$(E2E)'; true; }
+# check_fuzz: each libFuzzer target for FUZZ_SECONDS (plain pass only: the
+# targets carry their own sanitizers).
+check_fuzz = { $(MAKE) --no-print-directory fuzz && \
+	PORTHOLE_TEST_SUMMARY=no tests/run-fuzz.sh build $(FUZZ_SECONDS); } || { \
+	mkdir -p build/tests; echo "FAIL build fuzz: make fuzz failed" >>build/tests/results-fuzz; }
 # ("+" marks the build as the recursive make it is: make can't see $(MAKE)
 # through $(call), and `make -n` must still not run the tests.)
 
@@ -183,6 +188,7 @@ check-plain:
 	@rm -f build/tests/results-*
 	+@$(call check_build,build,)
 	@$(call check_tests,build)
+	+@$(check_fuzz)
 	@tests/summary.sh build/tests/results-*
 
 check-san:
@@ -197,9 +203,28 @@ check: deps
 	@rm -f build/tests/results-* build/san/tests/results-*
 	+@$(call check_build,build,)
 	@$(call check_tests,build)
+	+@$(check_fuzz)
 	+@$(call check_build,build/san,SAN=1)
 	@$(call check_tests,build/san)
 	@tests/summary.sh build/tests/results-* build/san/tests/results-*
+
+# ---- fuzzing: a libFuzzer target per guest-facing parser (tests/fuzz) ----
+# `make fuzz` builds them (Debian's clang); `make check` runs each for
+# FUZZ_SECONDS as a smoke test (tests/run-fuzz.sh); for a real campaign run
+# one by hand: build/fuzz/fuzz-x86-decode -max_total_time=600.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -D_GNU_SOURCE -I. \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := build/fuzz/fuzz-cpuid-elf build/fuzz/fuzz-x86-decode
+build/fuzz/fuzz-cpuid-elf: tests/fuzz/fuzz-cpuid-elf.c hypervisor/engines/cpuid-patch.c \
+	hypervisor/engines/x86-decode.c
+build/fuzz/fuzz-x86-decode: tests/fuzz/fuzz-x86-decode.c hypervisor/engines/x86-decode.c
+$(FUZZ_TARGETS):
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) $(ZYDIS_LIBS)
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
 
 # ---- benchmarks: `make bench BENCH=pattern` runs a subset ----
 BENCH ?=
