@@ -280,6 +280,14 @@ static int cmd_run(int argc, char **argv)
 		run.kopt = (struct kvm_options){ payload, kernel, initrd, cmdline };
 	}
 	cfg.no_hb = no_hb;
+	/*
+	 * Before the control socket exists, so that no signal can end us with
+	 * it left behind; one that comes before the engine starts stops it at
+	 * once (trap_engine_stop(), kvm_engine_stop()).
+	 */
+	g_unix_signal_add(SIGINT, on_signal, NULL);
+	g_unix_signal_add(SIGTERM, on_signal, NULL);
+	g_unix_signal_add(SIGHUP, on_signal, NULL);
 	run.vm = vm_create(&cfg);
 	if (!run.vm)
 		return 1;
@@ -305,9 +313,6 @@ static int cmd_run(int argc, char **argv)
 		run.topt.shares = flat;
 	}
 	run.loop = g_main_loop_new(NULL, FALSE);
-	g_unix_signal_add(SIGINT, on_signal, NULL);
-	g_unix_signal_add(SIGTERM, on_signal, NULL);
-	g_unix_signal_add(SIGHUP, on_signal, NULL);
 	thread = g_thread_new("engine", engine_thread, &run);
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);

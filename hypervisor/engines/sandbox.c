@@ -17,7 +17,8 @@
  *            U1's mounts are now locked (MNT_LOCKED, MNT_LOCK_READONLY),
  *            so guest root can neither remount them writable nor unmount
  *            them to look underneath;
- *          forks:
+ *          forks (CLONE_UNTRACED: a debugger following our forks, strace -f,
+ *          must leave pid 1 to the engine's PTRACE_SEIZE):
  *        `- guest pid 1: proc on /proc, sysfs on /sys (both read-only: the
  *             kernel insists, the host's are), hostname, lo up;
  *             unshare(USER|NS|UTS|IPC) -> U3, maps "0 0 1", which locks
@@ -33,6 +34,14 @@
  *
  * Between fork and exec only async-signal-safe calls: errors go to stderr
  * with write(2), strings are prepared before fork.
+ *
+ * Start-up handshake, each message on a pipe of its own so that neither can
+ * be taken for the other whatever order they come in: the helper writes pid
+ * 1's host pid on `info`, pid 1 writes 'R' on `ready` once set up, the engine
+ * seizes it and writes one byte on `go`.  The engine waits for each with a
+ * deadline and a wake-up fd (trap_engine_stop()), and on any failure kills
+ * the helper; pid 1 dies with it (PR_SET_PDEATHSIG), or at the latest reads
+ * EOF on `go`.
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <errno.h>
@@ -43,6 +52,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -88,7 +98,8 @@ struct plan {
 	const struct trap_share *shares;
 	const char *overlay;
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
-	int info_w, info_r, go_r, go_w;
+	int info_w, info_r, ready_w, ready_r, go_r, go_w;
+	int alive_r;		/* pid 1's: EOF once the helper is gone */
 };
 
 /* ---- async-signal-safe helpers for the children ---- */
@@ -1048,11 +1059,21 @@ static void mount_pseudo(const char *type, const char *dst, bool required)
 
 static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
 {
+	struct pollfd alive = { .fd = p->alive_r, .events = POLLIN };
 	sigset_t none;
 	char go;
 	ssize_t n;
 
+	/*
+	 * Our parent is outside our pid namespace, so getppid() is 0 either
+	 * way: the helper's end of `alive` tells whether it died before
+	 * PDEATHSIG was armed.
+	 */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&alive, 1, 0) != 0)
+		_exit(EXIT_SETUP);
+	close(p->alive_r);
+	close(p->info_w);
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
 	if (sethostname(p->hostname, strlen(p->hostname)))
@@ -1073,9 +1094,9 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	install_seccomp(p->trace_exec_maps);
 
 	/* Ready; the engine seizes us, then says go. */
-	if (write(p->info_w, "R", 1) != 1)
+	if (write(p->ready_w, "R", 1) != 1)
 		_exit(EXIT_SETUP);
-	close(p->info_w);
+	close(p->ready_w);
 	do {
 		n = read(p->go_r, &go, 1);
 	} while (n < 0 && errno == EINTR);
@@ -1087,9 +1108,9 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	_exit(127);
 }
 
-static void __attribute__((noreturn)) helper(const struct plan *p, pid_t engine)
+static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 {
-	int procfd, flags, st;
+	int procfd, flags, st, alive[2];
 	pid_t pid1;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -1100,6 +1121,7 @@ static void __attribute__((noreturn)) helper(const struct plan *p, pid_t engine)
 			sigaction(sig, &dfl, NULL);
 	}
 	close(p->info_r);
+	close(p->ready_r);
 	close(p->go_w);
 	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0)
@@ -1125,12 +1147,21 @@ static void __attribute__((noreturn)) helper(const struct plan *p, pid_t engine)
 	write_maps(procfd, "0 0 1", "0 0 1");
 	set_pdeathsig(engine);
 
-	pid1 = fork();
+	if (pipe2(alive, O_CLOEXEC))
+		die("pipe", NULL, errno);
+	p->alive_r = alive[0];
+	/* fork() without the tracer's auto-attach (see the top of the file). */
+	pid1 = (pid_t)syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid1 < 0)
 		die("fork", NULL, errno);
-	if (pid1 == 0)
+	if (pid1 == 0) {
+		close(alive[1]);
 		guest_pid1(p, procfd);
+	}
+	/* alive[1] stays open until we exit. */
+	close(alive[0]);
 	close(procfd);
+	close(p->ready_w);
 	close(p->go_r);
 	if (write(p->info_w, &pid1, sizeof(pid1)) != sizeof(pid1))
 		_exit(EXIT_SETUP);
@@ -1176,16 +1207,39 @@ static int check_shares(const struct trap_options *opt)
 	return 0;
 }
 
-int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
+/*
+ * How long each start-up stage may take: generous, a loaded machine with a
+ * big --overlay takes seconds, not minutes.  PORTHOLE_STARTUP_TIMEOUT
+ * (seconds) changes it, for tests and very slow machines.
+ */
+static int stage_timeout_s(void)
+{
+	const char *env = getenv("PORTHOLE_STARTUP_TIMEOUT");
+	long v = env ? strtol(env, NULL, 10) : 0;
+
+	return v > 0 && v <= 3600 ? (int)v : SANDBOX_STAGE_TIMEOUT_S;
+}
+
+/* How long sandbox_abort() waits for the killed helper to be reapable. */
+#define SANDBOX_REAP_MS		500
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 {
 	static struct plan plan;	/* the fork copies it; static keeps it off a small stack */
-	int info[2], go[2], st;
-	pid_t engine = getpid(), pid1 = 0;
-	ssize_t n;
+	int info[2] = { -1, -1 }, ready[2] = { -1, -1 }, go[2] = { -1, -1 };
+	pid_t engine = getpid();
 	char *cwd;
 
 	memset(sb, 0, sizeof(*sb));
-	sb->info_fd = sb->go_fd = -1;
+	sb->info_fd = sb->ready_fd = sb->go_fd = -1;
+	sb->timeout_s = stage_timeout_s();
 	if (!opt->argv || !opt->argv[0]) {
 		g_warning("no guest command");
 		return -1;
@@ -1196,12 +1250,9 @@ int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
 		g_warning("--overlay %s: needs the absolute path of a directory", opt->overlay);
 		return -1;
 	}
-	if (pipe2(info, O_CLOEXEC))
-		return -1;
-	if (pipe2(go, O_CLOEXEC)) {
-		close(info[0]);
-		close(info[1]);
-		return -1;
+	if (pipe2(info, O_CLOEXEC) || pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC)) {
+		g_warning("pipe: %s", g_strerror(errno));
+		goto fail;
 	}
 	cwd = g_get_current_dir();
 	memset(&plan, 0, sizeof(plan));
@@ -1216,77 +1267,186 @@ int sandbox_start(const struct trap_options *opt, struct sandbox *sb)
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());
 	plan.info_r = info[0];
 	plan.info_w = info[1];
+	plan.ready_r = ready[0];
+	plan.ready_w = ready[1];
 	plan.go_r = go[0];
 	plan.go_w = go[1];
+	plan.alive_r = -1;
 
 	/* getppid() in the child names the process; PDEATHSIG follows this thread. */
 	sb->helper = fork();
 	if (sb->helper < 0) {
 		g_warning("fork: %s", g_strerror(errno));
+		sb->helper = 0;
 		g_free(cwd);
-		close(info[0]);
-		close(info[1]);
-		close(go[0]);
-		close(go[1]);
-		return -1;
+		goto fail;
 	}
 	if (sb->helper == 0)
 		helper(&plan, engine);
 
 	g_free(cwd);
 	close(info[1]);
+	close(ready[1]);
 	close(go[0]);
 	sb->info_fd = info[0];
+	sb->ready_fd = ready[0];
 	sb->go_fd = go[1];
-	do {
-		n = read(sb->info_fd, &pid1, sizeof(pid1));
-	} while (n < 0 && errno == EINTR);
-	if (n != sizeof(pid1) || pid1 <= 0) {
-		while (waitpid(sb->helper, &st, __WALL) < 0 && errno == EINTR)
-			;
-		g_warning("the guest sandbox could not be set up (see the messages above)");
-		sandbox_close(sb);
-		return -1;
+	return 0;
+
+fail:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&info[i]);
+		close_fd(&ready[i]);
+		close_fd(&go[i]);
 	}
-	sb->guest = pid1;
+	return -1;
+}
+
+/*
+ * Read `len` bytes from `fd`, giving up at `deadline` (g_get_monotonic_time)
+ * or as soon as `wake_fd` (if >= 0) is readable.  0, or -ECANCELED (woken),
+ * -ETIMEDOUT, -EPIPE (EOF first), -errno.
+ */
+static int read_until(int fd, void *buf, size_t len, int wake_fd, gint64 deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd[2] = {
+			{ .fd = wake_fd, .events = POLLIN },
+			{ .fd = fd, .events = POLLIN },
+		};
+		gint64 left = deadline - g_get_monotonic_time();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		/* A negative fd is skipped by poll(). */
+		if (poll(pfd, 2, (int)MIN((left + 999) / 1000, G_MAXINT)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* A stop wins over whatever else is ready. */
+		if (pfd[0].revents)
+			return -ECANCELED;
+		if (!pfd[1].revents)
+			continue;
+		n = read(fd, (char *)buf + got, len - got);
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
 	return 0;
 }
 
-int sandbox_wait_ready(struct sandbox *sb)
+int sandbox_wait_guest(struct sandbox *sb, int wake_fd)
 {
-	char c = 0;
-	ssize_t n;
+	gint64 deadline = g_get_monotonic_time() + (gint64)sb->timeout_s * G_USEC_PER_SEC;
+	pid_t pid1 = 0;
+	int err = read_until(sb->info_fd, &pid1, sizeof(pid1), wake_fd, deadline);
 
-	do {
-		n = read(sb->info_fd, &c, 1);
-	} while (n < 0 && errno == EINTR);
-	if (n != 1 || c != 'R') {
+	if (!err && pid1 <= 0)
+		err = -EPROTO;
+	switch (err) {
+	case 0:
+		close_fd(&sb->info_fd);
+		sb->guest = pid1;
+		return 0;
+	case -ECANCELED:
+		return err;
+	case -ETIMEDOUT:
+		g_warning("the guest sandbox was not set up within %d s (the helper was still "
+			  "creating the namespaces and the guest root): giving up", sb->timeout_s);
+		return -1;
+	case -EPIPE:
+	case -EPROTO:
+		g_warning("the guest sandbox could not be set up (see the messages above)");
+		return -1;
+	default:
+		g_warning("waiting for the guest sandbox: %s", g_strerror(-err));
+		return -1;
+	}
+}
+
+int sandbox_wait_ready(struct sandbox *sb, int wake_fd)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)sb->timeout_s * G_USEC_PER_SEC;
+	char c = 0;
+	int err = read_until(sb->ready_fd, &c, 1, wake_fd, deadline);
+
+	if (!err && c != 'R')
+		err = -EPROTO;
+	switch (err) {
+	case 0:
+		close_fd(&sb->ready_fd);
+		return 0;
+	case -ECANCELED:
+		return err;
+	case -ETIMEDOUT:
+		g_warning("the guest's first process did not set itself up within %d s "
+			  "(/proc, hostname, its own namespaces, seccomp): giving up", sb->timeout_s);
+		return -1;
+	case -EPIPE:
+	case -EPROTO:
 		g_warning("the guest's first process could not set itself up "
 			  "(see the messages above)");
 		return -1;
+	default:
+		g_warning("waiting for the guest's first process: %s", g_strerror(-err));
+		return -1;
 	}
-	close(sb->info_fd);
-	sb->info_fd = -1;
-	return 0;
 }
 
 int sandbox_go(struct sandbox *sb)
 {
 	ssize_t n;
 
+	/* One byte into an empty pipe: never blocks. */
 	do {
 		n = write(sb->go_fd, "G", 1);
 	} while (n < 0 && errno == EINTR);
-	close(sb->go_fd);
-	sb->go_fd = -1;
+	close_fd(&sb->go_fd);
 	return n == 1 ? 0 : -1;
 }
 
 void sandbox_close(struct sandbox *sb)
 {
-	if (sb->info_fd >= 0)
-		close(sb->info_fd);
-	if (sb->go_fd >= 0)
-		close(sb->go_fd);
-	sb->info_fd = sb->go_fd = -1;
+	close_fd(&sb->info_fd);
+	close_fd(&sb->ready_fd);
+	close_fd(&sb->go_fd);
+}
+
+void sandbox_abort(struct sandbox *sb)
+{
+	gint64 deadline = g_get_monotonic_time() + SANDBOX_REAP_MS * 1000;
+	gulong nap = 1000;
+	int st;
+
+	/* Killed first: a helper waiting on pid 1, which waits on us, never exits. */
+	if (sb->helper > 0)
+		kill(sb->helper, SIGKILL);
+	sandbox_close(sb);
+	/*
+	 * Dead at once, but reapable only once a tracer of its own (strace -f
+	 * on us) has seen it go, which may take a while: past the deadline
+	 * the zombie is left to whoever inherits it when we exit.
+	 */
+	while (sb->helper > 0) {
+		pid_t r = waitpid(sb->helper, &st, __WALL | WNOHANG);
+
+		if (r == sb->helper || (r < 0 && errno != EINTR))
+			break;
+		if (g_get_monotonic_time() >= deadline) {
+			g_debug("sandbox helper %d not reaped yet; leaving it", (int)sb->helper);
+			break;
+		}
+		g_usleep(nap);
+		nap = MIN(nap * 2, 50000);
+	}
+	sb->helper = 0;
+	sb->guest = 0;
 }

@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -87,6 +89,16 @@
 static atomic_int stop_requested;
 static atomic_int stop_pidfd = -1;
 static atomic_int stop_pid;
+/*
+ * While the sandbox is being set up: the helper, and an eventfd that cuts
+ * the engine's start-up waits short.  trap_engine_stop() uses them only
+ * while counted in stop_users, and the engine retires them (reaps the
+ * helper, closes the eventfd) only once stop_users is 0 after unpublishing,
+ * so a stop never signals a recycled pid or writes to a recycled fd.
+ */
+static atomic_int stop_helper;
+static atomic_int stop_wake_fd = -1;
+static atomic_int stop_users;
 
 struct tracee {
 	pid_t tid;
@@ -932,11 +944,63 @@ static void unpublish_guest(void)
 		close(fd);
 }
 
+/* Until this returns, a trap_engine_stop() may still use what was unpublished. */
+static void stop_quiesce(void)
+{
+	while (atomic_load(&stop_users))
+		sched_yield();
+}
+
+static void publish_helper(pid_t pid)
+{
+	atomic_store(&stop_helper, pid);
+	if (atomic_load(&stop_requested))
+		trap_engine_stop();
+}
+
+/* Before the helper is reaped. */
+static void unpublish_helper(void)
+{
+	atomic_store(&stop_helper, 0);
+	stop_quiesce();
+}
+
+/* 0, or -1 when a stop came first (the eventfd is closed again then). */
+static int publish_wake(int fd)
+{
+	atomic_store(&stop_wake_fd, fd);
+	if (!atomic_load(&stop_requested))
+		return 0;
+	atomic_store(&stop_wake_fd, -1);
+	stop_quiesce();
+	close(fd);
+	return -1;
+}
+
+static void unpublish_wake(int fd)
+{
+	atomic_store(&stop_wake_fd, -1);
+	stop_quiesce();
+	close(fd);
+}
+
 void trap_engine_stop(void)
 {
+	static const uint64_t one = 1;
 	int fd, pid;
 
 	atomic_store(&stop_requested, 1);
+	atomic_fetch_add(&stop_users, 1);
+	/* During start-up: pid 1 dies with the helper (PR_SET_PDEATHSIG). */
+	pid = atomic_load(&stop_helper);
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	fd = atomic_load(&stop_wake_fd);
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: woken already */
+	}
+	atomic_fetch_sub(&stop_users, 1);
+
 	fd = atomic_load(&stop_pidfd);
 	pid = atomic_load(&stop_pid);
 	if (fd >= 0)
@@ -1034,14 +1098,45 @@ static void choose_cpuid_mode(struct engine *e, enum trap_cpuid_mode asked)
 	publish_cpuid_status(e);
 }
 
+/* sandbox_spawn(), with the VMCI device's guest socket added to the shares. */
+static int spawn_sandbox(struct vm *vm, const struct trap_options *opt, struct sandbox *sb)
+{
+	struct trap_share *shares;
+	struct trap_options o = *opt;
+	int err;
+
+	if (!vmci_guest_socket_path(vm->vmci))
+		return sandbox_spawn(opt, sb);
+	/* It appears in the guest's /dev, like a share. */
+	shares = g_new0(struct trap_share, opt->n_shares + 1);
+	if (opt->n_shares)
+		memcpy(shares, opt->shares, opt->n_shares * sizeof(*shares));
+	shares[opt->n_shares] = (struct trap_share){ vmci_guest_socket_path(vm->vmci),
+						     VMCI_GUEST_SOCKET };
+	o.shares = shares;
+	o.n_shares = opt->n_shares + 1;
+	err = sandbox_spawn(&o, sb);
+	g_free(shares);
+	return err;
+}
+
 int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 {
 	struct engine e = { .vm = vm };
 	struct trap_options resolved = *opt;
 	struct sandbox sb;
-	int ret = -1;
+	int ret = -1, wake;
 
-	if (atomic_load(&stop_requested)) {
+	/*
+	 * Every start-up wait also polls `wake`, which trap_engine_stop()
+	 * writes: a stop ends the start-up at any stage.
+	 */
+	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake < 0) {
+		g_warning("eventfd: %s", g_strerror(errno));
+		return -1;
+	}
+	if (publish_wake(wake)) {
 		atomic_store(&stop_requested, 0);
 		return 128 + SIGKILL;
 	}
@@ -1049,51 +1144,43 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	choose_cpuid_mode(&e, opt->cpuid);
 	resolved.cpuid = e.cpuid;
 	opt = &resolved;
-	/* The VMCI device's guest socket appears in the guest's /dev, like a share. */
-	if (vmci_guest_socket_path(vm->vmci)) {
-		struct trap_share *shares = g_new0(struct trap_share, opt->n_shares + 1);
-		struct trap_options o = *opt;
-		int err;
-
-		if (opt->n_shares)
-			memcpy(shares, opt->shares, opt->n_shares * sizeof(*shares));
-		shares[opt->n_shares] = (struct trap_share){ vmci_guest_socket_path(vm->vmci),
-							     VMCI_GUEST_SOCKET };
-		o.shares = shares;
-		o.n_shares = opt->n_shares + 1;
-		err = sandbox_start(&o, &sb);
-		g_free(shares);
-		if (err)
-			return -1;
-	} else if (sandbox_start(opt, &sb)) {
-		return -1;
-	}
-	e.helper = sb.helper;
-	e.guest = sb.guest;
 	e.patcher = e.cpuid == TRAP_CPUID_PATCH ? cpuid_patcher_new() : NULL;
 	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, tracee_free);
 	e.owners = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e.owner_watches = g_ptr_array_new();
-	publish_guest(sb.guest);
+	if (spawn_sandbox(vm, opt, &sb))
+		goto out;
+	e.helper = sb.helper;
+	publish_helper(sb.helper);
 
+	if (sandbox_wait_guest(&sb, wake)) {
+		unpublish_helper();
+		sandbox_abort(&sb);
+		goto out;
+	}
+	e.guest = sb.guest;
+	/* pid 1 waits for `go`: alive and unreaped, its pid is its own until we seize it. */
 	if (ptrace(PTRACE_SEIZE, sb.guest, 0, (void *)(long)SEIZE_OPTIONS)) {
 		int err = errno;
 
 		g_warning("cannot trace the guest (PTRACE_SEIZE: %s)%s", g_strerror(err),
 			  err == EPERM ? ": is ptrace restricted (kernel.yama.ptrace_scope = 3, "
 					 "a container without CAP_SYS_PTRACE)?" : "");
-		kill_guest(&e);
-		sandbox_close(&sb);
-		run_loop(&e);
+		unpublish_helper();
+		sandbox_abort(&sb);
 		goto out;
 	}
+	/* Traced now: its exit is ours to reap first, so its pid stays valid. */
 	tracee_add(&e, sb.guest)->started = true;	/* seized: no attach stop */
-	if (sandbox_wait_ready(&sb) || sandbox_go(&sb)) {
+	publish_guest(sb.guest);
+	if (sandbox_wait_ready(&sb, wake) || sandbox_go(&sb)) {
+		unpublish_helper();
 		kill_guest(&e);
 		sandbox_close(&sb);
-		run_loop(&e);
+		run_loop(&e);	/* reaps pid 1, then the helper */
 		goto out;
 	}
+	unpublish_helper();
 	g_debug("guest pid 1 is host pid %d", (int)sb.guest);
 	run_loop(&e);
 	ret = exit_code(&e);
@@ -1105,6 +1192,7 @@ out:
 	if (ret < 0 && atomic_load(&stop_requested))
 		ret = 128 + SIGKILL;
 	unpublish_guest();
+	unpublish_wake(wake);
 	atomic_store(&stop_requested, 0);
 	g_hash_table_destroy(e.tracees);
 	g_hash_table_destroy(e.owners);

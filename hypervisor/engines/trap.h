@@ -68,7 +68,8 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt);
  * Thread-safe, async-signal-safe: kill the guest (SIGKILL to its first
  * process, which takes its whole pid namespace with it).  Called before the
  * guest exists, it makes trap_engine_run() return 128 + SIGKILL without
- * starting it.
+ * starting it; called while the sandbox is set up, it kills the sandbox
+ * helper and wakes the start-up, which returns 128 + SIGKILL at once.
  */
 void trap_engine_stop(void);
 
