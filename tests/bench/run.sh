@@ -60,6 +60,13 @@ if want timesync; then
 	wait $ts_hv 2>/dev/null || true
 fi
 
+# ---- cpuid interception: exec, the guest Xorg's start, one cpuid per mode (tests/bench/cpuid.sh) ----
+cpuid_any=false
+for n in $(bash "$(dirname "$0")/cpuid.sh" --names); do want "$n" && cpuid_any=true; done
+if $cpuid_any; then
+	bash "$(dirname "$0")/cpuid.sh" "$build" "$pattern" || echo "# cpuid: FAILED (see above)" >&2
+fi
+
 # ---- VMCI queue pairs and datagrams (trap engine) ----
 vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
 if vmci_want; then
