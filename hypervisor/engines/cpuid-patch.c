@@ -27,8 +27,17 @@
 #include "cpuid-patch.h"
 #include "x86-decode.h"
 
-/* Code decoded per file at most (a browser's .text is ~200 MB). */
-#define MAX_FILE_CODE		(512ull << 20)
+/*
+ * Code read per file at most (a browser's .text is ~200 MB; it is read
+ * one section at a time into memory, so this bounds what a guest's file
+ * can make the hypervisor allocate), and cpuid sites per file and per
+ * region (real programs have dozens; a file of nothing but 0F A2 must not
+ * turn into hundreds of millions of patches).
+ */
+#define MAX_FILE_CODE		(256ull << 20)
+#define MAX_SITES		65536
+/* .eh_frame_hdr read at most (one 8-byte entry per function). */
+#define MAX_EH_HDR		(64u << 20)
 /* An anonymous executable region is read and decoded up to this size. */
 #define MAX_REGION_BYTES	(64ull << 20)
 /* /proc/PID/maps is read up to this size (a process with ~100k mappings). */
@@ -107,6 +116,11 @@ struct range {
 	uint64_t start, end;
 };
 
+/* Code in a file: [start, end) of the file, loaded at vaddr. */
+struct code_range {
+	uint64_t start, end, vaddr;
+};
+
 static gboolean site_in_range(gpointer k, gpointer v, gpointer p)
 {
 	const struct range *r = p;
@@ -181,6 +195,7 @@ static uint8_t *scratch(struct cpuid_patcher *p, size_t len)
 struct site_sink {
 	GArray *sites;
 	uint64_t base;
+	bool full;		/* MAX_SITES reached: the file is refused */
 };
 
 static void add_site(void *opaque, size_t off, unsigned int len)
@@ -188,6 +203,10 @@ static void add_site(void *opaque, size_t off, unsigned int len)
 	struct site_sink *s = opaque;
 	struct cpuid_site site = { s->base + off, len };
 
+	if (s->sites->len >= MAX_SITES) {
+		s->full = true;
+		return;
+	}
 	g_array_append_val(s->sites, site);
 }
 
@@ -198,49 +217,130 @@ static int site_cmp(gconstpointer a, gconstpointer b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+static int site_cmp_u64(gconstpointer a, gconstpointer b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* [off, off + len) lies within a file of `size` bytes. */
 static bool within(uint64_t off, uint64_t len, uint64_t size)
 {
 	return off <= size && len <= size - off;
 }
 
-static long long decode_ranges(cpuid_read_fn rd, void *opaque, const struct range *r, size_t n,
-			       uint64_t max_code, GArray *sites)
+/*
+ * Function starts from the .eh_frame_hdr search table (PT_GNU_EH_FRAME), as
+ * virtual addresses, ascending: every function a compiler emits has unwind
+ * information, so these are instruction boundaries the cpuid scan can start
+ * from instead of walking all the code before.  Only the encodings GNU ld
+ * writes (version 1, pcrel|sdata4, udata4, datarel|sdata4); anything else
+ * (or none) gives NULL and the scan walks each section whole.
+ */
+static GArray *function_starts(cpuid_read_fn rd, void *opaque, uint64_t size,
+			       const Elf64_Phdr *ph, unsigned int n_ph)
+{
+	const Elf64_Phdr *h = NULL;
+	uint8_t *hdr;
+	uint32_t count;
+	GArray *starts = NULL;
+
+	for (unsigned int i = 0; i < n_ph; i++) {
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			h = &ph[i];
+	}
+	if (!h || h->p_filesz < 12 || h->p_filesz > MAX_EH_HDR ||
+	    !within(h->p_offset, h->p_filesz, size))
+		return NULL;
+	hdr = g_malloc(h->p_filesz);
+	if (rd(opaque, h->p_offset, hdr, h->p_filesz) || hdr[0] != 1 || hdr[1] != 0x1B ||
+	    hdr[2] != 0x03 || hdr[3] != 0x3B)
+		goto out;
+	memcpy(&count, hdr + 8, 4);
+	if ((uint64_t)count * 8 > h->p_filesz - 12)
+		goto out;
+	starts = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), count);
+	for (uint32_t i = 0; i < count; i++) {
+		int32_t loc;
+		uint64_t v;
+
+		memcpy(&loc, hdr + 12 + 8 * (size_t)i, 4);
+		v = h->p_vaddr + (uint64_t)(int64_t)loc;
+		g_array_append_val(starts, v);
+	}
+	/* The table is sorted for a binary search; a crafted one may not be. */
+	g_array_sort(starts, (GCompareFunc)site_cmp_u64);
+out:
+	g_free(hdr);
+	return starts;
+}
+
+static long long decode_ranges(cpuid_read_fn rd, void *opaque, const struct code_range *r,
+			       size_t n, const GArray *starts, uint64_t max_code, GArray *sites)
 {
 	uint64_t total = 0, biggest = 0;
+	GArray *sync = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	uint8_t *buf;
 	size_t before = sites->len;
+	guint w = 0;
+	bool full = false;
 
 	for (size_t i = 0; i < n; i++) {
 		total += r[i].end - r[i].start;
 		biggest = MAX(biggest, r[i].end - r[i].start);
 	}
-	if (total > max_code)
+	if (total > max_code) {
+		g_array_unref(sync);
 		return -1;
+	}
 	buf = g_malloc(biggest ? biggest : 1);
-	for (size_t i = 0; i < n; i++) {
-		struct site_sink sink = { sites, r[i].start };
+	for (size_t i = 0; i < n && !full; i++) {
+		struct site_sink sink = { sites, r[i].start, false };
 		size_t len = (size_t)(r[i].end - r[i].start);
+		const uint64_t *st = starts ? (const uint64_t *)(void *)starts->data : NULL;
+		guint a = 0, b = starts ? starts->len : 0;
 
 		if (rd(opaque, r[i].start, buf, len)) {
-			g_free(buf);
-			g_array_set_size(sites, before);
-			return -1;
+			full = true;
+			break;
 		}
-		x86_find_cpuid(buf, len, add_site, &sink);
+		/* This range's function starts, as offsets into it. */
+		g_array_set_size(sync, 0);
+		while (a < b) {
+			guint mid = a + (b - a) / 2;
+
+			if (st[mid] < r[i].vaddr)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		for (w = a; starts && w < starts->len && st[w] - r[i].vaddr < len; w++) {
+			uint64_t o = st[w] - r[i].vaddr;
+
+			g_array_append_val(sync, o);
+		}
+		x86_find_cpuid_synced(buf, len, (const uint64_t *)(void *)sync->data, sync->len,
+				      add_site, &sink);
+		full = sink.full;
 	}
 	g_free(buf);
+	g_array_unref(sync);
+	if (full) {
+		g_array_set_size(sites, before);
+		return -1;
+	}
 	/* Sections may be listed in any order and may overlap in a crafted file. */
 	g_array_sort(sites, site_cmp);
-	for (guint i = before + 1; i < sites->len;) {
-		struct cpuid_site *a = &g_array_index(sites, struct cpuid_site, i - 1);
-		struct cpuid_site *b = &g_array_index(sites, struct cpuid_site, i);
+	w = before;
+	for (guint i = before; i < sites->len; i++) {
+		const struct cpuid_site *cur = &g_array_index(sites, struct cpuid_site, i);
+		const struct cpuid_site *last = &g_array_index(sites, struct cpuid_site, w - 1);
 
-		if (b->off < a->off + a->len)
-			g_array_remove_index(sites, i);
-		else
-			i++;
+		if (w == before || cur->off >= last->off + last->len)
+			g_array_index(sites, struct cpuid_site, w++) = *cur;
 	}
+	g_array_set_size(sites, w);
 	return (long long)total;
 }
 
@@ -248,7 +348,10 @@ long long cpuid_sites_in_elf(cpuid_read_fn rd, void *opaque, uint64_t size, uint
 			     GArray *sites)
 {
 	Elf64_Ehdr eh;
-	struct range *r = g_new(struct range, MAX_CODE_RANGES);
+	Elf64_Phdr *ph = NULL;
+	struct code_range *r = g_new(struct code_range, MAX_CODE_RANGES);
+	unsigned int n_ph = 0;
+	GArray *starts = NULL;
 	size_t n = 0;
 	long long ret = -1;
 
@@ -257,6 +360,13 @@ long long cpuid_sites_in_elf(cpuid_read_fn rd, void *opaque, uint64_t size, uint
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
 		goto out;
+	if (eh.e_phoff && eh.e_phnum && eh.e_phentsize == sizeof(Elf64_Phdr) &&
+	    within(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size)) {
+		ph = g_new(Elf64_Phdr, eh.e_phnum);
+		if (rd(opaque, eh.e_phoff, ph, (size_t)eh.e_phnum * sizeof(Elf64_Phdr)))
+			goto out;
+		n_ph = eh.e_phnum;
+	}
 
 	if (eh.e_shoff && eh.e_shnum && eh.e_shentsize == sizeof(Elf64_Shdr) &&
 	    within(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), size)) {
@@ -274,32 +384,26 @@ long long cpuid_sites_in_elf(cpuid_read_fn rd, void *opaque, uint64_t size, uint
 				g_free(sh);
 				goto out;
 			}
-			r[n++] = (struct range){ sh[i].sh_offset, sh[i].sh_offset + sh[i].sh_size };
+			r[n++] = (struct code_range){ sh[i].sh_offset, sh[i].sh_offset + sh[i].sh_size,
+						      sh[i].sh_addr };
 		}
 		g_free(sh);
 	}
 	/* No section headers (stripped to the bone): the executable segments. */
-	if (!n && eh.e_phoff && eh.e_phnum && eh.e_phentsize == sizeof(Elf64_Phdr) &&
-	    within(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size)) {
-		Elf64_Phdr *ph = g_new(Elf64_Phdr, eh.e_phnum);
-
-		if (rd(opaque, eh.e_phoff, ph, (size_t)eh.e_phnum * sizeof(Elf64_Phdr))) {
-			g_free(ph);
+	for (unsigned int i = 0; !n && i < n_ph; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || !ph[i].p_filesz)
+			continue;
+		if (!within(ph[i].p_offset, ph[i].p_filesz, size))
 			goto out;
-		}
-		for (unsigned int i = 0; i < eh.e_phnum && n < MAX_CODE_RANGES; i++) {
-			if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || !ph[i].p_filesz)
-				continue;
-			if (!within(ph[i].p_offset, ph[i].p_filesz, size)) {
-				g_free(ph);
-				goto out;
-			}
-			r[n++] = (struct range){ ph[i].p_offset, ph[i].p_offset + ph[i].p_filesz };
-		}
-		g_free(ph);
+		r[n++] = (struct code_range){ ph[i].p_offset, ph[i].p_offset + ph[i].p_filesz,
+					      ph[i].p_vaddr };
 	}
-	ret = decode_ranges(rd, opaque, r, n, max_code, sites);
+	starts = function_starts(rd, opaque, size, ph, n_ph);
+	ret = decode_ranges(rd, opaque, r, n, starts, max_code, sites);
 out:
+	if (starts)
+		g_array_unref(starts);
+	g_free(ph);
 	g_free(r);
 	return ret;
 }

@@ -355,6 +355,20 @@ static void regs_to_user(struct user_regs_struct *u, const struct vcpu_regs *v)
 
 /* ---- the trap ---- */
 
+static void publish_cpuid_status(struct engine *e);
+
+/*
+ * One more emulated cpuid.  The status text is refreshed for the first
+ * ones, then every 64th and at every exec, so `porthole-ctl status` follows
+ * along without a string rebuilt on every trap.
+ */
+static void count_cpuid_trap(struct engine *e)
+{
+	e->cpuid_traps++;
+	if (e->cpuid_traps <= 64 || !(e->cpuid_traps & 63))
+		publish_cpuid_status(e);
+}
+
 static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_struct *ur,
 		       const struct x86_insn *insn)
 {
@@ -439,7 +453,7 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 	if (insn.kind == X86_INSN_CPUID) {
 		struct vcpu_regs r;
 
-		e->cpuid_traps++;
+		count_cpuid_trap(e);
 
 		regs_from_user(&r, &ur);
 		vm_cpuid(e->vm, &r);
@@ -628,7 +642,7 @@ static void handle_sigill(struct engine *e, struct tracee *t)
 	if (n < (ssize_t)len || code[len - 2] != 0x0F || code[len - 1] != 0x0B)
 		goto deliver;
 	e->traps++;
-	e->cpuid_traps++;
+	count_cpuid_trap(e);
 	regs_from_user(&r, &ur);
 	vm_cpuid(e->vm, &r);
 	ur.rax = r.rax;
@@ -753,6 +767,7 @@ static void handle_exec(struct engine *e, struct tracee *t)
 	trap_clock_hide_vdso(t->tid);
 	switch (e->cpuid) {
 	case TRAP_CPUID_FAULT:
+		publish_cpuid_status(e);
 		if (!rearm_cpuid(e, t))
 			return;
 		break;

@@ -103,35 +103,54 @@ int x86_decode_io(const uint8_t *bytes, size_t len, struct x86_insn *out)
 	return out->len;
 }
 
-size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque)
+size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, const uint64_t *sync,
+			     size_t n_sync, x86_cpuid_found_fn found, void *opaque)
 {
 	ZydisDecoder d;
 	ZydisDecodedInstruction insn;
-	const uint8_t *last = NULL;
-	size_t off = 0, n = 0;
+	size_t pos = 0, n = 0, k = 0;
 
-	/* Only code up to the last 0F A2 byte pair can hold a cpuid. */
-	for (const uint8_t *p = code; len >= 2 && (p = memchr(p, 0x0F, len - 1 - (size_t)(p - code)));
-	     p++) {
-		if (p[1] == 0xA2)
-			last = p;
-	}
-	if (!last)
+	if (len < 2)
 		return 0;
 	decoder_init(&d, true);
-	while (code + off <= last) {
-		ZyanStatus st = ZydisDecoderDecodeInstruction(&d, NULL, code + off, len - off, &insn);
+	/* Each candidate: the bytes 0F A2 wherever they are (memchr is fast). */
+	for (const uint8_t *p = code; (p = memchr(p, 0x0F, len - 1 - (size_t)(p - code))); p++) {
+		size_t c = (size_t)(p - code);
 
-		if (!ZYAN_SUCCESS(st)) {
-			off++;		/* not code (padding, data): resynchronise */
-			continue;
+		if (p[1] != 0xA2 || c < pos)
+			continue;	/* not the pair, or inside what was decoded */
+		/* Skip ahead to the last instruction boundary known to precede it. */
+		while (k < n_sync && sync[k] <= c) {
+			if (sync[k] > pos)
+				pos = (size_t)sync[k];
+			k++;
 		}
-		if (insn.mnemonic == ZYDIS_MNEMONIC_CPUID) {
-			n++;
-			if (found)
-				found(opaque, off, insn.length);
+		while (pos <= c) {
+			ZyanStatus st = ZydisDecoderDecodeInstruction(&d, NULL, code + pos, len - pos,
+								      &insn);
+
+			if (!ZYAN_SUCCESS(st)) {
+				pos++;	/* not code (padding, data): resynchronise */
+				continue;
+			}
+			if (pos + insn.length > c) {
+				/* The instruction holding the pair: a cpuid if it ends with it. */
+				if (insn.mnemonic == ZYDIS_MNEMONIC_CPUID &&
+				    pos + insn.length == c + 2) {
+					n++;
+					if (found)
+						found(opaque, pos, insn.length);
+				}
+			}
+			pos += insn.length;
 		}
-		off += insn.length;
+		if (pos >= len - 1)
+			break;
 	}
 	return n;
+}
+
+size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque)
+{
+	return x86_find_cpuid_synced(code, len, NULL, 0, found, opaque);
 }

@@ -29,6 +29,12 @@ for mode in $modes; do
 	done
 	out=$(hv --cpuid "$mode" --name "c-$mode" -- vmware-checkvm)
 	assert_eq "VMware software version 6 (good)" "$out" "--cpuid $mode: stock vmware-checkvm sees VMware"
+	start_vm "count-$mode" "$BUILD/tests/e2e-15-count.log" --cpuid "$mode" -- \
+		sh -c 'vmware-checkvm >/dev/null; exec sleep 30'
+	wait_until 10 "cpuid traps counted" sh -c "[ \"\$('$BIN/porthole-ctl' status count-$mode --raw |
+		sed -n 's/^cpuid.traps=//p')\" -gt 64 ]"
+	ok "--cpuid $mode: status counts the emulated cpuid ($(status_field "count-$mode" cpuid.traps))"
+	ctl stop "count-$mode" >/dev/null
 	out=$(hv --cpuid "$mode" --name "c-$mode" -- vmware-rpctool 'info-set guestinfo.cpuid-test hi' 2>&1 || true)
 	assert_eq "" "$out" "--cpuid $mode: stock vmware-rpctool talks GuestRPC"
 done

@@ -358,6 +358,29 @@ static void test_find_cpuid(void **state)
 	assert_int_equal(f.off[0], 0);
 }
 
+/* Known instruction boundaries (function starts) let the walk skip what precedes them. */
+static void test_find_cpuid_synced(void **state)
+{
+	/* A stray B8 (mov eax, imm32) before a function that starts with cpuid. */
+	static const uint8_t code[] = { 0xB8, 0x0F, 0xA2, 0xC3, 0x90, 0x90, 0x0F, 0xA2, 0xC3 };
+	static const uint64_t at1[] = { 1 }, late[] = { 1, 6 }, past[] = { 100 };
+	struct found f;
+
+	/* From byte 0 the first pair is the mov's immediate... */
+	assert_int_equal(find(&f, code, sizeof(code)), 1);
+	assert_int_equal(f.off[0], 6);
+	/* ...from the boundary at 1 it is a cpuid, and so is the second. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), at1, 1, note_cpuid, &f), 2);
+	assert_int_equal(f.off[0], 1);
+	assert_int_equal(f.off[1], 6);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), late, 2, note_cpuid, &f), 2);
+	/* Boundaries past the end change nothing. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), past, 1, note_cpuid, &f), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_not_io),
 		cmocka_unit_test(test_opcode_sweep),
 		cmocka_unit_test(test_find_cpuid),
+		cmocka_unit_test(test_find_cpuid_synced),
 	};
 
 	return cmocka_run_group_tests_name("x86-decode", tests, NULL, NULL);
