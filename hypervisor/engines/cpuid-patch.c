@@ -36,6 +36,7 @@
  */
 #define MAX_FILE_CODE		(256ull << 20)
 #define MAX_SITES		65536
+#define MAX_ASPACE_SITES	(4 * MAX_SITES)
 /* .eh_frame_hdr read at most (one 8-byte entry per function). */
 #define MAX_EH_HDR		(64u << 20)
 /* An anonymous executable region is read and decoded up to this size. */
@@ -566,6 +567,11 @@ static int patch_site(struct cpuid_patcher *p, struct cpuid_aspace *as, int mem,
 		g_hash_table_insert(as->sites, GSIZE_TO_POINTER(addr), GUINT_TO_POINTER(len));
 		return 0;
 	}
+	/* Each site costs the hypervisor memory: a guest gets this many per process. */
+	if (g_hash_table_size(as->sites) >= MAX_ASPACE_SITES) {
+		p->st.skipped++;
+		return 0;
+	}
 	if (memcmp(b, CPUID_BYTES, 2) ||
 	    pwrite(mem, UD2_BYTES, 2, (off_t)(addr + len - 2)) != 2)
 		return 0;
@@ -614,7 +620,8 @@ static void patch_found(void *opaque, size_t off, unsigned int len)
 {
 	struct mem_sink *s = opaque;
 
-	s->n += patch_site(s->p, s->as, s->mem, s->base + off, len);
+	if (s->n < MAX_SITES)
+		s->n += patch_site(s->p, s->as, s->mem, s->base + off, len);
 }
 
 /* Memory with no file we can decode (anonymous, JIT, or an unreadable file): decode it. */

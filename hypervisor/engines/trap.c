@@ -504,12 +504,21 @@ static struct cpuid_aspace *tracee_aspace(struct tracee *t)
 static void patch_tracee(struct engine *e, struct tracee *t, uint64_t start, uint64_t end,
 			 bool fresh)
 {
+	struct cpuid_patch_stats before, after;
+
+	cpuid_patcher_stats(e->patcher, &before);
 	if (cpuid_patch_range(e->patcher, tracee_aspace(t), t->tid, start, end, fresh) < 0 &&
 	    !e->rearm_warned) {
 		e->rearm_warned = true;
 		guest_log(e, "cannot patch cpuid in guest process %d (%s): cpuid may run natively "
 			  "there", (int)t->tid, g_strerror(errno));
 	}
+	cpuid_patcher_stats(e->patcher, &after);
+	/* Nothing left unpatched goes unsaid (guest_log is rate-limited). */
+	if (after.skipped > before.skipped)
+		guest_log(e, "cpuid patching left %" PRIu64 " executable mapping(s) of guest process "
+			  "%d alone (shared, over %u MiB, or too many cpuid sites): cpuid runs "
+			  "natively there", after.skipped - before.skipped, (int)t->tid, 64);
 	publish_cpuid_status(e);
 }
 

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 hv() { "$BIN/porthole-hv" run "$@" 2>>"$BUILD/tests/e2e-15-hv.log"; }
+: >"$BUILD/tests/e2e-15-hv.log"
 probe=$("$BIN/porthole-hv" probe)
 echo "# $probe"
 lib="$GBIN/libcpuid-probe.so"
@@ -109,6 +110,10 @@ for mode in $modes; do
 	fi
 	assert_match "shared 0fa2 0fa2" "$out" "--cpuid $mode: a shared executable mapping is never written"
 done
+grep -q "\[maps-patch\] cpuid patching left 1 executable mapping(s) of guest process [0-9]* alone" \
+	"$BUILD/tests/e2e-15-hv.log" || die "the unpatched shared mapping was not logged"
+ok "... and the hypervisor log says it was left alone"
+
 
 # Asking for what can't be, and nonsense.
 st=0; "$BIN/porthole-hv" run --cpuid sometimes --name bad -- true 2>"$share/err" || st=$?
