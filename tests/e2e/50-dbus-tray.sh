@@ -69,8 +69,8 @@ assert_eq "([objectpath '/org/porthole/Host1/vm/alpha'],)" \
 	"$(host --object-path /org/porthole/Host1 --method org.porthole.Host1.ListVMs)" "ListVMs lists the running VM"
 props=$(vmprops alpha)
 echo "$props"
-assert_match "'Name': <'alpha'>, 'Engine': <'trap'>, 'State': <'running'>, 'ToolsStatus': <'running'>, 'ToolsVersion': <'$VERSION'>, 'ToolsDescription': <'porthole-guestd $VERSION'>" \
-	"$props" "VM properties: name, engine, state, tools status, version, description"
+assert_match "'Name': <'alpha'>, 'Engine': <'trap'>, 'State': <'running'>, 'CpuidMode': <'$CPUID_MODE'>, 'CpuidReason': <'[^']+'>, 'ToolsStatus': <'running'>, 'ToolsVersion': <'$VERSION'>, 'ToolsDescription': <'porthole-guestd $VERSION'>" \
+	"$props" "VM properties: name, engine, state, cpuid mode and reason, tools status, version, description"
 assert_match "'Capabilities': <\[[^]]*'statechange'" "$props" "capabilities include statechange (guestd does power ops)"
 assert_match "'guestinfo.vmtools.versionString': '$VERSION'" "$props" "GuestInfo carries the guest's guestinfo"
 ctl info-set alpha guestinfo.fromhost "hi there"
