@@ -115,6 +115,22 @@ grep -q "\[maps-patch\] cpuid patching left 1 executable mapping(s) of guest pro
 ok "... and the hypervisor log says it was left alone"
 
 
+# As an unprivileged user the patcher can't open /proc/PID/map_files (it needs
+# CAP_SYS_ADMIN) and opens the mapped file by its path inside the guest's root.
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null &&
+   runuser -u nobody -- test -x "$GBIN/cpuid-cases" 2>/dev/null; then
+	nb=$(mktemp -d /tmp/porthole-15-nobody.XXXXXX)
+	chown nobody "$nb"
+	out=$(runuser -u nobody -- env XDG_RUNTIME_DIR="$nb" "$BIN/porthole-hv" run --cpuid patch \
+		--name nobody -- "$GBIN/cpuid-cases" 2>>"$BUILD/tests/e2e-15-hv.log") || true
+	rm -rf "$nb"
+	[ "$(echo "$out" | grep -c '^ok')" -ge 16 ] && ! echo "$out" | grep -q '^not ok' ||
+		{ echo "$out"; die "cpuid-cases as user nobody"; }
+	ok "--cpuid patch as an unprivileged user (files opened by path in the guest's root)"
+else
+	echo "# skip: the unprivileged run (needs root to switch to nobody, and a build nobody can read)"
+fi
+
 # Asking for what can't be, and nonsense.
 st=0; "$BIN/porthole-hv" run --cpuid sometimes --name bad -- true 2>"$share/err" || st=$?
 assert_eq 2 "$st" "--cpuid with an unknown mode is refused"
