@@ -65,6 +65,9 @@ ALPHA=$LAST_HV
 wait_log 10 "$logs/host-signals.log" "VMAdded \('alpha', objectpath '/org/porthole/Host1/vm/alpha'\)"
 ok "VMAdded when a VM starts"
 wait_until 10 "alpha's tools on D-Bus" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM ToolsStatus | grep -q \"'running'\""
+# "running" comes with the first TCLO poll; guestd registers its capabilities
+# and guestinfo just after, in polls of their own.
+wait_until 10 "alpha's capabilities and guestinfo on D-Bus" sh -c "gdbus call --session --dest org.porthole.Host1 --object-path /org/porthole/Host1/vm/alpha --method org.freedesktop.DBus.Properties.GetAll org.porthole.Host1.VM | grep \"'statechange'\" | grep -q \"'guestinfo.vmtools.versionString'\""
 assert_eq "([objectpath '/org/porthole/Host1/vm/alpha'],)" \
 	"$(host --object-path /org/porthole/Host1 --method org.porthole.Host1.ListVMs)" "ListVMs lists the running VM"
 props=$(vmprops alpha)
