@@ -122,7 +122,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null &&
 	nb=$(mktemp -d /tmp/porthole-15-nobody.XXXXXX)
 	chown nobody "$nb"
 	out=$(runuser -u nobody -- env XDG_RUNTIME_DIR="$nb" "$BIN/porthole-hv" run --cpuid patch \
-		--name nobody -- "$GBIN/cpuid-cases" 2>>"$BUILD/tests/e2e-15-hv.log") || true
+		--name nobody -- $GUEST_ENV "$GBIN/cpuid-cases" 2>>"$BUILD/tests/e2e-15-hv.log") || true
 	rm -rf "$nb"
 	[ "$(echo "$out" | grep -c '^ok')" -ge 16 ] && ! echo "$out" | grep -q '^not ok' ||
 		{ echo "$out"; die "cpuid-cases as user nobody"; }
