@@ -25,12 +25,14 @@ case "$(cd "$build" && pwd -P)/" in /tmp/*|/var/tmp/*|/run/*|/dev/shm/*)
 	exit 1 ;;
 esac
 
-# run_one NAME SCRIPT [VAR=VALUE...]: run one test script, with VAR=VALUE in
-# its environment, as test NAME (its log is BUILD_DIR/tests/e2e-NAME.log);
-# prints and records its result.  Running a script again under other settings
-# is one more call, e.g. run_one "$name[knob=on]" "$t" PORTHOLE_KNOB=on.
+# run_one NAME SCRIPT [--wrap COMMAND] [VAR=VALUE...]: run one test script,
+# with VAR=VALUE in its environment (and under COMMAND), as test NAME (its
+# log is BUILD_DIR/tests/e2e-NAME.log); prints and records its result.
+# Running a script again under other settings is one more call, e.g.
+# run_one "$name[knob=on]" "$t" PORTHOLE_KNOB=on.
 run_one() {
-	local name=$1 t=$2; shift 2
+	local name=$1 t=$2 wrap=; shift 2
+	[ "${1:-}" = --wrap ] && { wrap=$2; shift 2; }
 	local file=${name//\[/.} start limit st=0 secs why
 	# "11-open-vm-tools[cpuid=patch]" logs to e2e-11-open-vm-tools.cpuid=patch.log.
 	file=${file//\]/}
@@ -38,7 +40,7 @@ run_one() {
 	start=$(date +%s.%N)
 	# A test may ask for more time with a "# timeout: SECONDS" line.
 	limit=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$t" | head -1)
-	env "$@" BUILD="$build" timeout -k 5 "${limit:-300}" bash "$t" >"$log" 2>&1 || st=$?
+	env "$@" BUILD="$build" timeout -k 5 "${limit:-300}" $wrap bash "$t" >"$log" 2>&1 || st=$?
 	secs=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $start }")
 	case $st in
 	0)
@@ -63,8 +65,9 @@ run_one() {
 }
 
 # Where the CPU can fault cpuid, the engine's auto mode never patches it; so
-# there, the suites marked "# cpuid-dependent" run once more with cpuid
-# patched (where it can't, auto patches and the first run covers it).
+# there, the suites marked "# cpuid-dependent" run once more on a host
+# without CPUID faulting, as tests/host/no-cpuid-faulting makes it (where the
+# CPU can't, auto patches and the first run covers it).
 faulting=$("$build/bin/porthole-hv" probe 2>/dev/null | sed -n 's/^cpuid-faulting=//p')
 for t in "$here"/e2e/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
@@ -72,7 +75,7 @@ for t in "$here"/e2e/[0-9]*.sh; do
 	run_one "$name" "$t"
 	if [ "$faulting" = yes ] && [ -z "${PORTHOLE_CPUID:-}" ] &&
 	   grep -q '^# cpuid-dependent' "$t"; then
-		run_one "$name[cpuid=patch]" "$t" PORTHOLE_CPUID=patch
+		run_one "$name[no-cpuid-faulting]" "$t" --wrap "$build/tests/host/no-cpuid-faulting"
 	fi
 done
 [ -s "$results" ] || { echo "no e2e tests matched"; exit 1; }

@@ -131,6 +131,20 @@ else
 	echo "# skip: the unprivileged run (needs root to switch to nobody, and a build nobody can read)"
 fi
 
+# A host without CPUID faulting, as tests/host/no-cpuid-faulting makes one: auto patches.
+out=$("$BUILD/tests/host/no-cpuid-faulting" "$BIN/porthole-hv" probe)
+assert_match "cpuid-faulting=no \(ENODEV" "$out" "without CPUID faulting, probe says so (ENODEV)"
+out=$("$BUILD/tests/host/no-cpuid-faulting" "$BIN/porthole-hv" run --cpuid auto --name amd -- \
+	vmware-checkvm 2>"$share/amd.err")
+assert_eq "VMware software version 6 (good)" "$out" "--cpuid auto without CPUID faulting: vmware-checkvm sees VMware"
+assert_eq 1 "$(grep -c 'cpuid: patch (CPUID faulting unavailable: ENODEV)' "$share/amd.err")" \
+	"... and the log says patch, and why, once"
+out=$("$BUILD/tests/host/no-cpuid-faulting" "$BIN/porthole-hv" run --cpuid fault --name amd -- \
+	sh -c 'vmware-checkvm 2>&1' 2>"$share/amd.err" || true)
+assert_match "must be run inside a virtual machine" "$out" "--cpuid fault where the CPU can't: cpuid runs natively..."
+assert_match "WARNING.*cpuid: fault \(asked for; CPUID faulting unavailable: ENODEV, so cpuid runs natively\)" \
+	"$(cat "$share/amd.err")" "... with a warning that says so"
+
 # Asking for what can't be, and nonsense.
 st=0; "$BIN/porthole-hv" run --cpuid sometimes --name bad -- true 2>"$share/err" || st=$?
 assert_eq 2 "$st" "--cpuid with an unknown mode is refused"
