@@ -290,7 +290,7 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 		  uint32_t doorbell_resource)
 {
 	struct vmci_ctl_qp_attach a = { { VMCI_GUEST_CONTEXT_ID, resource }, 0, 0 };
-	struct vmci_ctl_qp_info info = { 0 };
+	struct vmci_ctl_qp_info info = { 0 }, first = { 0 };
 	uint64_t *ppns = NULL, got = 0;
 	int ret = 0;
 
@@ -311,9 +311,24 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 			ret = -EPROTO;
 			goto fail;
 		}
-		if (!ppns)
+		/*
+		 * The list is sized from the first reply; every later one must
+		 * describe the same queue pair (the guest may have detached and
+		 * re-created it, larger, between two of them).
+		 */
+		if (!ppns) {
+			first = info;
 			ppns = g_new(uint64_t, info.num_ppns);
-		if (got + info.count > info.num_ppns) {
+		} else if (info.num_ppns != first.num_ppns ||
+			   info.produce_size != first.produce_size ||
+			   info.consume_size != first.consume_size ||
+			   info.handle.context != first.handle.context ||
+			   info.handle.resource != first.handle.resource) {
+			g_byte_array_free(out, TRUE);
+			ret = -EPROTO;
+			goto fail;
+		}
+		if (got + info.count > first.num_ppns) {
 			g_byte_array_free(out, TRUE);
 			ret = -EPROTO;
 			goto fail;
