@@ -116,6 +116,10 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	pthread_mutex_lock(&vm->lock);
+	/* The last window's dropped lines are counted too: nothing goes unsaid. */
+	if (vm->log_suppressed)
+		g_message("[%s] %u guest log lines suppressed", vm->name, vm->log_suppressed);
+	vm->log_suppressed = 0;
 	rpc_free(vm->rpc);
 	vm->rpc = NULL;
 	vmci_free(vm->vmci);

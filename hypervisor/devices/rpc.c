@@ -363,7 +363,9 @@ static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size
 		/* "OK ATR <app>" names the application behind this channel. */
 		if (g_str_has_prefix(reply, "OK ATR ") && valid_key(reply + 7)) {
 			g_strlcpy(t->app, reply + 7, sizeof(t->app));
-			g_message("guest tools '%s' attached on TCLO channel %d", t->app, chan);
+			/* Guest-triggered, as often as the guest likes: rate-limited. */
+			vm_guest_log(rpc->vm, "guest tools '%s' attached on TCLO channel %d",
+				     t->app, chan);
 		} else {
 			vm_guest_log(rpc->vm, "tclo: channel %d: unexpected reset reply", chan);
 		}
@@ -522,7 +524,7 @@ static void on_closed(void *opaque, int chan, uint32_t proto)
 	if (proto != TCLO_PROTOCOL_NUM)
 		return;
 	if (t->app[0])
-		g_message("guest tools '%s' left TCLO channel %d", t->app, chan);
+		vm_guest_log(rpc->vm, "guest tools '%s' left TCLO channel %d", t->app, chan);
 	memset(t, 0, sizeof(*t));
 	if (cmd)
 		tclo_cmd_finish(cmd, -1, "the guest tools closed their channel", 36);

@@ -23,6 +23,21 @@ chans=$(status_field hostile rpc.channels)
 ok "channels of dead guest processes were closed ($chans open)"
 grep -q "wrong cookie" "$log" && ok "a wrong cookie is logged" || die "no log line for a wrong cookie"
 
+# Attaching to TCLO and leaving, 2000 times: the host log lines this causes
+# are rate-limited like every guest-triggered line (50 a second), with a
+# count of what was dropped.
+churn_log=$BUILD/tests/e2e-12-churn.log
+t0=$(date +%s)
+"$BIN/porthole-hv" run --name churn -- $GUEST_ENV "$GBIN/hostile" --tclo-churn 2000 >"$churn_log" 2>&1 ||
+	{ tail -5 "$churn_log"; die "the TCLO churn guest failed"; }
+secs=$(( $(date +%s) - t0 + 1 ))
+lines=$(grep -c 'on TCLO channel' "$churn_log" || true)
+[ "$lines" -le $(( 50 * (secs + 1) )) ] || die "$lines TCLO attach/leave log lines in $secs s"
+ok "4000 TCLO attaches and leaves: $lines log lines in $secs s (rate-limited)"
+[ "$secs" -gt 40 ] || grep -q 'guest log lines suppressed' "$churn_log" ||
+	die "no count of the suppressed lines"
+ok "... and the hypervisor says how many it dropped"
+
 # A guest process killed in the middle of an RPC.
 ctl stop hostile
 wait_exit $LAST_HV

@@ -278,7 +278,35 @@ static void test_dying_guests(void)
 	msgchan_close(&c);
 }
 
-int main(void)
+/*
+ * hostile --tclo-churn N: attach to TCLO as an application and leave, N
+ * times, as fast as possible.  Each attach and leave is a host log line,
+ * which must stay rate-limited (it used to be written for every one).
+ */
+static int tclo_churn(long count)
+{
+	long done = 0;
+
+	for (long i = 0; i < count; i++) {
+		struct msgchan c;
+		char *reply = NULL;
+		size_t len = 0;
+		static const char atr[] = "OK ATR churn";
+
+		if (msgchan_open(&c, TCLO_PROTOCOL_NUM))
+			continue;
+		/* An empty poll; the host's first command is "reset". */
+		if (!msgchan_send(&c, "", 0) && !msgchan_recv(&c, &reply, &len) &&
+		    len == 5 && !memcmp(reply, "reset", 5) && !msgchan_send(&c, atr, sizeof(atr) - 1))
+			done++;
+		free(reply);
+		msgchan_close(&c);
+	}
+	printf("tclo-churn %ld of %ld\n", done, count);
+	return done == count ? 0 : 1;
+}
+
+int main(int argc, char **argv)
 {
 	struct bdoor_info info;
 
@@ -287,6 +315,8 @@ int main(void)
 		printf("Bail out! not running under a backdoor hypervisor\n");
 		return 1;
 	}
+	if (argc == 3 && !strcmp(argv[1], "--tclo-churn"))
+		return tclo_churn(strtol(argv[2], NULL, 10));
 	test_registers();
 	test_channel_abuse();
 	test_hb_abuse();
