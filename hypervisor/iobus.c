@@ -157,3 +157,20 @@ enum io_result iobus_dispatch(struct iobus *bus, struct vcpu *vcpu, const struct
 		store_in_value(&vcpu->regs, io->size, val);
 	return res;
 }
+
+enum io_result io_string_refuse(struct vcpu *vcpu, const struct io_access *io)
+{
+	struct vcpu_regs *r = &vcpu->regs;
+	uint64_t mask = io_addr_mask(io->addr_size);
+	uint64_t count = io->rep ? (r->rcx & mask) : 1;
+	uint64_t *areg = io->in ? &r->rdi : &r->rsi;
+	uint64_t step = count * io->size;
+
+	if (r->rflags & RFLAGS_DF)
+		*areg = (*areg & ~mask) | ((*areg - step) & mask);
+	else
+		*areg = (*areg & ~mask) | ((*areg + step) & mask);
+	if (io->rep)
+		r->rcx &= ~mask;
+	return IO_DONE;
+}

@@ -83,4 +83,13 @@ static inline uint64_t io_addr_mask(uint8_t addr_size)
 	return addr_size >= 8 ? ~0ull : (1ull << (addr_size * 8)) - 1;
 }
 
+/*
+ * Complete a string instruction a device refuses without moving data, as a
+ * port that takes (or gives) nothing would: RSI/RDI step past every element
+ * in DF's direction and a rep's RCX reaches 0.  A device's error path must
+ * end here (or fault): an instruction left with RCX > 0 is executed again,
+ * forever.  Returns IO_DONE.
+ */
+enum io_result io_string_refuse(struct vcpu *vcpu, const struct io_access *io);
+
 #endif

@@ -183,7 +183,7 @@ static enum io_result hb_string(struct io_device *dev, struct vcpu *vcpu,
 		vm_guest_log(vm, "backdoor hb: expects `cld; rep %s` with the magic",
 			     io->in ? "insb" : "outsb");
 		r->rbx = 0;	/* status 0: failure */
-		return IO_DONE;
+		return io_string_refuse(vcpu, io);
 	}
 	to_bdoor(r, &b);
 	b.si &= mask;

@@ -783,12 +783,12 @@ static enum io_result vmci_string(struct io_device *dev, struct vcpu *vcpu,
 		vm_guest_log(st->vm, "vmci: string I/O must be `cld; rep %s` on DATA_%s",
 			     io->in ? "insb" : "outsb", io->in ? "IN" : "OUT");
 		set_result(st, vcpu, VMCI_ERROR_INVALID_ARGS);
-		return IO_DONE;
+		return io_string_refuse(vcpu, io);
 	}
 	if (io->in && count > VMCI_MAX_HV_DG_SIZE) {
 		vm_guest_log(st->vm, "vmci: receive of %llu bytes refused",
 			     (unsigned long long)count);
-		return IO_DONE;
+		return io_string_refuse(vcpu, io);
 	}
 	res = io->in ? data_in(st, vcpu, *areg & mask, count)
 		     : data_out(st, vcpu, *areg & mask, count);

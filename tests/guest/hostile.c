@@ -219,6 +219,31 @@ static void test_hb_abuse(void)
 	      "hb receive of 4 GiB fails cleanly");
 	munmap(ro, 4096);
 	msgchan_close(&c);
+
+	/*
+	 * A refused rep string instruction still completes, as on a port that
+	 * takes no data: RCX 0, RSI/RDI past the data.  (It used to keep RCX,
+	 * so the CPU ran it again, forever.)
+	 */
+	{
+		static char buf[64];
+		struct bdoor_regs x;
+
+		bdoor_hb_cmd(&x, BDOORHB_CMD_MESSAGE, MESSAGE_STATUS_SUCCESS);
+		x.ax = 0x12345678;	/* no magic */
+		x.cx = sizeof(buf);
+		x.si = (uintptr_t)buf;
+		bdoor_hb_out(&x);
+		check(x.cx == 0 && x.si == (uintptr_t)buf + sizeof(buf) && !bdoor_hi16(x.bx),
+		      "hb rep outsb without the magic fails, and completes (RCX 0, RSI past the data)");
+		bdoor_hb_cmd(&x, BDOORHB_CMD_MESSAGE, MESSAGE_STATUS_SUCCESS);
+		x.ax = 0;
+		x.cx = sizeof(buf);
+		x.di = (uintptr_t)buf;
+		bdoor_hb_in(&x);
+		check(x.cx == 0 && x.di == (uintptr_t)buf + sizeof(buf),
+		      "hb rep insb without the magic completes too (RCX 0, RDI past the buffer)");
+	}
 }
 
 static void test_rpci_errors(void)

@@ -104,6 +104,22 @@ int main(void)
 	other = phg_pages_alloc(&v, 4, &map2);
 	check("pages allocated", first > 0 && other > 0, 1);
 
+	/*
+	 * A refused string instruction completes (RCX 0), as on a port that
+	 * takes no data: `rep outsb` on DATA_IN, the wrong register, used to
+	 * be executed again forever.
+	 */
+	{
+		static uint8_t junk[64];
+		const uint8_t *src = junk;
+		uint64_t left = sizeof(junk);
+		uint16_t port = VMCI_PORT_BASE + VMCI_REG_DATA_IN;
+
+		__asm__ __volatile__("cld; rep outsb" : "+S"(src), "+c"(left) : "d"(port) : "memory");
+		check("rep outsb on DATA_IN is refused and completes (RCX left)", (int64_t)left, 0);
+		check("... RSI past the data", src == junk + sizeof(junk), 1);
+	}
+
 	/* Datagram framing. */
 	memset(raw, 0, sizeof(raw));
 	*hdr = (struct vmci_dg_hdr){ { 0, VMCI_GET_CONTEXT_ID }, { VMCI_INVALID_ID, 0 }, 100 };
