@@ -136,6 +136,22 @@ void vm_destroy(struct vm *vm)
 	g_free(vm);
 }
 
+void vm_append_guest_text(GString *out, const char *s, size_t max, const char *also)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7F || c == '\\' || (also && strchr(also, c)))
+			g_string_append_printf(out, "\\x%02x", c);
+		else
+			g_string_append_c(out, (char)c);
+	}
+	if (s && s[i])
+		g_string_append(out, "...");
+}
+
 void vm_set_engine_status(struct vm *vm, const char *lines)
 {
 	char *copy = g_strdup(lines);

@@ -10,6 +10,7 @@
 #ifndef PORTHOLE_HV_VM_H
 #define PORTHOLE_HV_VM_H
 
+#include <glib.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -105,6 +106,14 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(pri
 
 /* A guest context (trap engine: a process) is gone: release what it held. */
 void vm_owner_exited(struct vm *vm, int owner);
+
+/*
+ * Guest text into host output (status replies, lists), by one rule: at
+ * most `max` bytes of `s`, each control byte, DEL, backslash and byte of
+ * `also` written as \xHH, and "..." when cut.  Host tools may show the
+ * result as it is: it can never start a line or a field of its own.
+ */
+void vm_append_guest_text(GString *out, const char *s, size_t max, const char *also);
 
 /* Replace the engine's status lines (takes vm->lock). */
 void vm_set_engine_status(struct vm *vm, const char *lines);

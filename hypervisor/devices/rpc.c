@@ -649,12 +649,18 @@ static void format_version(GString *out, uint32_t v)
 		g_string_append_printf(out, "%u.%u.%u", v >> 10, (v >> 5) & 31, v & 31);
 }
 
+/* Guest strings in the status reply: each cut to this, the capability list to that. */
+#define STATUS_TEXT_MAX		256
+#define STATUS_CAPS_MAX		(16u << 10)
+
 void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 {
 	GHashTableIter it;
 	gpointer k, v;
 	const char *desc = g_hash_table_lookup(rpc->guestinfo, "guestinfo.vmtools.description");
 	bool first = true;
+	size_t caps_len = 0;
+	unsigned int listed = 0;
 
 	g_string_append_printf(out, "tools.status=%s\n",
 			       rpc_tools_running(rpc, now) ? "running" : "not-running");
@@ -671,15 +677,37 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 		format_version(out, rpc->tools_version);
 		g_string_append_printf(out, "\ntools.version.number=%u\n", rpc->tools_version);
 	}
-	if (rpc->tools_version_type)
-		g_string_append_printf(out, "tools.version.type=%s\n", rpc->tools_version_type);
-	if (desc)
-		g_string_append_printf(out, "tools.description=%s\n", desc);
+	/* Guest text, escaped and cut (vm_append_guest_text): it can't forge lines. */
+	if (rpc->tools_version_type) {
+		g_string_append(out, "tools.version.type=");
+		vm_append_guest_text(out, rpc->tools_version_type, 64, NULL);
+		g_string_append_c(out, '\n');
+	}
+	if (desc) {
+		g_string_append(out, "tools.description=");
+		vm_append_guest_text(out, desc, STATUS_TEXT_MAX, NULL);
+		g_string_append_c(out, '\n');
+	}
 	g_string_append(out, "tools.capabilities=");
 	g_hash_table_iter_init(&it, rpc->caps);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
-		g_string_append_printf(out, "%s%s%s%s", first ? "" : ",", (char *)k,
-				       *(char *)v ? ":" : "", (char *)v);
+		size_t start = out->len;
+
+		/* The status reply must fit a control packet whatever the guest registered. */
+		if (caps_len >= STATUS_CAPS_MAX) {
+			g_string_append_printf(out, "%s...(+%u more)", first ? "" : ",",
+					       g_hash_table_size(rpc->caps) - listed);
+			break;
+		}
+		if (!first)
+			g_string_append_c(out, ',');
+		vm_append_guest_text(out, k, STATUS_TEXT_MAX, ",:=");
+		if (*(char *)v) {
+			g_string_append_c(out, ':');
+			vm_append_guest_text(out, v, STATUS_TEXT_MAX, ",:=");
+		}
+		caps_len += out->len - start;
+		listed++;
 		first = false;
 	}
 	g_string_append_printf(out, "\nrpc.channels=%d\nrpc.buffered=%zu\nrpc.rpci-count=%llu\n",

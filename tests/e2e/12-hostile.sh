@@ -38,6 +38,24 @@ ok "4000 TCLO attaches and leaves: $lines log lines in $secs s (rate-limited)"
 	die "no count of the suppressed lines"
 ok "... and the hypervisor says how many it dropped"
 
+# Guest text can't forge status lines, and can't make status too big to send:
+# a description and a capability with newlines, and 255 capabilities of
+# ~500 bytes (130 KiB) against a 64 KiB control packet.
+start_vm spoof "$BUILD/tests/e2e-12-hv3.log" -- $GUEST_ENV sh -c "$GBIN/hostile --spoof; sleep 300"
+wait_until 60 "the spoofing guest done" grep -q "^spoof " "$BUILD/tests/e2e-12-hv3.log"
+assert_eq "spoof sent" "$(grep '^spoof ' "$BUILD/tests/e2e-12-hv3.log")" "the guest's calls were all taken"
+raw=$(ctl status spoof --raw)
+assert_eq "state=running" "$(grep '^state=' <<<"$raw")" "guest newlines forge no state line"
+assert_eq "engine=trap" "$(grep '^engine=' <<<"$raw")" "... nor an engine line"
+assert_eq "name=spoof" "$(grep '^name=' <<<"$raw")" "... nor a name line"
+assert_match 'tools.description=evil\\x0astate=hijacked' "$(grep '^tools.description=' <<<"$raw")" \
+	"the guest's newlines show as \\x0a"
+[ "${#raw}" -lt 65536 ] || die "status is ${#raw} bytes"
+assert_match '\.\.\.\(\+[0-9]+ more\)' "$(grep '^tools.capabilities=' <<<"$raw")" \
+	"255 big capabilities: status stays under 64 KiB (${#raw} bytes), the list says how many more"
+ctl status spoof >/dev/null && ok "porthole-ctl status still works"
+ctl stop spoof
+
 # A guest process killed in the middle of an RPC.
 ctl stop hostile
 wait_exit $LAST_HV

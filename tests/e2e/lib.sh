@@ -33,7 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 ok() { TEST_N=$((TEST_N + 1)); echo "ok $TEST_N - $*"; }
-die() { echo "not ok - $*"; exit 1; }
+# (to the test's own stdout: a helper's may be redirected, as start_vm's is)
+die() { echo "not ok - $*" >&"${TEST_OUT:-1}"; exit 1; }
 # skip REASON: the test can't run here (no KVM, no device...); not a pass.
 skip() { echo "SKIP: $*"; exit 77; }
 

@@ -331,6 +331,35 @@ static int tclo_churn(long count)
 	return done == count ? 0 : 1;
 }
 
+/*
+ * hostile --spoof: guest text made to forge host output: newlines in the
+ * tools description and a capability, then 255 capabilities of ~500 bytes
+ * (more than a control packet holds).  0 when every call was accepted.
+ */
+static int spoof(void)
+{
+	static const char desc[] = "info-set guestinfo.vmtools.description evil\nstate=hijacked\n"
+				   "engine=kvm\nram=1";
+	static const char cap[] = "tools.capability.evil yes\nname=other";
+	int bad = 0;
+	char *reply;
+
+	bad |= rpci(desc, sizeof(desc) - 1, &reply) != 1;
+	free(reply);
+	bad |= rpci(cap, sizeof(cap) - 1, &reply) != 1;
+	free(reply);
+	/* 255 and "evil": as many as the hypervisor takes (RPC_CAPABILITIES_MAX). */
+	for (int i = 0; i < 255; i++) {
+		char c[600];
+		int len = snprintf(c, sizeof(c), "tools.capability.c%03d%0240d %0250d", i, 0, 0);
+
+		bad |= rpci(c, (size_t)len, &reply) != 1;
+		free(reply);
+	}
+	printf("spoof %s\n", bad ? "refused" : "sent");
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct bdoor_info info;
@@ -342,6 +371,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "--tclo-churn"))
 		return tclo_churn(strtol(argv[2], NULL, 10));
+	if (argc == 2 && !strcmp(argv[1], "--spoof"))
+		return spoof();
 	test_registers();
 	test_channel_abuse();
 	test_hb_abuse();
