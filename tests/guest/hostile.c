@@ -313,7 +313,7 @@ static int tclo_churn(long count)
 	long done = 0;
 
 	for (long i = 0; i < count; i++) {
-		struct msgchan c;
+		struct msgchan c = { 0 };	/* msgchan_open reads c.no_hb */
 		char *reply = NULL;
 		size_t len = 0;
 		static const char atr[] = "OK ATR churn";
