@@ -24,6 +24,7 @@
 #include "vm.h"
 
 #define GUEST_LOG_PER_SECOND 50
+#define GUEST_LOG_LINE_MAX 1024	/* bytes of one guest log line, before escaping */
 
 /* TSC rate, measured once against CLOCK_MONOTONIC (CPUID 0x40000010, GETMHZ). */
 static uint32_t measure_tsc_khz(void)
@@ -138,17 +139,31 @@ void vm_destroy(struct vm *vm)
 
 void vm_append_guest_text(GString *out, const char *s, size_t max, const char *also)
 {
-	size_t i;
+	size_t i = 0, n = s ? strnlen(s, max) : 0;
 
-	for (i = 0; s && s[i] && i < max; i++) {
+	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
+		gunichar u;
 
-		if (c < 0x20 || c == 0x7F || c == '\\' || (also && strchr(also, c)))
-			g_string_append_printf(out, "\\x%02x", c);
-		else
+		if (c >= 0x80) {
+			/* Whole UTF-8 characters pass, but not C1 controls or broken sequences. */
+			u = g_utf8_get_char_validated(s + i, (gssize)(n - i));
+			if (u != (gunichar)-1 && u != (gunichar)-2 && u > 0x9F) {
+				const char *next = g_utf8_next_char(s + i);
+
+				g_string_append_len(out, s + i, next - (s + i));
+				i = (size_t)(next - s);
+				continue;
+			}
+		} else if (c >= 0x20 && c != 0x7F && c != '\\' && !(also && strchr(also, c))) {
 			g_string_append_c(out, (char)c);
+			i++;
+			continue;
+		}
+		g_string_append_printf(out, "\\x%02x", c);
+		i++;
 	}
-	if (s && s[i])
+	if (s && s[n])
 		g_string_append(out, "...");
 }
 
@@ -271,6 +286,7 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...)
 	int64_t now = g_get_monotonic_time();
 	va_list ap;
 	char *line;
+	GString *esc;
 
 	if (now - vm->log_window_us >= G_USEC_PER_SEC) {
 		if (vm->log_suppressed)
@@ -287,8 +303,10 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...)
 	va_start(ap, fmt);
 	line = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_strcanon(line, "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		   "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~", '?');
-	g_message("[%s] %s", vm->name, line);
+	/* The same rule as guest text in replies: no byte of it can start a line. */
+	esc = g_string_sized_new(strlen(line) + 16);
+	vm_append_guest_text(esc, line, GUEST_LOG_LINE_MAX, NULL);
+	g_message("[%s] %s", vm->name, esc->str);
+	g_string_free(esc, TRUE);
 	g_free(line);
 }

@@ -108,10 +108,11 @@ void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(pri
 void vm_owner_exited(struct vm *vm, int owner);
 
 /*
- * Guest text into host output (status replies, lists), by one rule: at
- * most `max` bytes of `s`, each control byte, DEL, backslash and byte of
- * `also` written as \xHH, and "..." when cut.  Host tools may show the
- * result as it is: it can never start a line or a field of its own.
+ * Guest text into host output (status replies, logs), by one rule: at
+ * most `max` bytes of `s`, each control byte (C0, DEL, C1), backslash, byte
+ * of `also` and byte of a broken UTF-8 sequence written as \xHH, and "..."
+ * when cut.  Host tools may show the result as it is: it is valid UTF-8 and
+ * can never start a line or a field of its own.
  */
 void vm_append_guest_text(GString *out, const char *s, size_t max, const char *also);
 

@@ -116,8 +116,9 @@ static void print_status(const char *text)
 	printf("VM:            %s\n", field(kv, "name", "?"));
 	printf("State:         %s (%s engine), up %s s\n", field(kv, "state", "?"),
 	       field(kv, "engine", "?"), field(kv, "uptime", "?"));
-	if (field(kv, "cpuid", NULL))
-		printf("CPUID:         %s\n", field(kv, "cpuid", ""));
+	if (field(kv, "cpuid.mode", NULL))
+		printf("CPUID:         %s (%s)\n", field(kv, "cpuid.mode", ""),
+		       field(kv, "cpuid.reason", ""));
 	printf("RAM:           %llu MiB\n",
 	       (unsigned long long)(g_ascii_strtoull(field(kv, "ram", "0"), NULL, 10) >> 20));
 	printf("Tools:         %s", field(kv, "tools.status", "?"));

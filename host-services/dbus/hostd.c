@@ -186,9 +186,7 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 {
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
-	const char *caps = "", *cpuid = "";
-	g_autofree char *cpuid_mode = NULL;
-	const char *cpuid_reason = "";
+	const char *caps = "", *cpuid_mode = "", *cpuid_reason = "";
 	GStrv new_caps;
 
 	for (char **l = lines; *l; l++) {
@@ -209,25 +207,13 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 			desc = eq + 1;
 		else if (!strcmp(*l, "tools.capabilities"))
 			caps = eq + 1;
-		else if (!strcmp(*l, "cpuid"))
-			cpuid = eq + 1;
-	}
-	/* "cpuid=MODE (REASON)", written by the hypervisor itself. */
-	{
-		const char *open = strstr(cpuid, " (");
-
-		cpuid_mode = open ? g_strndup(cpuid, (gsize)(open - cpuid)) : g_strdup(cpuid);
-		if (open && g_str_has_suffix(open, ")"))
-			cpuid_reason = open + 2;
+		else if (!strcmp(*l, "cpuid.mode"))
+			cpuid_mode = eq + 1;
+		else if (!strcmp(*l, "cpuid.reason"))
+			cpuid_reason = eq + 1;
 	}
 	update(&vm->cpuid_mode, utf8(cpuid_mode), "CpuidMode", changed);
-	{
-		g_autofree char *r = g_strdup(cpuid_reason);
-
-		if (*r)
-			r[strlen(r) - 1] = '\0';	/* the closing parenthesis */
-		update(&vm->cpuid_reason, utf8(r), "CpuidReason", changed);
-	}
+	update(&vm->cpuid_reason, utf8(cpuid_reason), "CpuidReason", changed);
 	update(&vm->engine, utf8(engine), "Engine", changed);
 	update(&vm->state, utf8(state), "State", changed);
 	update(&vm->tools_status, utf8(tools), "ToolsStatus", changed);

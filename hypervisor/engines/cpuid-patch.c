@@ -41,8 +41,6 @@
 #define MAX_EH_HDR		(64u << 20)
 /* An anonymous executable region is read and decoded up to this size. */
 #define MAX_REGION_BYTES	(64ull << 20)
-/* /proc/PID/maps is read up to this size (a process with ~100k mappings). */
-#define MAX_MAPS_BYTES		(16u << 20)
 #define MAX_CODE_RANGES		4096
 
 static const uint8_t CPUID_BYTES[2] = { 0x0F, 0xA2 };
@@ -225,6 +223,29 @@ static int site_cmp_u64(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * In an array sorted by its elements' leading uint64_t (a struct cpuid_site
+ * by file offset, or plain addresses), the index of the first element whose
+ * key is at least `key` (len when there is none).
+ */
+static guint lower_bound(const GArray *a, uint64_t key)
+{
+	guint lo = 0, hi = a ? a->len : 0;
+	size_t size = a ? g_array_get_element_size((GArray *)a) : 0;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		uint64_t k;
+
+		memcpy(&k, a->data + (size_t)mid * size, sizeof(k));
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* [off, off + len) lies within a file of `size` bytes. */
 static bool within(uint64_t off, uint64_t len, uint64_t size)
 {
@@ -281,67 +302,53 @@ static long long decode_ranges(cpuid_read_fn rd, void *opaque, const struct code
 			       size_t n, const GArray *starts, uint64_t max_code, GArray *sites)
 {
 	uint64_t total = 0, biggest = 0;
-	GArray *sync = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	uint8_t *buf;
 	size_t before = sites->len;
-	guint w = 0;
-	bool full = false;
+	guint kept;
+	bool failed = false;
 
 	for (size_t i = 0; i < n; i++) {
 		total += r[i].end - r[i].start;
 		biggest = MAX(biggest, r[i].end - r[i].start);
 	}
-	if (total > max_code) {
-		g_array_unref(sync);
+	if (total > max_code)
 		return -1;
-	}
 	buf = g_malloc(biggest ? biggest : 1);
-	for (size_t i = 0; i < n && !full; i++) {
+	for (size_t i = 0; i < n && !failed; i++) {
 		struct site_sink sink = { sites, r[i].start, false };
 		size_t len = (size_t)(r[i].end - r[i].start);
-		const uint64_t *st = starts ? (const uint64_t *)(void *)starts->data : NULL;
-		guint a = 0, b = starts ? starts->len : 0;
+		guint first = lower_bound(starts, r[i].vaddr);
 
-		if (rd(opaque, r[i].start, buf, len)) {
-			full = true;
+		failed = rd(opaque, r[i].start, buf, len) != 0;
+		if (failed)
 			break;
-		}
-		/* This range's function starts, as offsets into it. */
-		g_array_set_size(sync, 0);
-		while (a < b) {
-			guint mid = a + (b - a) / 2;
-
-			if (st[mid] < r[i].vaddr)
-				a = mid + 1;
-			else
-				b = mid;
-		}
-		for (w = a; starts && w < starts->len && st[w] - r[i].vaddr < len; w++) {
-			uint64_t o = st[w] - r[i].vaddr;
-
-			g_array_append_val(sync, o);
-		}
-		x86_find_cpuid_synced(buf, len, (const uint64_t *)(void *)sync->data, sync->len,
-				      add_site, &sink);
-		full = sink.full;
+		/* The function starts from this range's address on are its sync points. */
+		x86_find_cpuid_synced(buf, len, r[i].vaddr,
+				      starts ? &g_array_index(starts, uint64_t, first) : NULL,
+				      starts ? starts->len - first : 0, add_site, &sink);
+		failed = sink.full;
 	}
 	g_free(buf);
-	g_array_unref(sync);
-	if (full) {
+	if (failed) {
 		g_array_set_size(sites, before);
 		return -1;
 	}
 	/* Sections may be listed in any order and may overlap in a crafted file. */
 	g_array_sort(sites, site_cmp);
-	w = before;
+	kept = before;
 	for (guint i = before; i < sites->len; i++) {
 		const struct cpuid_site *cur = &g_array_index(sites, struct cpuid_site, i);
-		const struct cpuid_site *last = &g_array_index(sites, struct cpuid_site, w - 1);
 
-		if (w == before || cur->off >= last->off + last->len)
-			g_array_index(sites, struct cpuid_site, w++) = *cur;
+		if (kept > before) {
+			const struct cpuid_site *last = &g_array_index(sites, struct cpuid_site,
+								      kept - 1);
+
+			if (cur->off < last->off + last->len)
+				continue;
+		}
+		g_array_index(sites, struct cpuid_site, kept++) = *cur;
 	}
-	g_array_set_size(sites, w);
+	g_array_set_size(sites, kept);
 	return (long long)total;
 }
 
@@ -409,6 +416,16 @@ out:
 	return ret;
 }
 
+int cpuid_mem_read(void *opaque, uint64_t off, void *buf, size_t len)
+{
+	const struct cpuid_mem_file *f = opaque;
+
+	if (off > f->len || len > f->len - off)
+		return -1;
+	memcpy(buf, f->data + off, len);
+	return 0;
+}
+
 static int fd_read(void *opaque, uint64_t off, void *buf, size_t len)
 {
 	int fd = *(int *)opaque;
@@ -435,47 +452,38 @@ struct mapping {
 	const char *path;	/* "" for anonymous memory */
 };
 
-/* /proc/TID/maps as one NUL-terminated string, or NULL. */
+/* /proc/TID/maps as one NUL-terminated string, or NULL when the process is gone. */
 static char *read_maps(pid_t tid)
 {
-	char path[64];
-	GString *s;
-	int fd;
+	char path[64], *text = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	s = g_string_sized_new(16384);
-	for (;;) {
-		ssize_t n;
-
-		g_string_set_size(s, s->len + 16384);
-		n = read(fd, s->str + s->len - 16384, 16384);
-		if (n < 0 && errno == EINTR) {
-			g_string_set_size(s, s->len - 16384);
-			continue;
-		}
-		g_string_set_size(s, s->len - 16384 + (n > 0 ? (gsize)n : 0));
-		if (n <= 0 || s->len > MAX_MAPS_BYTES)
-			break;
-	}
-	close(fd);
-	return g_string_free(s, FALSE);
+	return g_file_get_contents(path, &text, NULL, NULL) ? text : NULL;
 }
 
-/* Parse one maps line (NUL-terminated, newline removed). */
-static bool parse_mapping(char *line, struct mapping *m)
+/*
+ * The next mapping of a maps text at *cursor (which it advances), as
+ * sandbox.c walks mountinfo.  Malformed lines are skipped; false at the end.
+ */
+static bool next_mapping(char **cursor, struct mapping *m)
 {
-	unsigned int maj, min;
-	int n = 0;
+	while (*cursor && **cursor) {
+		unsigned int maj, min;
+		char *line = *cursor, *nl = strchr(line, '\n');
+		int n = 0;
 
-	memset(m, 0, sizeof(*m));
-	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &m->start,
-		   &m->end, m->perms, &m->off, &maj, &min, &m->ino, &n) < 7 || !n)
-		return false;
-	m->path = line + n;
-	return m->end > m->start;
+		*cursor = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		memset(m, 0, sizeof(*m));
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &m->start, &m->end, m->perms, &m->off, &maj, &min, &m->ino, &n) < 7 ||
+		    !n || m->end <= m->start)
+			continue;
+		m->path = line + n;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -585,20 +593,10 @@ static int patch_file_mapping(struct cpuid_patcher *p, struct cpuid_aspace *as, 
 			      uint64_t hi)
 {
 	const struct cpuid_site *s = (const struct cpuid_site *)(void *)f->sites->data;
-	guint a = 0, b = f->sites->len;
 	uint64_t map_len = m->end - m->start;
 	int n = 0;
 
-	/* The first site at or after the mapping's file offset. */
-	while (a < b) {
-		guint mid = a + (b - a) / 2;
-
-		if (s[mid].off < m->off)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	for (; a < f->sites->len && s[a].off - m->off < map_len; a++) {
+	for (guint a = lower_bound(f->sites, m->off); a < f->sites->len && s[a].off - m->off < map_len; a++) {
 		uint64_t addr = m->start + (s[a].off - m->off);
 
 		if (s[a].off - m->off + s[a].len > map_len || addr < lo || addr >= hi)
@@ -657,7 +655,8 @@ static int patch_memory(struct cpuid_patcher *p, struct cpuid_aspace *as, int me
 int cpuid_patch_range(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t tid,
 		      uint64_t start, uint64_t end, bool fresh)
 {
-	char path[64], *maps, *line, *next;
+	char path[64], *maps, *cursor;
+	struct mapping m;
 	int mem, n = 0;
 
 	if (fresh)
@@ -671,15 +670,10 @@ int cpuid_patch_range(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t ti
 		g_free(maps);
 		return -1;
 	}
-	for (line = maps; line && *line; line = next) {
-		struct mapping m;
+	for (cursor = maps; next_mapping(&cursor, &m);) {
 		uint64_t lo, hi;
 
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (!parse_mapping(line, &m) || m.perms[2] != 'x' || m.end <= start ||
-		    m.start >= end)
+		if (m.perms[2] != 'x' || m.end <= start || m.start >= end)
 			continue;
 		/* The kernel's own pages: nothing of the guest's to patch, and not writable. */
 		if (m.path[0] == '[' && (!strcmp(m.path, "[vdso]") || !strcmp(m.path, "[vsyscall]") ||
@@ -710,48 +704,27 @@ int cpuid_patch_range(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t ti
 unsigned int cpuid_patch_recover(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t tid,
 				 uint64_t rip)
 {
-	char *maps = read_maps(tid), *line, *next;
+	char *maps = read_maps(tid), *cursor;
+	struct file_entry *f;
+	struct mapping m;
 	unsigned int len = 0;
 
-	for (line = maps; line && *line; line = next) {
+	for (cursor = maps; next_mapping(&cursor, &m);) {
 		const struct cpuid_site *s;
-		struct file_entry *f;
-		struct mapping m;
 		uint64_t off;
-		guint a, b;
+		guint i;
 
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (!parse_mapping(line, &m) || rip < m.start || rip >= m.end)
+		if (rip < m.start || rip >= m.end)
 			continue;
 		if (m.perms[2] != 'x' || !m.ino || !(f = file_sites(p, tid, &m)) || !f->elf)
 			break;
 		off = rip - m.start + m.off;
-		s = (const struct cpuid_site *)(void *)f->sites->data;
-		for (a = 0, b = f->sites->len; a < b;) {
-			guint mid = a + (b - a) / 2;
-
-			if (s[mid].off < off)
-				a = mid + 1;
-			else
-				b = mid;
-		}
-		if (a < f->sites->len && s[a].off == off && rip + s[a].len <= m.end) {
-			char path[64];
-			uint8_t code[2];
-			int mem;
-
-			snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
-			mem = open(path, O_RDONLY | O_CLOEXEC);
-			if (mem >= 0 && pread(mem, code, 2, (off_t)(rip + s[a].len - 2)) == 2 &&
-			    !memcmp(code, UD2_BYTES, 2)) {
-				len = s[a].len;
-				g_hash_table_insert(as->sites, GSIZE_TO_POINTER(rip),
-						    GUINT_TO_POINTER(len));
-			}
-			if (mem >= 0)
-				close(mem);
+		i = lower_bound(f->sites, off);
+		s = &g_array_index(f->sites, struct cpuid_site, i);
+		/* The caller checks that our ud2 is still there before it emulates. */
+		if (i < f->sites->len && s->off == off && rip + s->len <= m.end) {
+			len = s->len;
+			g_hash_table_insert(as->sites, GSIZE_TO_POINTER(rip), GUINT_TO_POINTER(len));
 		}
 		break;
 	}

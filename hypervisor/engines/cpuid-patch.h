@@ -72,8 +72,8 @@ unsigned int cpuid_patched_at(const struct cpuid_aspace *as, uint64_t rip);
 /*
  * The slow path of the same question, for a ud2 this address space has no
  * record of (a process that ran before the engine saw the fork that made
- * it): is `rip` a cpuid of the file mapped there, now holding our ud2?
- * Then it is recorded and its length returned; else 0.
+ * it): is `rip` a cpuid site of the file mapped there?  Then it is recorded
+ * and its length returned; else 0.  The caller checks the ud2 is still there.
  */
 unsigned int cpuid_patch_recover(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t tid,
 				 uint64_t rip);
@@ -82,6 +82,13 @@ unsigned int cpuid_patch_recover(struct cpuid_patcher *p, struct cpuid_aspace *a
 
 /* Reads len bytes at off of a file; 0, or -1 if they are not all there. */
 typedef int (*cpuid_read_fn)(void *opaque, uint64_t off, void *buf, size_t len);
+
+/* A file already in memory, and its cpuid_read_fn (opaque: the struct). */
+struct cpuid_mem_file {
+	const uint8_t *data;
+	size_t len;
+};
+int cpuid_mem_read(void *opaque, uint64_t off, void *buf, size_t len);
 
 /* A cpuid in a file: its file offset and length (prefixes included). */
 struct cpuid_site {

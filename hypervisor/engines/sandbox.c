@@ -1343,6 +1343,32 @@ static int read_until(int fd, void *buf, size_t len, int wake_fd, gint64 deadlin
 	return 0;
 }
 
+/*
+ * How a start-up stage's read ended, said once for both stages: 0 (done),
+ * -ECANCELED (stopped: nothing to say), or -1 after the warning.  `who` is
+ * what was awaited, `late` and `failed` what it did not do, `busy` what it
+ * was doing meanwhile.
+ */
+static int stage_result(const struct sandbox *sb, int err, const char *who, const char *late,
+			const char *failed, const char *busy)
+{
+	switch (err) {
+	case 0:
+	case -ECANCELED:
+		return err;
+	case -ETIMEDOUT:
+		g_warning("%s %s within %d s (%s): giving up", who, late, sb->timeout_s, busy);
+		return -1;
+	case -EPIPE:
+	case -EPROTO:
+		g_warning("%s %s (see the messages above)", who, failed);
+		return -1;
+	default:
+		g_warning("waiting for %s: %s", who, g_strerror(-err));
+		return -1;
+	}
+}
+
 int sandbox_wait_guest(struct sandbox *sb, int wake_fd)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)sb->timeout_s * G_USEC_PER_SEC;
@@ -1351,25 +1377,13 @@ int sandbox_wait_guest(struct sandbox *sb, int wake_fd)
 
 	if (!err && pid1 <= 0)
 		err = -EPROTO;
-	switch (err) {
-	case 0:
+	err = stage_result(sb, err, "the guest sandbox", "was not set up", "could not be set up",
+			   "the helper was still creating the namespaces and the guest root");
+	if (!err) {
 		close_fd(&sb->info_fd);
 		sb->guest = pid1;
-		return 0;
-	case -ECANCELED:
-		return err;
-	case -ETIMEDOUT:
-		g_warning("the guest sandbox was not set up within %d s (the helper was still "
-			  "creating the namespaces and the guest root): giving up", sb->timeout_s);
-		return -1;
-	case -EPIPE:
-	case -EPROTO:
-		g_warning("the guest sandbox could not be set up (see the messages above)");
-		return -1;
-	default:
-		g_warning("waiting for the guest sandbox: %s", g_strerror(-err));
-		return -1;
 	}
+	return err;
 }
 
 int sandbox_wait_ready(struct sandbox *sb, int wake_fd)
@@ -1380,25 +1394,11 @@ int sandbox_wait_ready(struct sandbox *sb, int wake_fd)
 
 	if (!err && c != 'R')
 		err = -EPROTO;
-	switch (err) {
-	case 0:
+	err = stage_result(sb, err, "the guest's first process", "did not set itself up",
+			   "could not set itself up", "/proc, hostname, its own namespaces, seccomp");
+	if (!err)
 		close_fd(&sb->ready_fd);
-		return 0;
-	case -ECANCELED:
-		return err;
-	case -ETIMEDOUT:
-		g_warning("the guest's first process did not set itself up within %d s "
-			  "(/proc, hostname, its own namespaces, seccomp): giving up", sb->timeout_s);
-		return -1;
-	case -EPIPE:
-	case -EPROTO:
-		g_warning("the guest's first process could not set itself up "
-			  "(see the messages above)");
-		return -1;
-	default:
-		g_warning("waiting for the guest's first process: %s", g_strerror(-err));
-		return -1;
-	}
+	return err;
 }
 
 int sandbox_go(struct sandbox *sb)

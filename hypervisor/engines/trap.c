@@ -146,11 +146,14 @@ static void __attribute__((format(printf, 2, 3))) guest_log(struct engine *e, co
 	pthread_mutex_unlock(&e->vm->lock);
 }
 
-/*
- * Tgid and signal dispositions of a thread, from /proc/TID/status.
- * Returns 0, or -1 when the thread is gone.
- */
-static int read_status(pid_t tid, pid_t *tgid, uint64_t *sigign, uint64_t *sigcgt)
+/* What the engine reads of a thread's /proc/TID/status (0 where absent). */
+struct proc_status {
+	pid_t tgid, ppid;
+	uint64_t sigign, sigcgt;
+};
+
+/* Returns 0, or -1 when the thread is gone. */
+static int read_status(pid_t tid, struct proc_status *st)
 {
 	char path[64], buf[4096];
 	ssize_t n;
@@ -167,21 +170,22 @@ static int read_status(pid_t tid, pid_t *tgid, uint64_t *sigign, uint64_t *sigcg
 		return -1;
 	buf[n] = '\0';
 	p = strstr(buf, "\nTgid:");
-	if (tgid)
-		*tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+	st->tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+	p = strstr(buf, "\nPPid:");
+	st->ppid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
 	p = strstr(buf, "\nSigIgn:");
-	if (sigign)
-		*sigign = p ? strtoull(p + 8, NULL, 16) : 0;
+	st->sigign = p ? strtoull(p + 8, NULL, 16) : 0;
 	p = strstr(buf, "\nSigCgt:");
-	if (sigcgt)
-		*sigcgt = p ? strtoull(p + 8, NULL, 16) : 0;
+	st->sigcgt = p ? strtoull(p + 8, NULL, 16) : 0;
 	return 0;
 }
 
 static pid_t tracee_tgid(struct tracee *t)
 {
-	if (!t->tgid && (read_status(t->tid, &t->tgid, NULL, NULL) || t->tgid <= 0))
-		t->tgid = t->tid;
+	struct proc_status st;
+
+	if (!t->tgid)
+		t->tgid = read_status(t->tid, &st) || st.tgid <= 0 ? t->tid : st.tgid;
 	return t->tgid;
 }
 
@@ -246,16 +250,16 @@ static void kill_guest(struct engine *e)
  */
 static bool pid1_would_drop(struct engine *e, struct tracee *t, int sig)
 {
-	uint64_t ign = 0, cgt = 0, bit = 1ull << (sig - 1);
-	pid_t tgid = 0;
+	uint64_t bit = 1ull << (sig - 1);
+	struct proc_status st;
 
 	if (e->guest_exited || (t->tgid && t->tgid != e->guest) || !fatal_by_default(sig))
 		return false;
-	if (read_status(t->tid, &tgid, &ign, &cgt))
+	if (read_status(t->tid, &st))
 		return false;
-	if (tgid > 0)
-		t->tgid = tgid;
-	return tgid == e->guest && !(ign & bit) && !(cgt & bit);
+	if (st.tgid > 0)
+		t->tgid = st.tgid;
+	return st.tgid == e->guest && !(st.sigign & bit) && !(st.sigcgt & bit);
 }
 
 /* Restart a stopped tracee, delivering `sig` (or what it has pending). */
@@ -369,6 +373,30 @@ static void count_cpuid_trap(struct engine *e)
 		publish_cpuid_status(e);
 }
 
+/*
+ * The cpuid of `len` bytes at RIP, however it trapped (#GP with CPUID
+ * faulting, the SIGILL of the ud2 patched over it): the device model's
+ * answer in EAX..EDX, RIP past it, the tracee resumed.
+ */
+static void emulate_cpuid(struct engine *e, struct tracee *t, struct user_regs_struct *ur,
+			  unsigned int len)
+{
+	struct vcpu_regs r;
+
+	e->traps++;
+	count_cpuid_trap(e);
+	regs_from_user(&r, ur);
+	vm_cpuid(e->vm, &r);
+	ur->rax = r.rax;
+	ur->rbx = r.rbx;
+	ur->rcx = r.rcx;
+	ur->rdx = r.rdx;
+	ur->rip += len;
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, ur) < 0)
+		return;
+	resume(e, t, 0);
+}
+
 static void emulate_io(struct engine *e, struct tracee *t, struct user_regs_struct *ur,
 		       const struct x86_insn *insn)
 {
@@ -448,25 +476,11 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 	n = read_code(t->tid, ur.rip, code);
 	if (n <= 0 || x86_decode_io(code, (size_t)n, &insn) < 0)
 		goto deliver;
-	e->traps++;
-
 	if (insn.kind == X86_INSN_CPUID) {
-		struct vcpu_regs r;
-
-		count_cpuid_trap(e);
-
-		regs_from_user(&r, &ur);
-		vm_cpuid(e->vm, &r);
-		ur.rax = r.rax;
-		ur.rbx = r.rbx;
-		ur.rcx = r.rcx;
-		ur.rdx = r.rdx;
-		ur.rip += insn.len;
-		if (ptrace(PTRACE_SETREGS, t->tid, 0, &ur) < 0)
-			return;
-		resume(e, t, 0);
+		emulate_cpuid(e, t, &ur, insn.len);
 		return;
 	}
+	e->traps++;
 	emulate_io(e, t, &ur, &insn);
 	return;
 
@@ -484,7 +498,7 @@ static void publish_cpuid_status(struct engine *e)
 	if (e->patcher)
 		cpuid_patcher_stats(e->patcher, &st);
 	snprintf(buf, sizeof(buf),
-		 "cpuid=%s (%s)\ncpuid.traps=%lu\ncpuid.files-decoded=%" PRIu64
+		 "cpuid.mode=%s\ncpuid.reason=%s\ncpuid.traps=%lu\ncpuid.files-decoded=%" PRIu64
 		 "\ncpuid.cache-hits=%" PRIu64 "\ncpuid.bytes-decoded=%" PRIu64
 		 "\ncpuid.regions-scanned=%" PRIu64 "\ncpuid.sites-patched=%" PRIu64
 		 "\ncpuid.skipped=%" PRIu64 "\n",
@@ -517,8 +531,8 @@ static void patch_tracee(struct engine *e, struct tracee *t, uint64_t start, uin
 	/* Nothing left unpatched goes unsaid (guest_log is rate-limited). */
 	if (after.skipped > before.skipped)
 		guest_log(e, "cpuid patching left %" PRIu64 " executable mapping(s) of guest process "
-			  "%d alone (shared, over %u MiB, or too many cpuid sites): cpuid runs "
-			  "natively there", after.skipped - before.skipped, (int)t->tid, 64);
+			  "%d alone (shared, too large, or too many cpuid sites): cpuid runs "
+			  "natively there", after.skipped - before.skipped, (int)t->tid);
 	publish_cpuid_status(e);
 }
 
@@ -553,33 +567,18 @@ static void inherit_aspace(struct engine *e, struct tracee *parent, pid_t child_
  */
 static void adopt_aspace(struct engine *e, struct tracee *t)
 {
-	char path[64], buf[1024];
-	struct tracee *from = NULL;
-	pid_t tgid = 0, ppid = 0;
-	ssize_t n;
-	char *p;
-	int fd;
+	struct proc_status st;
+	struct tracee *from;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)t->tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_status(t->tid, &st))
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nTgid:")))
-		tgid = (pid_t)strtol(p + 6, NULL, 10);
-	if ((p = strstr(buf, "\nPPid:")))
-		ppid = (pid_t)strtol(p + 6, NULL, 10);
-	if (tgid > 0 && tgid != t->tid) {
-		from = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(tgid));
+	if (st.tgid > 0 && st.tgid != t->tid) {
+		from = g_hash_table_lookup(e->tracees, GINT_TO_POINTER(st.tgid));
 		if (from)
 			t->aspace = cpuid_aspace_ref(tracee_aspace(from));
 		return;
 	}
-	from = ppid > 0 ? g_hash_table_lookup(e->tracees, GINT_TO_POINTER(ppid)) : NULL;
+	from = st.ppid > 0 ? g_hash_table_lookup(e->tracees, GINT_TO_POINTER(st.ppid)) : NULL;
 	if (from)
 		t->aspace = cpuid_aspace_copy(tracee_aspace(from));
 }
@@ -625,7 +624,6 @@ out:
 static void handle_sigill(struct engine *e, struct tracee *t)
 {
 	struct user_regs_struct ur;
-	struct vcpu_regs r;
 	uint8_t code[X86_MAX_INSN_LEN];
 	unsigned int len;
 	siginfo_t si;
@@ -642,7 +640,7 @@ static void handle_sigill(struct engine *e, struct tracee *t)
 	if (ur.cs != USER_CS_64)
 		goto deliver;
 	len = cpuid_patched_at(t->aspace, ur.rip);
-	if (!len && ptrace(PTRACE_PEEKTEXT, t->tid, (void *)(uintptr_t)ur.rip, 0) != -1)
+	if (!len)
 		len = cpuid_patch_recover(e->patcher, tracee_aspace(t), t->tid, ur.rip);
 	if (!len)
 		goto deliver;
@@ -650,18 +648,7 @@ static void handle_sigill(struct engine *e, struct tracee *t)
 	n = read_code(t->tid, ur.rip, code);
 	if (n < (ssize_t)len || code[len - 2] != 0x0F || code[len - 1] != 0x0B)
 		goto deliver;
-	e->traps++;
-	count_cpuid_trap(e);
-	regs_from_user(&r, &ur);
-	vm_cpuid(e->vm, &r);
-	ur.rax = r.rax;
-	ur.rbx = r.rbx;
-	ur.rcx = r.rcx;
-	ur.rdx = r.rdx;
-	ur.rip += len;
-	if (ptrace(PTRACE_SETREGS, t->tid, 0, &ur) < 0)
-		return;
-	resume(e, t, 0);
+	emulate_cpuid(e, t, &ur, len);
 	return;
 deliver:
 	resume(e, t, SIGILL);

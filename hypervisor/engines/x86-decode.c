@@ -103,7 +103,7 @@ int x86_decode_io(const uint8_t *bytes, size_t len, struct x86_insn *out)
 	return out->len;
 }
 
-size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, const uint64_t *sync,
+size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, uint64_t base, const uint64_t *sync,
 			     size_t n_sync, x86_cpuid_found_fn found, void *opaque)
 {
 	ZydisDecoder d;
@@ -120,9 +120,9 @@ size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, const uint64_t *sy
 		if (p[1] != 0xA2 || c < pos)
 			continue;	/* not the pair, or inside what was decoded */
 		/* Skip ahead to the last instruction boundary known to precede it. */
-		while (k < n_sync && sync[k] <= c) {
-			if (sync[k] > pos)
-				pos = (size_t)sync[k];
+		while (k < n_sync && sync[k] >= base && sync[k] - base <= c) {
+			if (sync[k] - base > pos)
+				pos = (size_t)(sync[k] - base);
 			k++;
 		}
 		while (pos <= c) {
@@ -152,5 +152,5 @@ size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, const uint64_t *sy
 
 size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque)
 {
-	return x86_find_cpuid_synced(code, len, NULL, 0, found, opaque);
+	return x86_find_cpuid_synced(code, len, 0, NULL, 0, found, opaque);
 }

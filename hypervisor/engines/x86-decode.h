@@ -72,12 +72,13 @@ typedef void (*x86_cpuid_found_fn)(void *opaque, size_t off, unsigned int len);
 size_t x86_find_cpuid(const uint8_t *code, size_t len, x86_cpuid_found_fn found, void *opaque);
 
 /*
- * The same walk, but it may start afresh at any of the offsets in sync[]
- * (ascending; known instruction boundaries, such as function starts): only
- * the stretch from the last boundary before each 0F A2 pair to the pair is
- * decoded.  With boundaries that are true, the result is the full walk's.
+ * The same walk over code loaded at address `base`, but it may start afresh
+ * at any of the addresses in sync[] (ascending, none below base; known
+ * instruction boundaries, such as function starts): only the stretch from
+ * the last boundary before each 0F A2 pair to the pair is decoded.  With
+ * boundaries that are true, the result is the full walk's.
  */
-size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, const uint64_t *sync,
+size_t x86_find_cpuid_synced(const uint8_t *code, size_t len, uint64_t base, const uint64_t *sync,
 			     size_t n_sync, x86_cpuid_found_fn found, void *opaque);
 
 #endif

@@ -51,6 +51,19 @@ want_any() { local n; for n; do want "$n" && return 0; done; return 1; }
 hv() { "$build/bin/porthole-hv" run "$@" 2>>"$work/hv.log"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -1; }
+# each_vm LABEL MODE GUEST...: the guest's output from $RUNS fresh VMs with
+# --cpuid MODE, one after the other; a failed run is said on stderr and left out.
+each_vm() {
+	local label=$1 mode=$2 i out; shift 2
+	for i in $(seq $RUNS); do
+		out=$(hv --name "bench-$label-$mode-$i" --cpuid "$mode" -- "$@") ||
+			{ echo "# cpuid: $label failed with --cpuid=$mode: $out" >&2
+			  tail -5 "$work/hv.log" | sed 's/^/#   /' >&2; continue; }
+		echo "$out"
+	done
+}
+# values KEY: KEY's value on each line of each_vm's output.
+values() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 # ratio NAME A B: "bench NAME ratio A/B", if both are there.
 ratio() { [ -n "$2" ] && [ -n "$3" ] && awk "BEGIN { if ($3 > 0) printf \"bench $1 ratio %.2f\n\", $2 / $3 }"; }
 
@@ -72,19 +85,13 @@ if want_any $exec_names; then
 	echo "# cpuid: exec of /bin/true, $N fork+exec+wait in one guest, $RUNS fresh VMs per mode" >&2
 	declare -A first=() later=()
 	for mode in $modes; do
-		f=() l=()
-		for i in $(seq $RUNS); do
-			out=$(hv --name "bench-exec-$mode-$i" --cpuid "$mode" -- \
-				"$build/tests/guest/exec-timer-static" $N /bin/true) ||
-				{ echo "# cpuid: exec timer failed with --cpuid=$mode: $out" >&2
-				  tail -5 "$work/hv.log" | sed 's/^/#   /' >&2; continue; }
-			f+=("$(echo "$out" | field first_us)") l+=("$(echo "$out" | field median_us)")
-		done
-		[ ${#f[@]} -gt 0 ] || continue
-		first[$mode]=$(printf '%s\n' "${f[@]}" | median)
-		later[$mode]=$(printf '%s\n' "${l[@]}" | median)
+		outs=$(each_vm exec "$mode" "$build/tests/guest/exec-timer-static" $N /bin/true)
+		[ -n "$outs" ] || continue
+		first[$mode]=$(values first_us <<<"$outs" | median)
+		later[$mode]=$(values median_us <<<"$outs" | median)
 		echo "# cpuid: --cpuid=$mode: first exec ${first[$mode]} us, later ${later[$mode]} us" \
-		     "(medians of $RUNS VMs: first ${f[*]}, later ${l[*]})" >&2
+		     "(medians of $RUNS VMs: first $(values first_us <<<"$outs" | xargs)," \
+		     "later $(values median_us <<<"$outs" | xargs))" >&2
 	done
 	ms2() { [ -n "$2" ] && awk "BEGIN { printf \"bench $1 %.2f ms\n\", $2 / 1000 }"; }
 	pf=${first[patch]:-} pc=${later[patch]:-} fc=${later[fault]:-} oc=${later[off]:-}
@@ -182,19 +189,13 @@ if want_any $emu_names; then
 	     "floor), alternating in one guest per mode, $RUNS VMs per mode" >&2
 	declare -A cu=() fl=()
 	for mode in $modes; do
-		c=() f=()
-		for i in $(seq $RUNS); do
-			out=$(hv --name "bench-emu-$mode-$i" --cpuid "$mode" -- \
-				"$build/tests/guest/bench-guest" --cpuid) ||
-				{ echo "# cpuid: bench-guest --cpuid failed with --cpuid=$mode" >&2
-				  tail -5 "$work/hv.log" | sed 's/^/#   /' >&2; continue; }
-			c+=("$(echo "$out" | field cpuid_us)") f+=("$(echo "$out" | field floor_us)")
-		done
-		[ ${#c[@]} -gt 0 ] || continue
-		cu[$mode]=$(printf '%s\n' "${c[@]}" | median)
-		fl[$mode]=$(printf '%s\n' "${f[@]}" | median)
+		outs=$(each_vm emu "$mode" "$build/tests/guest/bench-guest" --cpuid)
+		[ -n "$outs" ] || continue
+		cu[$mode]=$(values cpuid_us <<<"$outs" | median)
+		fl[$mode]=$(values floor_us <<<"$outs" | median)
 		echo "# cpuid: --cpuid=$mode: cpuid ${cu[$mode]} us, trap floor in that VM ${fl[$mode]} us" \
-		     "(runs: cpuid ${c[*]}; floor ${f[*]})" >&2
+		     "(runs: cpuid $(values cpuid_us <<<"$outs" | xargs);" \
+		     "floor $(values floor_us <<<"$outs" | xargs))" >&2
 	done
 	us() { [ -n "$2" ] && awk "BEGIN { printf \"bench $1 %.2f us\n\", $2 }"; }
 	want cpuid.emulated_patch && us cpuid.emulated_patch "${cu[patch]:-}"

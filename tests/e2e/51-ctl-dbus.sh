@@ -88,7 +88,7 @@ assert_match "Tools: +running, porthole-guestd $VERSION \(tools.set.version $VER
 assert_match "Clipboard: +host-to-guest on, guest-to-host on, up to 67108864 bytes" "$st" "--dbus status: clipboard policy"
 assert_match "D-Bus object: +/org/porthole/Host1/vm/alpha" "$st" "--dbus status: the object"
 raw=$(dctl status alpha --raw)
-for k in name engine state tools.status tools.version tools.description tools.capabilities; do
+for k in name engine state cpuid.mode cpuid.reason tools.status tools.version tools.description tools.capabilities; do
 	assert_eq "$(status_field alpha "$k")" "$(sed -n "s/^$k=//p" <<<"$raw")" "--dbus status --raw: $k as the socket's"
 done
 grep -qx "guestinfo.vmtools.versionString=$VERSION" <<<"$raw" || die "no guestinfo in --dbus status --raw"

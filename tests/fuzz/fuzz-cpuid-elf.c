@@ -11,28 +11,13 @@
 
 #include "hypervisor/engines/cpuid-patch.h"
 
-struct buf {
-	const uint8_t *data;
-	size_t len;
-};
-
-static int buf_read(void *opaque, uint64_t off, void *out, size_t len)
-{
-	const struct buf *b = opaque;
-
-	if (off > b->len || len > b->len - off)
-		return -1;
-	memcpy(out, b->data + off, len);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct buf b = { data, size };
+	struct cpuid_mem_file b = { data, size };
 	GArray *sites = g_array_new(FALSE, FALSE, sizeof(struct cpuid_site));
-	long long n = cpuid_sites_in_elf(buf_read, &b, size, 1 << 20, sites);
+	long long n = cpuid_sites_in_elf(cpuid_mem_read, &b, size, 1 << 20, sites);
 
 	if (n < 0 && sites->len)
 		abort();	/* a refused file adds nothing */

@@ -27,22 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int test_n, failures;
+#include "tap.h"
+
 static const char *vendor = "VMwareVMware";
-
-static void __attribute__((format(printf, 2, 3))) check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++test_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
 
 /* The hypervisor vendor leaf, as 12 characters. */
 static void hv_vendor(char out[13])
@@ -316,6 +303,5 @@ int main(int argc, char **argv)
 	test_fork_exec("/proc/self/exe");
 	if (lib)
 		test_dlopen(lib);
-	printf("1..%d\n", test_n);
-	return failures ? 1 : 0;
+	return tap_done();
 }

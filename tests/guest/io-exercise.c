@@ -30,6 +30,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 /* testdev ports */
 #define TD_SCRATCH	0xE0
 #define TD_FIFO		0xE4
@@ -37,22 +39,7 @@
 #define TD_COUNTER	0xE8
 #define PORT_NONE	0x80	/* no device: reads all ones */
 
-static int test_n, failures;
 static const char *vendor = "VMwareVMware";
-
-static void __attribute__((format(printf, 2, 3))) check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++test_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
 
 /* ---- port access ---- */
 
@@ -653,6 +640,5 @@ int main(int argc, char **argv)
 	test_cpuid();
 	test_threads();
 	test_sandbox();
-	printf("1..%d\n", test_n);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -35,21 +35,6 @@ __asm__(".text\n"
 void probe_cpuid(void);
 const volatile uint8_t rodata_bytes[4] = { 0x0F, 0xA2, 0x0F, 0xA2 };
 
-struct buf {
-	const uint8_t *data;
-	size_t len;
-};
-
-static int buf_read(void *opaque, uint64_t off, void *out, size_t len)
-{
-	const struct buf *b = opaque;
-
-	if (off > b->len || len > b->len - off)
-		return -1;
-	memcpy(out, b->data + off, len);
-	return 0;
-}
-
 static int fd_read(void *opaque, uint64_t off, void *out, size_t len)
 {
 	return pread(*(int *)opaque, out, len, (off_t)off) == (ssize_t)len ? 0 : -1;
@@ -147,10 +132,10 @@ static size_t make_elf(uint8_t *out, const uint8_t *code, size_t code_len, int n
 
 static long long scan(const uint8_t *data, size_t len, GArray *sites)
 {
-	struct buf b = { data, len };
+	struct cpuid_mem_file b = { data, len };
 
 	g_array_set_size(sites, 0);
-	return cpuid_sites_in_elf(buf_read, &b, len, 1 << 20, sites);
+	return cpuid_sites_in_elf(cpuid_mem_read, &b, len, 1 << 20, sites);
 }
 
 static void test_crafted(void **state)

@@ -364,6 +364,7 @@ static void test_find_cpuid_synced(void **state)
 	/* A stray B8 (mov eax, imm32) before a function that starts with cpuid. */
 	static const uint8_t code[] = { 0xB8, 0x0F, 0xA2, 0xC3, 0x90, 0x90, 0x0F, 0xA2, 0xC3 };
 	static const uint64_t at1[] = { 1 }, late[] = { 1, 6 }, past[] = { 100 };
+	static const uint64_t at1_at_0x1000[] = { 0x1001 };
 	struct found f;
 
 	/* From byte 0 the first pair is the mov's immediate... */
@@ -371,14 +372,19 @@ static void test_find_cpuid_synced(void **state)
 	assert_int_equal(f.off[0], 6);
 	/* ...from the boundary at 1 it is a cpuid, and so is the second. */
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), at1, 1, note_cpuid, &f), 2);
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), 0, at1, 1, note_cpuid, &f), 2);
 	assert_int_equal(f.off[0], 1);
 	assert_int_equal(f.off[1], 6);
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), late, 2, note_cpuid, &f), 2);
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), 0, late, 2, note_cpuid, &f), 2);
+	/* Boundaries are addresses: the same code loaded at 0x1000. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), 0x1000, at1_at_0x1000, 1,
+					       note_cpuid, &f), 2);
+	assert_int_equal(f.off[0], 1);
 	/* Boundaries past the end change nothing. */
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), past, 1, note_cpuid, &f), 1);
+	assert_int_equal(x86_find_cpuid_synced(code, sizeof(code), 0, past, 1, note_cpuid, &f), 1);
 }
 
 int main(void)
