@@ -30,8 +30,13 @@ for bin in "$build"/fuzz/fuzz-*; do
 	name=$(basename "$bin")
 	log=$build/tests/$name.log
 	mkdir -p "$seeds/$name"
+	# The in-tree corpus (tests/fuzz/corpus/NAME) holds every input that once
+	# found a bug: each run starts by replaying them.
+	corpus=$(dirname "$0")/fuzz/corpus/$name
+	[ -d "$corpus" ] || corpus=
 	if "$bin" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
-		-artifact_prefix="$build/tests/fuzz-crashes/$name-" "$seeds/$name" >"$log" 2>&1; then
+		-artifact_prefix="$build/tests/fuzz-crashes/$name-" "$seeds/$name" $corpus \
+		>"$log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		record "PASS fuzz $name (${runs:-?} inputs in $secs s)"
 	else

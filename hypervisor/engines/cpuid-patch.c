@@ -318,14 +318,15 @@ static long long decode_ranges(cpuid_read_fn rd, void *opaque, const struct code
 		struct site_sink sink = { sites, r[i].start, false };
 		size_t len = (size_t)(r[i].end - r[i].start);
 		guint first = lower_bound(starts, r[i].vaddr);
+		guint n_sync = starts ? starts->len - first : 0;
 
 		failed = rd(opaque, r[i].start, buf, len) != 0;
 		if (failed)
 			break;
 		/* The function starts from this range's address on are its sync points. */
 		x86_find_cpuid_synced(buf, len, r[i].vaddr,
-				      starts ? &g_array_index(starts, uint64_t, first) : NULL,
-				      starts ? starts->len - first : 0, add_site, &sink);
+				      n_sync ? &g_array_index(starts, uint64_t, first) : NULL, n_sync,
+				      add_site, &sink);
 		failed = sink.full;
 	}
 	g_free(buf);

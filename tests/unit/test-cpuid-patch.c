@@ -215,11 +215,67 @@ static void test_crafted(void **state)
 	g_array_unref(sites);
 }
 
+/*
+ * Function starts from .eh_frame_hdr: a cpuid found through them, and a
+ * table whose every start lies below the code (the fuzzer's first find:
+ * no sync point left for the range).
+ */
+static void test_eh_frame_starts(void **state)
+{
+	/* B8 swallows the next four bytes unless the walk starts at 1, a function start. */
+	static const uint8_t code[] = { 0xB8, 0x0F, 0xA2, 0xC3, 0x90, 0x90, 0x90, 0x90 };
+	GArray *sites = g_array_new(FALSE, FALSE, sizeof(struct cpuid_site));
+	uint8_t f[1024];
+	size_t len = make_elf(f, code, sizeof(code), 1);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)f;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(f + eh->e_shoff);
+	Elf64_Phdr *ph = (Elf64_Phdr *)(f + 512);
+	uint8_t *hdr = f + 600;
+	int32_t loc, count = 1;
+
+	sh[1].sh_addr = 0x2000;
+	eh->e_phoff = 512;
+	eh->e_phnum = 1;
+	eh->e_phentsize = sizeof(*ph);
+	memset(ph, 0, sizeof(*ph));
+	ph->p_type = PT_GNU_EH_FRAME;
+	ph->p_offset = 600;
+	ph->p_vaddr = 0x3000;
+	ph->p_filesz = 20;
+	memcpy(hdr, (const uint8_t[]){ 1, 0x1B, 0x03, 0x3B, 0, 0, 0, 0 }, 8);
+	memcpy(hdr + 8, &count, 4);
+	loc = 0x2001 - 0x3000;		/* a function at the code's second byte */
+	memcpy(hdr + 12, &loc, 4);
+	memset(hdr + 16, 0, 4);
+	len = 620;
+
+	assert_int_equal(scan(f, len, sites), sizeof(code));
+	assert_int_equal(sites->len, 1);
+	assert_true(has_site(sites, sizeof(Elf64_Ehdr) + 1, 2));
+	/* Every start below the code: the walk is the whole-section one. */
+	loc = 0x1000 - 0x3000;
+	memcpy(hdr + 12, &loc, 4);
+	assert_int_equal(scan(f, len, sites), sizeof(code));
+	assert_int_equal(sites->len, 0);
+	/* An empty table (count 0): no sync point, and no pointer made from none. */
+	count = 0;
+	memcpy(hdr + 8, &count, 4);
+	assert_int_equal(scan(f, len, sites), sizeof(code));
+	assert_int_equal(sites->len, 0);
+	/* A count the header can't hold: no starts at all. */
+	count = 1000;
+	memcpy(hdr + 8, &count, 4);
+	assert_int_equal(scan(f, len, sites), sizeof(code));
+	assert_int_equal(sites->len, 0);
+	g_array_unref(sites);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_crafted),
+		cmocka_unit_test(test_eh_frame_starts),
 	};
 
 	return cmocka_run_group_tests_name("cpuid-patch", tests, NULL, NULL);
