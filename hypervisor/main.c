@@ -39,26 +39,33 @@ struct run {
 	int status;
 };
 
-static gboolean parse_size(const char *s, uint64_t *out)
+#define MAX_RAM_SIZE	(1ull << 40)	/* 1T: far above any host this runs on */
+
+/* "512M", "2G", "1T" (K/M/G/T, optionally "iB" or "B"; no suffix: bytes). */
+static const char *parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	guint64 v = g_ascii_strtoull(s, &end, 10);
 	guint64 mul = 1;
 
-	if (end == s)
-		return FALSE;
+	if (end == s || *s == '-')
+		return "not a size";
 	switch (g_ascii_toupper(*end)) {
+	case 'T': mul <<= 10; /* fall through */
 	case 'G': mul <<= 10; /* fall through */
 	case 'M': mul <<= 10; /* fall through */
 	case 'K': mul <<= 10; end++; break;
 	case '\0': break;
-	default: return FALSE;
+	default: return "not a size";
 	}
-	if ((*end && g_ascii_strcasecmp(end, "iB") && g_ascii_strcasecmp(end, "B")) ||
-	    v == 0 || v > (1ull << 40) / mul)
-		return FALSE;
+	if (*end && g_ascii_strcasecmp(end, "iB") && g_ascii_strcasecmp(end, "B"))
+		return "not a size";
+	if (v == 0)
+		return "must be more than 0";
+	if (v > MAX_RAM_SIZE / mul)
+		return "more than the limit, 1T";
 	*out = v * mul;
-	return TRUE;
+	return NULL;
 }
 
 static gboolean name_in_use(const char *name)
@@ -191,14 +198,18 @@ static int cmd_run(int argc, char **argv)
 	char **guest_argv;
 	GThread *thread;
 	uint64_t ram_size;
+	const char *why;
 
 	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
 				     "Without a command, the guest runs porthole-guestd.");
 	g_option_context_add_main_entries(oc, entries, NULL);
+	/* --help says "porthole-hv run [OPTION…]"; log lines say "porthole-hv". */
+	g_set_prgname("porthole-hv run");
 	if (!g_option_context_parse(oc, &argc, &argv, &err)) {
 		fprintf(stderr, "porthole-hv run: %s\n", err->message);
 		return 2;
 	}
+	g_set_prgname("porthole-hv");
 	if (engine && strcmp(engine, "trap") && strcmp(engine, "kvm")) {
 		fprintf(stderr, "porthole-hv run: unknown engine '%s' (available: trap, kvm)\n",
 			engine);
@@ -225,8 +236,8 @@ static int cmd_run(int argc, char **argv)
 			cpuid);
 		return 2;
 	}
-	if (ram && !parse_size(ram, &ram_size)) {
-		fprintf(stderr, "porthole-hv run: bad --ram '%s' (examples: 512M, 2G)\n", ram);
+	if (ram && (why = parse_size(ram, &ram_size))) {
+		fprintf(stderr, "porthole-hv run: --ram '%s': %s (examples: 512M, 2G)\n", ram, why);
 		return 2;
 	}
 	if (ram)
@@ -245,6 +256,12 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "porthole-hv run: bad VM name '%s' (letters, digits, '.', '_', '-')\n",
 			name);
 		return 2;
+	}
+	/* Said here, before any device tries to claim the name's sockets. */
+	if (name_in_use(name)) {
+		fprintf(stderr, "porthole-hv run: a VM named '%s' is already running "
+			"(porthole-ctl list; choose another --name)\n", name);
+		return 1;
 	}
 	/* argv[0] is "run"; what follows "--" (removed by GOption) is the guest command. */
 	guest_argv = argv + 1;
@@ -370,6 +387,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	g_set_prgname("porthole-hv");
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))

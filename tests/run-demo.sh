@@ -153,8 +153,10 @@ Run a guest of your own:  $BIN/porthole-hv run -- vmware-checkvm
 Press Ctrl-C to stop the VM.
 EOT
 if [ -n "${RUN_SECONDS:-}" ]; then
-	sleep "$RUN_SECONDS"
-	"$BIN/porthole-ctl" stop "$name" >/dev/null || true
+	# Until the time is up or the VM ends by itself, whichever comes first.
+	end=$((SECONDS + RUN_SECONDS))
+	while [ $SECONDS -lt $end ] && kill -0 "$hv" 2>/dev/null; do sleep 1; done
+	kill -0 "$hv" 2>/dev/null && { "$BIN/porthole-ctl" stop "$name" >/dev/null || true; }
 fi
 wait $hv || true
 hv=""

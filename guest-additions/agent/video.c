@@ -70,6 +70,7 @@ struct video {
 	GSList *retired;		/* older buffers the host may still read */
 	uint32_t generation;
 	bool host_present;		/* a viewer said hello and takes datagrams */
+	bool viewer_seen;		/* one took a datagram since the agent started */
 	bool send_full;			/* the last update was lost: resend everything */
 	guint flush_timer;
 	int64_t last_flush_us;
@@ -192,8 +193,10 @@ static gboolean on_flush_timer(gpointer data);
 
 static void note_send_result(struct video *vd, int64_t r)
 {
-	if (r >= 0)
+	if (r >= 0) {
+		vd->viewer_seen = true;
 		return;
+	}
 	if (r == VMCI_ERROR_NO_RESOURCES) {
 		/* The host is behind: tell it everything again a bit later. */
 		vd->send_full = true;
@@ -201,9 +204,12 @@ static void note_send_result(struct video *vd, int64_t r)
 			vd->flush_timer = g_timeout_add(RETRY_INTERVAL_MS, on_flush_timer, vd);
 		return;
 	}
-	if (vd->host_present)
+	/* The first send only probes for a viewer started before us: none is no news. */
+	if (vd->host_present && vd->viewer_seen)
 		g_message("video: the viewer went away (VMCI error %lld); idle until it says hello",
 			  (long long)r);
+	else if (vd->host_present)
+		g_message("video: no viewer attached yet; waiting for one to say hello");
 	vd->host_present = false;
 }
 
