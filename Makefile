@@ -114,10 +114,13 @@ $(call objs,$(AGENT_SRCS) $(VIEWER_SRCS) $(XSEL_SRCS)): PKG_CFLAGS += $(X_CFLAGS
 $(BIN)/porthole-agent $(BIN)/porthole-viewer: PKG_LIBS += $(X_LIBS)
 $(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS) $(XSEL_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS) $(XSEL_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
-# Video test helpers that speak X: a host window prober, a guest drawer.
-X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c
+# Test helpers that speak X: a host window prober and screenshot taker, a
+# guest drawer.
+X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c \
+	tests/host/x-screenshot.c
 $(call objs,$(X_TEST_HELPERS)): PKG_CFLAGS += $(X_CFLAGS)
-$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline: PKG_LIBS += $(X_LIBS)
+$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline \
+	$(BUILD)/tests/host/x-screenshot: PKG_LIBS += $(X_LIBS)
 $(BUILD)/tests/guest/video-draw: PKG_LIBS += $(X_LIBS)
 # Input test helper: a guest X client that prints the events it gets.
 $(call objs,tests/guest/x-probe.c): PKG_CFLAGS += $(X_CFLAGS)
