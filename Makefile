@@ -114,10 +114,13 @@ $(call objs,$(AGENT_SRCS) $(VIEWER_SRCS) $(XSEL_SRCS)): PKG_CFLAGS += $(X_CFLAGS
 $(BIN)/porthole-agent $(BIN)/porthole-viewer: PKG_LIBS += $(X_LIBS)
 $(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS) $(XSEL_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS) $(XSEL_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
-# Video test helpers that speak X: a host window prober, a guest drawer.
-X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c
+# Test helpers that speak X: a host window prober and screenshot taker, a
+# guest drawer.
+X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c \
+	tests/host/x-screenshot.c
 $(call objs,$(X_TEST_HELPERS)): PKG_CFLAGS += $(X_CFLAGS)
-$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline: PKG_LIBS += $(X_LIBS)
+$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline \
+	$(BUILD)/tests/host/x-screenshot: PKG_LIBS += $(X_LIBS)
 $(BUILD)/tests/guest/video-draw: PKG_LIBS += $(X_LIBS)
 # Input test helper: a guest X client that prints the events it gets.
 $(call objs,tests/guest/x-probe.c): PKG_CFLAGS += $(X_CFLAGS)
@@ -246,10 +249,51 @@ run: deps all
 packages: all
 	$(MAKE) -C installer BUILD=$(abspath $(BUILD))
 
+# ---- make install / make uninstall (PREFIX, DESTDIR) ----
+# A source install of the host side: the programs (the guest tools too: a
+# trap-engine guest runs the host's files), man pages, porthole-hostd's D-Bus
+# activation file (found in PREFIX/share when PREFIX/share is in
+# XDG_DATA_DIRS, as /usr/local/share is by default) and introspection XML, and
+# the host programs' desktop entries (host-services/*/*.desktop, so that
+# desktops find them by name; copy porthole-tray.desktop into
+# ~/.config/autostart to start the tray at login).  Not the tray's login autostart, the guest's systemd
+# unit nor the agent's autostart entry: they change every login or boot of the
+# machine, which the packages (make packages) and install.sh do on request.
+# uninstall removes exactly the files in INSTALLED_FILES.
 PREFIX ?= /usr/local
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+BINDIR := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share
+MANDIR := $(DATADIR)/man
+MAN_PAGES := $(wildcard installer/man/*.[0-9])
+# man_path PAGE: where PAGE (installer/man/NAME.SECTION) goes
+man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
+HOST_DESKTOP_FILES := $(wildcard host-services/*/*.desktop)
+DBUS_SERVICE_FILE := $(DATADIR)/dbus-1/services/org.porthole.Host1.service
+INSTALLED_FILES := $(addprefix $(BINDIR)/,$(notdir $(PROGRAMS))) \
+	$(foreach p,$(MAN_PAGES),$(call man_path,$(p))) $(DBUS_SERVICE_FILE) \
+	$(DATADIR)/dbus-1/interfaces/org.porthole.Host1.xml \
+	$(addprefix $(DATADIR)/applications/,$(notdir $(HOST_DESKTOP_FILES)))
+.PHONY: uninstall
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/dbus-1/services \
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	$(foreach p,$(MAN_PAGES),install -d $(dir $(DESTDIR)$(call man_path,$(p))) && \
+		sed 's/@VERSION@/$(VERSION)/' $(p) >$(DESTDIR)$(call man_path,$(p)) && \
+		chmod 0644 $(DESTDIR)$(call man_path,$(p))$(newline))
+	sed 's|@bindir@|$(BINDIR)|' host-services/dbus/org.porthole.Host1.service.in \
+		>$(DESTDIR)$(DBUS_SERVICE_FILE)
+	chmod 0644 $(DESTDIR)$(DBUS_SERVICE_FILE)
+	install -m 0644 host-services/dbus/org.porthole.Host1.xml $(DESTDIR)$(DATADIR)/dbus-1/interfaces/
+	install -m 0644 $(HOST_DESKTOP_FILES) $(DESTDIR)$(DATADIR)/applications/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+
+define newline
+
+
+endef
 
 clean:
 	rm -rf build
