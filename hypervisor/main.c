@@ -3,7 +3,7 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
- *                   [--cpuid auto|fault|patch|off] [-- CMD ARGS...]
+ *                   [--cpuid auto|fault|patch|off] [--testdev] [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
@@ -167,7 +167,7 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
-	gboolean no_hb = FALSE;
+	gboolean no_hb = FALSE, testdev = FALSE;
 	GOptionEntry entries[] = {
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "VM name (default: vm1, vm2, ...)", "NAME" },
 		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
@@ -191,6 +191,8 @@ static int cmd_run(int argc, char **argv)
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
 		{ "no-hb", 0, 0, G_OPTION_ARG_NONE, &no_hb,
 		  "Don't offer the high-bandwidth backdoor port", NULL },
+		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
+		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) oc = g_option_context_new("[-- COMMAND [ARG...]]");
@@ -302,6 +304,7 @@ static int cmd_run(int argc, char **argv)
 		run.kopt = (struct kvm_options){ payload, kernel, initrd, cmdline };
 	}
 	cfg.no_hb = no_hb;
+	cfg.testdev = testdev;
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at

@@ -54,6 +54,9 @@ int phh_vmci_recv(struct phh_vmci *h, struct phh_dg *d, int timeout_ms);
 /*
  * Map guest pages `ppns` as one contiguous view (consecutive page numbers
  * coalesced into one mapping each) inside a reserved range.  NULL on error.
+ * Page numbers are pages of the RAM memfd: a queue pair's come translated
+ * by the hypervisor (vmci_ctl_qp_info); the trap engine's allocator hands
+ * guests pages whose guest-physical number is the same.
  */
 void *phh_map_ppns(int ram_fd, uint64_t ram_size, const uint64_t *ppns, uint64_t n);
 
