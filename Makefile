@@ -186,10 +186,10 @@ check_build = $(MAKE) --no-print-directory $(2) all || { mkdir -p $(1)/tests; \
 check_tests = [ -e $(1)/tests/results-build ] || { \
 	PORTHOLE_TEST_SUMMARY=no tests/run-unit.sh $(1); \
 	PORTHOLE_TEST_SUMMARY=no tests/run-e2e.sh $(1) '$(E2E)'; true; }
-# check_fuzz: each libFuzzer target for FUZZ_SECONDS (plain pass only: the
-# targets carry their own sanitizers).
-check_fuzz = { $(MAKE) --no-print-directory fuzz && \
-	PORTHOLE_TEST_SUMMARY=no tests/run-fuzz.sh build $(FUZZ_SECONDS); } || { \
+# check_fuzz: each libFuzzer target replays its corpus, then FUZZ_CHECK_SECONDS
+# of fresh inputs (plain pass only: the targets carry their own sanitizers).
+check_fuzz = { $(MAKE) --no-print-directory fuzz-build && \
+	PORTHOLE_TEST_SUMMARY=no tests/run-fuzz.sh build $(FUZZ_CHECK_SECONDS); } || { \
 	mkdir -p build/tests; echo "FAIL build fuzz: make fuzz failed" >>build/tests/results-fuzz; }
 # ("+" marks the build as the recursive make it is: make can't see $(MAKE)
 # through $(call), and `make -n` must still not run the tests.)
@@ -219,22 +219,42 @@ check: deps
 	@tests/summary.sh build/tests/results-* build/san/tests/results-*
 
 # ---- fuzzing: a libFuzzer target per guest-facing parser (tests/fuzz) ----
-# `make fuzz` builds them (Debian's clang); `make check` runs each for
-# FUZZ_SECONDS as a smoke test (tests/run-fuzz.sh); for a real campaign run
-# one by hand: build/fuzz/fuzz-x86-decode -max_total_time=600.
+# `make fuzz-build` builds them (Debian's clang); `make fuzz [FUZZ=pattern]
+# [FUZZ_SECONDS=N]` builds and runs each in turn for N seconds, keeping its
+# working corpus in build/fuzz/corpus/NAME and crashes in build/fuzz/crashes;
+# `make check` replays each in-tree corpus plus FUZZ_CHECK_SECONDS of fresh
+# inputs (tests/run-fuzz.sh runs both).
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 10
+FUZZ ?=
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -D_GNU_SOURCE -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := build/fuzz/fuzz-cpuid-elf build/fuzz/fuzz-x86-decode
 build/fuzz/fuzz-cpuid-elf: tests/fuzz/fuzz-cpuid-elf.c hypervisor/engines/cpuid-patch.c \
 	hypervisor/engines/x86-decode.c
 build/fuzz/fuzz-x86-decode: tests/fuzz/fuzz-x86-decode.c hypervisor/engines/x86-decode.c
-$(FUZZ_TARGETS):
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) $(ZYDIS_LIBS)
-.PHONY: fuzz
-fuzz: $(FUZZ_TARGETS)
+# Host services and guest additions: what they read from the other side.
+FUZZ_TARGETS += build/fuzz/fuzz-qp-attach
+build/fuzz/fuzz-qp-attach: host-services/lib/vmci-host.c host-services/lib/connect.c \
+	backdoor/ring.c backdoor/ring-transfer.c
+FUZZ_TARGETS += build/fuzz/fuzz-msgchan
+build/fuzz/fuzz-msgchan: backdoor/msgchan-host.c backdoor/msgchan-guest.c backdoor/call.c
+FUZZ_TARGETS += build/fuzz/fuzz-video
+build/fuzz/fuzz-video: backdoor/video.c
+# The agent's and the viewer's clipboard modules, X and VMCI stubbed in the harness.
+FUZZ_TARGETS += build/fuzz/fuzz-clipboard-msg
+build/fuzz/fuzz-clipboard-msg: backdoor/clipboard.c guest-additions/agent/clipboard.c \
+	host-services/viewer/clipboard.c
+build/fuzz/fuzz-clipboard-msg: PKG_CFLAGS += $(X_CFLAGS)
+# (Targets are added above: fuzz-build's list is read here.)
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS)
+fuzz: fuzz-build
+	@tests/run-fuzz.sh --campaign build $(FUZZ_SECONDS) '$(FUZZ)'
 
 # ---- benchmarks: `make bench BENCH=pattern` runs a subset ----
 BENCH ?=

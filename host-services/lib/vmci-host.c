@@ -305,7 +305,13 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 			goto fail;
 		}
 		memcpy(&info, out->data, sizeof(info));
+		/*
+		 * The sizes bound the page arithmetic below and every ring
+		 * access after it: near 2^64, VMCI_PAGES() wraps to a few pages.
+		 */
 		if (info.num_ppns > VMCI_QP_MAX_PPNS || info.first_ppn_index != got ||
+		    info.produce_size > VMCI_QP_MAX_QUEUE_SIZE ||
+		    info.consume_size > VMCI_QP_MAX_QUEUE_SIZE ||
 		    out->len != sizeof(info) + (size_t)info.count * 8 || !info.count) {
 			g_byte_array_free(out, TRUE);
 			ret = -EPROTO;
