@@ -234,6 +234,20 @@ FUZZ_TARGETS := build/fuzz/fuzz-cpuid-elf build/fuzz/fuzz-x86-decode
 build/fuzz/fuzz-cpuid-elf: tests/fuzz/fuzz-cpuid-elf.c hypervisor/engines/cpuid-patch.c \
 	hypervisor/engines/x86-decode.c
 build/fuzz/fuzz-x86-decode: tests/fuzz/fuzz-x86-decode.c hypervisor/engines/x86-decode.c
+# The device-model targets: the real hypervisor without its engines, and
+# tests/fuzz/fuzz-vm.c (a VM, guest memory, status checks).
+FUZZ_DEVICE_SRCS := tests/fuzz/fuzz-vm.c hypervisor/vm.c hypervisor/iobus.c \
+	hypervisor/guest-clock.c $(wildcard hypervisor/devices/*.c) $(BACKDOOR_SRCS)
+FUZZ_TARGETS += build/fuzz/fuzz-backdoor
+build/fuzz/fuzz-backdoor: tests/fuzz/fuzz-backdoor.c $(FUZZ_DEVICE_SRCS)
+FUZZ_TARGETS += build/fuzz/fuzz-rpc
+build/fuzz/fuzz-rpc: tests/fuzz/fuzz-rpc.c $(FUZZ_DEVICE_SRCS)
+FUZZ_TARGETS += build/fuzz/fuzz-vmci
+build/fuzz/fuzz-vmci: tests/fuzz/fuzz-vmci.c $(FUZZ_DEVICE_SRCS)
+FUZZ_TARGETS += build/fuzz/fuzz-guest-clock
+build/fuzz/fuzz-guest-clock: tests/fuzz/fuzz-guest-clock.c $(FUZZ_DEVICE_SRCS)
+FUZZ_TARGETS += build/fuzz/fuzz-control
+build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c $(FUZZ_DEVICE_SRCS)
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) $(ZYDIS_LIBS)

@@ -73,6 +73,13 @@ static void client_free(gpointer p)
 
 	if (c->src)
 		g_source_remove(c->src);
+	/*
+	 * Shut the connection itself down, not just our descriptor: the VMCI
+	 * device holds a dup of it (vmci_control), and a client we drop must
+	 * see the end (and the device its hang-up) rather than wait forever
+	 * (found by tests/fuzz/fuzz-control).
+	 */
+	shutdown(c->fd, SHUT_RDWR);
 	close(c->fd);
 	g_free(c);
 }
@@ -368,7 +375,6 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 	struct control *ctl = p;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct client *c;
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (cfd < 0)
@@ -379,13 +385,19 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 		close(cfd);
 		return G_SOURCE_CONTINUE;
 	}
-	c = g_new0(struct client, 1);
-	c->ctl = ctl;
-	c->fd = cfd;
-	c->id = ++ctl->next_client;
-	c->src = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
-	g_hash_table_insert(ctl->clients, GUINT_TO_POINTER(c->id), c);
+	control_add_client(ctl, cfd);
 	return G_SOURCE_CONTINUE;
+}
+
+void control_add_client(struct control *ctl, int fd)
+{
+	struct client *c = g_new0(struct client, 1);
+
+	c->ctl = ctl;
+	c->fd = fd;
+	c->id = ++ctl->next_client;
+	c->src = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
+	g_hash_table_insert(ctl->clients, GUINT_TO_POINTER(c->id), c);
 }
 
 static gboolean on_expire(gpointer p)

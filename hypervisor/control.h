@@ -20,6 +20,13 @@ const char *control_socket_path(struct control *ctl);
  */
 void control_quiesce(struct control *ctl);
 
+/*
+ * Serve a connected SOCK_SEQPACKET socket (takes `fd`): the listener calls
+ * it for each client whose uid it accepted; tests and the fuzz target hand
+ * in one end of a socketpair.
+ */
+void control_add_client(struct control *ctl, int fd);
+
 /* True for names usable as a socket file name: [A-Za-z0-9._-], not starting with '.'. */
 gboolean control_valid_name(const char *name);
 

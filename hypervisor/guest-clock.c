@@ -347,25 +347,35 @@ int guest_clock_adjtimex(struct guest_clock *c, struct timex *tx)
 	return guest_clock_adjtimex_at(c, tx, host_now(CLOCK_MONOTONIC));
 }
 
-void guest_clock_jump(struct guest_clock *c, int64_t delta_ns)
+void guest_clock_jump_at(struct guest_clock *c, int64_t delta_ns, int64_t host_mono_ns)
 {
 	pthread_mutex_lock(&c->lock);
-	rebase(c, host_now(CLOCK_MONOTONIC));
+	rebase(c, host_mono_ns);
 	c->base_rt = clamp64(c->base_rt + clamp64(delta_ns, -GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC,
 						  GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC),
 			     0, GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC);
 	pthread_mutex_unlock(&c->lock);
 }
 
-int guest_clock_set_drift(struct guest_clock *c, int64_t drift_ppb)
+void guest_clock_jump(struct guest_clock *c, int64_t delta_ns)
+{
+	guest_clock_jump_at(c, delta_ns, host_now(CLOCK_MONOTONIC));
+}
+
+int guest_clock_set_drift_at(struct guest_clock *c, int64_t drift_ppb, int64_t host_mono_ns)
 {
 	if (drift_ppb < -GUEST_CLOCK_MAX_DRIFT_PPB || drift_ppb > GUEST_CLOCK_MAX_DRIFT_PPB)
 		return -ERANGE;
 	pthread_mutex_lock(&c->lock);
-	rebase(c, host_now(CLOCK_MONOTONIC));
+	rebase(c, host_mono_ns);
 	c->drift_ppb = drift_ppb;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+int guest_clock_set_drift(struct guest_clock *c, int64_t drift_ppb)
+{
+	return guest_clock_set_drift_at(c, drift_ppb, host_now(CLOCK_MONOTONIC));
 }
 
 void guest_clock_info_at(struct guest_clock *c, int64_t host_rt_ns, int64_t host_mono_ns,
@@ -402,6 +412,15 @@ void guest_clock_info(struct guest_clock *c, struct guest_clock_info *info)
 }
 
 int guest_clock_control(struct guest_clock *c, const char *request, GString *reply)
+{
+	/* The two host clocks read back to back, as guest_clock_info() does. */
+	int64_t rt = host_now(CLOCK_REALTIME), mono = host_now(CLOCK_MONOTONIC);
+
+	return guest_clock_control_at(c, request, reply, rt, mono);
+}
+
+int guest_clock_control_at(struct guest_clock *c, const char *request, GString *reply,
+			   int64_t host_rt_ns, int64_t host_mono_ns)
 {
 	g_auto(GStrv) words = g_strsplit_set(request, " \t\n", -1);
 	struct guest_clock_info info;
@@ -445,14 +464,14 @@ int guest_clock_control(struct guest_clock *c, const char *request, GString *rep
 		}
 		w++;
 	}
-	if (have_drift && guest_clock_set_drift(c, drift)) {
+	if (have_drift && guest_clock_set_drift_at(c, drift, host_mono_ns)) {
 		g_string_append(reply, "rate out of range\n");
 		return ERANGE;
 	}
 	if (have_jump)
-		guest_clock_jump(c, jump);
+		guest_clock_jump_at(c, jump, host_mono_ns);
 
-	guest_clock_info(c, &info);
+	guest_clock_info_at(c, host_rt_ns, host_mono_ns, &info);
 	g_string_append_printf(reply,
 			       "realtime-ns=%" G_GINT64_FORMAT "\n"
 			       "monotonic-ns=%" G_GINT64_FORMAT "\n"

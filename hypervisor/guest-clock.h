@@ -87,7 +87,9 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 int guest_clock_adjtimex(struct guest_clock *c, struct timex *tx);
 
 /* From the host: jump CLOCK_REALTIME by `delta_ns`, and set the oscillator error. */
+void guest_clock_jump_at(struct guest_clock *c, int64_t delta_ns, int64_t host_mono_ns);
 void guest_clock_jump(struct guest_clock *c, int64_t delta_ns);
+int guest_clock_set_drift_at(struct guest_clock *c, int64_t drift_ppb, int64_t host_mono_ns);
 int guest_clock_set_drift(struct guest_clock *c, int64_t drift_ppb);
 
 void guest_clock_info_at(struct guest_clock *c, int64_t host_rt_ns, int64_t host_mono_ns,
@@ -99,6 +101,8 @@ void guest_clock_info(struct guest_clock *c, struct guest_clock_info *info);
  * "offset <±ns>" and "rate <ppm>".  Appends "key=value\n" lines to `reply`;
  * returns 0 or a positive errno (the reason in `reply`).
  */
+int guest_clock_control_at(struct guest_clock *c, const char *request, GString *reply,
+			   int64_t host_rt_ns, int64_t host_mono_ns);
 int guest_clock_control(struct guest_clock *c, const char *request, GString *reply);
 
 #endif

@@ -160,6 +160,19 @@ static enum io_result lb_io(struct io_device *dev, struct vcpu *vcpu, const stru
 	return IO_DONE;
 }
 
+/*
+ * A string instruction on the low-bandwidth port is no backdoor call: run
+ * element by element, each would be a whole command rewriting the very
+ * registers (RSI, RDI, RCX) the instruction steps.  Refused like a port that
+ * takes or gives nothing (found by tests/fuzz/fuzz-backdoor).
+ */
+static enum io_result lb_string(struct io_device *dev, struct vcpu *vcpu,
+				const struct io_access *io)
+{
+	vm_guest_log(dev->opaque, "backdoor: string I/O on port 0x%04x ignored", io->port);
+	return io_string_refuse(vcpu, io);
+}
+
 /* A plain in/out on the HB port is not a message transfer. */
 static enum io_result hb_io(struct io_device *dev, struct vcpu *vcpu, const struct io_access *io,
 			    uint32_t *val)
@@ -217,7 +230,9 @@ static void lb_release(struct io_device *dev)
 	g_free(dev);
 }
 
-static const struct io_device_ops lb_ops = { .io = lb_io, .release = lb_release };
+static const struct io_device_ops lb_ops = {
+	.io = lb_io, .string_io = lb_string, .release = lb_release,
+};
 static const struct io_device_ops hb_ops = { .io = hb_io, .string_io = hb_string, .release = release };
 
 int backdoor_init(struct vm *vm)

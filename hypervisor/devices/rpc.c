@@ -84,6 +84,12 @@ static void tclo_cmd_finish(struct tclo_cmd *cmd, int status, const char *reply,
 	g_free(cmd);
 }
 
+/* A command that never got (or never will get) the guest's reply. */
+static void tclo_cmd_fail(struct tclo_cmd *cmd, const char *why)
+{
+	tclo_cmd_finish(cmd, -1, why, strlen(why));
+}
+
 /* ---- RPCI commands ---- */
 
 struct rpci_reply {
@@ -336,7 +342,7 @@ static void tclo_send(struct rpc_state *rpc, int chan, struct tclo_cmd *cmd)
 	t->inflight_ns = now_ns();
 	if (msgchan_host_reply(rpc->chans, chan, cmd->text, cmd->len)) {
 		t->inflight = NULL;
-		tclo_cmd_finish(cmd, -1, "message too large for the channel", 32);
+		tclo_cmd_fail(cmd, "message too large for the channel");
 	}
 }
 
@@ -473,7 +479,7 @@ void rpc_expire(struct rpc_state *rpc, uint64_t now)
 
 		if (now - cmd->queued_ns > RPC_TCLO_TIMEOUT_NS) {
 			g_queue_delete_link(&rpc->queue, l);
-			tclo_cmd_finish(cmd, -1, "no guest tools took the command in time", 39);
+			tclo_cmd_fail(cmd, "no guest tools took the command in time");
 		}
 		l = next;
 	}
@@ -484,7 +490,7 @@ void rpc_expire(struct rpc_state *rpc, uint64_t now)
 			struct tclo_cmd *cmd = t->inflight;
 
 			t->inflight = NULL;
-			tclo_cmd_finish(cmd, -1, "the guest tools did not answer in time", 38);
+			tclo_cmd_fail(cmd, "the guest tools did not answer in time");
 		}
 	}
 }
@@ -530,12 +536,13 @@ static void on_closed(void *opaque, int chan, uint32_t proto)
 		vm_guest_log(rpc->vm, "guest tools '%s' left TCLO channel %d", t->app, chan);
 	memset(t, 0, sizeof(*t));
 	if (cmd)
-		tclo_cmd_finish(cmd, -1, "the guest tools closed their channel", 36);
+		tclo_cmd_fail(cmd, "the guest tools closed their channel");
 	if (rpc->vm->notify)
 		rpc->vm->notify(rpc->vm, "tools");
 }
 
-static void on_log(void *opaque, const char *fmt, ...)
+/* (The attribute lets clang check the callers' formats, as gcc does through ops.) */
+static __attribute__((format(printf, 2, 3))) void on_log(void *opaque, const char *fmt, ...)
 {
 	struct rpc_state *rpc = opaque;
 	va_list ap;
@@ -613,7 +620,7 @@ void rpc_free(struct rpc_state *rpc)
 		return;
 	msgchan_host_reset(rpc->chans);	/* fails in-flight commands */
 	while ((cmd = g_queue_pop_head(&rpc->queue)))
-		tclo_cmd_finish(cmd, -1, "the VM stopped", 14);
+		tclo_cmd_fail(cmd, "the VM stopped");
 	msgchan_host_free(rpc->chans);
 	g_hash_table_destroy(rpc->guestinfo);
 	g_hash_table_destroy(rpc->caps);

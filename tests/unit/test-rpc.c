@@ -115,6 +115,41 @@ static void test_uuid_stable_per_name(void **state)
 	assert_int_equal((vm->bios_uuid[6] >> 4), 5);
 }
 
+/*
+ * A string instruction on the low-bandwidth port is refused as a whole: it
+ * steps RSI (and a rep's RCX) like any port that takes nothing, and runs no
+ * backdoor command per element that would rewrite the registers it steps
+ * (the first find of tests/fuzz/fuzz-backdoor).
+ */
+static void test_lb_string_io_refused(void **state)
+{
+	uint32_t word = 0x12345678;
+	struct vcpu v = {
+		.vm = vm, .id = 1, .owner = 1, .mem = { self_read, self_write, NULL },
+		.regs = { .rax = BDOOR_MAGIC, .rbx = 7, .rcx = BDOOR_CMD_GETBIOSUUID, .rdx = 9,
+			  .rsi = (uintptr_t)&word },
+	};
+	struct io_access io = { .port = BDOOR_PORT_LB, .size = 4, .string = true,
+				.addr_size = 8 };
+
+	assert_int_equal(vm_io(vm, &v, &io), IO_DONE);
+	assert_int_equal(v.regs.rax, BDOOR_MAGIC);
+	assert_int_equal(v.regs.rbx, 7);
+	assert_int_equal(v.regs.rcx, BDOOR_CMD_GETBIOSUUID);
+	assert_int_equal(v.regs.rdx, 9);
+	assert_int_equal(v.regs.rsi, (uintptr_t)&word + 4);
+
+	/* rep insd: done in one go, nothing written. */
+	v.regs.rcx = 3;
+	v.regs.rdi = (uintptr_t)&word;
+	io.in = io.rep = true;
+	assert_int_equal(vm_io(vm, &v, &io), IO_DONE);
+	assert_int_equal(v.regs.rcx, 0);
+	assert_int_equal(v.regs.rdi, (uintptr_t)&word + 12);
+	assert_int_equal(v.regs.rbx, 7);
+	assert_int_equal(word, 0x12345678);
+}
+
 static void test_info_set_get(void **state)
 {
 	char *reply = NULL;
@@ -180,11 +215,13 @@ static void test_tools_version_and_caps(void **state)
 
 static int tclo_status = 99;
 static char tclo_reply[64];
+static size_t tclo_reply_len;
 
 static void tclo_done(void *o, int status, const char *reply, size_t len)
 {
 	tclo_status = status;
 	g_strlcpy(tclo_reply, reply, sizeof(tclo_reply));
+	tclo_reply_len = len;
 }
 
 /* The TCLO start-up dance, as VMware hosts lead it. */
@@ -230,6 +267,50 @@ static void test_tclo_sequence(void **state)
 }
 
 /*
+ * A command the channel can't carry (every buffer byte of the VM taken by
+ * unfinished guest messages) fails with its whole reason: the control
+ * server sends `len` bytes of it to the host.
+ */
+static void test_tclo_failure_reason_whole(void **state)
+{
+	struct msgchan c = { 0 };
+	struct bdoor_regs r;
+	char *m = NULL;
+	size_t len;
+
+	assert_int_equal(msgchan_open(&c, TCLO_PROTOCOL_NUM), 0);
+	assert_int_equal(msgchan_send(&c, "", 0), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	free(m);
+	assert_int_equal(msgchan_send(&c, "OK ATR toolbox", 14), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	free(m);
+	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	/* Eight channels each announce a message of the largest size and send none of it. */
+	for (int i = 0; i < 8; i++) {
+		bdoor_lb_cmd(&r, BDOOR_CMD_MESSAGE, MESSAGE_TYPE_OPEN);
+		r.bx = RPCI_PROTOCOL_NUM;
+		bdoor_lb(&r);
+		assert_true(bdoor_hi16(r.cx) & MESSAGE_STATUS_SUCCESS);
+		bdoor_lb_cmd(&r, BDOOR_CMD_MESSAGE, MESSAGE_TYPE_SENDSIZE);
+		r.bx = GUESTMSG_MAX_SIZE;
+		r.dx = (uint64_t)(i + 1) << 16;
+		bdoor_lb(&r);
+		assert_true(bdoor_hi16(r.cx) & MESSAGE_STATUS_SUCCESS);
+	}
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(rpc_tclo_send(vm->rpc, NULL, "ping", 4, tclo_done, NULL), 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(msgchan_send(&c, "", 0), 0);
+	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
+	assert_null(m);
+	assert_int_equal(tclo_status, -1);
+	assert_string_equal(tclo_reply, "message too large for the channel");
+	assert_int_equal(tclo_reply_len, strlen(tclo_reply));
+	msgchan_close(&c);
+}
+
+/*
  * Routing by application: a command for a session app nobody attached as
  * fails at once; one for the main tools waits for them and expires.
  */
@@ -256,10 +337,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_getversion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gettimefull_keeps_magic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uuid_stable_per_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lb_string_io_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info_set_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_message_both_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools_version_and_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tclo_failure_reason_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_app_routing, setup, teardown),
 	};
 
