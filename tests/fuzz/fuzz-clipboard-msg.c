@@ -60,6 +60,12 @@ static struct {
 	void *agent_dg_opaque;
 	viewer_dg_handler viewer_dg;
 	void *viewer_dg_opaque;
+	viewer_dg_handler viewer_ev;	/* queue-pair events (viewer_watch_events) */
+	void *viewer_ev_opaque;
+	struct {			/* the policy of the paste a queue pair serves */
+		bool h2g;
+		uint64_t max_size;
+	} qp_policy[256];
 	uint64_t stream_bytes;		/* queue-pair bytes handed out so far */
 	bool h2g, g2h;			/* the policy the viewer read last */
 	uint64_t max_size;
@@ -345,6 +351,9 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 	qp->handle = (struct vmci_handle){ VMCI_GUEST_CONTEXT_ID, resource };
 	qp->produce_size = qp->consume_size = (how & 8) ? VMCI_PAGE_SIZE : PH_CLIP_QP_SIZE;
 	qp->base = &F;		/* attached */
+	/* A host->guest transfer attaches right after the X read it sends. */
+	F.qp_policy[resource & 0xFF].h2g = F.serving_h2g;
+	F.qp_policy[resource & 0xFF].max_size = F.serving_max_size;
 	return 0;
 }
 
@@ -372,6 +381,70 @@ int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len
 {
 	FUZZ_CHECK(qp->base);
 	return stream_read(buf, len);
+}
+
+/*
+ * The viewer's transfers move in steps, driven by queue-pair events: the
+ * input says how much each step moves (nothing, some, all that is left).
+ */
+int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, size_t *off,
+		bool write)
+{
+	uint8_t how = fuzz_u8(F.in);
+	size_t n = len - *off;
+	int r;
+
+	FUZZ_CHECK(qp->base && *off <= len);
+	if (write) {
+		/* Host data goes to the guest only as the policy read for this paste allows. */
+		FUZZ_CHECK(F.qp_policy[qp->handle.resource & 0xFF].h2g);
+		if (*off == 0 && len == sizeof(struct ph_clip_stream_hdr)) {
+			struct ph_clip_stream_hdr hdr;
+
+			memcpy(&hdr, buf, sizeof(hdr));
+			FUZZ_CHECK(hdr.magic == PH_CLIP_MAGIC &&
+				   hdr.size <= F.qp_policy[qp->handle.resource & 0xFF].max_size);
+		}
+	}
+	if (n && how % 4 == 0)
+		return -EAGAIN;
+	if (how % 4 == 1) {
+		size_t some = fuzz_u16(F.in);	/* (MIN evaluates its arguments twice) */
+
+		n = MIN(n, some);
+	}
+	if (!n)		/* (an empty paste: buf may be NULL) */
+		return 0;
+	r = write ? stream_write((uint8_t *)buf + *off, n) : stream_read((uint8_t *)buf + *off, n);
+	if (r)
+		return r;
+	*off += n;
+	return *off == len ? 0 : -EAGAIN;
+}
+
+bool phh_qp_event(struct phh_qp *qp, const struct phh_dg *d)
+{
+	uint8_t how = fuzz_u8(F.in);
+
+	if (how % 16 == 0)
+		qp->peer_detached = true;
+	return how % 2;
+}
+
+void viewer_watch_events(struct viewer *v, viewer_dg_handler fn, void *opaque)
+{
+	F.viewer_ev = fn;
+	F.viewer_ev_opaque = opaque;
+}
+
+/* The paste rule: whether the user just pressed a key or button in the viewer. */
+bool viewer_take_user_press(struct viewer *v)
+{
+	return fuzz_u8(F.in) % 2;
+}
+
+void viewer_guest_log(struct viewer_log_limit *l, const char *fmt, ...)
+{
 }
 
 /* ---- the script ---- */
@@ -499,7 +572,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(viewer_clipboard.init(&F.viewer, &vstate) == 0);
 	viewer_clipboard.attach(&F.viewer, vstate);
 	while (!fuzz_empty(&in)) {
-		switch (fuzz_u8(&in) % 6) {
+		switch (fuzz_u8(&in) % 7) {
 		case 0:
 			deliver(AGENT);
 			break;
@@ -518,6 +591,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(F.xs[VIEWER].nreqs == 0);
 			F.viewer_dg = NULL;
 			viewer_clipboard.attach(&F.viewer, vstate);
+			break;
+		case 5:		/* a queue-pair event (doorbell, detach) for the viewer */
+			if (F.viewer_ev) {
+				struct phh_dg d = { { .payload_size = 0 }, NULL };
+
+				F.viewer_ev(&F.viewer, &d, F.viewer_ev_opaque);
+			}
 			break;
 		default:
 			break;
