@@ -62,7 +62,8 @@ static const char *const thread_names[HV_THREAD_KINDS] = {
 static const char *const common_calls[] = {
 	"read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64",
 	"pwritev", "pwritev2", "close", "lseek", "fstat", "newfstatat", "statx", "fcntl",
-	"dup", "dup3", "pipe2", "eventfd2", "readlink", "readlinkat", "getdents64", "getcwd",
+	"dup", "dup3", "pipe2", "eventfd2", "readlink", "readlinkat", "getdents", "getdents64",
+	"getcwd",
 	"poll", "ppoll", "select", "pselect6",
 	"futex", "futex_waitv", "get_robust_list", "set_robust_list", "rseq", "membarrier",
 	"restart_syscall", "sched_yield", "sched_getaffinity",
