@@ -3,7 +3,8 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
- *                   [--cpuid auto|fault|patch|off] [--no-seccomp] [-- CMD ARGS...]
+ *                   [--cpuid auto|fault|patch|off] [--testdev] [--no-seccomp]
+ *                   [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
@@ -13,6 +14,7 @@
  * its own system calls once started (thread-filter.h).
  */
 #define G_LOG_DOMAIN "porthole-hv"
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -22,9 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "control-proto.h"
 #include "control.h"
@@ -42,26 +47,33 @@ struct run {
 	int status;
 };
 
-static gboolean parse_size(const char *s, uint64_t *out)
+#define MAX_RAM_SIZE	(1ull << 40)	/* 1T: far above any host this runs on */
+
+/* "512M", "2G", "1T" (K/M/G/T, optionally "iB" or "B"; no suffix: bytes). */
+static const char *parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	guint64 v = g_ascii_strtoull(s, &end, 10);
 	guint64 mul = 1;
 
-	if (end == s)
-		return FALSE;
+	if (end == s || *s == '-')
+		return "not a size";
 	switch (g_ascii_toupper(*end)) {
+	case 'T': mul <<= 10; /* fall through */
 	case 'G': mul <<= 10; /* fall through */
 	case 'M': mul <<= 10; /* fall through */
 	case 'K': mul <<= 10; end++; break;
 	case '\0': break;
-	default: return FALSE;
+	default: return "not a size";
 	}
-	if ((*end && g_ascii_strcasecmp(end, "iB") && g_ascii_strcasecmp(end, "B")) ||
-	    v == 0 || v > (1ull << 40) / mul)
-		return FALSE;
+	if (*end && g_ascii_strcasecmp(end, "iB") && g_ascii_strcasecmp(end, "B"))
+		return "not a size";
+	if (v == 0)
+		return "must be more than 0";
+	if (v > MAX_RAM_SIZE / mul)
+		return "more than the limit, 1T";
 	*out = v * mul;
-	return TRUE;
+	return NULL;
 }
 
 static gboolean name_in_use(const char *name)
@@ -232,7 +244,7 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
-	gboolean no_hb = FALSE, no_seccomp = FALSE;
+	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE;
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
 	int seccomp_mode;
 	bool filter_failed;
@@ -259,6 +271,8 @@ static int cmd_run(int argc, char **argv)
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
 		{ "no-hb", 0, 0, G_OPTION_ARG_NONE, &no_hb,
 		  "Don't offer the high-bandwidth backdoor port", NULL },
+		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
+		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
 		  "Run the hypervisor's own threads without their seccomp filters (debugging; "
 		  "also PORTHOLE_SECCOMP=off, or =log to only log what they would refuse)", NULL },
@@ -274,14 +288,18 @@ static int cmd_run(int argc, char **argv)
 	char **guest_argv;
 	GThread *thread;
 	uint64_t ram_size;
+	const char *why;
 
 	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
 				     "Without a command, the guest runs porthole-guestd.");
 	g_option_context_add_main_entries(oc, entries, NULL);
+	/* --help says "porthole-hv run [OPTION…]"; log lines say "porthole-hv". */
+	g_set_prgname("porthole-hv run");
 	if (!g_option_context_parse(oc, &argc, &argv, &err)) {
 		fprintf(stderr, "porthole-hv run: %s\n", err->message);
 		return 2;
 	}
+	g_set_prgname("porthole-hv");
 	if (engine && strcmp(engine, "trap") && strcmp(engine, "kvm")) {
 		fprintf(stderr, "porthole-hv run: unknown engine '%s' (available: trap, kvm)\n",
 			engine);
@@ -315,8 +333,8 @@ static int cmd_run(int argc, char **argv)
 			seccomp_env);
 		return 2;
 	}
-	if (ram && !parse_size(ram, &ram_size)) {
-		fprintf(stderr, "porthole-hv run: bad --ram '%s' (examples: 512M, 2G)\n", ram);
+	if (ram && (why = parse_size(ram, &ram_size))) {
+		fprintf(stderr, "porthole-hv run: --ram '%s': %s (examples: 512M, 2G)\n", ram, why);
 		return 2;
 	}
 	if (ram)
@@ -335,6 +353,12 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "porthole-hv run: bad VM name '%s' (letters, digits, '.', '_', '-')\n",
 			name);
 		return 2;
+	}
+	/* Said here, before any device tries to claim the name's sockets. */
+	if (name_in_use(name)) {
+		fprintf(stderr, "porthole-hv run: a VM named '%s' is already running "
+			"(porthole-ctl list; choose another --name)\n", name);
+		return 1;
 	}
 	/* argv[0] is "run"; what follows "--" (removed by GOption) is the guest command. */
 	guest_argv = argv + 1;
@@ -370,6 +394,7 @@ static int cmd_run(int argc, char **argv)
 		run.kopt = (struct kvm_options){ payload, kernel, initrd, cmdline };
 	}
 	cfg.no_hb = no_hb;
+	cfg.testdev = testdev;
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at
@@ -425,6 +450,31 @@ static int cmd_run(int argc, char **argv)
 }
 
 /* What this host offers the engines, one "key=value" a line (tests and bug reports read it). */
+/*
+ * Whether the KVM engine can run here: "kvm=yes", with "(nested: ...)" when
+ * this host is itself a VM (the CPU's hypervisor bit: every exit goes through
+ * the outer hypervisor, so KVM guests are slow), or "kvm=no (why)".
+ */
+static void probe_kvm(void)
+{
+	unsigned int eax, ebx, ecx = 0, edx;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int api;
+
+	if (fd < 0) {
+		printf("kvm=no (/dev/kvm: %s)\n", g_strerror(errno));
+		return;
+	}
+	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (api != KVM_API_VERSION) {
+		printf("kvm=no (KVM API version %d, not %d)\n", api, KVM_API_VERSION);
+		return;
+	}
+	__get_cpuid(1, &eax, &ebx, &ecx, &edx);
+	printf("kvm=yes%s\n", ecx & (1u << 31) ? " (nested: this host is itself a VM)" : "");
+}
+
 static int cmd_probe(void)
 {
 	int err = trap_probe_cpuid_faulting();
@@ -434,6 +484,7 @@ static int cmd_probe(void)
 		       strerrorname_np(err) ? strerrorname_np(err) : "?", g_strerror(err));
 	else
 		printf("cpuid-faulting=yes\ncpuid-auto=fault\n");
+	probe_kvm();
 	return 0;
 }
 
@@ -445,7 +496,7 @@ static void usage(FILE *f)
 		"       porthole-hv --version\n"
 		"\n"
 		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
-		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode).\n"
+		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode; KVM).\n"
 		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
 }
 
@@ -463,6 +514,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	g_set_prgname("porthole-hv");
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))

@@ -70,6 +70,7 @@ struct video {
 	GSList *retired;		/* older buffers the host may still read */
 	uint32_t generation;
 	bool host_present;		/* a viewer said hello and takes datagrams */
+	bool viewer_seen;		/* one took a datagram since the agent started */
 	bool send_full;			/* the last update was lost: resend everything */
 	guint flush_timer;
 	int64_t last_flush_us;
@@ -192,8 +193,10 @@ static gboolean on_flush_timer(gpointer data);
 
 static void note_send_result(struct video *vd, int64_t r)
 {
-	if (r >= 0)
+	if (r >= 0) {
+		vd->viewer_seen = true;
 		return;
+	}
 	if (r == VMCI_ERROR_NO_RESOURCES) {
 		/* The host is behind: tell it everything again a bit later. */
 		vd->send_full = true;
@@ -201,9 +204,12 @@ static void note_send_result(struct video *vd, int64_t r)
 			vd->flush_timer = g_timeout_add(RETRY_INTERVAL_MS, on_flush_timer, vd);
 		return;
 	}
-	if (vd->host_present)
+	/* The first send only probes for a viewer started before us: none is no news. */
+	if (vd->host_present && vd->viewer_seen)
 		g_message("video: the viewer went away (VMCI error %lld); idle until it says hello",
 			  (long long)r);
+	else if (vd->host_present)
+		g_message("video: no viewer attached yet; waiting for one to say hello");
 	vd->host_present = false;
 }
 
@@ -423,14 +429,14 @@ static bool on_rr_event(struct agent *a, XEvent *ev, void *opaque)
 static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 {
 	struct video *vd = opaque;
-	struct ph_video_hdr h;
+	union ph_video_msg m;
+	const char *why = NULL;
 
-	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID || d->hdr.payload_size < sizeof(h)) {
-		g_debug("video: malformed datagram dropped");
+	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID) {
+		g_debug("video: datagram from context %u dropped", d->hdr.src.context);
 		return;
 	}
-	memcpy(&h, d->payload, sizeof(h));
-	switch (h.type) {
+	switch (ph_video_parse(d->payload, d->hdr.payload_size, &m, &why)) {
 	case PH_VIDEO_HELLO:
 		if (!vd->fb)
 			return;
@@ -444,10 +450,13 @@ static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 			send_full_update(vd, false);
 		break;
 	case PH_VIDEO_FB_ACK:
-		free_retired_before(vd, h.generation);
+		free_retired_before(vd, m.hdr.generation);
+		break;
+	case -1:
+		g_debug("video: %s dropped", why);
 		break;
 	default:
-		g_debug("video: unknown message %u dropped", h.type);
+		g_debug("video: message type %u is not for the guest; dropped", m.hdr.type);
 	}
 }
 

@@ -124,26 +124,6 @@ static const char *prop_str(GVariant *props, const char *name)
 
 /* ---- output ---- */
 
-/*
- * Guest-chosen strings on one line: backslash, control characters and
- * DEL escaped (\n, \t, \\, \ooo), everything else (UTF-8 too) as it is.
- */
-static void put_line_safe(FILE *f, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\')
-			fputs("\\\\", f);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\%03o", *p);
-		else
-			fputc(*p, f);
-	}
-}
-
 /* A VM's name from its object path (g_dbus_escape_object_path reversed). */
 static char *name_of_path(const char *path)
 {
@@ -196,10 +176,9 @@ static int cmd_list(GDBusConnection *bus)
 		if (!reply)
 			continue;
 		props = g_variant_get_child_value(reply, 0);
-		/* NAME STATE TOOLS-STATUS OBJECT, tab-separated for scripts. */
-		put_line_safe(stdout, prop_str(props, "Name"));
-		printf("\t%s\t%s\t%s\n", prop_str(props, "State"), prop_str(props, "ToolsStatus"),
-		       path);
+		/* NAME STATE TOOLS-STATUS, tab-separated for scripts, as without --dbus. */
+		ctl_put_guest_text(stdout, prop_str(props, "Name"));
+		printf("\t%s\t%s\n", prop_str(props, "State"), prop_str(props, "ToolsStatus"));
 	}
 	return 0;
 }
@@ -225,7 +204,7 @@ static void print_status_raw(GVariant *props, const char *path)
 	/* The socket's `status --raw` keys where there is one, one key=value a line. */
 	for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
 		printf("%s=", strings[i].key);
-		put_line_safe(stdout, prop_str(props, strings[i].prop));
+		ctl_put_guest_text(stdout, prop_str(props, strings[i].prop));
 		putchar('\n');
 	}
 	printf("tools.capabilities=");
@@ -234,7 +213,7 @@ static void print_status_raw(GVariant *props, const char *path)
 
 		for (const char **c = v; *c; c++) {
 			printf("%s", c == v ? "" : ",");
-			put_line_safe(stdout, *c);
+			ctl_put_guest_text(stdout, *c);
 		}
 	}
 	putchar('\n');
@@ -257,9 +236,9 @@ static void print_status_raw(GVariant *props, const char *path)
 
 		g_variant_iter_init(&it, info);
 		while (g_variant_iter_next(&it, "{&s&s}", &k, &v)) {
-			put_line_safe(stdout, k);
+			ctl_put_guest_text(stdout, k);
 			putchar('=');
-			put_line_safe(stdout, v);
+			ctl_put_guest_text(stdout, v);
 			putchar('\n');
 		}
 	}
@@ -282,7 +261,7 @@ static void print_status(GVariant *props, const char *path)
 
 	/* As the socket's status prints it, but with what the API has. */
 	printf("VM:            ");
-	put_line_safe(stdout, prop_str(props, "Name"));
+	ctl_put_guest_text(stdout, prop_str(props, "Name"));
 	printf("\nState:         %s (%s engine)\n", prop_str(props, "State"),
 	       prop_str(props, "Engine"));
 	if (*prop_str(props, "CpuidMode"))
@@ -291,11 +270,11 @@ static void print_status(GVariant *props, const char *path)
 	printf("Tools:         %s", prop_str(props, "ToolsStatus"));
 	if (*desc) {
 		printf(", ");
-		put_line_safe(stdout, desc);
+		ctl_put_guest_text(stdout, desc);
 	}
 	if (*ver) {
 		printf(" (tools.set.version ");
-		put_line_safe(stdout, ver);
+		ctl_put_guest_text(stdout, ver);
 		printf(")");
 	}
 	printf("\nCapabilities:  ");
@@ -304,7 +283,7 @@ static void print_status(GVariant *props, const char *path)
 
 		for (const char **c = v; *c; c++) {
 			printf("%s", c == v ? "" : ",");
-			put_line_safe(stdout, *c);
+			ctl_put_guest_text(stdout, *c);
 		}
 	} else {
 		printf("(none)");
@@ -356,9 +335,13 @@ static int cmd_info_get(GDBusConnection *bus, const char *vm, const char *key)
 	return 0;
 }
 
-/* A VM method; prints the string reply of SendRpc. */
+/*
+ * A VM method.  SendRpc's string reply is the guest tools' answer (exit 1 when
+ * it is an ERROR); the other methods say nothing when they succeed, so the
+ * line is porthole-ctl's, the same as over the control socket.
+ */
 static int vm_method(GDBusConnection *bus, const char *vm, const char *method, GVariant *args,
-		     const char *reply_type)
+		     const char *reply_type, const char *cmd, guint w, guint h)
 {
 	g_autofree char *path = vm_path(bus, vm);
 	g_autoptr(GVariant) r = NULL;
@@ -375,8 +358,9 @@ static int vm_method(GDBusConnection *bus, const char *vm, const char *method, G
 		const char *reply;
 
 		g_variant_get(r, "(&s)", &reply);
-		printf("%s\n", reply);
+		return ctl_tclo_result(vm, reply);
 	}
+	ctl_report_guest_action(vm, cmd, w, h);
 	return 0;
 }
 
@@ -396,7 +380,8 @@ static GVariant *policy_from_args(int argc, char **argv)
 		guint64 n;
 
 		if (!val || val == key) {
-			fprintf(stderr, "porthole-ctl: '%s' is not KEY=VALUE\n", argv[i]);
+			ctl_usage_error(ctl_command_find("clipboard-policy"), "'%s' is not KEY=VALUE",
+					argv[i]);
 			g_variant_builder_clear(&b);
 			return NULL;
 		}
@@ -494,7 +479,7 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
 
 		g_variant_get(params, "(&s&o)", &name, &obj);
 		printf("%s ", member);
-		put_line_safe(stdout, name);
+		ctl_put_guest_text(stdout, name);
 		printf(" %s\n", obj);
 	} else if (!strcmp(iface, IFACE_VM) && !strcmp(member, "ToolsStatusChanged") &&
 		   g_variant_is_of_type(params, G_VARIANT_TYPE("(s)"))) {
@@ -503,9 +488,9 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
 		g_variant_get(params, "(&s)", &status);
 		vm = name_of_path(path);
 		printf("%s ", member);
-		put_line_safe(stdout, vm);
+		ctl_put_guest_text(stdout, vm);
 		putchar(' ');
-		put_line_safe(stdout, status);
+		ctl_put_guest_text(stdout, status);
 		putchar('\n');
 	} else if (!strcmp(iface, IFACE_PROPS) && !strcmp(member, "PropertiesChanged") &&
 		   g_variant_is_of_type(params, G_VARIANT_TYPE("(sa{sv}as)"))) {
@@ -517,7 +502,7 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
 		g_variant_get(params, "(&sa{sv}as)", NULL, &changed, &invalidated);
 		vm = name_of_path(path);
 		printf("%s ", member);
-		put_line_safe(stdout, vm);
+		ctl_put_guest_text(stdout, vm);
 		while (g_variant_iter_loop(changed, "{&sv}", &prop, &v))
 			print_value(prop, v);
 		while (g_variant_iter_loop(invalidated, "&s", &prop))
@@ -549,23 +534,31 @@ static void on_closed(GDBusConnection *bus, gboolean remote_peer_vanished, GErro
 	g_main_loop_quit(m->loop);
 }
 
-static int cmd_monitor(GDBusConnection *bus, int argc, char **argv)
+/* monitor [--count N]: N signals (0: until interrupted), or CTL_EXIT_USAGE. */
+static int parse_monitor_args(const struct ctl_command *c, int argc, char **argv,
+			      long long *count)
 {
-	struct monitor m = { 0 };
+	guint64 n;
+
+	*count = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--count"))
+			return ctl_usage_error(c, "unknown option '%s'", argv[i]);
+		if (i + 1 >= argc ||
+		    !g_ascii_string_to_unsigned(argv[i + 1], 10, 1, G_MAXINT64, &n, NULL))
+			return ctl_usage_error(c, "--count needs a number of signals, 1 or more");
+		*count = (long long)n;
+		i++;
+	}
+	return 0;
+}
+
+static int cmd_monitor(GDBusConnection *bus, long long count)
+{
+	struct monitor m = { .count = count };
 	guint subs[3], sig_int, sig_term;
 	g_autoptr(GVariant) vms = NULL;
-	guint64 count;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--count") && i + 1 < argc &&
-		    g_ascii_string_to_unsigned(argv[i + 1], 10, 1, G_MAXINT64, &count, NULL)) {
-			m.count = (long long)count;
-			i++;
-		} else {
-			fprintf(stderr, "porthole-ctl: monitor [--count N]\n");
-			return 2;
-		}
-	}
 	m.loop = g_main_loop_new(NULL, FALSE);
 	/* Subscribe first, then make sure the service runs (activation): no gap. */
 	subs[0] = g_dbus_connection_signal_subscribe(bus, BUS_NAME, IFACE_ROOT, NULL, ROOT_PATH,
@@ -627,62 +620,33 @@ void ctl_dbus_usage(FILE *f)
 		"                            Ctrl-C or N signals\n");
 }
 
-/* VM W H: each 1..UINT32_MAX here; the service says which sizes it takes. */
-static bool parse_size(const char *text, guint32 *out)
+int ctl_dbus_main(const struct ctl_command *c, int argc, char **argv)
 {
-	guint64 n;
-
-	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &n, NULL))
-		return false;
-	*out = (guint32)n;
-	return true;
-}
-
-/* A subcommand with the wrong arguments. */
-static int bad_usage(const char *synopsis)
-{
-	fprintf(stderr, "porthole-ctl: usage: porthole-ctl --dbus %s\n", synopsis);
-	return 2;
-}
-
-int ctl_dbus_main(int argc, char **argv)
-{
-	static const char *const vm_cmds[] = {
-		"status", "info-get", "tclo", "resolution", "sync-time", "shutdown", "reboot",
-		"clipboard-policy",
-	};
 	g_autoptr(GDBusConnection) bus = NULL;
-	const char *cmd = argv[0];
-	bool known = !strcmp(cmd, "list") || !strcmp(cmd, "monitor");
-	guint32 w = 0, h = 0;
+	const char *cmd = c->name;
+	guint w = 0, h = 0;
+	long long count = 0;
+	int st;
 
-	for (size_t i = 0; i < G_N_ELEMENTS(vm_cmds) && !known; i++)
-		known = !strcmp(cmd, vm_cmds[i]);
-	if (!known) {
+	if (!c->dbus) {
 		fprintf(stderr, "porthole-ctl: '%s' has no D-Bus equivalent in %s (there: list, "
 			"status, info-get, tclo, resolution, sync-time, shutdown, reboot, "
 			"clipboard-policy, monitor); run it without --dbus/" CTL_DBUS_ENV "\n",
 			cmd, BUS_NAME);
-		return 2;
+		return CTL_EXIT_USAGE;
 	}
-	if (strcmp(cmd, "list") && strcmp(cmd, "monitor") && argc < 2) {
-		fprintf(stderr, "porthole-ctl: %s needs a VM (porthole-ctl --help)\n", cmd);
-		return 2;
+	if (!strcmp(cmd, "status") && argc == 3 && strcmp(argv[2], "--raw"))
+		return ctl_usage_error(c, "unknown option '%s'", argv[2]);
+	if (!strcmp(cmd, "resolution")) {
+		st = ctl_parse_resolution(c, argv[2], argv[3], &w, &h);
+		if (st)
+			return st;
 	}
-	if (!strcmp(cmd, "list") && argc != 1)
-		return bad_usage("list");
-	if (!strcmp(cmd, "status") && (argc > 3 || (argc == 3 && strcmp(argv[2], "--raw"))))
-		return bad_usage("status VM [--raw]");
-	if (!strcmp(cmd, "info-get") && argc != 3)
-		return bad_usage("info-get VM KEY");
-	if (!strcmp(cmd, "tclo") && argc != 3)
-		return bad_usage("tclo VM 'COMMAND'");
-	if (!strcmp(cmd, "resolution") &&
-	    (argc != 4 || !parse_size(argv[2], &w) || !parse_size(argv[3], &h)))
-		return bad_usage("resolution VM WIDTH HEIGHT");
-	if ((!strcmp(cmd, "sync-time") || !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) &&
-	    argc != 2)
-		return bad_usage("sync-time|shutdown|reboot VM");
+	if (!strcmp(cmd, "monitor")) {
+		st = parse_monitor_args(c, argc - 1, argv + 1, &count);
+		if (st)
+			return st;
+	}
 
 	bus = session_bus();
 	if (!bus)
@@ -690,21 +654,23 @@ int ctl_dbus_main(int argc, char **argv)
 	if (!strcmp(cmd, "list"))
 		return cmd_list(bus);
 	if (!strcmp(cmd, "monitor"))
-		return cmd_monitor(bus, argc - 1, argv + 1);
+		return cmd_monitor(bus, count);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(bus, argv[1], argc == 3);
 	if (!strcmp(cmd, "info-get"))
 		return cmd_info_get(bus, argv[1], argv[2]);
 	if (!strcmp(cmd, "tclo"))
-		return vm_method(bus, argv[1], "SendRpc", g_variant_new("(s)", argv[2]), "(s)");
+		return vm_method(bus, argv[1], "SendRpc", g_variant_new("(s)", argv[2]), "(s)",
+				 cmd, 0, 0);
 	if (!strcmp(cmd, "resolution"))
-		return vm_method(bus, argv[1], "SetResolution", g_variant_new("(uu)", w, h), "()");
+		return vm_method(bus, argv[1], "SetResolution", g_variant_new("(uu)", w, h), "()",
+				 cmd, w, h);
 	if (!strcmp(cmd, "sync-time"))
-		return vm_method(bus, argv[1], "SyncTime", NULL, "()");
+		return vm_method(bus, argv[1], "SyncTime", NULL, "()", cmd, 0, 0);
 	if (!strcmp(cmd, "shutdown"))
-		return vm_method(bus, argv[1], "Shutdown", NULL, "()");
+		return vm_method(bus, argv[1], "Shutdown", NULL, "()", cmd, 0, 0);
 	if (!strcmp(cmd, "reboot"))
-		return vm_method(bus, argv[1], "Reboot", NULL, "()");
+		return vm_method(bus, argv[1], "Reboot", NULL, "()", cmd, 0, 0);
 	/* clipboard-policy */
 	return cmd_clipboard_policy(bus, argv[1], argc - 2, argv + 2);
 }

@@ -2,7 +2,7 @@
 /*
  * porthole-ctl: control running Porthole VMs from the host.
  *
- *   porthole-ctl list
+ *   porthole-ctl list                      (NAME STATE TOOLS-STATUS per VM)
  *   porthole-ctl status VM [--raw]
  *   porthole-ctl info-get VM KEY
  *   porthole-ctl info-set VM KEY VALUE
@@ -16,6 +16,9 @@
  *   porthole-ctl resolution VM W H | sync-time VM | shutdown VM | reboot VM
  *   porthole-ctl --dbus COMMAND ...        (through org.porthole.Host1: dbus.c)
  *   porthole-ctl monitor [--count N]       (D-Bus signals: dbus.c)
+ *
+ * Exit status: 0 done (a line says what), 1 failed, 2 bad usage (the argument
+ * and why, then the synopsis): commands.c, shared with --dbus.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,6 +27,8 @@
 #include <unistd.h>
 
 #include "backdoor/desktop.h"
+#include "backdoor/input.h"
+#include "host-services/ctl/commands.h"
 #include "host-services/ctl/dbus.h"
 #include "host-services/lib/porthole-host.h"
 
@@ -35,7 +40,7 @@ static int usage(FILE *f)
 	fprintf(f,
 		"Usage: porthole-ctl COMMAND [ARGS]\n"
 		"\n"
-		"  list                      running VMs\n"
+		"  list                      running VMs: name, state, tools status (tab-separated)\n"
 		"  status VM [--raw]         state, uptime, guest tools and their version\n"
 		"  info-get VM KEY           a guestinfo value (e.g. guestinfo.answer)\n"
 		"  info-set VM KEY VALUE     set a guestinfo value for the guest to read\n"
@@ -197,20 +202,50 @@ static void print_clock(const char *text)
 	       field(kv, "reads", "?"), field(kv, "steps", "?"), field(kv, "adjustments", "?"));
 }
 
-static int need(int argc, int n)
+/* One line per VM for `list`: NAME STATE TOOLS-STATUS, tab-separated, as --dbus list. */
+static void print_list_line(const char *vm)
 {
-	if (argc < n) {
-		usage(stderr);
-		return 0;
+	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	struct ph_reply r = { 0 };
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(GError) err = NULL;
+	int fd = ph_connect(vm, &err);
+
+	/* A VM that stopped since it was found is no longer listed. */
+	if (fd < 0)
+		return;
+	if (ph_call(fd, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r, &err) || r.status) {
+		close(fd);
+		ph_reply_clear(&r);
+		return;
 	}
-	return 1;
+	close(fd);
+	lines = g_strsplit(r.data->str, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		char *eq = strchr(*l, '=');
+
+		if (eq)
+			g_hash_table_replace(kv, g_strndup(*l, (gsize)(eq - *l)), g_strdup(eq + 1));
+	}
+	ctl_put_guest_text(stdout, vm);
+	printf("\t%s\t%s\n", field(kv, "state", "?"), field(kv, "tools.status", "?"));
+	ph_reply_clear(&r);
+}
+
+/* A failed call's reply: the hypervisor's words, or the errno's. */
+static void print_failure(const char *vm, int st, const struct ph_reply *r)
+{
+	if (st > 0)
+		fprintf(stderr, "porthole-ctl: %s: %s\n", vm,
+			r->data && r->data->len ? r->data->str : g_strerror(st));
 }
 
 int main(int argc, char **argv)
 {
 	struct ph_reply r = { 0 };
-	const char *cmd;
-	int st, ret = 1;
+	const struct ctl_command *c;
+	const char *cmd, *vm;
+	int st, ret = CTL_EXIT_FAILED;
 	bool use_dbus = false;
 
 	if (argc < 2)
@@ -230,87 +265,97 @@ int main(int argc, char **argv)
 		printf("porthole-ctl %s\n", PORTHOLE_VERSION);
 		return 0;
 	}
+	c = ctl_command_find(cmd);
+	if (!c) {
+		fprintf(stderr, "porthole-ctl: unknown command '%s' (porthole-ctl --help lists them)\n",
+			cmd);
+		return CTL_EXIT_USAGE;
+	}
+	st = ctl_check_arg_count(c, argc - 1, argv + 1);
+	if (st)
+		return st;
 	if (use_dbus || ctl_dbus_wanted() || !strcmp(cmd, "monitor"))
-		return ctl_dbus_main(argc - 1, argv + 1);
+		return ctl_dbus_main(c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "list")) {
 		g_autoptr(GPtrArray) vms = ph_list_vms();
 
 		for (guint i = 0; i < vms->len; i++)
-			printf("%s\n", (char *)vms->pdata[i]);
+			print_list_line(vms->pdata[i]);
 		return 0;
 	}
-	if (!need(argc, 3))
-		return 2;
+	vm = argv[2];
 
 	if (!strcmp(cmd, "status")) {
-		st = call(argv[2], PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (argc > 3 && strcmp(argv[3], "--raw"))
+			return ctl_usage_error(c, "unknown option '%s'", argv[3]);
+		st = call(vm, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
-			if (argc > 3 && !strcmp(argv[3], "--raw"))
+			if (argc > 3)
 				fputs(r.data->str, stdout);
 			else
 				print_status(r.data->str);
 			ret = 0;
 		}
 	} else if (!strcmp(cmd, "info-get")) {
-		if (!need(argc, 4))
-			return 2;
-		st = call(argv[2], PH_CTL_INFO_GET, argv[3], DEFAULT_TIMEOUT_MS, &r);
+		st = call(vm, PH_CTL_INFO_GET, argv[3], DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
 			printf("%s\n", r.data->str);
 			ret = 0;
 		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: no value for %s\n", argv[2], argv[3]);
+			fprintf(stderr, "porthole-ctl: %s: no value for %s\n", vm, argv[3]);
 		}
 	} else if (!strcmp(cmd, "info-set")) {
-		g_autofree char *p = NULL;
+		g_autofree char *p = g_strdup_printf("%s %s", argv[3], argv[4]);
 
-		if (!need(argc, 5))
-			return 2;
-		p = g_strdup_printf("%s %s", argv[3], argv[4]);
-		st = call(argv[2], PH_CTL_INFO_SET, p, DEFAULT_TIMEOUT_MS, &r);
-		if (st == 0)
-			ret = 0;
-		else if (st > 0)
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2], r.data->str);
-	} else if (!strcmp(cmd, "tclo")) {
-		if (!need(argc, 4))
-			return 2;
-		st = call(argv[2], PH_CTL_TCLO, argv[3], TCLO_TIMEOUT_MS, &r);
+		st = call(vm, PH_CTL_INFO_SET, p, DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
-			printf("%s\n", r.data->str);
+			ctl_done(vm, "%s set", argv[3]);
 			ret = 0;
-		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
 		}
+		print_failure(vm, st, &r);
+	} else if (!strcmp(cmd, "tclo")) {
+		st = call(vm, PH_CTL_TCLO, argv[3], TCLO_TIMEOUT_MS, &r);
+		if (st == 0)
+			ret = ctl_tclo_result(vm, r.data->str);
+		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "pointer")) {
 		g_autofree char *p = NULL;
+		const char *buttons = argc > 5 ? argv[5] : "0", *wheel = argc > 6 ? argv[6] : "0";
+		gint64 n;
 
-		if (!need(argc, 5))
-			return 2;
-		if (argc > 7)
-			return usage(stderr);
-		/* X Y [BUTTONS [WHEEL]]: the hypervisor checks the numbers. */
-		p = g_strdup_printf("%s %s %s %s", argv[3], argv[4], argc > 5 ? argv[5] : "0",
-				    argc > 6 ? argv[6] : "0");
-		st = call(argv[2], PH_CTL_POINTER, p, DEFAULT_TIMEOUT_MS, &r);
-		if (st == 0)
+		/* X Y [BUTTONS [WHEEL]], as the hypervisor takes them (it checks again). */
+		if (ctl_parse_number(c, "X", argv[3], 0, VMMOUSE_ABS_MAX, &n) ||
+		    ctl_parse_number(c, "Y", argv[4], 0, VMMOUSE_ABS_MAX, &n) ||
+		    ctl_parse_number(c, "BUTTONS (1 left, 2 middle, 4 right)", buttons, 0,
+				     PH_POINTER_BUTTONS, &n) ||
+		    ctl_parse_number(c, "WHEEL", wheel, -PH_POINTER_WHEEL_MAX,
+				     PH_POINTER_WHEEL_MAX, &n))
+			return CTL_EXIT_USAGE;
+		p = g_strdup_printf("%s %s %s %s", argv[3], argv[4], buttons, wheel);
+		st = call(vm, PH_CTL_POINTER, p, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			ctl_done(vm, "pointer event sent (x %s, y %s, buttons %s, wheel %s)",
+				 argv[3], argv[4], buttons, wheel);
 			ret = 0;
-		else if (st > 0)
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
+		} else if (st == EINVAL) {
+			/* The numbers are the user's: a bad one is a usage error. */
+			print_failure(vm, st, &r);
+			ret = CTL_EXIT_USAGE;
+		} else {
+			print_failure(vm, st, &r);
+		}
 	} else if (!strcmp(cmd, "pointer-status")) {
-		st = call(argv[2], PH_CTL_POINTER_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		st = call(vm, PH_CTL_POINTER_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
 			fputs(r.data->str, stdout);
 			ret = 0;
 		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2], g_strerror(st));
+			fprintf(stderr, "porthole-ctl: %s: %s\n", vm, g_strerror(st));
 		}
 	} else if (!strcmp(cmd, "memory")) {
 		g_autoptr(GError) err = NULL;
 		struct ph_guest_ram ram;
-		int fd = ph_connect(argv[2], &err);
+		int fd = ph_connect(vm, &err);
 
 		if (fd < 0 || ph_map_ram(fd, &ram, &err)) {
 			fprintf(stderr, "porthole-ctl: %s\n", err->message);
@@ -324,7 +369,12 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	} else if (!strcmp(cmd, "reset-channels")) {
-		ret = call(argv[2], PH_CTL_RESET_CHANNELS, NULL, DEFAULT_TIMEOUT_MS, &r) ? 1 : 0;
+		st = call(vm, PH_CTL_RESET_CHANNELS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			ctl_done(vm, "guest RPC channels closed (the tools reconnect)");
+			ret = 0;
+		}
+		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "clock")) {
 		g_autoptr(GString) req = g_string_new(NULL);
 		gboolean raw = FALSE;
@@ -334,96 +384,108 @@ int main(int argc, char **argv)
 
 			if (!strcmp(argv[i], "--raw")) {
 				raw = TRUE;
-			} else if (!strcmp(argv[i], "--offset") && i + 1 < argc) {
-				if (parse_duration(argv[++i], &ns)) {
-					fprintf(stderr, "porthole-ctl: bad duration '%s' (e.g. +30s, "
-						"-200ms)\n", argv[i]);
-					return 2;
-				}
-				g_string_append_printf(req, "offset %lld ", ns);
-			} else if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
-				char *end = NULL;
-				double ppm = g_ascii_strtod(argv[++i], &end);
+			} else if (!strcmp(argv[i], "--offset") || !strcmp(argv[i], "--rate")) {
+				if (i + 1 >= argc)
+					return ctl_usage_error(c, "%s needs a value", argv[i]);
+				if (!strcmp(argv[i], "--offset")) {
+					if (parse_duration(argv[++i], &ns))
+						return ctl_usage_error(c, "'%s' is not a duration "
+								       "(e.g. +30s, -200ms, 1.5h)",
+								       argv[i]);
+					g_string_append_printf(req, "offset %lld ", ns);
+				} else {
+					char *end = NULL;
+					double ppm = g_ascii_strtod(argv[++i], &end);
 
-				if (end == argv[i] || *end || !isfinite(ppm)) {
-					fprintf(stderr, "porthole-ctl: bad rate '%s' (ppm)\n", argv[i]);
-					return 2;
+					if (end == argv[i] || *end || !isfinite(ppm))
+						return ctl_usage_error(c, "'%s' is not a rate in "
+								       "ppm (e.g. 50, -12.5)",
+								       argv[i]);
+					g_string_append_printf(req, "rate %.3f ", ppm);
 				}
-				g_string_append_printf(req, "rate %.3f ", ppm);
 			} else {
-				return usage(stderr);
+				return ctl_usage_error(c, "unknown option '%s'", argv[i]);
 			}
 		}
-		st = call(argv[2], PH_CTL_CLOCK, req->str, DEFAULT_TIMEOUT_MS, &r);
+		st = call(vm, PH_CTL_CLOCK, req->str, DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
 			if (raw)
 				fputs(r.data->str, stdout);
 			else
 				print_clock(r.data->str);
 			ret = 0;
-		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
+		} else if (st == EINVAL) {
+			print_failure(vm, st, &r);
+			ret = CTL_EXIT_USAGE;
+		} else {
+			print_failure(vm, st, &r);
 		}
 	} else if (!strcmp(cmd, "clipboard-policy")) {
 		GString *req = g_string_new(NULL);
 
-		for (int i = 3; i < argc; i++)
+		for (int i = 3; i < argc; i++) {
+			if (!strchr(argv[i], '=') || argv[i][0] == '=') {
+				g_string_free(req, TRUE);
+				return ctl_usage_error(c, "'%s' is not KEY=VALUE", argv[i]);
+			}
 			g_string_append_printf(req, "%s\n", argv[i]);
-		st = call(argv[2], argc > 3 ? PH_CTL_CLIPBOARD_POLICY_SET : PH_CTL_CLIPBOARD_POLICY_GET,
+		}
+		st = call(vm, argc > 3 ? PH_CTL_CLIPBOARD_POLICY_SET : PH_CTL_CLIPBOARD_POLICY_GET,
 			  req->str, DEFAULT_TIMEOUT_MS, &r);
 		g_string_free(req, TRUE);
 		if (st == 0) {
 			fputs(r.data->str, stdout);
 			ret = 0;
-		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
 		}
+		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "clipboard-legacy")) {
-		gboolean set = argc == 5 && !strcmp(argv[3], "set");
+		gboolean set = !strcmp(argv[3], "set");
 
-		if (!set && !(argc == 4 && !strcmp(argv[3], "get")))
-			return usage(stderr);
-		st = call(argv[2], set ? PH_CTL_CLIPBOARD_LEGACY_SET : PH_CTL_CLIPBOARD_LEGACY_GET,
+		if (!set && strcmp(argv[3], "get"))
+			return ctl_usage_error(c, "'%s' is neither get nor set", argv[3]);
+		if (set != (argc == 5))
+			return set ? ctl_usage_error(c, "set needs the TEXT") :
+				     ctl_usage_error(c, "unexpected argument '%s'", argv[4]);
+		st = call(vm, set ? PH_CTL_CLIPBOARD_LEGACY_SET : PH_CTL_CLIPBOARD_LEGACY_GET,
 			  set ? argv[4] : NULL, DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {
-			fwrite(r.data->str, 1, r.data->len, stdout);
+			if (set)
+				ctl_done(vm, "legacy clipboard text set (%zu bytes)", strlen(argv[4]));
+			else
+				fwrite(r.data->str, 1, r.data->len, stdout);
 			ret = 0;
-		} else if (st > 0) {
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
 		}
+		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time") ||
 		   !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
 		/* The TCLO commands behind porthole-hostd's methods of the same meaning. */
 		const char *tclo = !strcmp(cmd, "sync-time") ? "Time_Synchronize 1" :
 				   !strcmp(cmd, "shutdown") ? "OS_Halt" : "OS_Reboot";
 		g_autofree char *resize = NULL;
+		guint w = 0, h = 0;
 
 		if (!strcmp(cmd, "resolution")) {
-			guint64 w, h;
-
-			if (argc != 5 || !g_ascii_string_to_unsigned(argv[3], 10, 1, 16384, &w, NULL) ||
-			    !g_ascii_string_to_unsigned(argv[4], 10, 1, 16384, &h, NULL))
-				return usage(stderr);
+			st = ctl_parse_resolution(c, argv[3], argv[4], &w, &h);
+			if (st)
+				return st;
 			/* The session agent resizes (VMware's vmusr channel), not guestd. */
-			tclo = resize = g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %" G_GUINT64_FORMAT
-							" %" G_GUINT64_FORMAT, w, h);
-		} else if (argc != 3) {
-			return usage(stderr);
+			tclo = resize = g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %u %u", w, h);
 		}
-		st = call(argv[2], PH_CTL_TCLO, tclo, TCLO_TIMEOUT_MS, &r);
-		if (st == 0 && g_str_has_prefix(r.data->str, "OK"))
+		st = call(vm, PH_CTL_TCLO, tclo, TCLO_TIMEOUT_MS, &r);
+		if (st == 0 && g_str_has_prefix(r.data->str, "OK")) {
+			ctl_report_guest_action(vm, cmd, w, h);
 			ret = 0;
-		else if (st >= 0)
-			fprintf(stderr, "porthole-ctl: %s: %s\n", argv[2],
-				r.data->len ? r.data->str : g_strerror(st));
+		} else if (st == 0) {
+			ret = ctl_tclo_result(vm, r.data->str);
+		}
+		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "stop")) {
-		ret = call(argv[2], PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r) ? 1 : 0;
-	} else {
-		fprintf(stderr, "porthole-ctl: unknown command '%s'\n", cmd);
-		return usage(stderr);
+		st = call(vm, PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			ctl_done(vm, "stopped");
+			ret = 0;
+		}
+		print_failure(vm, st, &r);
 	}
 	ph_reply_clear(&r);
 	return ret;

@@ -25,27 +25,43 @@ assert_match "State: +running \(trap engine\)" "$st" "status shows state and eng
 assert_match "CPUID: +$CPUID_MODE \(" "$st" "status shows how cpuid is intercepted, and why"
 
 assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
-assert_eq "ERROR Unknown Command" "$(ctl tclo demo 'no_such_thing 1')" "unknown TCLO command gets guestd's error"
+expect_fail 1 "^porthole-ctl: demo: ERROR Unknown Command$" "unknown TCLO command: guestd's error, exit 1" \
+	-- ctl tclo demo 'no_such_thing 1'
 assert_eq "OK " "$(ctl tclo demo 'Capabilities_Register')" "TCLO Capabilities_Register"
 out=$(ctl tclo demo 'toolbox-dnd:ping' 2>&1) && die "a TCLO for an absent app must fail" || true
 assert_match "not connected" "$out" "a TCLO command for a session app that isn't attached fails at once"
 
 # Host-set guestinfo read by the guest.
-ctl info-set demo guestinfo.fromhost "hello guest"
+assert_eq "demo: guestinfo.fromhost set" "$(ctl info-set demo guestinfo.fromhost "hello guest")" \
+	"info-set says what it did"
 out=$("$BIN/porthole-ctl" info-get demo guestinfo.fromhost)
 assert_eq "hello guest" "$out" "host info-set readable back"
 
 # Channel reset: guestd notices and reconnects.
-ctl reset-channels demo
+assert_match "^demo: guest RPC channels closed" "$(ctl reset-channels demo)" "reset-channels says what it did"
 sleep 0.3
 wait_until 10 "tools running after reset" sh -c "$BIN/porthole-ctl status demo --raw | grep -q '^tools.status=running'"
 assert_eq "OK " "$(ctl tclo demo ping)" "guestd reconnected after a channel reset"
 
-assert_eq "1" "$(ctl list | grep -c '^demo$')" "porthole-ctl list shows the VM"
+assert_eq "demo	running	running" "$(ctl list | grep '^demo	')" "porthole-ctl list shows the VM, its state and its tools"
+
+# Bad input: exit 2, the argument and why, then the subcommand's synopsis.
+expect_fail 2 "^porthole-ctl: resolution: width '0' is not a number from 1 to 16384.usage: porthole-ctl resolution VM WIDTH HEIGHT$" \
+	"resolution 0 0" -- ctl resolution demo 0 0
+expect_fail 2 "^porthole-ctl: resolution: width 'abc' is not a number" "resolution abc 720" -- ctl resolution demo abc 720
+expect_fail 2 "^porthole-ctl: resolution: missing HEIGHT" "resolution without a height" -- ctl resolution demo 1024
+expect_fail 2 "^porthole-ctl: resolution: unexpected argument '9'" "resolution with one number too many" -- ctl resolution demo 1 2 9
+expect_fail 2 "^porthole-ctl: tclo: missing 'COMMAND'" "tclo without a command" -- ctl tclo demo
+expect_fail 2 "^porthole-ctl: status: unknown option '--bogus'" "status --bogus" -- ctl status demo --bogus
+expect_fail 2 "^porthole-ctl: clock: 'soon' is not a duration" "clock --offset soon" -- ctl clock demo --offset soon
+expect_fail 2 "^porthole-ctl: clipboard-policy: 'on' is not KEY=VALUE" "clipboard-policy on" -- ctl clipboard-policy demo on
+expect_fail 2 "^porthole-ctl: unknown command 'frobnicate'" "an unknown subcommand" -- ctl frobnicate demo
+expect_fail 2 "^porthole-ctl: pointer: X .70000. is not a number from 0 to 65535" "pointer with an out-of-range X" -- ctl pointer demo 70000 0
+expect_fail 1 "^porthole-ctl: no running VM named 'nosuch'" "a VM that does not run: exit 1" -- ctl status nosuch
 mem=$(ctl memory demo)
 assert_match "^ram 0x0-0x3fffffff \(1024 MiB\)" "$mem" "guest RAM memfd mapped by a host process"
 
-ctl stop demo
+assert_eq "demo: stopped" "$(ctl stop demo)" "stop says what it did"
 wait_exit $LAST_HV
 assert_eq 137 "$HV_STATUS" "VM stops on request (guest killed: 128 + SIGKILL)"
 assert_eq "0" "$(ctl list | grep -c '^demo$' || true)" "a stopped VM leaves the list"

@@ -69,6 +69,13 @@ trap on_err ERR
 assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$1', got '$2'"; ok "$3"; }
 # assert_match REGEX TEXT MESSAGE
 assert_match() { [[ "$2" =~ $1 ]] || die "$3: '$2' does not match /$1/"; ok "$3"; }
+# expect_fail STATUS OUTPUT-REGEX MESSAGE -- COMMAND...: fails with that status and message.
+expect_fail() {
+	local want=$1 re=$2 msg=$3 out rc=0; shift 4
+	out=$("$@" 2>&1) || rc=$?
+	assert_eq "$want" "$rc" "$msg: exit status"
+	assert_match "$re" "$out" "$msg: message"
+}
 
 # start_vm NAME LOG [hv options] -- guest command...: runs porthole-hv in the background.
 start_vm() {
