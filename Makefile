@@ -91,7 +91,9 @@ $(BUILD)/lib/%.a:
 
 # The trap engine decodes x86 code with Zydis (libzydis-dev; no .pc file).
 ZYDIS_LIBS := -lZydis
-$(BIN)/porthole-hv: PKG_LIBS += $(ZYDIS_LIBS)
+# The hypervisor's threads filter their own system calls (libseccomp-dev).
+SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
+$(BIN)/porthole-hv: PKG_LIBS += $(ZYDIS_LIBS) $(SECCOMP_LIBS)
 $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
 $(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
@@ -134,7 +136,7 @@ $(BIN)/%:
 
 $(BUILD)/tests/test-%: $(OBJ)/tests/unit/test-%.o $(LIB_HV) $(LIB_HOST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(ZYDIS_LIBS) $(CMOCKA_LIBS)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(ZYDIS_LIBS) $(SECCOMP_LIBS) $(CMOCKA_LIBS)
 # The guest's vmmouse decoding and uinput translation live in the guest library.
 $(BUILD)/tests/test-vmmouse-uinput: $(OBJ)/tests/unit/test-vmmouse-uinput.o $(LIB_GUEST) $(LIB_BACKDOOR)
 	@mkdir -p $(dir $@)

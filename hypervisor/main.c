@@ -3,13 +3,15 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
- *                   [--cpuid auto|fault|patch|off] [--testdev] [-- CMD ARGS...]
+ *                   [--cpuid auto|fault|patch|off] [--testdev] [--no-seccomp]
+ *                   [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
  * The main thread serves the control socket (GLib main loop); the engine runs
  * the guest on a thread of its own and feeds trapped instructions to the
- * device model.  The guest's exit status becomes ours.
+ * device model.  The guest's exit status becomes ours.  Each thread filters
+ * its own system calls once started (thread-filter.h).
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <cpuid.h>
@@ -33,6 +35,7 @@
 #include "control.h"
 #include "engines/kvm.h"
 #include "engines/trap.h"
+#include "thread-filter.h"
 #include "vm.h"
 
 struct run {
@@ -149,16 +152,90 @@ static gpointer engine_thread(gpointer p)
 /* The running engine's stop function (kvm_engine_stop with --engine kvm). */
 static void (*engine_stop)(void) = trap_engine_stop;
 
-static gboolean on_signal(gpointer p)
-{
-	g_message("signal received: stopping the guest");
-	engine_stop();
-	return G_SOURCE_CONTINUE;
-}
 
 static void stop_vm(void *opaque)
 {
 	engine_stop();
+}
+
+/*
+ * Test hook (PORTHOLE_TEST_HOOKS=1 only): SIGUSR1 asks the thread named by
+ * PORTHOLE_TEST_FORBID (default: control) to make a forbidden system call.
+ * The control thread does it at once; the others at their next poll.
+ */
+static int test_forbid_thread = -1;
+
+static int setup_test_hooks(void)
+{
+	const char *which = g_getenv("PORTHOLE_TEST_FORBID");
+	int kind = which ? thread_filter_thread_parse(which) : HV_THREAD_CONTROL;
+
+	if (g_strcmp0(g_getenv("PORTHOLE_TEST_HOOKS"), "1"))
+		return 0;
+	if (kind < 0) {
+		fprintf(stderr, "porthole-hv run: bad PORTHOLE_TEST_FORBID '%s'\n", which);
+		return -1;
+	}
+	g_message("test hooks on: SIGUSR1 makes thread %s call what its filter forbids",
+		  thread_filter_thread_name(kind));
+	test_forbid_thread = kind;
+	return 0;
+}
+
+/*
+ * Signals reach the main loop through a pipe of our own, not
+ * g_unix_signal_add(): GLib's way starts a thread of its own (gmain) when
+ * first used, before any seccomp filter exists, and that thread could never
+ * be filtered (thread-filter.h).  The handler only writes the number.
+ */
+static int signal_pipe[2] = { -1, -1 };
+
+static void on_signal_async(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* EAGAIN: plenty are pending already */
+	}
+	errno = saved;
+}
+
+static gboolean on_signal(gint fd, GIOCondition cond, gpointer p)
+{
+	unsigned char sigs[64];
+	ssize_t n;
+
+	while ((n = read(fd, sigs, sizeof(sigs))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (sigs[i] == SIGUSR1) {
+				thread_filter_test_arm(test_forbid_thread);
+				thread_filter_test_poll();
+				continue;
+			}
+			g_message("signal received: stopping the guest");
+			engine_stop();
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int catch_signals(void)
+{
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_signal_async, .sa_flags = SA_RESTART };
+
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		g_warning("pipe2: %s", g_strerror(errno));
+		return -1;
+	}
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < G_N_ELEMENTS(stops); i++)
+		sigaction(stops[i], &sa, NULL);
+	if (test_forbid_thread >= 0)
+		sigaction(SIGUSR1, &sa, NULL);
+	g_unix_fd_add(signal_pipe[0], G_IO_IN, on_signal, NULL);
+	return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -167,7 +244,10 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
-	gboolean no_hb = FALSE, testdev = FALSE;
+	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE;
+	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
+	int seccomp_mode;
+	bool filter_failed;
 	GOptionEntry entries[] = {
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "VM name (default: vm1, vm2, ...)", "NAME" },
 		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
@@ -193,6 +273,9 @@ static int cmd_run(int argc, char **argv)
 		  "Don't offer the high-bandwidth backdoor port", NULL },
 		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
 		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
+		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
+		  "Run the hypervisor's own threads without their seccomp filters (debugging; "
+		  "also PORTHOLE_SECCOMP=off, or =log to only log what they would refuse)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) oc = g_option_context_new("[-- COMMAND [ARG...]]");
@@ -241,6 +324,13 @@ static int cmd_run(int argc, char **argv)
 	if (cpuid && trap_cpuid_mode_parse(cpuid) < 0) {
 		fprintf(stderr, "porthole-hv run: bad --cpuid '%s' (auto, fault, patch or off)\n",
 			cpuid);
+		return 2;
+	}
+	seccomp_mode = no_seccomp ? THREAD_FILTER_OFF :
+		       thread_filter_mode_parse(seccomp_env && *seccomp_env ? seccomp_env : NULL);
+	if (seccomp_mode < 0) {
+		fprintf(stderr, "porthole-hv run: bad PORTHOLE_SECCOMP '%s' (on, off or log)\n",
+			seccomp_env);
 		return 2;
 	}
 	if (ram && (why = parse_size(ram, &ram_size))) {
@@ -310,9 +400,8 @@ static int cmd_run(int argc, char **argv)
 	 * it left behind; one that comes before the engine starts stops it at
 	 * once (trap_engine_stop(), kvm_engine_stop()).
 	 */
-	g_unix_signal_add(SIGINT, on_signal, NULL);
-	g_unix_signal_add(SIGTERM, on_signal, NULL);
-	g_unix_signal_add(SIGHUP, on_signal, NULL);
+	if (setup_test_hooks() || catch_signals() || thread_filter_setup(seccomp_mode))
+		return 1;
 	run.vm = vm_create(&cfg);
 	if (!run.vm)
 		return 1;
@@ -339,6 +428,10 @@ static int cmd_run(int argc, char **argv)
 	}
 	run.loop = g_main_loop_new(NULL, FALSE);
 	thread = g_thread_new("engine", engine_thread, &run);
+	/* After the engine's start: it needs calls this thread's filter refuses. */
+	filter_failed = thread_filter_install(HV_THREAD_CONTROL) != 0;
+	if (filter_failed)
+		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
 
@@ -353,7 +446,7 @@ static int cmd_run(int argc, char **argv)
 	g_main_loop_unref(run.loop);
 	g_free((void *)run.topt.shares);
 	g_free(guest_argv_default[0]);
-	return run.status < 0 ? 1 : run.status;
+	return filter_failed || run.status < 0 ? 1 : run.status;
 }
 
 /* What this host offers the engines, one "key=value" a line (tests and bug reports read it). */

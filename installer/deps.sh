@@ -3,7 +3,7 @@
 # Used by `make check`, `make run` and .ci/run.  The list lives here only.
 set -eu
 
-PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev libzydis-dev
+PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev libzydis-dev libseccomp-dev
 clang libclang-rt-14-dev
 open-vm-tools procps iproute2 python3 lintian man-db strace
 libdbusmenu-glib-dev dbus-daemon libglib2.0-bin

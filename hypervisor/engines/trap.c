@@ -62,6 +62,7 @@
 #include "backdoor/vmci.h"
 #include "cpuid-patch.h"
 #include "hypervisor/devices/vmci.h"
+#include "hypervisor/thread-filter.h"
 #include "hypervisor/vm.h"
 #include "sandbox.h"
 #include "trap-clock.h"
@@ -917,6 +918,7 @@ static void run_loop(struct engine *e)
 		int st;
 		pid_t pid = waitpid(-1, &st, __WALL | __WNOTHREAD);
 
+		thread_filter_test_poll();
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1163,6 +1165,12 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 		goto out;
 	e.helper = sb.helper;
 	publish_helper(sb.helper);
+	/* The guest's processes are forked: from here on the engine only traces and emulates. */
+	if (thread_filter_install(HV_THREAD_TRAP_ENGINE)) {
+		unpublish_helper();
+		sandbox_abort(&sb);
+		goto out;
+	}
 
 	if (sandbox_wait_guest(&sb, wake)) {
 		unpublish_helper();

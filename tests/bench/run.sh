@@ -67,6 +67,46 @@ if $cpuid_any; then
 	bash "$(dirname "$0")/cpuid.sh" "$build" "$pattern" || echo "# cpuid: FAILED (see above)" >&2
 fi
 
+# ---- the hypervisor threads' seccomp filters on the backdoor round trip ----
+# Runs with and without the filters (--no-seccomp) alternate, which goes
+# first alternating too, so drift and noise land on both; medians of 7 pairs.
+if want backdoor_rt_seccomp_vs_none || want kvm.backdoor_rt_seccomp_vs_none; then
+	echo "# seccomp: backdoor round trip with and without the hypervisor's filters, 7 interleaved pairs" >&2
+	median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+	# rt_us ENGINE [--no-seccomp]: one VM's backdoor round trip (median inside the guest)
+	rt_us() {
+		local engine=$1; shift
+		if [ "$engine" = trap ]; then
+			"$build/bin/porthole-hv" run --name bench-sc "$@" -- \
+				"$build/tests/guest/bench-guest" trap.backdoor_roundtrip 2>/dev/null |
+				awk '$2 == "trap.backdoor_roundtrip" { print $3 }'
+		else
+			"$build/bin/porthole-hv" run --name bench-sc --engine kvm "$@" \
+				--payload "$build/payloads/bench-backdoor.bin" 2>/dev/null |
+				awk '$2 == "kvm.backdoor_roundtrip" { print $3 }'
+		fi
+	}
+	engines=trap
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -f "$build/payloads/bench-backdoor.bin" ] &&
+		want kvm.backdoor_rt_seccomp_vs_none && engines="trap kvm"
+	for engine in $engines; do
+		on=() off=()
+		for i in 1 2 3 4 5 6 7; do
+			if [ $((i % 2)) = 1 ]; then
+				on+=("$(rt_us $engine)"); off+=("$(rt_us $engine --no-seccomp)")
+			else
+				off+=("$(rt_us $engine --no-seccomp)"); on+=("$(rt_us $engine)")
+			fi
+		done
+		echo "# $engine: with filters ${on[*]} us; without ${off[*]} us" >&2
+		m_on=$(median "${on[@]}"); m_off=$(median "${off[@]}")
+		prefix=; [ $engine = kvm ] && prefix=kvm.
+		echo "bench ${prefix}backdoor_rt_seccomp ${m_on:-0} us"
+		echo "bench ${prefix}backdoor_rt_no_seccomp ${m_off:-0} us"
+		awk "BEGIN { if (${m_off:-0} > 0) printf \"bench ${prefix}backdoor_rt_seccomp_vs_none ratio %.3f\n\", ${m_on:-0} / ${m_off:-0} }"
+	done
+fi
+
 # ---- VMCI queue pairs and datagrams (trap engine) ----
 vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
 if vmci_want; then
