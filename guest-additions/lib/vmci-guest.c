@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmci-guest.h"
@@ -400,6 +401,28 @@ static bool peer_gone(struct phg_vmci *v, struct phg_qp *qp)
 		free(d.payload);
 	}
 	return qp->peer_detached;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool phg_qp_await_peer_detach(struct phg_vmci *v, struct phg_qp *qp, int timeout_ms)
+{
+	int64_t end = monotonic_ms() + timeout_ms;
+
+	while (!peer_gone(v, qp)) {
+		int64_t left = end - monotonic_ms();
+
+		if (left <= 0)
+			return false;
+		phg_vmci_wait(v, left < 100 ? (int)left : 100);
+	}
+	return true;
 }
 
 static void ring_peer(struct phg_qp *qp)

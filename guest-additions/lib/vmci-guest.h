@@ -96,6 +96,11 @@ int64_t phg_qp_create(struct phg_vmci *v, struct phg_qp *qp, uint32_t resource,
 		      struct vmci_handle peer_doorbell);
 /* Detach, unlink the doorbell, free the pages. */
 int64_t phg_qp_destroy(struct phg_vmci *v, struct phg_qp *qp);
+/*
+ * Wait up to timeout_ms for the peer to detach (after the last byte, a
+ * receiving host does); other datagrams stay queued.  True once it has.
+ */
+bool phg_qp_await_peer_detach(struct phg_vmci *v, struct phg_qp *qp, int timeout_ms);
 
 /*
  * Write/read exactly len bytes: a bounded spin, then sleep until the peer's

@@ -72,30 +72,6 @@ static int offer(struct phg_vmci *v, uint32_t host_rid, uint32_t qp_rid, uint32_
 	return r < 0 ? -1 : 0;
 }
 
-/* After the last byte: the host detaches when it has read everything. */
-static void wait_host_detach(struct phg_vmci *v, struct phg_qp *qp)
-{
-	for (int i = 0; i < 600 && !qp->peer_detached; i++) {
-		struct phg_dg d;
-		unsigned int n;
-
-		phg_vmci_wait(v, 100);
-		n = v->rx_count;
-		while (n-- && phg_vmci_take(v, &d)) {
-			struct vmci_event_qp ev;
-
-			if (d.hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
-			    d.hdr.payload_size >= sizeof(ev)) {
-				memcpy(&ev, d.payload, sizeof(ev));
-				if (ev.event == VMCI_EVENT_QP_PEER_DETACH &&
-				    ev.handle.resource == qp->handle.resource)
-					qp->peer_detached = true;
-			}
-			free(d.payload);
-		}
-	}
-}
-
 static int stream_send(struct phg_vmci *v, int argc, char **argv)
 {
 	uint32_t host_rid = num(argv[0]), qp_rid = num(argv[1]);
@@ -182,7 +158,8 @@ static int stream_send(struct phg_vmci *v, int argc, char **argv)
 		free(buf);
 		return 3;
 	}
-	wait_host_detach(v, &qp);
+	/* After the last byte: the host detaches when it has read everything. */
+	phg_qp_await_peer_detach(v, &qp, 60000);
 	printf("sent=%llu sum=%016llx seconds=%.3f\n", (unsigned long long)done,
 	       (unsigned long long)sum, now_s() - t0);
 	phg_qp_destroy(v, &qp);

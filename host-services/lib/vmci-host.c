@@ -450,12 +450,24 @@ static int host_wait(void *p, int timeout_ms)
 	return qp_wait(hs->h, hs->qp, timeout_ms);
 }
 
+/*
+ * The guest set a ring index outside its queue: ring.c read it once and
+ * refused it, copying nothing for it.  Say so, once for the transfer it ends.
+ */
+static int transfer_result(const struct phh_qp *qp, int r, const char *dir)
+{
+	if (r == -EPROTO)
+		g_warning("vmci: queue pair %u: the guest's ring header holds an index outside "
+			  "the queue; %s refused", qp->handle.resource, dir);
+	return r;
+}
+
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len)
 {
 	struct host_side hs = { h, qp };
 	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
 
-	return ring_write_all(&qp->view, buf, len, &side);
+	return transfer_result(qp, ring_write_all(&qp->view, buf, len, &side), "write");
 }
 
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len)
@@ -463,7 +475,7 @@ int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len
 	struct host_side hs = { h, qp };
 	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
 
-	return ring_read_all(&qp->view, buf, len, &side);
+	return transfer_result(qp, ring_read_all(&qp->view, buf, len, &side), "read");
 }
 
 int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, size_t *off,

@@ -6,7 +6,7 @@
  *   porthole-vmci VM recv RID [COUNT]               print COUNT datagrams
  *   porthole-vmci VM echo RID [COUNT]               send each one back
  *   porthole-vmci VM stream-recv RID [-o FILE] [--detach-after BYTES] [--count N]
- *                                   [--blocks] [--progress] [--await-full]
+ *                                   [--blocks] [--progress] [--await-full] [--chunk BYTES]
  *   porthole-vmci VM stream-send RID (FILE | -n BYTES)
  *   porthole-vmci - baseline BYTES                  memcpy and AF_UNIX, 1 MiB writes
  *   (streams take --raw: no per-byte test pattern or checksum, for benchmarks)
@@ -15,10 +15,12 @@
  * "received=N sum=S seconds=T gbps=G".  With --blocks the stream is the
  * block pattern: S is the word checksum (vmci_wsum, a then b in hex) and
  * every byte is checked against the pattern ("pattern=ok", or
- * "pattern=bad offset=O" at the first 8-byte word that differs).
+ * "pattern=bad offset=O" at the first 8-byte word that differs), also after
+ * a failed receive ("error=E received=N pattern=...": what arrived was right).
  * --progress reports every 64 MiB on stderr.  --await-full holds off reading
  * (up to 10 s) until the sender has flagged that it sleeps on a full queue,
  * so its wakeup path runs even when the receiver is much the faster side.
+ * --chunk B reads (and checks) B bytes at a time, a multiple of 8 (1 MiB).
  * Timeouts: 60 s without the guest.
  */
 #include <errno.h>
@@ -50,7 +52,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: porthole-vmci VM send SRC_RID GUEST_RID TEXT | recv RID [COUNT] | "
 		"echo RID [COUNT] |\n  stream-recv RID [-o FILE] [--detach-after B] [--count N] "
-		"[--blocks] [--progress] [--await-full] | "
+		"[--blocks] [--progress] [--await-full] [--chunk B] | "
 		"stream-send RID (FILE | -n BYTES)\n  porthole-vmci - baseline BYTES\n");
 	return 2;
 }
@@ -124,6 +126,7 @@ static uint64_t block_check(const uint8_t *pattern, const uint8_t *buf, size_t l
 static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 {
 	uint64_t detach_after = UINT64_MAX;
+	size_t chunk = CHUNK;	/* bytes read (and checked) at a time */
 	const char *out = NULL;
 	unsigned int count = 1;
 	bool raw = false, blocks = false, progress = false, await_full = false;
@@ -145,7 +148,10 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 			progress = true;
 		else if (!strcmp(argv[i], "--await-full"))
 			await_full = true;
+		else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
+			chunk = strtoul(argv[++i], NULL, 0) / 8 * 8;
 	}
+	chunk = CLAMP(chunk, 8, CHUNK);
 	if (blocks)
 		pattern = block_pattern();
 	printf("ready\n");
@@ -162,16 +168,20 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 		r = wait_offer(h, VMCI_STREAM_TO_HOST, &o);
 		if (r) {
 			printf("error=%d waiting for an offer\n", r);
-			return 1;
+			ret = 1;
+			break;
 		}
 		r = phh_qp_attach(h, &qp, o.qp_resource, rid);
 		if (r) {
 			printf("error=%d attaching queue pair %u\n", r, o.qp_resource);
-			return 1;
+			ret = 1;
+			break;
 		}
 		if (out && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
 			perror(out);
-			return 1;
+			phh_qp_detach(h, &qp);
+			ret = 1;
+			break;
 		}
 		if (await_full) {
 			double end = now_s() + 10;
@@ -181,11 +191,11 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 			printf("sender-asleep=%s\n",
 			       ring_peer_waiting(&qp.view, VMCI_RING_WAIT_SPACE) ? "yes" : "no");
 		}
-		buf = g_malloc(CHUNK);
+		buf = g_malloc(chunk);
 		r = phh_qp_read_all(h, &qp, &bytes, sizeof(bytes));
 		t0 = now_s();
 		while (!r && done < bytes) {
-			size_t n = (size_t)MIN(bytes - done, CHUNK);
+			size_t n = (size_t)MIN(bytes - done, chunk);
 
 			r = phh_qp_read_all(h, &qp, buf, n);
 			if (r)
@@ -218,8 +228,9 @@ static int stream_recv(struct phh_vmci *h, uint32_t rid, int argc, char **argv)
 		else
 			snprintf(verdict, sizeof(verdict), "bad offset=%llu", (unsigned long long)bad);
 		if (r)
-			printf("error=%d%s received=%llu\n", r, r == -EPIPE ? " peer-detached" : "",
-			       (unsigned long long)done);
+			printf("error=%d%s received=%llu%s%s\n", r, r == -EPIPE ? " peer-detached" : "",
+			       (unsigned long long)done, blocks ? " pattern=" : "",
+			       blocks ? verdict : "");
 		else if (blocks)
 			printf("received=%llu sum=%016llx%016llx pattern=%s seconds=%.3f gbps=%.3f\n",
 			       (unsigned long long)done, (unsigned long long)wsum.a,

@@ -768,6 +768,11 @@ static enum io_result data_out(struct vmci_state *st, struct vcpu *vcpu, uint64_
 						       : VMCI_ERROR_PAYLOAD_TOO_LARGE);
 		return IO_DONE;
 	}
+	/*
+	 * Header and payload are each read once, into h and payload: every
+	 * check and use below is of these copies, whatever another guest
+	 * thread writes to the originals meanwhile (tests/unit/test-read-once.c).
+	 */
 	if (guest_read(vcpu, addr, &h, sizeof(h)))
 		return IO_FAULT;
 	if (h.payload_size != count - sizeof(h)) {

@@ -116,3 +116,34 @@ for payload in [b"", b"x", b"\0" * 10, struct.pack("<IHHIiI", 0x50484354, 1, 4, 
     s.close()
 PY
 assert_eq running "$(status_field kill state)" "malformed control requests are refused, hypervisor fine"
+
+# Shared memory is read once: a second guest thread flips lengths, counts,
+# page numbers and ring indices between a valid and a hostile value while
+# the hypervisor (datagram headers, queue-pair allocation) and a host
+# service (porthole-vmci reading a queue pair's ring) parse them.  Each
+# reader acts on the one copy it checked: taken whole or refused with a log
+# line, never a read out of bounds (the sanitizer build would abort), and
+# both stay up (tests/guest/vmci-flip.c).
+flip_log=$BUILD/tests/e2e-12-flip.log
+flip_host=$BUILD/tests/e2e-12-flip-host.log
+rounds=50
+start_vm flip "$flip_log" -- $GUEST_ENV sh -c "$GBIN/vmci-flip 2 $rounds >/tmp/out 2>&1; echo exit=\$? >>/tmp/out; cat /tmp/out; sleep 300"
+"$BIN/porthole-vmci" flip stream-recv 2001 --blocks --chunk 4096 --count $((rounds + 1)) >"$flip_host" 2>&1 && st=0 || st=$?
+kill -0 $LAST_HV 2>/dev/null || die "the hypervisor died: $(tail -2 "$flip_log")"
+wait_until 30 "the flipping guest done" grep -q '^exit=' "$flip_log"
+grep -E '^(not )?ok ' "$flip_log"
+! grep -q '^not ok' "$flip_log" || die "a reader acted on a flipped field (see above)"
+assert_eq exit=0 "$(grep '^exit=' "$flip_log")" "every flipped read was taken whole or refused"
+! grep -Eq 'Sanitizer|runtime error' "$flip_host" "$flip_log" || die "a sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$flip_host" "$flip_log")"
+[ "$st" -le 1 ] || die "porthole-vmci died (exit $st): $(tail -3 "$flip_host")"
+assert_eq $rounds "$(grep -c '^error=-71 .* pattern=ok$' "$flip_host")" \
+	"porthole-vmci refused all $rounds hostile rings, and every byte it took before was the stream's"
+grep -q "ring header holds an index outside the queue; read refused" "$flip_host" &&
+	ok "... each with a log line" || die "no log line for a refused ring"
+assert_match '^received=1048576 sum=[0-9a-f]+ pattern=ok ' "$(tail -1 "$flip_host")" \
+	"... and then took an honest 1 MiB stream intact"
+grep -q "datagram header says" "$flip_log" && ok "refused datagrams are logged" ||
+	die "no log line for a refused datagram"
+assert_eq running "$(status_field flip state)" "hypervisor still running"
+assert_eq 0 "$(status_field flip vmci.queue-pairs)" "no queue pair left behind"
+ctl stop flip
