@@ -34,10 +34,13 @@ static int self_write(void *o, uint64_t addr, const void *buf, size_t len)
 	return 0;
 }
 
+/* The guest process doing the I/O (per-process quotas): 1 unless a test says. */
+static int io_owner = 1;
+
 static void run_io(struct bdoor_regs *r, uint16_t port, bool in, bool string)
 {
 	struct vcpu v = {
-		.vm = vm, .id = 1, .owner = 1,
+		.vm = vm, .id = 1, .owner = io_owner,
 		.regs = { r->ax, r->bx, r->cx, r->dx, r->si, r->di, r->bp },
 		.mem = { self_read, self_write, NULL },
 	};
@@ -60,6 +63,7 @@ static const struct bdoor_transport transport = { t_lb, t_hb_out, t_hb_in, NULL 
 static int setup(void **state)
 {
 	struct vm_config cfg = { .name = "unit", .ram_size = 1 << 20 };
+	io_owner = 1;
 
 	vm = vm_create(&cfg);
 	bdoor_set_transport(&transport);
@@ -286,8 +290,12 @@ static void test_tclo_failure_reason_whole(void **state)
 	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
 	free(m);
 	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
-	/* Eight channels each announce a message of the largest size and send none of it. */
+	/*
+	 * Eight channels each announce a message of the largest size and send
+	 * none of it, two per guest process (one process may hold a quarter).
+	 */
 	for (int i = 0; i < 8; i++) {
+		io_owner = 2 + i / 2;
 		bdoor_lb_cmd(&r, BDOOR_CMD_MESSAGE, MESSAGE_TYPE_OPEN);
 		r.bx = RPCI_PROTOCOL_NUM;
 		bdoor_lb(&r);
@@ -298,6 +306,7 @@ static void test_tclo_failure_reason_whole(void **state)
 		bdoor_lb(&r);
 		assert_true(bdoor_hi16(r.cx) & MESSAGE_STATUS_SUCCESS);
 	}
+	io_owner = 1;
 	pthread_mutex_lock(&vm->lock);
 	assert_int_equal(rpc_tclo_send(vm->rpc, NULL, "ping", 4, tclo_done, NULL), 0);
 	pthread_mutex_unlock(&vm->lock);
