@@ -63,8 +63,8 @@ static const struct bdoor_transport transport = { t_lb, t_hb_out, t_hb_in, NULL 
 static int setup(void **state)
 {
 	struct vm_config cfg = { .name = "unit", .ram_size = 1 << 20 };
-	io_owner = 1;
 
+	io_owner = 1;
 	vm = vm_create(&cfg);
 	bdoor_set_transport(&transport);
 	return vm ? 0 : -1;
