@@ -83,6 +83,7 @@ struct display {
 	bool user_sized;		/* someone else resized the window */
 	bool shown_a_guest;		/* this window showed a guest screen before */
 	bool fb_since_attach;		/* this attachment's guest sent its screen */
+	bool window_decides;		/* until the guest has the window's size */
 	struct guest_resize *resize;
 
 	/* Scaling: the guest screen copied to the X server, when it's larger than the window. */
@@ -497,12 +498,18 @@ static void fit_window(struct display *d)
 {
 	struct viewer *v = d->v;
 	int w = (int)d->fb.width, h = (int)d->fb.height, ax, ay, aw, ah;
-	bool first = !d->fb_since_attach;
-	bool window_decides = first && (d->shown_a_guest || d->user_sized || d->fullscreen);
 
+	/*
+	 * A restarted VM comes up at its own size: tell it the window's at once,
+	 * and don't follow what it shows until then (the agent may announce its
+	 * first screen twice).
+	 */
+	if (!d->fb_since_attach && (d->shown_a_guest || d->user_sized || d->fullscreen))
+		d->window_decides = true;
 	d->fb_since_attach = d->shown_a_guest = true;
-	if (v->fit == VIEWER_FIT_RESIZE_GUEST && window_decides) {
-		/* A restarted VM comes up at its own size: tell it the window's at once. */
+	if (w == d->win_width && h == d->win_height)
+		d->window_decides = false;
+	if (v->fit == VIEWER_FIT_RESIZE_GUEST && d->window_decides) {
 		guest_resize_want(d->resize, d->win_width, d->win_height, 0);
 		return;
 	}
@@ -698,7 +705,7 @@ static void display_attach(struct viewer *v, void *state)
 		return;
 	}
 	d->vm_gone = false;
-	d->fb_since_attach = false;
+	d->fb_since_attach = d->window_decides = false;
 	attach_ram_segment(d);
 	update_title(d);
 	repaint_all(d);
