@@ -119,10 +119,13 @@ $(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS) $(XSEL_SRCS)) $(LIB_HOST) $(L
 # The viewer scales the guest's screen on the X server (XRender).
 $(call objs,$(VIEWER_SRCS)): PKG_CFLAGS += $(shell pkg-config --cflags xrender 2>/dev/null)
 $(BIN)/porthole-viewer: PKG_LIBS += $(shell pkg-config --libs xrender 2>/dev/null)
-# Video test helpers that speak X: a host window prober, a guest drawer.
-X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c
+# Test helpers that speak X: a host window prober and screenshot taker, a
+# guest drawer.
+X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c \
+	tests/host/x-screenshot.c
 $(call objs,$(X_TEST_HELPERS)): PKG_CFLAGS += $(X_CFLAGS)
-$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline: PKG_LIBS += $(X_LIBS)
+$(BUILD)/tests/host/xwin-probe $(BUILD)/tests/host/xcopy-baseline \
+	$(BUILD)/tests/host/x-screenshot: PKG_LIBS += $(X_LIBS)
 $(BUILD)/tests/guest/video-draw: PKG_LIBS += $(X_LIBS)
 # Input test helper: a guest X client that prints the events it gets.
 $(call objs,tests/guest/x-probe.c): PKG_CFLAGS += $(X_CFLAGS)
@@ -188,10 +191,10 @@ check_build = $(MAKE) --no-print-directory $(2) all || { mkdir -p $(1)/tests; \
 check_tests = [ -e $(1)/tests/results-build ] || { \
 	PORTHOLE_TEST_SUMMARY=no tests/run-unit.sh $(1); \
 	PORTHOLE_TEST_SUMMARY=no tests/run-e2e.sh $(1) '$(E2E)'; true; }
-# check_fuzz: each libFuzzer target for FUZZ_SECONDS (plain pass only: the
-# targets carry their own sanitizers).
-check_fuzz = { $(MAKE) --no-print-directory fuzz && \
-	PORTHOLE_TEST_SUMMARY=no tests/run-fuzz.sh build $(FUZZ_SECONDS); } || { \
+# check_fuzz: each libFuzzer target replays its corpus, then FUZZ_CHECK_SECONDS
+# of fresh inputs (plain pass only: the targets carry their own sanitizers).
+check_fuzz = { $(MAKE) --no-print-directory fuzz-build && \
+	PORTHOLE_TEST_SUMMARY=no tests/run-fuzz.sh build $(FUZZ_CHECK_SECONDS); } || { \
 	mkdir -p build/tests; echo "FAIL build fuzz: make fuzz failed" >>build/tests/results-fuzz; }
 # ("+" marks the build as the recursive make it is: make can't see $(MAKE)
 # through $(call), and `make -n` must still not run the tests.)
@@ -221,22 +224,42 @@ check: deps
 	@tests/summary.sh build/tests/results-* build/san/tests/results-*
 
 # ---- fuzzing: a libFuzzer target per guest-facing parser (tests/fuzz) ----
-# `make fuzz` builds them (Debian's clang); `make check` runs each for
-# FUZZ_SECONDS as a smoke test (tests/run-fuzz.sh); for a real campaign run
-# one by hand: build/fuzz/fuzz-x86-decode -max_total_time=600.
+# `make fuzz-build` builds them (Debian's clang); `make fuzz [FUZZ=pattern]
+# [FUZZ_SECONDS=N]` builds and runs each in turn for N seconds, keeping its
+# working corpus in build/fuzz/corpus/NAME and crashes in build/fuzz/crashes;
+# `make check` replays each in-tree corpus plus FUZZ_CHECK_SECONDS of fresh
+# inputs (tests/run-fuzz.sh runs both).
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 10
+FUZZ ?=
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -D_GNU_SOURCE -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := build/fuzz/fuzz-cpuid-elf build/fuzz/fuzz-x86-decode
 build/fuzz/fuzz-cpuid-elf: tests/fuzz/fuzz-cpuid-elf.c hypervisor/engines/cpuid-patch.c \
 	hypervisor/engines/x86-decode.c
 build/fuzz/fuzz-x86-decode: tests/fuzz/fuzz-x86-decode.c hypervisor/engines/x86-decode.c
-$(FUZZ_TARGETS):
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) $(ZYDIS_LIBS)
-.PHONY: fuzz
-fuzz: $(FUZZ_TARGETS)
+# Host services and guest additions: what they read from the other side.
+FUZZ_TARGETS += build/fuzz/fuzz-qp-attach
+build/fuzz/fuzz-qp-attach: host-services/lib/vmci-host.c host-services/lib/connect.c \
+	backdoor/ring.c backdoor/ring-transfer.c
+FUZZ_TARGETS += build/fuzz/fuzz-msgchan
+build/fuzz/fuzz-msgchan: backdoor/msgchan-host.c backdoor/msgchan-guest.c backdoor/call.c
+FUZZ_TARGETS += build/fuzz/fuzz-video
+build/fuzz/fuzz-video: backdoor/video.c
+# The agent's and the viewer's clipboard modules, X and VMCI stubbed in the harness.
+FUZZ_TARGETS += build/fuzz/fuzz-clipboard-msg
+build/fuzz/fuzz-clipboard-msg: backdoor/clipboard.c guest-additions/agent/clipboard.c \
+	host-services/viewer/clipboard.c
+build/fuzz/fuzz-clipboard-msg: PKG_CFLAGS += $(X_CFLAGS)
+# (Targets are added above: fuzz-build's list is read here.)
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS)
+fuzz: fuzz-build
+	@tests/run-fuzz.sh --campaign build $(FUZZ_SECONDS) '$(FUZZ)'
 
 # ---- benchmarks: `make bench BENCH=pattern` runs a subset ----
 BENCH ?=
@@ -251,10 +274,51 @@ run: deps all
 packages: all
 	$(MAKE) -C installer BUILD=$(abspath $(BUILD))
 
+# ---- make install / make uninstall (PREFIX, DESTDIR) ----
+# A source install of the host side: the programs (the guest tools too: a
+# trap-engine guest runs the host's files), man pages, porthole-hostd's D-Bus
+# activation file (found in PREFIX/share when PREFIX/share is in
+# XDG_DATA_DIRS, as /usr/local/share is by default) and introspection XML, and
+# the host programs' desktop entries (host-services/*/*.desktop, so that
+# desktops find them by name; copy porthole-tray.desktop into
+# ~/.config/autostart to start the tray at login).  Not the tray's login autostart, the guest's systemd
+# unit nor the agent's autostart entry: they change every login or boot of the
+# machine, which the packages (make packages) and install.sh do on request.
+# uninstall removes exactly the files in INSTALLED_FILES.
 PREFIX ?= /usr/local
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+BINDIR := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share
+MANDIR := $(DATADIR)/man
+MAN_PAGES := $(wildcard installer/man/*.[0-9])
+# man_path PAGE: where PAGE (installer/man/NAME.SECTION) goes
+man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
+HOST_DESKTOP_FILES := $(wildcard host-services/*/*.desktop)
+DBUS_SERVICE_FILE := $(DATADIR)/dbus-1/services/org.porthole.Host1.service
+INSTALLED_FILES := $(addprefix $(BINDIR)/,$(notdir $(PROGRAMS))) \
+	$(foreach p,$(MAN_PAGES),$(call man_path,$(p))) $(DBUS_SERVICE_FILE) \
+	$(DATADIR)/dbus-1/interfaces/org.porthole.Host1.xml \
+	$(addprefix $(DATADIR)/applications/,$(notdir $(HOST_DESKTOP_FILES)))
+.PHONY: uninstall
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/dbus-1/services \
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	$(foreach p,$(MAN_PAGES),install -d $(dir $(DESTDIR)$(call man_path,$(p))) && \
+		sed 's/@VERSION@/$(VERSION)/' $(p) >$(DESTDIR)$(call man_path,$(p)) && \
+		chmod 0644 $(DESTDIR)$(call man_path,$(p))$(newline))
+	sed 's|@bindir@|$(BINDIR)|' host-services/dbus/org.porthole.Host1.service.in \
+		>$(DESTDIR)$(DBUS_SERVICE_FILE)
+	chmod 0644 $(DESTDIR)$(DBUS_SERVICE_FILE)
+	install -m 0644 host-services/dbus/org.porthole.Host1.xml $(DESTDIR)$(DATADIR)/dbus-1/interfaces/
+	install -m 0644 $(HOST_DESKTOP_FILES) $(DESTDIR)$(DATADIR)/applications/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+
+define newline
+
+
+endef
 
 clean:
 	rm -rf build

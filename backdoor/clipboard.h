@@ -81,6 +81,7 @@ enum ph_clip_status {
 	PH_CLIP_ERR_TIMEOUT = 6,	/* the owner application did not answer */
 	PH_CLIP_ERR_TRANSPORT = 7,	/* queue pair failed, peer died mid-transfer */
 	PH_CLIP_ERR_BUSY = 8,		/* too many transfers at once */
+	PH_CLIP_ERR_NO_INPUT = 9,	/* guest read of host data with no host user paste */
 	PH_CLIP_STATUS_COUNT
 };
 
@@ -92,6 +93,7 @@ static inline const char *ph_clip_status_text(uint32_t s)
 		"the owner refused the format", "the offer was replaced",
 		"the owner application did not answer in time",
 		"the transfer channel failed (peer gone?)", "busy",
+		"no paste by the host user (no key or button press just before)",
 	};
 
 	return s < PH_CLIP_STATUS_COUNT ? text[s] : "unknown error";

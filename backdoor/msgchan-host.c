@@ -38,6 +38,9 @@ struct msgchan_host {
 	const struct msgchan_host_ops *ops;
 	void *opaque;
 	size_t buffered;
+	/* A message being handed to ops->received: still charged to its owner. */
+	size_t delivering;
+	int delivering_owner;
 	struct chan chans[GUESTMSG_MAX_CHANNEL];
 };
 
@@ -103,13 +106,44 @@ void msgchan_host_free(struct msgchan_host *h)
 	free(h);
 }
 
-/* Reserve `len` bytes of the shared budget. */
-static uint8_t *budget_alloc(struct msgchan_host *h, size_t len)
+static int owner_channels(const struct msgchan_host *h, int owner)
+{
+	int n = 0;
+
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		n += h->chans[i].open && h->chans[i].owner == owner;
+	return n;
+}
+
+static size_t owner_buffered(const struct msgchan_host *h, int owner)
+{
+	size_t n = h->delivering_owner == owner ? h->delivering : 0;
+
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		if (h->chans[i].open && h->chans[i].owner == owner)
+			n += h->chans[i].in_size + h->chans[i].out_size;
+	return n;
+}
+
+/* Owner 0 is the whole guest (see msgchan-host.h): no quota of its own. */
+static bool over_owner_budget(const struct msgchan_host *h, int owner, size_t len)
+{
+	return owner && h->cfg.owner_budget &&
+	       owner_buffered(h, owner) + len > h->cfg.owner_budget;
+}
+
+/* Reserve `len` bytes of the shared budget for a message of channel `c`. */
+static uint8_t *budget_alloc(struct msgchan_host *h, const struct chan *c, size_t len)
 {
 	uint8_t *p;
 
 	if (len > h->cfg.max_message || h->buffered + len > h->cfg.budget)
 		return NULL;
+	if (over_owner_budget(h, c->owner, len)) {
+		LOG(h, "guest process %d: %zu more message bytes refused (its quota is %zu)",
+		    c->owner, len, h->cfg.owner_budget);
+		return NULL;
+	}
 	p = malloc(len ? len : 1);
 	if (p)
 		h->buffered += len;
@@ -157,7 +191,10 @@ static void deliver(struct msgchan_host *h, int id, struct chan *c)
 	c->in_buf = NULL;
 	c->in_size = c->in_pos = 0;
 	c->in_active = false;
+	h->delivering = len;
+	h->delivering_owner = c->owner;
 	h->ops->received(h->opaque, id, c->proto, (const char *)buf, len);
+	h->delivering = 0;
 	h->buffered -= len;
 	free(buf);
 }
@@ -193,6 +230,12 @@ static void do_open(struct msgchan_host *h, struct bdoor_regs *r, int owner, uin
 		set_lb_status(r, 0);
 		return;
 	}
+	if (owner && h->cfg.owner_channels && owner_channels(h, owner) >= h->cfg.owner_channels) {
+		LOG(h, "open: guest process %d already holds %d channels (its quota)", owner,
+		    h->cfg.owner_channels);
+		set_lb_status(r, 0);
+		return;
+	}
 	id = find_free(h, now_ns);
 	if (id < 0) {
 		LOG(h, "open: all %d channels in use", GUESTMSG_MAX_CHANNEL);
@@ -224,7 +267,7 @@ static uint32_t do_sendsize(struct msgchan_host *h, int id, struct chan *c, uint
 {
 	if (c->in_active)
 		drop_in(h, c);	/* a new message abandons the unfinished one */
-	c->in_buf = budget_alloc(h, size);
+	c->in_buf = budget_alloc(h, c, size);
 	if (!c->in_buf) {
 		LOG(h, "send: channel %d: message of %u bytes refused (limit %zu, %zu buffered)",
 		    id, size, h->cfg.max_message, h->buffered);
@@ -439,7 +482,7 @@ int msgchan_host_reply(struct msgchan_host *h, int id, const void *msg, size_t l
 		return -1;
 	c = &h->chans[id];
 	drop_out(h, c);
-	buf = budget_alloc(h, len);
+	buf = budget_alloc(h, c, len);
 	if (!buf)
 		return -1;
 	if (len)

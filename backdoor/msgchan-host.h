@@ -39,11 +39,20 @@ struct msgchan_host_ops {
 	int (*mem_write)(void *mem_opaque, uint64_t addr, const void *buf, size_t len);
 };
 
+/*
+ * Owners: each channel belongs to the guest context that opened it (a
+ * process in the trap engine).  Per-owner quotas keep one context from
+ * taking every channel or the whole byte budget and locking the others
+ * out.  Owner 0 is the guest as a whole (a KVM guest: the device model
+ * can't tell its processes apart): only the global limits apply to it.
+ */
 struct msgchan_host_config {
 	bool offer_hb;		/* advertise the high-bandwidth port */
 	size_t max_message;	/* per message, <= GUESTMSG_MAX_SIZE */
 	size_t budget;		/* all buffered bytes of all channels */
 	uint64_t owner_idle_ns;	/* a full table reclaims channels idle this long */
+	int owner_channels;	/* channels one owner may hold open; 0: no quota */
+	size_t owner_budget;	/* bytes buffered in one owner's channels; 0: no quota */
 };
 
 struct msgchan_host *msgchan_host_new(const struct msgchan_host_config *cfg,

@@ -18,27 +18,48 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Copy what the ring allows now, ringing the peer's doorbell when it said it
+ * sleeps; how many bytes moved, or -EPROTO (the peer corrupted the header).
+ */
+static int64_t copy_available(struct vmci_qp_view *v, uint8_t *buf, size_t len, size_t *off,
+			      bool write, const struct ring_side *side)
+{
+	uint32_t theirs = write ? VMCI_RING_WAIT_DATA : VMCI_RING_WAIT_SPACE;
+	int64_t moved = 0;
+
+	while (*off < len) {
+		int64_t n = write ? ring_write(v, buf + *off, len - *off)
+				  : ring_read(v, buf + *off, len - *off);
+
+		if (n < 0)
+			return -EPROTO;
+		if (n == 0)
+			break;
+		*off += (size_t)n;
+		moved += n;
+		if (ring_peer_waiting(v, theirs))
+			side->notify(side->opaque);
+	}
+	return moved;
+}
+
 static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write,
 		    const struct ring_side *side)
 {
-	/* What we wait for, and what the peer waits for when we make progress. */
+	/* What we wait for. */
 	uint32_t ours = write ? VMCI_RING_WAIT_SPACE : VMCI_RING_WAIT_DATA;
-	uint32_t theirs = write ? VMCI_RING_WAIT_DATA : VMCI_RING_WAIT_SPACE;
 	size_t off = 0;
 	int64_t stalled_since = -1;	/* read the clock only once we sleep */
 
 	while (off < len) {
-		int64_t n = write ? ring_write(v, buf + off, len - off)
-				  : ring_read(v, buf + off, len - off);
+		int64_t n = copy_available(v, buf, len, &off, write, side);
 		int r;
 
 		if (n < 0)
-			return -EPROTO;		/* the peer corrupted the ring header */
+			return (int)n;
 		if (n > 0) {
-			off += (size_t)n;
 			stalled_since = -1;
-			if (ring_peer_waiting(v, theirs))
-				side->notify(side->opaque);
 			continue;
 		}
 		if (side->peer_gone(side->opaque))
@@ -62,6 +83,29 @@ static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write
 			return r;
 	}
 	return 0;
+}
+
+int ring_transfer_step(struct vmci_qp_view *v, void *buf, size_t len, size_t *off, bool write,
+		       const struct ring_side *side)
+{
+	uint32_t ours = write ? VMCI_RING_WAIT_SPACE : VMCI_RING_WAIT_DATA;
+
+	ring_set_waiting(v, 0);
+	for (;;) {
+		int64_t n = copy_available(v, buf, len, off, write, side);
+
+		if (n < 0)
+			return (int)n;
+		if (*off >= len)
+			return 0;
+		if (side->peer_gone(side->opaque))
+			return -EPIPE;
+		ring_set_waiting(v, ours);
+		/* Re-check after publishing the flag, as transfer() does before sleeping. */
+		if ((write ? ring_free_space(v) : ring_ready(v)) == 0)
+			return -EAGAIN;
+		ring_set_waiting(v, 0);
+	}
 }
 
 int ring_write_all(struct vmci_qp_view *v, const void *buf, size_t len,

@@ -135,4 +135,15 @@ int ring_write_all(struct vmci_qp_view *v, const void *buf, size_t len,
 		   const struct ring_side *side);
 int ring_read_all(struct vmci_qp_view *v, void *buf, size_t len, const struct ring_side *side);
 
+/*
+ * The same without blocking, for callers driven by an event loop: move what
+ * the ring allows now from/to buf[*off..len) (advancing *off).  0 once all
+ * `len` bytes moved; -EAGAIN when the ring is full (write) or empty (read):
+ * our waiting flag is then set, so the peer rings our doorbell when it moves
+ * (call again then, or on a timer); -EPIPE, -EPROTO as above.  side->wait and
+ * side->stall_ms are not used: the caller owns the clock.
+ */
+int ring_transfer_step(struct vmci_qp_view *v, void *buf, size_t len, size_t *off, bool write,
+		       const struct ring_side *side);
+
 #endif

@@ -30,6 +30,7 @@
 #define PORTHOLE_BACKDOOR_VIDEO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backdoor/desktop.h"
@@ -80,6 +81,37 @@ struct ph_video_dirty {
 _Static_assert(sizeof(struct ph_video_hdr) == 8, "video header is 8 bytes");
 _Static_assert(sizeof(struct ph_video_fb) == 40, "framebuffer descriptor is 40 bytes");
 _Static_assert(sizeof(struct ph_video_dirty) == 16, "dirty header is 16 bytes");
+
+/* A PH_VIDEO_DIRTY as received: its rectangles copied out of the datagram. */
+struct ph_video_update {
+	struct ph_video_hdr hdr;
+	uint32_t count;
+	struct ph_video_rect rects[PH_VIDEO_MAX_RECTS];
+};
+
+/* Any video datagram, as ph_video_parse() copies it. */
+union ph_video_msg {
+	struct ph_video_hdr hdr;	/* HELLO, FB_ACK */
+	struct ph_video_fb fb;		/* FB: still to be checked with ph_video_fb_check() */
+	struct ph_video_update dirty;	/* DIRTY */
+};
+
+/*
+ * Both sides: copy a received datagram into *m once (the sender may change
+ * its buffer meanwhile) and check its shape: a known type; FB exactly its
+ * size; DIRTY 1..PH_VIDEO_MAX_RECTS rectangles and exactly their size;
+ * HELLO and FB_ACK a header (what follows is ignored).  The type, or -1
+ * with *why set to a static text.
+ */
+int ph_video_parse(const void *buf, size_t len, union ph_video_msg *m, const char **why);
+
+/*
+ * Host side: queue a (clipped) rectangle for painting in pending[], which
+ * holds *npending of PH_VIDEO_MAX_RECTS; when full, everything queued and
+ * `r` become one box around all.
+ */
+void ph_video_pending_add(struct ph_video_rect *pending, uint32_t *npending,
+			  const struct ph_video_rect *r);
 
 /*
  * Host side: is this descriptor safe to map and read?  `ram_pages` is the

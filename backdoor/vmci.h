@@ -218,7 +218,13 @@ struct vmci_ctl_qp_attach {
 	uint32_t pad;
 };
 
-/* PH_CTL_VMCI_QP_ATTACH reply, then up to VMCI_CTL_QP_PPNS_PER_REPLY u64 PPNs. */
+/*
+ * PH_CTL_VMCI_QP_ATTACH reply, then up to VMCI_CTL_QP_PPNS_PER_REPLY u64
+ * page numbers.  These are pages of the guest RAM memfd (offset / 4096),
+ * which host services map: the hypervisor translated the guest's
+ * guest-physical page numbers through the VM's memory map (they differ in
+ * a KVM guest above the 32-bit PCI hole).
+ */
 struct vmci_ctl_qp_info {
 	struct vmci_handle handle;
 	uint64_t produce_size;		/* the guest's produce queue: the host reads it */

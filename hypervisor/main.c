@@ -3,7 +3,7 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
- *                   [--cpuid auto|fault|patch|off] [-- CMD ARGS...]
+ *                   [--cpuid auto|fault|patch|off] [--testdev] [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
  *   porthole-hv run --engine kvm [...] --kernel FILE [--initrd FILE] [--cmdline TEXT]
  *
@@ -12,7 +12,9 @@
  * device model.  The guest's exit status becomes ours.
  */
 #define G_LOG_DOMAIN "porthole-hv"
+#include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <limits.h>
@@ -20,9 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "control-proto.h"
 #include "control.h"
@@ -162,7 +167,7 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
-	gboolean no_hb = FALSE;
+	gboolean no_hb = FALSE, testdev = FALSE;
 	GOptionEntry entries[] = {
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "VM name (default: vm1, vm2, ...)", "NAME" },
 		{ "ram", 'm', 0, G_OPTION_ARG_STRING, &ram, "Guest RAM size (default 1G)", "SIZE" },
@@ -186,6 +191,8 @@ static int cmd_run(int argc, char **argv)
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
 		{ "no-hb", 0, 0, G_OPTION_ARG_NONE, &no_hb,
 		  "Don't offer the high-bandwidth backdoor port", NULL },
+		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
+		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) oc = g_option_context_new("[-- COMMAND [ARG...]]");
@@ -297,6 +304,7 @@ static int cmd_run(int argc, char **argv)
 		run.kopt = (struct kvm_options){ payload, kernel, initrd, cmdline };
 	}
 	cfg.no_hb = no_hb;
+	cfg.testdev = testdev;
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at
@@ -349,6 +357,31 @@ static int cmd_run(int argc, char **argv)
 }
 
 /* What this host offers the engines, one "key=value" a line (tests and bug reports read it). */
+/*
+ * Whether the KVM engine can run here: "kvm=yes", with "(nested: ...)" when
+ * this host is itself a VM (the CPU's hypervisor bit: every exit goes through
+ * the outer hypervisor, so KVM guests are slow), or "kvm=no (why)".
+ */
+static void probe_kvm(void)
+{
+	unsigned int eax, ebx, ecx = 0, edx;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int api;
+
+	if (fd < 0) {
+		printf("kvm=no (/dev/kvm: %s)\n", g_strerror(errno));
+		return;
+	}
+	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (api != KVM_API_VERSION) {
+		printf("kvm=no (KVM API version %d, not %d)\n", api, KVM_API_VERSION);
+		return;
+	}
+	__get_cpuid(1, &eax, &ebx, &ecx, &edx);
+	printf("kvm=yes%s\n", ecx & (1u << 31) ? " (nested: this host is itself a VM)" : "");
+}
+
 static int cmd_probe(void)
 {
 	int err = trap_probe_cpuid_faulting();
@@ -358,6 +391,7 @@ static int cmd_probe(void)
 		       strerrorname_np(err) ? strerrorname_np(err) : "?", g_strerror(err));
 	else
 		printf("cpuid-faulting=yes\ncpuid-auto=fault\n");
+	probe_kvm();
 	return 0;
 }
 
@@ -369,7 +403,7 @@ static void usage(FILE *f)
 		"       porthole-hv --version\n"
 		"\n"
 		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
-		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode).\n"
+		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode; KVM).\n"
 		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
 }
 

@@ -82,6 +82,7 @@ struct vm *vm_create(const struct vm_config *cfg)
 
 	/* Guest RAM: sparse until touched; sealed so a mapper never sees it shrink. */
 	vm->ram_size = cfg->ram_size;
+	vm->ram_map = (struct vm_ram_map){ 1, { { 0, cfg->ram_size } } };
 	vm->ram_fd = memfd_create("porthole-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)vm->ram_size) ||
 	    fcntl(vm->ram_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
@@ -93,7 +94,7 @@ struct vm *vm_create(const struct vm_config *cfg)
 
 	vm->iobus = iobus_new();
 	vm->rpc = rpc_new(vm, vm->offer_hb);
-	if (backdoor_init(vm) || testdev_init(vm)) {
+	if (backdoor_init(vm) || (cfg->testdev && testdev_init(vm))) {
 		g_warning("device setup failed");
 		vm_destroy(vm);
 		return NULL;
@@ -135,6 +136,53 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->lock);
 	g_free(vm->engine_status);
 	g_free(vm);
+}
+
+int vm_ram_map_translate(const struct vm_ram_map *map, uint64_t gpa, uint64_t len,
+			 uint64_t *offset)
+{
+	uint64_t file = 0;
+
+	for (unsigned int i = 0; i < map->n && i < VM_RAM_RANGES_MAX; i++) {
+		const struct vm_ram_range *r = &map->range[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size) {
+			if (len > r->size - (gpa - r->gpa))
+				return -1;	/* runs past the range: into a hole or the end */
+			*offset = file + (gpa - r->gpa);
+			return 0;
+		}
+		file += r->size;
+	}
+	return -1;
+}
+
+int vm_set_ram_map(struct vm *vm, const struct vm_ram_map *map)
+{
+	uint64_t total = 0, end = 0;
+
+	if (!map->n || map->n > VM_RAM_RANGES_MAX)
+		return -1;
+	for (unsigned int i = 0; i < map->n; i++) {
+		const struct vm_ram_range *r = &map->range[i];
+
+		if (!r->size || r->gpa < end || r->gpa + r->size < r->gpa ||
+		    r->size > vm->ram_size - total)
+			return -1;
+		end = r->gpa + r->size;
+		total += r->size;
+	}
+	if (total != vm->ram_size)
+		return -1;
+	pthread_mutex_lock(&vm->lock);
+	vm->ram_map = *map;
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vm_gpa_to_ram(const struct vm *vm, uint64_t gpa, uint64_t len, uint64_t *offset)
+{
+	return vm_ram_map_translate(&vm->ram_map, gpa, len, offset);
 }
 
 void vm_append_guest_text(GString *out, const char *s, size_t max, const char *also)

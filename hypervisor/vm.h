@@ -20,6 +20,32 @@
 
 #define VM_NAME_MAX	64
 
+/*
+ * Where guest RAM appears in the guest-physical address space: ranges in
+ * ascending address order, whose bytes follow one another in the RAM memfd
+ * from offset 0.  The trap engine's guests see the file itself (one range
+ * at 0); the KVM engine puts what does not fit below the 32-bit PCI hole at
+ * 4 GiB (kvm.c: setup_ram).
+ */
+#define VM_RAM_RANGES_MAX	4
+
+struct vm_ram_range {
+	uint64_t gpa, size;
+};
+
+struct vm_ram_map {
+	unsigned int n;
+	struct vm_ram_range range[VM_RAM_RANGES_MAX];
+};
+
+/*
+ * The RAM memfd offset of guest-physical [gpa, gpa + len): 0 and *offset,
+ * or -1 when any byte of it is not RAM (a hole, past the end) or it spans
+ * two ranges.
+ */
+int vm_ram_map_translate(const struct vm_ram_map *map, uint64_t gpa, uint64_t len,
+			 uint64_t *offset);
+
 struct vm_config {
 	const char *name;
 	uint64_t ram_size;
@@ -28,6 +54,7 @@ struct vm_config {
 	uint32_t screen_width, screen_height;
 	const char *engine;		/* "trap", later "kvm" */
 	bool no_hb;			/* don't offer the high-bandwidth port */
+	bool testdev;			/* engine test device on 0xE0-0xEF (tests only) */
 };
 
 struct rpc_state;
@@ -45,6 +72,7 @@ struct vm {
 
 	int ram_fd;			/* memfd of ram_size bytes, sealed size */
 	uint64_t ram_size;
+	struct vm_ram_map ram_map;	/* vm_set_ram_map(); identity until then */
 
 	struct timespec started;	/* CLOCK_MONOTONIC */
 	char cpuid_vendor[13];
@@ -103,6 +131,20 @@ double vm_uptime(const struct vm *vm);
  * reported when logging resumes.
  */
 void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The engine's guest-physical layout of the RAM file (takes vm->lock).
+ * The ranges must cover ram_size bytes exactly, in ascending, disjoint
+ * order; 0, or -1 (nothing changed).
+ */
+int vm_set_ram_map(struct vm *vm, const struct vm_ram_map *map);
+
+/*
+ * A guest-physical address as devices get it (a VMCI page number times the
+ * page size) to an offset in the RAM memfd, through the engine's layout
+ * (vm->lock held).  0, or -1 when [gpa, gpa + len) is not all RAM.
+ */
+int vm_gpa_to_ram(const struct vm *vm, uint64_t gpa, uint64_t len, uint64_t *offset);
 
 /* A guest context (trap engine: a process) is gone: release what it held. */
 void vm_owner_exited(struct vm *vm, int owner);

@@ -2,18 +2,20 @@
 # make run: a demo VM set up the way a user's would be.  The guest additions
 # package (make packages) is unpacked and laid over the guest's / with
 # `porthole-hv run --overlay`, so the guest runs what the package installed:
-# an X session (Xorg with the package's dummy-driver config, xclock and xeyes),
+# an X session (Xorg with the package's dummy-driver config, xclock, xeyes and
+# an xterm to type and paste into),
 # porthole-guestd and porthole-agent (started from the package's XDG autostart
 # entry), all from /usr/bin.  On the host: porthole-hostd on the session bus
 # (a private bus when there is none) and porthole-viewer on $DISPLAY; without
 # a display the VM runs headless and this says how to get one.
-# Runs until Ctrl-C, or RUN_SECONDS seconds.  VM=NAME names the VM (demo).
+# Runs until Ctrl-C, or RUN_SECONDS seconds.  VM=NAME names the VM (demo);
+# DEMO_DIR is where the unpacked package and the guest logs go (BUILD/demo).
 set -eu
 build=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$build/bin
 name=${VM:-demo}
-demo=$build/demo
+demo=${DEMO_DIR:-$build/demo}
 version=$(cat "$top/VERSION")
 arch=$(dpkg --print-architecture)
 
@@ -55,7 +57,7 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
-echo "== starting VM '$name' (trap engine): Xorg :0, xclock, xeyes, porthole-guestd, porthole-agent"
+echo "== starting VM '$name' (trap engine): Xorg :0, xclock, xeyes, xterm, porthole-guestd, porthole-agent"
 # The guest session, as a desktop login would start it: X, a client, then the
 # tools: guestd as its systemd unit would, the agent as the autostart entry says.
 "$BIN/porthole-hv" run --name "$name" --overlay "$demo/root" --share "$demo/logs:/var/log/porthole" \
@@ -66,10 +68,19 @@ echo "== starting VM '$name' (trap engine): Xorg :0, xclock, xeyes, porthole-gue
 		-novtswitch -sharevts -logfile /tmp/xorg.log >$log/xorg.out 2>&1 &
 	for i in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 	xsetroot -solid "#35556f"
-	# Test clients to look at and click (xterm exits at once in a trap-engine guest: its pty setup fails).
+	# Clients to look at, click, type and paste into.  The terminal pastes
+	# CLIPBOARD (else PRIMARY) on Shift+Insert and Ctrl+Shift+V, copies the
+	# selection to CLIPBOARD on Ctrl+Shift+C, as desktop terminals do.
 	xclock -update 1 -geometry 240x240+40+40 >$log/clients.out 2>&1 &
 	xeyes -geometry 240x160+320+40 >>$log/clients.out 2>&1 &
-	/usr/bin/porthole-guestd >$log/guestd.log 2>&1 &
+	xterm -geometry 80x24+40+320 -T "demo terminal" -xrm "XTerm*VT100.translations: #override \\n\
+		Shift <Key>Insert: insert-selection(CLIPBOARD, PRIMARY) \\n\
+		Ctrl Shift <Key>V: insert-selection(CLIPBOARD, PRIMARY) \\n\
+		Ctrl Shift <Key>C: copy-selection(CLIPBOARD)" -e bash >>$log/clients.out 2>&1 &
+	# No init in this guest: its pid 1 is this script, and a halt ends it,
+	# and with it the VM (porthole-ctl shutdown, "Shut down guest" in the tray).
+	trap "exit 0" TERM
+	/usr/bin/porthole-guestd --halt-command "kill -TERM 1" >$log/guestd.log 2>&1 &
 	agent=$(sed -n "s/^Exec=//p" /etc/xdg/autostart/porthole-agent.desktop)
 	$agent >$log/agent.log 2>&1 &
 	/usr/bin/porthole-rpc "info-set guestinfo.hello from-the-guest" >/dev/null

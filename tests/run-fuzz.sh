@@ -1,49 +1,112 @@
 #!/bin/bash
-# Run every libFuzzer target for a while: tests/run-fuzz.sh BUILD_DIR SECONDS
-# A smoke test in `make check` (each guest-facing parser gets SECONDS of
-# fresh inputs from a small seed corpus); a campaign is the same binary run
-# by hand for longer.  Results go to BUILD_DIR/tests/results-fuzz, one line
-# per target, for tests/summary.sh; a crash leaves its input in
-# BUILD_DIR/tests/fuzz-crashes/.
+# Run the libFuzzer targets of a build tree, one after another:
+#
+#   tests/run-fuzz.sh [--campaign] BUILD_DIR SECONDS [PATTERN]
+#
+# Without --campaign (`make check`): each target replays its in-tree corpus
+# (tests/fuzz/corpus/NAME: seeds, and every input that once found a bug),
+# then gets SECONDS of fresh inputs in a scratch directory; nothing is kept.
+# With --campaign (`make fuzz`): the working corpus is BUILD_DIR/fuzz/corpus/NAME
+# (seeded from the in-tree one, kept, so a later run goes on from there),
+# progress is shown while a target runs, and crashes are kept in
+# BUILD_DIR/fuzz/crashes/ with the command that reproduces them.
+#
+# PATTERN picks the targets whose names contain it.  tests/fuzz/NAME.options,
+# if there, holds extra libFuzzer flags for NAME (e.g. -max_len=65536).
+# Every target ends with one line, "PASS|FAIL fuzz NAME: execs, execs/s, cov,
+# ft", also written to BUILD_DIR/tests/results-fuzz for tests/summary.sh.
 set -u
+campaign=
+[ "${1:-}" = --campaign ] && { campaign=1; shift; }
 build=${1:-build}
 secs=${2:-10}
+pattern=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
 results=$build/tests/results-fuzz
-mkdir -p "$build/tests/fuzz-crashes"
+mkdir -p "$build/tests"
 : >"$results"
 record() { echo "$1"; echo "$1" >>"$results"; }
 
-# Seeds: real ELF files (a program, a shared library, our own code) and a few
-# instruction encodings, so the fuzzer starts from valid structure.
-seeds=$(mktemp -d /tmp/porthole-fuzz.XXXXXX)
-trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/fuzz-cpuid-elf" "$seeds/fuzz-x86-decode"
-for f in /bin/true "$build/tests/guest/libcpuid-probe.so" "$build/tests/guest/cpuid-cases"; do
-	[ -f "$f" ] && head -c 65536 "$f" >"$seeds/fuzz-cpuid-elf/$(basename "$f")"
-done
-for hex in 0fa2 660fa2 ec 66ed 6648ed f3666f 6765f36e e410 b80fa20000 480fa2c3; do
-	printf "$(echo "$hex" | sed 's/../\\x&/g')" >"$seeds/fuzz-x86-decode/$hex"
-done
+scratch=$(mktemp -d /tmp/porthole-fuzz.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+# Seeds that are build products, not files in the tree: real ELF programs
+# and libraries for the cpuid patcher's parser.
+extra_seeds() {
+	case $1 in
+	fuzz-cpuid-elf)
+		for f in /bin/true "$build/tests/guest/libcpuid-probe.so" \
+			 "$build/tests/guest/cpuid-cases"; do
+			[ -f "$f" ] && head -c 65536 "$f" >"$2/seed-$(basename "$f")"
+		done ;;
+	esac
+}
+
+# The last libFuzzer status line ("#N ... cov: C ft: F ... exec/s: E") of a log.
+last_stats() {
+	grep -aE '^#[0-9]+' "$1" | tail -1
+}
+field() {	# field NAME LINE: the number after "NAME:"
+	echo "$2" | sed -n "s|.* $1: *\([0-9]*\).*|\1|p"
+}
 
 for bin in "$build"/fuzz/fuzz-*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
+	case $name in *"$pattern"*) ;; *) continue ;; esac
 	log=$build/tests/$name.log
-	mkdir -p "$seeds/$name"
-	# The in-tree corpus (tests/fuzz/corpus/NAME) holds every input that once
-	# found a bug: each run starts by replaying them.
-	corpus=$(dirname "$0")/fuzz/corpus/$name
-	[ -d "$corpus" ] || corpus=
-	if "$bin" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
-		-artifact_prefix="$build/tests/fuzz-crashes/$name-" "$seeds/$name" $corpus \
-		>"$log" 2>&1; then
-		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-		record "PASS fuzz $name (${runs:-?} inputs in $secs s)"
+	intree=$here/fuzz/corpus/$name
+	opts=
+	[ -f "$here/fuzz/$name.options" ] && opts=$(cat "$here/fuzz/$name.options")
+	if [ -n "$campaign" ]; then
+		work=$build/fuzz/corpus/$name
+		crashes=$build/fuzz/crashes
 	else
-		record "FAIL fuzz $name: $(grep -m1 -E 'ERROR|SUMMARY|deadly' "$log" || echo "exited non-zero")"
+		work=$scratch/$name
+		crashes=$build/tests/fuzz-crashes
+	fi
+	mkdir -p "$work" "$crashes"
+	extra_seeds "$name" "$work"
+	dirs=$work
+	[ -d "$intree" ] && dirs="$work $intree"
+	[ -n "$campaign" ] && echo "== $name: $secs s (corpus $work)"
+	# -timeout: one input taking 10 s is a hang (bounded work per request).
+	# shellcheck disable=SC2086
+	"$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 $opts \
+		-artifact_prefix="$crashes/$name-" $dirs >"$log" 2>&1 &
+	pid=$!
+	if [ -n "$campaign" ]; then
+		start=$SECONDS
+		next=30
+		while kill -0 $pid 2>/dev/null; do
+			sleep 1
+			el=$((SECONDS - start))
+			[ $el -ge $next ] || continue
+			next=$((next + 30))
+			s=$(last_stats "$log")
+			echo "   $name ${el}/${secs} s: $(field cov "$s") cov, $(field ft "$s") ft," \
+				"$(field corp "$s") inputs, $(field exec/s "$s") execs/s"
+		done
+	fi
+	wait $pid
+	st=$?
+	s=$(last_stats "$log")
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+	nums="${runs:-?} execs, ${rate:-?} execs/s, cov ${s:+$(field cov "$s")}, ft ${s:+$(field ft "$s")}"
+	if [ $st -eq 0 ]; then
+		record "PASS fuzz $name: $nums in $secs s"
+	else
+		record "FAIL fuzz $name: $(grep -am1 -E 'ERROR|SUMMARY|deadly' "$log" || echo "exited $st") ($nums)"
 		tail -30 "$log" | sed 's/^/    /'
+		crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+		if [ -n "$crash" ]; then
+			echo "    input kept: $crash"
+			echo "    reproduce:  $bin $crash"
+			echo "    (keep it as a test: cp $crash $intree/)"
+		fi
 	fi
 done
-[ -s "$results" ] || record "FAIL fuzz (none): no fuzz target built in $build/fuzz"
+[ -s "$results" ] || record "FAIL fuzz (none): no fuzz target${pattern:+ matching '$pattern'} in $build/fuzz"
 [ "${PORTHOLE_TEST_SUMMARY:-}" = no ] && exit 0
-exec "$(dirname "$0")/summary.sh" "$results"
+exec "$here/summary.sh" "$results"

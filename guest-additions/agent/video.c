@@ -429,14 +429,14 @@ static bool on_rr_event(struct agent *a, XEvent *ev, void *opaque)
 static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 {
 	struct video *vd = opaque;
-	struct ph_video_hdr h;
+	union ph_video_msg m;
+	const char *why = NULL;
 
-	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID || d->hdr.payload_size < sizeof(h)) {
-		g_debug("video: malformed datagram dropped");
+	if (d->hdr.src.context != VMCI_HOST_CONTEXT_ID) {
+		g_debug("video: datagram from context %u dropped", d->hdr.src.context);
 		return;
 	}
-	memcpy(&h, d->payload, sizeof(h));
-	switch (h.type) {
+	switch (ph_video_parse(d->payload, d->hdr.payload_size, &m, &why)) {
 	case PH_VIDEO_HELLO:
 		if (!vd->fb)
 			return;
@@ -450,10 +450,13 @@ static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 			send_full_update(vd, false);
 		break;
 	case PH_VIDEO_FB_ACK:
-		free_retired_before(vd, h.generation);
+		free_retired_before(vd, m.hdr.generation);
+		break;
+	case -1:
+		g_debug("video: %s dropped", why);
 		break;
 	default:
-		g_debug("video: unknown message %u dropped", h.type);
+		g_debug("video: message type %u is not for the guest; dropped", m.hdr.type);
 	}
 }
 

@@ -305,7 +305,13 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 			goto fail;
 		}
 		memcpy(&info, out->data, sizeof(info));
+		/*
+		 * The sizes bound the page arithmetic below and every ring
+		 * access after it: near 2^64, VMCI_PAGES() wraps to a few pages.
+		 */
 		if (info.num_ppns > VMCI_QP_MAX_PPNS || info.first_ppn_index != got ||
+		    info.produce_size > VMCI_QP_MAX_QUEUE_SIZE ||
+		    info.consume_size > VMCI_QP_MAX_QUEUE_SIZE ||
 		    out->len != sizeof(info) + (size_t)info.count * 8 || !info.count) {
 			g_byte_array_free(out, TRUE);
 			ret = -EPROTO;
@@ -379,6 +385,20 @@ int phh_qp_detach(struct phh_vmci *h, struct phh_qp *qp)
 	return st > 0 ? -st : st;
 }
 
+bool phh_qp_event(struct phh_qp *qp, const struct phh_dg *d)
+{
+	struct vmci_event_qp ev;
+
+	if (d->hdr.src.context != VMCI_HYPERVISOR_CONTEXT_ID || d->hdr.payload_size < sizeof(ev))
+		return false;
+	memcpy(&ev, d->payload, sizeof(ev));
+	if (ev.event == VMCI_EVENT_QP_PEER_DETACH && ev.handle.resource == qp->handle.resource) {
+		qp->peer_detached = true;
+		return true;
+	}
+	return ev.event == VMCI_EVENT_PH_DOORBELL && ev.handle.resource == qp->doorbell_resource;
+}
+
 /*
  * Wait for the guest: a doorbell on our resource or the queue pair's
  * detach.  Other datagrams stay queued, in order.  0, -EPIPE, -errno.
@@ -394,20 +414,10 @@ static int qp_wait(struct phh_vmci *h, struct phh_qp *qp, int timeout_ms)
 	keep = g_queue_new();
 	while (!g_queue_is_empty(h->queue)) {
 		struct phh_dg *d = g_queue_pop_head(h->queue);
-		struct vmci_event_qp ev;
 
-		if (d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
-		    d->hdr.payload_size >= sizeof(ev)) {
-			memcpy(&ev, d->payload, sizeof(ev));
-			if ((ev.event == VMCI_EVENT_QP_PEER_DETACH &&
-			     ev.handle.resource == qp->handle.resource) ||
-			    (ev.event == VMCI_EVENT_PH_DOORBELL &&
-			     ev.handle.resource == qp->doorbell_resource)) {
-				if (ev.event == VMCI_EVENT_QP_PEER_DETACH)
-					qp->peer_detached = true;
-				dg_free(d);
-				continue;
-			}
+		if (phh_qp_event(qp, d)) {
+			dg_free(d);
+			continue;
 		}
 		g_queue_push_tail(keep, d);
 	}
@@ -454,4 +464,13 @@ int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len
 	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
 
 	return ring_read_all(&qp->view, buf, len, &side);
+}
+
+int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, size_t *off,
+		bool write)
+{
+	struct host_side hs = { h, qp };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, 0 };
+
+	return ring_transfer_step(&qp->view, buf, len, off, write, &side);
 }

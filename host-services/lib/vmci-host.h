@@ -54,6 +54,9 @@ int phh_vmci_recv(struct phh_vmci *h, struct phh_dg *d, int timeout_ms);
 /*
  * Map guest pages `ppns` as one contiguous view (consecutive page numbers
  * coalesced into one mapping each) inside a reserved range.  NULL on error.
+ * Page numbers are pages of the RAM memfd: a queue pair's come translated
+ * by the hypervisor (vmci_ctl_qp_info); the trap engine's allocator hands
+ * guests pages whose guest-physical number is the same.
  */
 void *phh_map_ppns(int ram_fd, uint64_t ram_size, const uint64_t *ppns, uint64_t n);
 
@@ -75,5 +78,19 @@ int phh_qp_detach(struct phh_vmci *h, struct phh_qp *qp);
 /* Exactly len bytes, blocking on doorbells; 0, -EPIPE (guest left), -ETIMEDOUT (stall_ms) or -errno. */
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len);
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len);
+/*
+ * For a main loop: move what the ring allows now (ring_transfer_step in
+ * backdoor/ring.h): 0 when buf[*off..len) is through, -EAGAIN to be called
+ * again after this queue pair's next event (phh_qp_event) or a timer,
+ * -EPIPE, -EPROTO.
+ */
+int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, size_t *off,
+		bool write);
+/*
+ * Is datagram `d` (received by whoever reads this connection) an event of
+ * this queue pair: the guest's doorbell, or its detach (which sets
+ * qp->peer_detached)?
+ */
+bool phh_qp_event(struct phh_qp *qp, const struct phh_dg *d);
 
 #endif

@@ -7,13 +7,22 @@
  *  - a host application copies: we OFFER it to the guest; when a guest
  *    application pastes, the agent sends REQUEST naming its queue pair; we
  *    check the VM's policy (PH_CTL_CLIPBOARD_POLICY_GET, asked before every
- *    transfer), read our X selection, attach, answer XFER and write;
+ *    transfer) and that the host user just pasted (a key or button press
+ *    the viewer delivered, viewer_take_user_press), read our X selection,
+ *    attach, answer XFER and write;
  *  - the guest copies: its OFFER makes us own the host selection; a host
  *    paste (policy permitting) sends REQUEST, the agent answers XFER with
  *    its queue pair, we attach, say READY, read, detach and say DONE.
- * Legacy guests (backdoor copy/paste, no agent): host text copies are
- * pushed to the hypervisor (PH_CTL_CLIPBOARD_LEGACY_SET), and a text the
- * guest sent is polled for (PH_CTL_CLIPBOARD_LEGACY_GET) and owned here.
+ * Legacy guests (backdoor copy/paste, no agent): a host text copy is
+ * pushed to the hypervisor (PH_CTL_CLIPBOARD_LEGACY_SET) at the next key or
+ * button press the viewer delivers (the guest reads that buffer whenever it
+ * likes, so it gets nothing before the user acts in the VM's window), and a
+ * text the guest sent is polled for (PH_CTL_CLIPBOARD_LEGACY_GET) and owned
+ * here.
+ * The bytes move through queue pairs without blocking (struct transfer:
+ * driven by the guest's doorbells, its detach and a tick), so the viewer
+ * keeps drawing and taking input while a guest is slow or hostile, and each
+ * transfer is abandoned at a deadline fixed when it starts.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,11 +39,24 @@
 #define CLIP_AGENT_CHECK_MS	300
 /* Reads for the legacy push use cookies above this (pastes use small ids). */
 #define CLIP_LEGACY_COOKIE	0x80000000u
+/*
+ * A queue pair transfer must be over by a deadline fixed when it starts:
+ * 5 s plus its size at the slowest rate we wait for (1 MiB/s; the 10 MiB
+ * pastes of tests/e2e/80-clipboard.sh move at well over 10 MiB/s even
+ * under ASan here).  A guest trickling bytes holds that one paste for a
+ * bounded time, and never the viewer.
+ */
+#define CLIP_DEADLINE_BASE_MS	5000
+#define CLIP_MIN_BYTES_PER_MS	1024
+/* The guest rings our doorbell when it moves; this tick only covers a lost one. */
+#define CLIP_TRANSFER_TICK_MS	500
 
 struct policy {
 	bool host_to_guest, guest_to_host;
 	uint64_t max_size;
 };
+
+struct transfer;
 
 /* A host application pasting guest data. */
 struct paste {
@@ -43,6 +65,27 @@ struct paste {
 	unsigned int sel, format;
 	uint64_t max_size;
 	guint timeout;
+	struct transfer *t;		/* the bytes on their way (after the XFER) */
+};
+
+/*
+ * The stream of one paste through the guest's queue pair, moved by
+ * transfer_advance() whenever the guest may have moved (its doorbell, its
+ * detach, a tick) and abandoned at `deadline`.
+ */
+struct transfer {
+	struct clip *c;
+	bool to_guest;
+	uint32_t xfer, format;
+	struct phh_qp qp;
+	struct ph_clip_stream_hdr hdr;	/* ahead of the bytes in the ring */
+	size_t hdr_off, body_off;
+	uint8_t *body;			/* from the guest: ours; to it: `data`'s */
+	uint64_t size;
+	GBytes *data;			/* to the guest */
+	struct paste *paste;		/* from the guest: the host paste it answers */
+	int64_t started_us;
+	guint deadline, tick;
 };
 
 /* A guest paste of host data, while we read our X selection. */
@@ -69,6 +112,10 @@ struct clip {
 	/* An agent answered since we attached: no need to feed the legacy channel. */
 	bool agent_seen;
 	guint agent_check;
+	/* A host text copy legacy tools don't have yet: pushed at the next press. */
+	bool legacy_push_pending;
+	GList *transfers;		/* struct transfer * */
+	struct viewer_log_limit refusals;	/* guest reads we refused */
 };
 
 static bool get_policy(struct clip *c, struct policy *p)
@@ -112,11 +159,16 @@ static void send_offer(struct clip *c, unsigned int sel)
 	viewer_send(c->v, PH_DESKTOP_RES_CLIPBOARD, &o, sizeof(o));
 }
 
+static void transfer_free(struct transfer *t);
+
 static void paste_end(struct paste *p)
 {
 	if (p->timeout)
 		g_source_remove(p->timeout);
 	p->timeout = 0;
+	if (p->t)
+		transfer_free(p->t);
+	p->t = NULL;
 	p->active = false;
 }
 
@@ -129,6 +181,162 @@ static struct paste *paste_find(struct clip *c, uint32_t id)
 }
 
 static struct clip *the_clip;
+
+/* ---- queue pair transfers, off the main loop's critical path ---- */
+
+static void transfer_free(struct transfer *t)
+{
+	struct clip *c = t->c;
+
+	if (t->deadline)
+		g_source_remove(t->deadline);
+	if (t->tick)
+		g_source_remove(t->tick);
+	if (t->qp.base)
+		phh_qp_detach(&c->v->vmci, &t->qp);
+	if (t->paste)
+		t->paste->t = NULL;
+	if (t->data)
+		g_bytes_unref(t->data);
+	else
+		g_free(t->body);
+	c->transfers = g_list_remove(c->transfers, t);
+	g_free(t);
+}
+
+static unsigned int transfers_to_guest(struct clip *c)
+{
+	unsigned int n = 0;
+
+	for (GList *l = c->transfers; l; l = l->next)
+		n += ((struct transfer *)l->data)->to_guest;
+	return n;
+}
+
+/* The end of a transfer: r is 0, or why it failed. */
+static void transfer_finish(struct transfer *t, int r)
+{
+	struct clip *c = t->c;
+	double secs = (g_get_monotonic_time() - t->started_us) / 1e6;
+	const char *why = r == -EPIPE ? "the guest agent left" :
+			  r == -ETIMEDOUT ? "abandoned at its deadline" : g_strerror(-r);
+	struct paste *p = t->paste;
+
+	if (t->qp.base)
+		phh_qp_detach(&c->v->vmci, &t->qp);
+	if (t->to_guest) {
+		if (r)
+			g_message("clipboard: sending %llu bytes to the guest failed after %.1f s "
+				  "(%zu sent): %s", (unsigned long long)t->size, secs, t->body_off,
+				  why);
+		else
+			g_debug("clipboard: %llu bytes to the guest in %.3f s",
+				(unsigned long long)t->size, secs);
+		transfer_free(t);
+		return;
+	}
+	if (r) {
+		g_message("clipboard: receiving %llu bytes from the guest failed after %.1f s "
+			  "(%zu received): %s", (unsigned long long)t->size, secs, t->body_off,
+			  r == -EPIPE ? "the guest agent died mid-transfer" : why);
+		xsel_refuse(c->xsel, p->req, "the transfer from the guest failed");
+	} else {
+		g_debug("clipboard: %llu bytes from the guest in %.3f s",
+			(unsigned long long)t->size, secs);
+		xsel_answer(c->xsel, p->req, t->body, t->size);
+	}
+	if (c->v->attached)
+		send_xfer(c, PH_CLIP_DONE, t->xfer,
+			  !r ? PH_CLIP_OK : r == -ETIMEDOUT ? PH_CLIP_ERR_TIMEOUT : PH_CLIP_ERR_TRANSPORT,
+			  t->format, t->qp.handle.resource, t->size);
+	paste_end(p);		/* frees t */
+}
+
+/* Header, then bytes: 0 when all moved, -EAGAIN while the guest has to move, or an error. */
+static int transfer_pump(struct transfer *t)
+{
+	struct phh_vmci *h = &t->c->v->vmci;
+	int r;
+
+	if (t->hdr_off < sizeof(t->hdr)) {
+		r = phh_qp_step(h, &t->qp, &t->hdr, sizeof(t->hdr), &t->hdr_off, t->to_guest);
+		if (r)
+			return r;
+		if (!t->to_guest) {
+			/* Our copy of the header, checked once, against what the XFER announced. */
+			if (t->hdr.magic != PH_CLIP_MAGIC || t->hdr.size != t->size ||
+			    t->hdr.status != PH_CLIP_OK)
+				return -EPROTO;
+			t->body = g_try_malloc(t->size ? t->size : 1);
+			if (!t->body)
+				return -ENOMEM;
+		}
+	}
+	return phh_qp_step(h, &t->qp, t->body, t->size, &t->body_off, t->to_guest);
+}
+
+static void transfer_advance(struct transfer *t)
+{
+	int r = transfer_pump(t);
+
+	if (r != -EAGAIN)
+		transfer_finish(t, r);
+}
+
+/* Every transfer `d` may concern (a doorbell names no transfer: try them all). */
+static void transfers_on_event(struct clip *c, const struct phh_dg *d)
+{
+	GList *snapshot = g_list_copy(c->transfers);
+
+	for (GList *l = snapshot; l; l = l->next)
+		if (g_list_find(c->transfers, l->data) &&
+		    phh_qp_event(&((struct transfer *)l->data)->qp, d))
+			transfer_advance(l->data);
+	g_list_free(snapshot);
+}
+
+static gboolean on_transfer_tick(gpointer data)
+{
+	struct transfer *t = data;
+	int r = transfer_pump(t);
+
+	if (r == -EAGAIN)
+		return G_SOURCE_CONTINUE;
+	t->tick = 0;	/* removed by returning */
+	transfer_finish(t, r);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_transfer_deadline(gpointer data)
+{
+	struct transfer *t = data;
+
+	t->deadline = 0;	/* removed by returning */
+	transfer_finish(t, -ETIMEDOUT);
+	return G_SOURCE_REMOVE;
+}
+
+/* Start moving the bytes through the attached queue pair `qp` (taken over). */
+static struct transfer *transfer_start(struct clip *c, const struct phh_qp *qp, bool to_guest,
+				       uint32_t xfer, uint32_t format, uint64_t size)
+{
+	struct transfer *t = g_new0(struct transfer, 1);
+	uint64_t deadline_ms = CLIP_DEADLINE_BASE_MS + size / CLIP_MIN_BYTES_PER_MS;
+
+	t->c = c;
+	t->qp = *qp;
+	t->to_guest = to_guest;
+	t->xfer = xfer;
+	t->format = format;
+	t->size = size;
+	t->started_us = g_get_monotonic_time();
+	if (to_guest)
+		t->hdr = (struct ph_clip_stream_hdr){ PH_CLIP_MAGIC, PH_CLIP_OK, format, xfer, size };
+	t->deadline = g_timeout_add((guint)MIN(deadline_ms, G_MAXUINT), on_transfer_deadline, t);
+	t->tick = g_timeout_add(CLIP_TRANSFER_TICK_MS, on_transfer_tick, t);
+	c->transfers = g_list_prepend(c->transfers, t);
+	return t;
+}
 
 /*
  * The agent's channel is gone (the hypervisor dropped its datagram mapping:
@@ -202,11 +410,24 @@ static void on_x_offer(void *opaque, unsigned int sel, uint32_t formats)
 	if (!c->v->attached)
 		return;
 	send_offer(c, sel);
-	/* Older guest tools read text through the backdoor: keep theirs current. */
-	if (!c->agent_seen && sel == PH_CLIP_SEL_CLIPBOARD &&
-	    (formats & PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT)))
-		xsel_read(c->xsel, sel, PH_CLIP_FMT_TEXT, PH_CLIP_LEGACY_MAX,
-			  CLIP_LEGACY_COOKIE | c->my_serial[sel]);
+	/*
+	 * Older guest tools read text through the backdoor whenever they like:
+	 * they get it at the user's next key or button press in the VM's window.
+	 */
+	if (sel == PH_CLIP_SEL_CLIPBOARD)
+		c->legacy_push_pending = formats & PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT);
+}
+
+/* The viewer delivered a key or button press: legacy tools may have the host's text now. */
+static void clipboard_user_press(struct viewer *v, void *state)
+{
+	struct clip *c = state;
+
+	if (!c->legacy_push_pending || c->agent_seen || !v->attached)
+		return;
+	c->legacy_push_pending = false;
+	xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_TEXT, PH_CLIP_LEGACY_MAX,
+		  CLIP_LEGACY_COOKIE | c->my_serial[PH_CLIP_SEL_CLIPBOARD]);
 }
 
 /* A host application pastes what the guest offered. */
@@ -268,6 +489,7 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 {
 	struct clip *c = opaque;
 	struct serve *s;
+	struct transfer *t;
 	struct phh_qp qp;
 	gsize len = data ? g_bytes_get_size(data) : 0;
 	int r;
@@ -308,7 +530,6 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 		g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
 		return;
 	}
-	qp.stall_ms = PH_CLIP_STALL_MS;
 	if (qp.consume_size < PH_CLIP_QP_SIZE / 16) {
 		g_message("clipboard: the guest's queue pair is too small");
 		phh_qp_detach(&c->v->vmci, &qp);
@@ -317,20 +538,11 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 		return;
 	}
 	send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_OK, s->format, s->qp_resource, len);
-	{
-		struct ph_clip_stream_hdr h = { PH_CLIP_MAGIC, PH_CLIP_OK, s->format, s->xfer, len };
-
-		r = phh_qp_write_all(&c->v->vmci, &qp, &h, sizeof(h));
-		if (!r && len)
-			r = phh_qp_write_all(&c->v->vmci, &qp, g_bytes_get_data(data, NULL), len);
-	}
-	if (r)
-		g_message("clipboard: sending %zu bytes to the guest failed: %s", len,
-			  r == -EPIPE ? "the guest agent left" : g_strerror(-r));
-	else
-		g_debug("clipboard: %zu bytes to the guest", len);
-	phh_qp_detach(&c->v->vmci, &qp);
+	t = transfer_start(c, &qp, true, s->xfer, s->format, len);
+	t->data = g_bytes_ref(data);
+	t->body = (uint8_t *)g_bytes_get_data(data, NULL);
 	g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
+	transfer_advance(t);
 }
 
 static int viewer_x_error_cb(void *opaque, unsigned long serial)
@@ -358,8 +570,8 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 		return;
 	}
 	if (!get_policy(c, &pol) || !pol.host_to_guest) {
-		g_message("clipboard: guest paste refused: %s",
-			  ph_clip_status_text(PH_CLIP_ERR_POLICY));
+		viewer_guest_log(&c->refusals, "clipboard: guest paste refused: %s",
+				 ph_clip_status_text(PH_CLIP_ERR_POLICY));
 		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_POLICY, r->format, 0, 0);
 		return;
 	}
@@ -368,8 +580,16 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_STALE, r->format, 0, 0);
 		return;
 	}
-	if (g_hash_table_size(c->serves) >= CLIP_MAX_PASTES) {
+	if (g_hash_table_size(c->serves) + transfers_to_guest(c) >= CLIP_MAX_PASTES) {
 		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_BUSY, r->format, 0, 0);
+		return;
+	}
+	/* Last, so that only a request we would serve uses up the user's press. */
+	if (!viewer_take_user_press(c->v)) {
+		viewer_guest_log(&c->refusals, "clipboard: guest read of the host clipboard "
+				 "refused: no key or button press in the viewer in the last %d ms",
+				 VIEWER_PASTE_WINDOW_MS);
+		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_NO_INPUT, r->format, 0, 0);
 		return;
 	}
 	s = g_new0(struct serve, 1);
@@ -382,16 +602,14 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 	xsel_read(c->xsel, r->selection, r->format, s->max_size, c->next_cookie);
 }
 
-/* The agent's answer to our REQUEST. */
+/* The agent's answer to our REQUEST: attach its queue pair and start reading. */
 static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 {
 	struct paste *p = paste_find(c, x->xfer);
-	struct ph_clip_stream_hdr h;
 	struct phh_qp qp;
-	uint8_t *buf = NULL;
 	int r;
 
-	if (!p)
+	if (!p || p->t)
 		return;
 	if (x->status != PH_CLIP_OK) {
 		xsel_refuse(c->xsel, p->req, ph_clip_status_text(x->status));
@@ -415,30 +633,14 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 		paste_end(p);
 		return;
 	}
-	qp.stall_ms = PH_CLIP_STALL_MS;
+	/* From here the transfer's deadline, not the reply timeout, bounds the paste. */
+	if (p->timeout)
+		g_source_remove(p->timeout);
+	p->timeout = 0;
+	p->t = transfer_start(c, &qp, false, x->xfer, x->format, x->size);
+	p->t->paste = p;
 	send_xfer(c, PH_CLIP_READY, x->xfer, PH_CLIP_OK, x->format, x->qp_resource, x->size);
-	r = phh_qp_read_all(&c->v->vmci, &qp, &h, sizeof(h));
-	if (!r && (h.magic != PH_CLIP_MAGIC || h.size != x->size || h.status != PH_CLIP_OK))
-		r = -EPROTO;
-	if (!r) {
-		buf = g_try_malloc(x->size ? x->size : 1);
-		r = buf ? phh_qp_read_all(&c->v->vmci, &qp, buf, x->size) : -ENOMEM;
-	}
-	phh_qp_detach(&c->v->vmci, &qp);
-	if (r) {
-		g_message("clipboard: receiving %llu bytes from the guest failed: %s",
-			  (unsigned long long)x->size,
-			  r == -EPIPE ? "the guest agent died mid-transfer" : g_strerror(-r));
-		xsel_refuse(c->xsel, p->req, "the transfer from the guest failed");
-	} else {
-		g_debug("clipboard: %llu bytes from the guest", (unsigned long long)x->size);
-		xsel_answer(c->xsel, p->req, buf, x->size);
-	}
-	if (c->v->attached)
-		send_xfer(c, PH_CLIP_DONE, x->xfer, r ? PH_CLIP_ERR_TRANSPORT : PH_CLIP_OK, x->format,
-			  x->qp_resource, x->size);
-	g_free(buf);
-	paste_end(p);
+	transfer_advance(p->t);
 }
 
 static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
@@ -447,8 +649,10 @@ static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
 	union ph_clip_msg m;
 	int type;
 
-	if (d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID)
-		return;		/* doorbell events of finished transfers land here too */
+	if (d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID) {
+		transfers_on_event(c, d);	/* the guest's doorbells for our transfers */
+		return;
+	}
 	type = ph_clip_parse(d->payload, d->hdr.payload_size, &m);
 	g_debug("clipboard: guest message type %d (%llu bytes)", type,
 		(unsigned long long)d->hdr.payload_size);
@@ -507,6 +711,12 @@ static gboolean on_legacy_poll(gpointer data)
 
 /* ---- module ---- */
 
+/* Hypervisor events (a guest queue pair's detach): the transfers on it end. */
+static void on_event(struct viewer *v, const struct phh_dg *d, void *opaque)
+{
+	transfers_on_event(opaque, d);
+}
+
 static bool on_x_event(struct viewer *v, XEvent *ev, void *opaque)
 {
 	return xsel_event(((struct clip *)opaque)->xsel, ev);
@@ -540,6 +750,7 @@ static void clipboard_attach(struct viewer *v, void *state)
 		g_message("clipboard: cannot bind the clipboard channel: %s", g_strerror(-r));
 		return;
 	}
+	viewer_watch_events(v, on_event, c);
 	c->legacy_serial_known = false;
 	c->agent_seen = false;
 	/* The legacy text already there is the state before we came: note it now, so a
@@ -562,6 +773,8 @@ static void clipboard_detach(struct viewer *v, void *state)
 			paste_end(&c->pastes[i]);
 		}
 	g_hash_table_remove_all(c->serves);
+	while (c->transfers)
+		transfer_free(c->transfers->data);
 	for (unsigned int sel = 0; sel < PH_CLIP_SEL_COUNT; sel++)
 		if (xsel_owned(c->xsel, sel))
 			xsel_own(c->xsel, sel, 0);
@@ -573,6 +786,8 @@ static void clipboard_fini(struct viewer *v, void *state)
 
 	for (int i = 0; i < CLIP_MAX_PASTES; i++)
 		paste_end(&c->pastes[i]);
+	while (c->transfers)
+		transfer_free(c->transfers->data);
 	g_source_remove(c->legacy_poll);
 	if (c->agent_check)
 		g_source_remove(c->agent_check);
@@ -589,5 +804,6 @@ const struct viewer_module viewer_clipboard = {
 	.init = clipboard_init,
 	.attach = clipboard_attach,
 	.detach = clipboard_detach,
+	.user_press = clipboard_user_press,
 	.fini = clipboard_fini,
 };

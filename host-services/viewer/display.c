@@ -541,44 +541,25 @@ static gboolean paint_pending(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Queue a clipped rectangle; past PH_VIDEO_MAX_RECTS, one box around all. */
+/* Queue a clipped rectangle for painting right after this batch of datagrams. */
 static void add_pending(struct display *d, const struct ph_video_rect *r)
 {
-	if (d->npending == PH_VIDEO_MAX_RECTS) {
-		uint32_t x0 = r->x, y0 = r->y, x1 = r->x + r->width, y1 = r->y + r->height;
-
-		for (uint32_t i = 0; i < d->npending; i++) {
-			x0 = MIN(x0, d->pending[i].x);
-			y0 = MIN(y0, d->pending[i].y);
-			x1 = MAX(x1, d->pending[i].x + d->pending[i].width);
-			y1 = MAX(y1, d->pending[i].y + d->pending[i].height);
-		}
-		d->pending[0] = (struct ph_video_rect){ x0, y0, x1 - x0, y1 - y0 };
-		d->npending = 1;
-	} else {
-		d->pending[d->npending++] = *r;
-	}
+	ph_video_pending_add(d->pending, &d->npending, r);
 	/* Same priority as the datagram watch: runs right after this batch. */
 	if (!d->paint_source)
 		d->paint_source = g_idle_add_full(G_PRIORITY_DEFAULT, paint_pending, d, NULL);
 }
 
-static void on_fb(struct display *d, const struct phh_dg *dg)
+static void on_fb(struct display *d, const struct ph_video_fb *desc)
 {
 	struct viewer *v = d->v;
 	uint64_t ram_pages = v->vmci.ram.size / VMCI_PAGE_SIZE;
 	struct ph_video_hdr ack = { PH_VIDEO_FB_ACK, 0 };
-	struct ph_video_fb fb;
+	struct ph_video_fb fb = *desc;
 	const char *why = NULL;
 	uint64_t *ppns;
 	uint8_t *map;
 
-	if (dg->hdr.payload_size != sizeof(fb)) {
-		refuse(d, "a framebuffer descriptor of %llu bytes",
-		       (unsigned long long)dg->hdr.payload_size);
-		return;
-	}
-	memcpy(&fb, dg->payload, sizeof(fb));
 	if (ph_video_fb_check(&fb, ram_pages, &why) < 0) {
 		refuse(d, "framebuffer %ux%u stride %u format %u pages %llu+%llu: %s", fb.width,
 		       fb.height, fb.stride, fb.format, (unsigned long long)fb.first_ppn,
@@ -617,29 +598,13 @@ static void on_fb(struct display *d, const struct phh_dg *dg)
 	repaint_all(d);
 }
 
-static void on_dirty(struct display *d, const struct phh_dg *dg)
+static void on_dirty(struct display *d, const struct ph_video_update *u)
 {
-	struct ph_video_dirty h;
-	const struct ph_video_rect *rects;
-
-	if (dg->hdr.payload_size < sizeof(h)) {
-		refuse(d, "a short update");
-		return;
-	}
-	memcpy(&h, dg->payload, sizeof(h));
-	if (!h.count || h.count > PH_VIDEO_MAX_RECTS ||
-	    dg->hdr.payload_size != sizeof(h) + (uint64_t)h.count * sizeof(struct ph_video_rect)) {
-		refuse(d, "an update with %u rectangles in %llu bytes", h.count,
-		       (unsigned long long)dg->hdr.payload_size);
-		return;
-	}
-	if (!d->have_fb || h.hdr.generation != d->fb.hdr.generation)
+	if (!d->have_fb || u->hdr.generation != d->fb.hdr.generation)
 		return;		/* for a buffer we no longer (or don't yet) show */
-	rects = (const struct ph_video_rect *)(dg->payload + sizeof(h));
-	for (uint32_t i = 0; i < h.count; i++) {
-		struct ph_video_rect r;
+	for (uint32_t i = 0; i < u->count; i++) {
+		struct ph_video_rect r = u->rects[i];
 
-		memcpy(&r, &rects[i], sizeof(r));
 		if (ph_video_rect_clip(&r, d->fb.width, d->fb.height))
 			add_pending(d, &r);
 	}
@@ -649,20 +614,23 @@ static void on_dirty(struct display *d, const struct phh_dg *dg)
 static void on_datagram(struct viewer *v, const struct phh_dg *dg, void *opaque)
 {
 	struct display *d = opaque;
-	struct ph_video_hdr h;
+	union ph_video_msg m;
+	const char *why = NULL;
 
-	if (dg->hdr.src.context != VMCI_GUEST_CONTEXT_ID || dg->hdr.payload_size < sizeof(h))
+	if (dg->hdr.src.context != VMCI_GUEST_CONTEXT_ID)
 		return;
-	memcpy(&h, dg->payload, sizeof(h));
-	switch (h.type) {
+	switch (ph_video_parse(dg->payload, dg->hdr.payload_size, &m, &why)) {
 	case PH_VIDEO_FB:
-		on_fb(d, dg);
+		on_fb(d, &m.fb);
 		break;
 	case PH_VIDEO_DIRTY:
-		on_dirty(d, dg);
+		on_dirty(d, &m.dirty);
+		break;
+	case -1:
+		refuse(d, "%s (%llu bytes)", why, (unsigned long long)dg->hdr.payload_size);
 		break;
 	default:
-		refuse(d, "video message type %u", h.type);
+		refuse(d, "video message type %u", m.hdr.type);
 	}
 }
 

@@ -49,23 +49,27 @@ static uint32_t to_abs(int pos, int size)
 			  (uint64_t)(size - 1));
 }
 
-static void send_pointer(struct input *in, int x, int y, int wheel)
+/* True when the hypervisor took the event. */
+static bool send_pointer(struct input *in, int x, int y, int wheel)
 {
 	struct viewer *v = in->v;
 	struct ph_reply r;
 	char buf[64];
+	bool taken = false;
 
 	/* Scaled or not, the shown rectangle spans the guest screen's 0..65535. */
 	if (!v->attached || v->view_width <= 0 || v->view_height <= 0)
-		return;
+		return false;
 	snprintf(buf, sizeof(buf), "%u %u %u %d", to_abs(x - v->view_x, v->view_width),
 		 to_abs(y - v->view_y, v->view_height), in->buttons, wheel);
 	if (viewer_call(v, PH_CTL_POINTER, buf, 1000, &r) == 0) {
 		if (r.status)
 			g_debug("pointer event refused: %s", g_strerror(r.status));
+		taken = !r.status;
 		ph_reply_clear(&r);
 	}
 	in->pointer_events++;
+	return taken;
 }
 
 static unsigned int button_bit(unsigned int b)
@@ -83,12 +87,13 @@ static unsigned int button_bit(unsigned int b)
 
 /* ---- keys ---- */
 
-static void send_msg(struct input *in, uint32_t type, uint32_t keysym, uint32_t id, uint32_t flags)
+/* True when the message reached the guest's input channel. */
+static bool send_msg(struct input *in, uint32_t type, uint32_t keysym, uint32_t id,
+		     uint32_t flags)
 {
 	struct ph_input_msg m = { type, keysym, id, flags };
 
-	if (in->bound)
-		viewer_send(in->v, PH_DESKTOP_RES_INPUT, &m, sizeof(m));
+	return in->bound && viewer_send(in->v, PH_DESKTOP_RES_INPUT, &m, sizeof(m)) >= 0;
 }
 
 static gboolean held_beat(gpointer data)
@@ -133,7 +138,13 @@ static void on_key(struct input *in, XKeyEvent *ev, bool down)
 		in->pressed[id] = false;
 		in->npressed--;
 	}
-	send_msg(in, PH_INPUT_KEY, (uint32_t)ks, id, down ? PH_INPUT_KEY_DOWN : 0);
+	/*
+	 * A key press the guest got may be a paste: it lets the guest read the
+	 * host clipboard once.  Modifiers don't count (Ctrl+V is one paste).
+	 */
+	if (send_msg(in, PH_INPUT_KEY, (uint32_t)ks, id, down ? PH_INPUT_KEY_DOWN : 0) && down &&
+	    !IsModifierKey(ks))
+		viewer_user_pressed(in->v);
 }
 
 /* ---- events ---- */
@@ -176,7 +187,10 @@ static bool on_x_event(struct viewer *v, XEvent *ev, void *opaque)
 		} else {
 			return true;	/* horizontal wheel, extra buttons, wheel releases */
 		}
-		send_pointer(in, ev->xbutton.x, ev->xbutton.y, wheel);
+		/* A button press (a middle-click paste, a menu's Paste) allows one clipboard read. */
+		if (send_pointer(in, ev->xbutton.x, ev->xbutton.y, wheel) && bit &&
+		    ev->type == ButtonPress)
+			viewer_user_pressed(v);
 		return true;
 	}
 	case KeyPress:

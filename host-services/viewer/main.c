@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <glib-unix.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,68 @@ int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 int viewer_x_error_since(struct viewer *v, unsigned long serial)
 {
 	return x_error_since(v->dpy, serial);
+}
+
+void viewer_watch_events(struct viewer *v, viewer_dg_handler fn, void *opaque)
+{
+	struct viewer_dg_hook *h = g_new0(struct viewer_dg_hook, 1);
+
+	h->resource = VMCI_EVENT_HANDLER;	/* not a bound resource: nothing to bind */
+	h->fn = fn;
+	h->opaque = opaque;
+	g_ptr_array_add(v->dg_handlers, h);
+}
+
+void viewer_user_pressed(struct viewer *v)
+{
+	int64_t now = g_get_monotonic_time();
+
+	if (now - v->last_press_us > VIEWER_PASTE_WINDOW_MS * 1000LL)
+		v->press_credits = 0;
+	v->press_credits = MIN(v->press_credits + 1, VIEWER_PASTE_CREDITS_MAX);
+	v->last_press_us = now;
+	for (size_t i = 0; i < G_N_ELEMENTS(modules); i++)
+		if (module_state[i] && modules[i]->user_press)
+			modules[i]->user_press(v, module_state[i]);
+}
+
+bool viewer_take_user_press(struct viewer *v)
+{
+	if (!v->press_credits ||
+	    g_get_monotonic_time() - v->last_press_us > VIEWER_PASTE_WINDOW_MS * 1000LL)
+		return false;
+	v->press_credits--;
+	return true;
+}
+
+#define GUEST_LOG_WINDOW_US	(10 * G_USEC_PER_SEC)
+#define GUEST_LOG_BURST		5
+
+void viewer_guest_log(struct viewer_log_limit *l, const char *fmt, ...)
+{
+	int64_t now = g_get_monotonic_time();
+	va_list ap;
+	char *text;
+
+	if (now - l->window_start_us > GUEST_LOG_WINDOW_US) {
+		l->window_start_us = now;
+		l->in_window = 0;
+	}
+	if (l->in_window >= GUEST_LOG_BURST) {
+		l->dropped++;
+		return;
+	}
+	l->in_window++;
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (l->dropped)
+		g_message("%s (%llu similar lines dropped before this one)", text,
+			  (unsigned long long)l->dropped);
+	else
+		g_message("%s", text);
+	l->dropped = 0;
+	g_free(text);
 }
 
 /* ---- the VM connection ---- */

@@ -55,6 +55,30 @@ struct viewer {
 
 	GPtrArray *x_handlers;
 	GPtrArray *dg_handlers;		/* cleared at every detach */
+
+	/* Key and button presses delivered to the guest (viewer_user_pressed). */
+	int64_t last_press_us;
+	unsigned int press_credits;	/* guest clipboard reads they still allow */
+};
+
+/*
+ * The guest may read the host clipboard only in answer to a paste the host
+ * user made (README, security model): each key or button press the viewer
+ * delivers to the guest allows one read, for this long.  A paste is always
+ * such a press (Ctrl+V, Shift+Insert, a middle click) followed at once by
+ * the guest application's request; 2 s leaves room for a loaded, nested
+ * guest still starting the pasting program, and is short enough that a
+ * guest polling in the background gets nothing the user did not paste.
+ */
+#define VIEWER_PASTE_WINDOW_MS	2000
+/* Presses in quick succession (pasting twice) add up to this many reads. */
+#define VIEWER_PASTE_CREDITS_MAX	4
+
+/* Rate-limited log lines for what a guest makes us log (viewer_guest_log). */
+struct viewer_log_limit {
+	int64_t window_start_us;
+	unsigned int in_window;
+	uint64_t dropped;
 };
 
 void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque);
@@ -72,6 +96,20 @@ int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 		int timeout_ms, struct ph_reply *reply);
 /* XSync; the X error code of a request since `serial`, or 0. */
 int viewer_x_error_since(struct viewer *v, unsigned long serial);
+/*
+ * Also receive the hypervisor's events for this connection (queue pair
+ * detaches, sent to VMCI_EVENT_HANDLER) for this attachment.
+ */
+void viewer_watch_events(struct viewer *v, viewer_dg_handler fn, void *opaque);
+/* input.c delivered a key or button press to the guest (see VIEWER_PASTE_WINDOW_MS). */
+void viewer_user_pressed(struct viewer *v);
+/* Take one clipboard read a recent press allows: false when there is none. */
+bool viewer_take_user_press(struct viewer *v);
+/*
+ * A log line the guest caused: at most 5 per 10 s, each saying how many
+ * were dropped before it.
+ */
+void viewer_guest_log(struct viewer_log_limit *l, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 struct viewer_module {
 	const char *name;
@@ -79,6 +117,7 @@ struct viewer_module {
 	int (*init)(struct viewer *v, void **state);
 	void (*attach)(struct viewer *v, void *state);	/* the VM is (back) */
 	void (*detach)(struct viewer *v, void *state);	/* the VM went away */
+	void (*user_press)(struct viewer *v, void *state);	/* see viewer_user_pressed */
 	void (*fini)(struct viewer *v, void *state);
 };
 

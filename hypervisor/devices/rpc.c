@@ -67,6 +67,9 @@ struct rpc_state {
 	bool statechange_ok, statechange_set;
 };
 
+/* Message bytes all channels may hold at once. */
+#define RPC_BUDGET	(8 * (size_t)GUESTMSG_MAX_SIZE)
+
 static uint64_t now_ns(void)
 {
 	return (uint64_t)g_get_monotonic_time() * 1000u;
@@ -578,11 +581,20 @@ static const struct msgchan_host_ops chan_ops = {
 struct rpc_state *rpc_new(struct vm *vm, bool offer_hb)
 {
 	struct rpc_state *rpc = g_new0(struct rpc_state, 1);
+	/*
+	 * One guest process may hold a quarter of the channels and of the
+	 * bytes: a full-size message and its full-size reply, and far more
+	 * channels than any tools program opens, but never enough to lock
+	 * the others out.  A KVM guest is one owner (0) to the device model,
+	 * so there only the global limits apply.
+	 */
 	struct msgchan_host_config cfg = {
 		.offer_hb = offer_hb,
 		.max_message = GUESTMSG_MAX_SIZE,
-		.budget = 8 * (size_t)GUESTMSG_MAX_SIZE,
+		.budget = RPC_BUDGET,
 		.owner_idle_ns = 30ull * 1000000000ull,
+		.owner_channels = GUESTMSG_MAX_CHANNEL / 4,
+		.owner_budget = RPC_BUDGET / 4,
 	};
 
 	rpc->vm = vm;

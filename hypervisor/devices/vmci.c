@@ -50,6 +50,13 @@
 #define MAX_DG_MAPS		1024
 #define MAX_GUEST_CONNS		256
 #define MAX_OWNER_PAGES		(VMCI_MAX_GUEST_QP_MEMORY / VMCI_PAGE_SIZE + 1024)
+/*
+ * A trap engine guest process may hold at most this share of each table
+ * (connections, queue pairs, doorbells, datagram maps, allocator pages), so
+ * that one process cannot lock the others out.  A KVM guest is a single
+ * context (0) to the device: the whole tables are its.
+ */
+#define OWNER_SHARE(max)	((max) / 4)
 
 struct owner {
 	int id;
@@ -57,9 +64,10 @@ struct owner {
 	bool int_on;
 	GQueue rx;			/* GBytes: encoded datagrams, 8-byte padded */
 	size_t rx_bytes, rx_off;	/* bytes queued; read offset into the head */
-	uint64_t notify_ppn;		/* doorbell bitmap page, or UINT64_MAX */
+	uint64_t notify_ppn;		/* doorbell bitmap: RAM page, or UINT64_MAX */
 	uint64_t pages;			/* from the allocator */
 	uint64_t qp_bytes;
+	unsigned int qps, doorbells, dg_maps;	/* held, against OWNER_SHARE() */
 };
 
 struct result {
@@ -71,7 +79,7 @@ struct qp {
 	struct vmci_handle handle;
 	int owner;
 	uint64_t produce_size, consume_size, num_ppns;
-	uint64_t *ppns;
+	uint64_t *ppns;			/* RAM pages (vmci_ppn_rules), as host services map them */
 	unsigned int host_client;	/* 0: no host attached */
 };
 
@@ -128,10 +136,27 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The RAM page behind guest-physical page `ppn`: true, or false for a hole or past RAM. */
+static bool ppn_to_ram_page(const struct vmci_ppn_rules *r, uint64_t ppn, uint64_t *page)
+{
+	uint64_t offset;
+
+	if (!r->map) {
+		*page = ppn;
+		return ppn < r->ram_pages;
+	}
+	if (ppn > UINT64_MAX / VMCI_PAGE_SIZE ||
+	    vm_ram_map_translate(r->map, ppn * VMCI_PAGE_SIZE, VMCI_PAGE_SIZE, &offset) ||
+	    offset % VMCI_PAGE_SIZE || offset / VMCI_PAGE_SIZE >= r->ram_pages)
+		return false;
+	*page = offset / VMCI_PAGE_SIZE;
+	return true;
+}
+
 int vmci_check_ppns(const struct vmci_ppn_rules *r, const uint64_t *ppns, uint64_t n,
 		    uint64_t *bad)
 {
-	uint64_t *sorted;
+	uint64_t *pages, *sorted;
 	int ret = VMCI_SUCCESS;
 
 	*bad = 0;
@@ -139,33 +164,40 @@ int vmci_check_ppns(const struct vmci_ppn_rules *r, const uint64_t *ppns, uint64
 		return VMCI_ERROR_INVALID_ARGS;
 	if (n > VMCI_QP_MAX_PPNS)
 		return VMCI_ERROR_NO_RESOURCES;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t p = ppns[i];
+	pages = r->ram_page ? r->ram_page : g_new(uint64_t, n);
+	for (uint64_t i = 0; i < n && !ret; i++) {
+		uint64_t p = ppns[i], rp = 0;
 
 		*bad = i;
-		if (p >= r->ram_pages)
-			return VMCI_ERROR_CANNOT_SHARE_PAGE;
-		if (p >= VMCI_DEVICE_PPN_FIRST && p < VMCI_DEVICE_PPN_END)
-			return VMCI_ERROR_NO_ACCESS;
-		if (r->page_owner && r->page_owner[p] != r->owner)
-			return VMCI_ERROR_INVALID_PRIV;
-		if (r->page_in_qp && r->page_in_qp[p])
-			return VMCI_ERROR_REGION_ALREADY_SHARED;
+		if (!ppn_to_ram_page(r, p, &rp))
+			ret = VMCI_ERROR_CANNOT_SHARE_PAGE;
+		else if (p >= VMCI_DEVICE_PPN_FIRST && p < VMCI_DEVICE_PPN_END)
+			ret = VMCI_ERROR_NO_ACCESS;
+		else if (r->page_owner && r->page_owner[rp] != r->owner)
+			ret = VMCI_ERROR_INVALID_PRIV;
+		else if (r->page_in_qp && r->page_in_qp[rp])
+			ret = VMCI_ERROR_REGION_ALREADY_SHARED;
+		pages[i] = rp;
 	}
-	sorted = g_memdup2(ppns, n * sizeof(*ppns));
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	for (uint64_t i = 1; i < n; i++) {
-		if (sorted[i] == sorted[i - 1]) {
-			ret = VMCI_ERROR_PAGE_ALREADY_SHARED;
-			for (uint64_t j = 0; j < n; j++)
-				if (ppns[j] == sorted[i]) {
-					*bad = j;
-					break;
-				}
-			break;
+	if (!ret) {
+		/* Two PPNs are the same page exactly when their RAM pages are. */
+		sorted = g_memdup2(pages, n * sizeof(*pages));
+		qsort(sorted, n, sizeof(*sorted), cmp_u64);
+		for (uint64_t i = 1; i < n; i++) {
+			if (sorted[i] == sorted[i - 1]) {
+				ret = VMCI_ERROR_PAGE_ALREADY_SHARED;
+				for (uint64_t j = 0; j < n; j++)
+					if (pages[j] == sorted[i]) {
+						*bad = j;
+						break;
+					}
+				break;
+			}
 		}
+		g_free(sorted);
 	}
-	g_free(sorted);
+	if (pages != r->ram_page)
+		g_free(pages);
 	return ret;
 }
 
@@ -296,11 +328,24 @@ static void client_event(struct vmci_state *st, unsigned int id, uint32_t event,
 			     event, id);
 }
 
+/* A trap engine process holding `held` of `what` asks for `more` (logged when refused). */
+static bool over_share(struct vmci_state *st, const struct owner *o, uint64_t held,
+		       uint64_t more, uint64_t max, const char *what)
+{
+	if (!st->trap || held + more <= OWNER_SHARE(max))
+		return false;
+	vm_guest_log(st->vm, "vmci: guest process %d holds %llu %s, %llu more refused (quota %llu)",
+		     o->id, (unsigned long long)held, what, (unsigned long long)more,
+		     (unsigned long long)OWNER_SHARE(max));
+	return true;
+}
+
 /* ---- pages (trap engine allocator) ---- */
 
-static void *page_ptr(struct vmci_state *st, uint64_t ppn)
+/* A RAM page (not a guest PPN: see vmci_ppn_rules); the trap engine's are the same. */
+static void *page_ptr(struct vmci_state *st, uint64_t page)
 {
-	return st->ram + ppn * VMCI_PAGE_SIZE;
+	return st->ram + page * VMCI_PAGE_SIZE;
 }
 
 static void pages_release(struct vmci_state *st, uint64_t first, uint64_t count)
@@ -320,7 +365,8 @@ static int64_t pages_alloc(struct vmci_state *st, struct owner *o, uint64_t coun
 
 	if (!st->trap)
 		return VMCI_ERROR_INVALID_RESOURCE;
-	if (count == 0 || count > MAX_OWNER_PAGES || o->pages + count > MAX_OWNER_PAGES)
+	if (count == 0 || count > MAX_OWNER_PAGES || o->pages + count > MAX_OWNER_PAGES ||
+	    over_share(st, o, o->pages, count, st->ram_pages, "pages"))
 		return VMCI_ERROR_NO_RESOURCES;
 	/* First fit from a rotating hint, then from the start. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -390,8 +436,10 @@ static void qp_detach(struct vmci_state *st, struct qp *q, bool by_host)
 			     VMCI_EVENT_HANDLER);
 	for (uint64_t i = 0; i < q->num_ppns; i++)
 		st->page_in_qp[q->ppns[i]] = 0;
-	if (o)
+	if (o) {
 		o->qp_bytes -= q->num_ppns * VMCI_PAGE_SIZE;
+		o->qps--;
+	}
 	g_hash_table_remove(st->qps, GUINT_TO_POINTER(q->handle.resource));
 }
 
@@ -400,7 +448,8 @@ static int qp_alloc(struct vmci_state *st, struct owner *o, const uint8_t *pl, u
 	struct vmci_qp_alloc a;
 	const uint64_t *ppns;
 	struct vmci_ppn_rules rules = {
-		.ram_pages = st->ram_pages, .page_owner = st->trap ? st->page_owner : NULL,
+		.ram_pages = st->ram_pages, .map = &st->vm->ram_map,
+		.page_owner = st->trap ? st->page_owner : NULL,
 		.page_in_qp = st->page_in_qp, .owner = o->id,
 	};
 	uint64_t bad, expect;
@@ -432,14 +481,18 @@ static int qp_alloc(struct vmci_state *st, struct owner *o, const uint8_t *pl, u
 	}
 	if (g_hash_table_contains(st->qps, GUINT_TO_POINTER(a.handle.resource)))
 		return VMCI_ERROR_ALREADY_EXISTS;
+	if (over_share(st, o, o->qps, 1, VMCI_MAX_QUEUE_PAIRS, "queue pairs"))
+		return VMCI_ERROR_NO_RESOURCES;
 	if (g_hash_table_size(st->qps) >= VMCI_MAX_QUEUE_PAIRS ||
 	    o->qp_bytes + a.num_ppns * VMCI_PAGE_SIZE > VMCI_MAX_GUEST_QP_MEMORY + 2 * VMCI_PAGE_SIZE)
 		return VMCI_ERROR_NO_RESOURCES;
 	ppns = (const uint64_t *)(pl + sizeof(a));
+	rules.ram_page = g_new(uint64_t, a.num_ppns);
 	err = vmci_check_ppns(&rules, ppns, a.num_ppns, &bad);
 	if (err) {
 		vm_guest_log(st->vm, "vmci: queue pair page %llu (PPN 0x%llx) refused: error %d",
 			     (unsigned long long)bad, (unsigned long long)ppns[bad], err);
+		g_free(rules.ram_page);
 		return err;
 	}
 	q = g_new0(struct qp, 1);
@@ -448,10 +501,11 @@ static int qp_alloc(struct vmci_state *st, struct owner *o, const uint8_t *pl, u
 	q->produce_size = a.produce_size;
 	q->consume_size = a.consume_size;
 	q->num_ppns = a.num_ppns;
-	q->ppns = g_memdup2(ppns, a.num_ppns * 8);
+	q->ppns = rules.ram_page;
 	for (uint64_t i = 0; i < q->num_ppns; i++)
 		st->page_in_qp[q->ppns[i]] = 1;
 	o->qp_bytes += q->num_ppns * VMCI_PAGE_SIZE;
+	o->qps++;
 	g_hash_table_insert(st->qps, GUINT_TO_POINTER(a.handle.resource), q);
 	/* "The hypervisor initializes the header pages in the create step." */
 	{
@@ -489,12 +543,14 @@ static void ring_guest_doorbell(struct vmci_state *st, struct doorbell *d)
 	raise_icr(st, o, VMCI_ICR_NOTIFICATION);
 }
 
-static bool ppn_usable(struct vmci_state *st, struct owner *o, uint64_t ppn)
+/* Guest-physical page `ppn` as a page the context may use: true and its RAM page. */
+static bool ppn_usable(struct vmci_state *st, struct owner *o, uint64_t ppn, uint64_t *page)
 {
 	uint64_t bad;
 	struct vmci_ppn_rules rules = {
-		.ram_pages = st->ram_pages, .page_owner = st->trap ? st->page_owner : NULL,
-		.owner = o->id,
+		.ram_pages = st->ram_pages, .map = &st->vm->ram_map,
+		.page_owner = st->trap ? st->page_owner : NULL,
+		.owner = o->id, .ram_page = page,
 	};
 
 	return vmci_check_ppns(&rules, &ppn, 1, &bad) == VMCI_SUCCESS;
@@ -534,9 +590,9 @@ static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, con
 		if (len < 8)
 			return VMCI_ERROR_INVALID_ARGS;
 		memcpy(a, pl, 8);
-		if (!ppn_usable(st, o, a[0]))
+		if (!ppn_usable(st, o, a[0], &a[1]))
 			return VMCI_ERROR_NO_ACCESS;
-		o->notify_ppn = a[0];
+		o->notify_ppn = a[1];
 		return VMCI_SUCCESS;
 	case VMCI_DOORBELL_LINK: {
 		struct vmci_doorbell_link l;
@@ -549,8 +605,10 @@ static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, con
 			return VMCI_ERROR_INVALID_ARGS;
 		if (g_hash_table_contains(st->doorbells, GUINT_TO_POINTER(l.handle.resource)))
 			return VMCI_ERROR_ALREADY_EXISTS;
-		if (g_hash_table_size(st->doorbells) >= MAX_DOORBELLS)
+		if (g_hash_table_size(st->doorbells) >= MAX_DOORBELLS ||
+		    over_share(st, o, o->doorbells, 1, MAX_DOORBELLS, "doorbells"))
 			return VMCI_ERROR_NO_RESOURCES;
+		o->doorbells++;
 		d = g_new0(struct doorbell, 1);
 		d->owner = o->id;
 		d->idx = l.notify_idx;
@@ -568,6 +626,7 @@ static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, con
 		if (d->owner != o->id)
 			return VMCI_ERROR_NO_ACCESS;
 		g_hash_table_remove(st->doorbells, GUINT_TO_POINTER(h.resource));
+		o->doorbells--;
 		return VMCI_SUCCESS;
 	}
 	case VMCI_DOORBELL_NOTIFY: {
@@ -610,13 +669,16 @@ static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, con
 			if (!mapped || GPOINTER_TO_INT(cur) != o->id + 1)
 				return VMCI_ERROR_NOT_FOUND;
 			g_hash_table_remove(st->dg_maps, GUINT_TO_POINTER(u[0]));
+			o->dg_maps--;
 			return VMCI_SUCCESS;
 		}
 		if (mapped)
 			return GPOINTER_TO_INT(cur) == o->id + 1 ? VMCI_SUCCESS
 								  : VMCI_ERROR_ALREADY_EXISTS;
-		if (g_hash_table_size(st->dg_maps) >= MAX_DG_MAPS)
+		if (g_hash_table_size(st->dg_maps) >= MAX_DG_MAPS ||
+		    over_share(st, o, o->dg_maps, 1, MAX_DG_MAPS, "datagram maps"))
 			return VMCI_ERROR_NO_RESOURCES;
+		o->dg_maps++;
 		g_hash_table_insert(st->dg_maps, GUINT_TO_POINTER(u[0]), GINT_TO_POINTER(o->id + 1));
 		return VMCI_SUCCESS;
 	}
@@ -1192,14 +1254,20 @@ static gboolean on_guest_connect(gint fd, GIOCondition cond, gpointer p)
 			      .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *c;
 	struct gconn *g;
+	unsigned int own = 0;
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (cfd < 0)
 		return G_SOURCE_CONTINUE;
 	pthread_mutex_lock(&vm->lock);
-	if (st->n_gconns >= MAX_GUEST_CONNS ||
-	    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) || cred.pid <= 0) {
-		vm_guest_log(vm, "vmci: guest connection refused (%u open)", st->n_gconns);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		cred.pid = 0;
+	for (GList *l = st->gconns; l; l = l->next)
+		own += ((struct gconn *)l->data)->pid == cred.pid;
+	if (st->n_gconns >= MAX_GUEST_CONNS || cred.pid <= 0 ||
+	    own >= OWNER_SHARE(MAX_GUEST_CONNS)) {
+		vm_guest_log(vm, "vmci: connection of guest process %d refused (%u open, %u its own)",
+			     (int)cred.pid, st->n_gconns, own);
 		pthread_mutex_unlock(&vm->lock);
 		close(cfd);
 		return G_SOURCE_CONTINUE;

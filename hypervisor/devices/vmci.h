@@ -55,20 +55,30 @@ int vmci_hv_send(struct vmci_state *st, uint32_t resource, const void *payload, 
 #define VMCI_PAGE_FREE		(-1)
 #define VMCI_PAGE_RESERVED	(-2)
 
+/*
+ * A guest names pages by guest-physical page number (PPN); the device keeps
+ * and host services map pages of the RAM memfd ("RAM pages").  The two
+ * differ where the engine puts RAM at another address than its file offset
+ * (KVM: above the 32-bit PCI hole).
+ */
 struct vmci_ppn_rules {
-	uint64_t ram_pages;
-	/* Trap engine: page -> owning context (VMCI_PAGE_* when none); NULL in KVM. */
+	uint64_t ram_pages;	/* pages in the RAM memfd */
+	/* The guest-physical layout (vm->ram_map); NULL: PPN n is RAM page n. */
+	const struct vm_ram_map *map;
+	/* Trap engine: RAM page -> owning context (VMCI_PAGE_* when none); NULL in KVM. */
 	const int32_t *page_owner;
-	/* Pages registered in a live queue pair; may be NULL. */
+	/* RAM pages registered in a live queue pair; may be NULL. */
 	const uint8_t *page_in_qp;
 	int owner;		/* the context registering the pages */
+	uint64_t *ram_page;	/* optional: gets the RAM page of each PPN */
 };
 
 /*
  * Validate a queue pair's page-number list: count in 1..VMCI_QP_MAX_PPNS,
- * every page inside guest RAM, outside device ranges, owned by the caller
- * (trap engine), not in another queue pair, no duplicates.  VMCI_SUCCESS or
- * the VMCI error for the first problem; *bad gets the offending index.
+ * every page guest RAM (not a hole, not past the end), outside device
+ * ranges, owned by the caller (trap engine), not in another queue pair, no
+ * duplicates.  VMCI_SUCCESS or the VMCI error for the first problem; *bad
+ * gets the offending index.
  */
 int vmci_check_ppns(const struct vmci_ppn_rules *r, const uint64_t *ppns, uint64_t n,
 		    uint64_t *bad);

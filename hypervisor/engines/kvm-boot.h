@@ -20,27 +20,42 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hypervisor/vm.h"
+
 #define KVM_BOOT_LOAD_ADDR	0x100000ull
 #define KVM_BOOT_STACK_TOP	0x9F000ull
 #define KVM_LOW_RAM_MAX		(3ull << 30)	/* RAM above this goes to 4 GiB */
 #define KVM_HIGH_RAM_BASE	(4ull << 30)
 
-/* Guest RAM as the engine maps it: [0, low) at GPA 0, the rest at GPA 4 GiB. */
+/*
+ * Guest RAM as the engine maps it: [0, low) at GPA 0, the rest at GPA
+ * 4 GiB.  `map` says the same for the device model (vm_set_ram_map()), so
+ * the engine and devices translate guest-physical addresses alike.
+ */
 struct kvm_guest_ram {
 	uint8_t *host;
 	uint64_t size;
 	uint64_t low;
+	struct vm_ram_map map;
 };
+
+static inline void kvm_ram_layout(struct kvm_guest_ram *ram, uint8_t *host, uint64_t size)
+{
+	ram->host = host;
+	ram->size = size;
+	ram->low = size < KVM_LOW_RAM_MAX ? size : KVM_LOW_RAM_MAX;
+	ram->map = (struct vm_ram_map){ 1, { { 0, ram->low } } };
+	if (size > ram->low)
+		ram->map.range[ram->map.n++] = (struct vm_ram_range){ KVM_HIGH_RAM_BASE,
+								      size - ram->low };
+}
 
 /* Host pointer for [gpa, gpa + len), or NULL unless it all lies in one RAM range. */
 static inline uint8_t *kvm_gpa(const struct kvm_guest_ram *ram, uint64_t gpa, uint64_t len)
 {
-	if (gpa < ram->low)
-		return len <= ram->low - gpa ? ram->host + gpa : NULL;
-	if (gpa >= KVM_HIGH_RAM_BASE && gpa - KVM_HIGH_RAM_BASE < ram->size - ram->low &&
-	    len <= ram->size - ram->low - (gpa - KVM_HIGH_RAM_BASE))
-		return ram->host + ram->low + (gpa - KVM_HIGH_RAM_BASE);
-	return NULL;
+	uint64_t offset;
+
+	return vm_ram_map_translate(&ram->map, gpa, len, &offset) ? NULL : ram->host + offset;
 }
 
 /*

@@ -775,7 +775,7 @@ static void irq_line(void *opaque, unsigned int irq, bool level)
 static int setup_ram(struct kvm_engine *e)
 {
 	struct vm *vm = e->vm;
-	struct kvm_userspace_memory_region low = { .slot = 0 }, high = { .slot = 1 };
+	uint64_t offset = 0;
 	void *p;
 
 	if (vm->ram_size < (2u << 20) || vm->ram_size > (1ull << 40)) {
@@ -786,20 +786,23 @@ static int setup_ram(struct kvm_engine *e)
 		 vm->ram_fd, 0);
 	if (p == MAP_FAILED)
 		return unusable("mapping guest RAM");
-	e->ram.host = p;
-	e->ram.size = vm->ram_size;
 	/* Below the 32-bit PCI hole; the rest goes above 4 GiB (file offset = low). */
-	e->ram.low = MIN(vm->ram_size, KVM_LOW_RAM_MAX);
-	low.memory_size = e->ram.low;
-	low.userspace_addr = (uintptr_t)p;
-	if (kvm_ioctl(e->vm_fd, KVM_SET_USER_MEMORY_REGION, &low))
-		return unusable("KVM_SET_USER_MEMORY_REGION");
-	if (vm->ram_size > e->ram.low) {
-		high.guest_phys_addr = KVM_HIGH_RAM_BASE;
-		high.memory_size = vm->ram_size - e->ram.low;
-		high.userspace_addr = (uintptr_t)p + e->ram.low;
-		if (kvm_ioctl(e->vm_fd, KVM_SET_USER_MEMORY_REGION, &high))
-			return unusable("KVM_SET_USER_MEMORY_REGION (above 4 GiB)");
+	kvm_ram_layout(&e->ram, p, vm->ram_size);
+	for (unsigned int i = 0; i < e->ram.map.n; i++) {
+		const struct vm_ram_range *r = &e->ram.map.range[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uintptr_t)p + offset,
+		};
+
+		if (kvm_ioctl(e->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+			return unusable("KVM_SET_USER_MEMORY_REGION");
+		offset += r->size;
+	}
+	/* Devices (VMCI page numbers) translate guest-physical addresses the same way. */
+	if (vm_set_ram_map(vm, &e->ram.map)) {
+		g_warning("KVM: guest RAM layout refused by the device model");
+		return -1;
 	}
 	return 0;
 }

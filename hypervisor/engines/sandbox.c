@@ -909,13 +909,13 @@ static void build_root(const struct plan *p)
 enum {
 	F_LD_ARCH, F_ARCH, F_KILL, F_LD_NR, F_X32, F_CLONE3, F_PTRACE, F_CLONE, F_ARCH_PRCTL,
 	F_IOCTL, F_CLOCK_GETTIME, F_GETTIMEOFDAY, F_TIME, F_CLOCK_SETTIME, F_SETTIMEOFDAY,
-	F_ADJTIMEX, F_CLOCK_ADJTIME, F_MMAP, F_MPROTECT, F_PKEY_MPROTECT, F_ALLOW0,
+	F_ADJTIMEX, F_CLOCK_ADJTIME, F_MMAP, F_MPROTECT, F_PKEY_MPROTECT, F_SETGROUPS, F_ALLOW0,
 	L_CLONE, L_CLONE_TEST,
 	L_PROT, L_PROT_TEST, L_EXEC_MAP,
 	L_ARCH, L_ARCH_TEST, L_ARCH_LO, L_ARCH_LO_TEST, L_ARCH_HI, L_ARCH_HI_TEST,
 	L_IOCTL, L_IOCTL_STI, L_IOCTL_LINUX,
 	L_CLOCKID, L_CLOCKID_MAX, L_CLOCKID_PROCESS, L_CLOCKID_THREAD,
-	L_TRACE, L_ALLOW, L_EPERM, L_ENOSYS, F_LEN
+	L_TRACE, L_ALLOW, L_EPERM, L_ENOSYS, L_NO_EFFECT, F_LEN
 };
 #define TO(from, to)	((to) - (from) - 1)
 
@@ -928,6 +928,11 @@ enum {
  *  - ptrace (PTRACE_TRACEME etc.);
  *  - arch_prctl(ARCH_SET_CPUID, non-zero): turning CPUID faulting off;
  *  - ioctl TIOCSTI / TIOCLINUX: typing into the host terminal.
+ * setgroups returns 0 without effect: the guest's supplementary group list is
+ * empty and stays so (its user namespaces refuse setgroups, as any whose maps
+ * an unprivileged user could write), which is never more than a caller asked
+ * for; programs that set groups before running a command (xterm's
+ * initgroups, su, login) would otherwise die on EPERM.
  * and hand the engine the syscalls that read or set the clock (RET_TRACE:
  * the guest has its own clock, trap-clock.c), clock_gettime only for the
  * clocks it keeps: ids 0..11 but the CPU-time clocks 2 and 3; and, when
@@ -971,6 +976,8 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 				TO(F_MPROTECT, L_PROT), 0),
 	[F_PKEY_MPROTECT] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pkey_mprotect,
 				     TO(F_PKEY_MPROTECT, L_PROT), 0),
+	[F_SETGROUPS] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setgroups,
+				 TO(F_SETGROUPS, L_NO_EFFECT), 0),
 	[F_ALLOW0] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 
 	/* prot is the third argument of all three */
@@ -1012,6 +1019,8 @@ static const struct sock_filter seccomp_insns[F_LEN] = {
 	[L_ALLOW] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	[L_EPERM] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 	[L_ENOSYS] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* errno 0: the call returns 0 and is not run */
+	[L_NO_EFFECT] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0),
 };
 
 static void install_seccomp(bool trace_exec_maps)

@@ -17,10 +17,8 @@ RUNS=3
 
 start_host_x
 start_desktop_vm bench-clip
-host_x "$BIN/porthole-viewer" --headless bench-clip >"$DESK/viewer.log" 2>&1 &
-VIEWER=$!
+start_viewer bench-clip	# a window: guest pastes start with Ctrl+V in it (user_press)
 trap 'kill $VIEWER 2>/dev/null; desktop_cleanup' EXIT
-wait_until 10 "viewer attached" grep -q "attached to VM" "$DESK/viewer.log"
 head -c 7864320 /dev/urandom | base64 -w 0 >"$DESK/big"	# 10 MiB of text
 SIZE=$(wc -c <"$DESK/big")
 median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] }'; }
@@ -30,6 +28,7 @@ echo "# clipboard: 10 MiB host -> guest ($RUNS pastes)" >&2
 host_x xclip -selection clipboard -i "$DESK/big" >/dev/null 2>&1 &
 wait_until 20 "the host offer in the guest" guest_sh 'xclip -selection clipboard -o -t TARGETS | grep -q UTF8_STRING'
 h2g=$(for i in $(seq $RUNS); do
+	user_press
 	guest_sh 's=$(date +%s%N); xclip -selection clipboard -o >/tmp/pasted; e=$(date +%s%N)
 		[ "$(wc -c </tmp/pasted)" = '"$SIZE"' ] && echo $(((e - s) / 1000))'
 done | median)

@@ -1,6 +1,7 @@
 # Bad input from a real guest never crashes or hangs the hypervisor: unknown
 # commands and ports, wrong cookies, oversize and truncated messages, closed
-# channels, bad guest buffers, processes dying mid-message.
+# channels, bad guest buffers, processes dying mid-message, one process
+# trying to take every channel, message byte and VMCI resource.
 # cpuid-dependent: guest programs detect the hypervisor through cpuid
 . "$(dirname "$0")/lib.sh"
 
@@ -55,6 +56,36 @@ assert_match '\.\.\.\(\+[0-9]+ more\)' "$(grep '^tools.capabilities=' <<<"$raw")
 	"255 big capabilities: status stays under 64 KiB (${#raw} bytes), the list says how many more"
 ctl status spoof >/dev/null && ok "porthole-ctl status still works"
 ctl stop spoof
+
+# One guest process can't lock the others out: it takes all it can get of
+# the GuestRPC channels and message bytes, the VMCI device connections,
+# queue pairs, doorbells and datagram maps, and each time a second process
+# still gets one.  Its refusals are logged naming it; all it held goes when
+# it exits.
+hog_log=$BUILD/tests/e2e-12-hog.log
+start_vm hog "$hog_log" -- $GUEST_ENV sh -c "$GBIN/hostile --hog; echo hog-rpc=\$?;
+	$GBIN/vmci-hostile --hog; echo hog-vmci=\$?; sleep 300"
+wait_until 60 "the hogging guest done" grep -q '^hog-vmci=' "$hog_log"
+grep -E '^(not )?ok |^hog' "$hog_log"
+assert_eq "hog-rpc=0" "$(grep '^hog-rpc=' "$hog_log")" \
+	"one process holds at most its quota of channels and message bytes; another still gets RPCI"
+assert_eq "hog-vmci=0" "$(grep '^hog-vmci=' "$hog_log")" \
+	"... and of VMCI connections, queue pairs, doorbells, datagram maps"
+for line in 'guest process [0-9]+ already holds 32 channels' \
+	    'guest process [0-9]+: [0-9]+ more message bytes refused' \
+	    'vmci: connection of guest process [0-9]+ refused \([0-9]+ open, 64 its own\)' \
+	    'vmci: guest process [0-9]+ holds 16 queue pairs' \
+	    'vmci: guest process [0-9]+ holds 256 doorbells' \
+	    'vmci: guest process [0-9]+ holds 256 datagram maps'; do
+	grep -qE "$line" "$hog_log" || die "no log line /$line/"
+done
+ok "each refusal is logged with the guest process's pid"
+assert_eq 0 "$(status_field hog rpc.channels)" "the hogging processes' channels were closed at exit"
+assert_eq 0 "$(status_field hog rpc.buffered)" "... and their message bytes freed"
+assert_eq 0 "$(status_field hog vmci.queue-pairs)" "... and their queue pairs"
+assert_eq 0 "$(status_field hog vmci.doorbells)" "... and doorbells"
+assert_eq 0 "$(status_field hog vmci.guest-connections)" "... and device connections"
+ctl stop hog
 
 # A guest process killed in the middle of an RPC.
 ctl stop hostile

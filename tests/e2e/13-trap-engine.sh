@@ -5,7 +5,7 @@
 
 hv() { "$BIN/porthole-hv" run "$@" 2>>"$BUILD/tests/e2e-13-hv.log"; }
 
-out=$(hv --name io -- $GUEST_ENV CPUID_MODE="$CPUID_MODE" "$GBIN/io-exercise") ||
+out=$(hv --name io --testdev -- $GUEST_ENV CPUID_MODE="$CPUID_MODE" "$GBIN/io-exercise") ||
 	{ echo "$out"; die "io-exercise failed"; }
 echo "$out"
 ok "in/out/ins/outs in every size and form, cpuid, exec re-arm ($(echo "$out" | grep -c '^ok') checks)"

@@ -17,10 +17,15 @@ for deb in "$guest" "$host"; do
 	assert_match "libx11-6" "$(dpkg-deb -f "$deb" Depends)" "$(dpkg-deb -f "$deb" Package) depends on the X libraries its binaries link (dpkg-shlibdeps)"
 done
 
-if command -v lintian >/dev/null; then
-	lint=$(lintian --fail-on error "$guest" "$host" 2>&1) || die "lintian errors: $lint"
-	ok "lintian: no errors"
-fi
+lint=$(lintian --fail-on warning "$guest" "$host" 2>&1) || die "lintian warnings or errors: $lint"
+ok "lintian --fail-on warning: both packages clean"
+for deb in "$guest" "$host"; do
+	# dpkg-deb -c lists a directory as "./path/"; every one must hold something.
+	dirs=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | grep '/$' | sort)
+	empty=$(comm -23 <(echo "$dirs") <(dpkg-deb -c "$deb" | awk '{ print $6 }' |
+		sed -E 's|[^/]+/?$||' | sort -u) | grep -v '^\./$' || true)
+	assert_eq "" "$empty" "$(dpkg-deb -f "$deb" Package) has no empty directories"
+done
 
 # Under the build tree, not /tmp: guests see the host's files but have their own /tmp.
 root=$(mktemp -d "$BUILD/tests/pkgroot.XXXXXX")
@@ -85,9 +90,15 @@ assert_eq "Exec=porthole-agent" "$(grep ^Exec= "$root/etc/xdg/autostart/porthole
 [ -f "$root/lib/systemd/system/porthole-guestd.service" ] || die "no systemd unit"
 ok "D-Bus service, introspection, autostart entry and systemd unit are installed"
 
+# The postinst enables the unit through deb-systemd-helper, which honours
+# DPKG_ROOT: the link is in the scratch root (the host's /etc is untouched).
+assert_eq "/lib/systemd/system/porthole-guestd.service" \
+	"$(readlink "$root/etc/systemd/system/multi-user.target.wants/porthole-guestd.service")" \
+	"the guest package enables porthole-guestd.service (deb-systemd-helper, in the package's root)"
+
 dpkg_root --purge porthole-host porthole-guest-additions >/dev/null 2>&1 || die "dpkg --purge failed"
-left=$(cd "$root" && find . -type f ! -path './var/lib/dpkg/*' | sort)
-assert_eq "" "$left" "purging both packages leaves no files behind"
+left=$(cd "$root" && find . ! -type d ! -path './var/lib/dpkg/*' | sort)
+assert_eq "" "$left" "purging both packages leaves no files or links behind (enable links, deb-systemd-helper state)"
 
 # ---- the tarball installer ----
 rm -rf "$root"/* && mkdir -p "$root/unpack" "$root/target"
@@ -100,3 +111,22 @@ tar -C "$root/unpack" -xzf "$out/porthole-guest-additions-$VERSION.tar.gz"
 ok "install.sh installs the guest additions from the tarball"
 "$root/unpack/porthole-guest-additions-$VERSION/install.sh" --root "$root/target" --uninstall >/dev/null
 assert_eq "" "$(cd "$root/target" && find . -type f)" "install.sh --uninstall removes every file it installed"
+
+# ---- make install / make uninstall (PREFIX, DESTDIR) ----
+dest=$(mktemp -d "$BUILD/tests/destdir.XXXXXX")
+make -s -C "$top" BUILD="$BUILD" install DESTDIR="$dest" PREFIX=/usr >"$BUILD/tests/e2e-60-install.log" 2>&1 ||
+	die "make install failed: $(tail -5 "$BUILD/tests/e2e-60-install.log")"
+assert_match "porthole-ctl $VERSION" "$("$dest/usr/bin/porthole-ctl" --version)" "make install DESTDIR PREFIX=/usr: the installed porthole-ctl runs"
+assert_eq "Exec=/usr/bin/porthole-hostd" "$(grep ^Exec= "$dest/usr/share/dbus-1/services/org.porthole.Host1.service")" \
+	"make install: the D-Bus service file points at PREFIX/bin"
+assert_match "porthole-hv - run a Porthole virtual machine" \
+	"$(MANWIDTH=100 man -l "$dest/usr/share/man/man1/porthole-hv.1" 2>/dev/null | col -b)" "make install: man pages under PREFIX/share/man"
+[ -f "$dest/usr/share/applications/porthole-tray.desktop" ] || die "make install: no desktop entry for the tray"
+[ -f "$dest/usr/share/man/man8/porthole-guestd.8" ] && [ -x "$dest/usr/bin/porthole-viewer" ] ||
+	die "make install: porthole-guestd.8 or porthole-viewer missing"
+[ ! -e "$dest/etc" ] && [ ! -e "$dest/lib" ] || die "make install wrote under /etc or /lib (autostart, systemd): $(cd "$dest" && find etc lib)"
+ok "make install: programs, man pages, D-Bus files and desktop entries, nothing in /etc or /lib"
+make -s -C "$top" BUILD="$BUILD" uninstall DESTDIR="$dest" PREFIX=/usr >>"$BUILD/tests/e2e-60-install.log" 2>&1 ||
+	die "make uninstall failed"
+assert_eq "" "$(cd "$dest" && find . ! -type d)" "make uninstall removes every file make install put"
+rm -rf "$dest"

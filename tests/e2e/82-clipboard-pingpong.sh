@@ -8,10 +8,8 @@
 
 start_host_x
 start_desktop_vm pingpong
-host_x "$BIN/porthole-viewer" --headless -v pingpong >"$DESK/viewer.log" 2>&1 &
-VIEWER=$!
+start_viewer pingpong
 trap 'kill $VIEWER 2>/dev/null; cp "$DESK/viewer.log" "$BUILD/tests/e2e-pingpong-viewer.log"; desktop_cleanup' EXIT
-wait_until 10 "viewer attached" grep -q "attached to VM" "$DESK/viewer.log"
 sleep 1		# the agent's and the bridge's start-up offers are not counted
 COUNT=$BUILD/tests/host/xfixes-count
 
@@ -27,7 +25,8 @@ last() { awk '$1 == "count" { c = $2 " " $3 } END { print c ? c : "0 0" }' "$1";
 counts() { echo "$(last "$DESK/h$1") / $(last "$DESK/g$1")"; }
 guest_paste_is() {	# TEXT
 	local end=$((SECONDS + 15))
-	until [ "$(guest_sh 'xclip -selection clipboard -o 2>/dev/null')" = "$1" ]; do
+	# A guest paste starts with the user's Ctrl+V in the viewer (README, security model).
+	until user_press && [ "$(guest_sh 'xclip -selection clipboard -o 2>/dev/null')" = "$1" ]; do
 		[ $SECONDS -lt $end ] || die "guest paste is not '$1'"
 		sleep 0.2
 	done

@@ -118,3 +118,27 @@ desktop_agent_pid() {
 	done
 	die "the agent of the desktop VM was not found"
 }
+
+# start_viewer VM: porthole-viewer with its window on the host display (log
+# $DESK/viewer.log, pid VIEWER, window VIEWER_WIN), the host pointer over it so
+# that keys typed on the host go to it, as a user working in the VM's window.
+start_viewer() {
+	host_x "$BIN/porthole-viewer" -v "$1" >"$DESK/viewer.log" 2>&1 &
+	VIEWER=$!
+	wait_until 10 "viewer attached" grep -q "attached to VM" "$DESK/viewer.log"
+	wait_until 10 "the viewer's window" grep -q "display: window" "$DESK/viewer.log"
+	VIEWER_WIN=$(sed -n 's/.*display: window \(0x[0-9a-f]*\).*/\1/p' "$DESK/viewer.log" | head -1)
+	host_x xdotool mousemove --window "$VIEWER_WIN" 20 20
+}
+
+# user_press [KEYS]: the host user presses KEYS (default ctrl+v) in the viewer's
+# window, or clicks (KEYS "click").  A guest may read the host clipboard only
+# right after such a press (README, security model), so every paste in the
+# guest starts with one, as a real paste does.
+user_press() {
+	if [ "${1:-ctrl+v}" = click ]; then
+		host_x xdotool click 1
+	else
+		host_x xdotool key "${1:-ctrl+v}"
+	fi
+}

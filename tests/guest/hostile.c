@@ -123,6 +123,13 @@ static void test_registers(void)
 	check(inb(BDOOR_PORT_LB) == 0xFF && inw(BDOOR_PORT_LB) == 0xFFFF,
 	      "byte and word reads of the backdoor port read all ones");
 	check(inb(0x3F0) == 0xFF, "a port with no device reads all ones");
+	{
+		uint32_t v;
+
+		/* The engine test device exists only in VMs run with --testdev. */
+		__asm__ __volatile__("inl $0xE0, %%eax" : "=a"(v));
+		check(v == 0xFFFFFFFFu, "port 0xE0 reads all ones (no test device in this VM)");
+	}
 	outl(0x3F0, 0xDEADBEEF);
 	check(1, "a write to a port with no device is dropped");
 
@@ -360,6 +367,63 @@ static int spoof(void)
 	return bad;
 }
 
+/* A second guest process: a channel of its own and an RPCI round trip.  0 when it works. */
+static int other_process_rpci(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		char *reply = NULL;
+		size_t len = 0;
+
+		_exit(rpci_send_one("porthole.echo other", 19, &reply, &len) == 1 && reply &&
+		      !strcmp(reply, "other") ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * hostile --hog: one process takes every GuestRPC channel it can, then
+ * fills the message budget with full-size messages it never finishes;
+ * each time a second process must still get a channel and an answer.
+ * (One process used to be able to take all 128 channels, or all 8 MiB.)
+ */
+static int hog(void)
+{
+	static struct msgchan chans[GUESTMSG_MAX_CHANNEL];
+	int held = 0, big = 0;
+	struct bdoor_regs r;
+
+	/* Each phase stops at the first refusal: a log line, not a flood. */
+	while (held < GUESTMSG_MAX_CHANNEL && msgchan_open(&chans[held], RPCI_PROTOCOL_NUM) == 0)
+		held++;
+	printf("hog: holds %d of %d channels\n", held, GUESTMSG_MAX_CHANNEL);
+	check(held >= 8 && held < GUESTMSG_MAX_CHANNEL,
+	      "one process gets channels, but not every channel");
+	check(other_process_rpci() == 0,
+	      "another process still opens a channel and gets an RPCI answer");
+
+	/* Keep 8 channels; announce a full-size message on each and never send it. */
+	for (int i = 8; i < held; i++)
+		msgchan_close(&chans[i]);
+	for (; big < 8 && big < held; big++) {
+		r = msg(&chans[big], MESSAGE_TYPE_SENDSIZE, GUESTMSG_MAX_SIZE);
+		if (!(status_of(&r) & MESSAGE_STATUS_SUCCESS))
+			break;
+	}
+	printf("hog: %d of 8 full-size messages buffered\n", big);
+	check(big >= 1 && big < 8, "one process may buffer a full-size message, not all 8");
+	check(other_process_rpci() == 0,
+	      "another process still gets an RPCI answer while the first holds its bytes");
+	for (int i = 0; i < 8 && i < held; i++)
+		msgchan_close(&chans[i]);
+	printf("1..%d\n", n);
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	struct bdoor_info info;
@@ -373,6 +437,8 @@ int main(int argc, char **argv)
 		return tclo_churn(strtol(argv[2], NULL, 10));
 	if (argc == 2 && !strcmp(argv[1], "--spoof"))
 		return spoof();
+	if (argc == 2 && !strcmp(argv[1], "--hog"))
+		return hog();
 	test_registers();
 	test_channel_abuse();
 	test_hb_abuse();

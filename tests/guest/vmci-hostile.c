@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +86,108 @@ static void child_send_unmapped(void *arg)
 	_exit(0);	/* reached only if the hypervisor read nothing and said nothing */
 }
 
-int main(void)
+/* A bare connection to the device socket: the fd once the hello came, else -1. */
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = VMCI_GUEST_SOCKET };
+	struct vmci_guest_hello hello;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    recv(fd, &hello, sizeof(hello), 0) != sizeof(hello)) {
+		close(fd);
+		return -1;	/* refused: the hypervisor closed it without a hello */
+	}
+	return fd;
+}
+
+static void child_connects(void *arg)
+{
+	struct phg_vmci v;
+
+	_exit(phg_vmci_open(&v) ? 1 : 0);
+}
+
+static void child_queue_pair(void *arg)
+{
+	uint64_t count = 4, p[4];
+	int64_t first = phg_vmci_hv(VMCI_PH_PAGES_ALLOC, &count, 8);
+
+	if (first < 0)
+		_exit(2);
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint64_t)first + i;
+	_exit(qp_alloc(9999, 4096, 4096, 4, p, 4) == VMCI_SUCCESS_QUEUEPAIR_CREATE ? 0 : 1);
+}
+
+static void child_doorbell(void *arg)
+{
+	struct vmci_doorbell_link l = { { VMCI_GUEST_CONTEXT_ID, 99999 }, 1 };
+
+	_exit(phg_vmci_hv(VMCI_DOORBELL_LINK, &l, sizeof(l)) == VMCI_SUCCESS ? 0 : 1);
+}
+
+static void child_dg_map(void *arg)
+{
+	_exit(phg_vmci_map(99999) == VMCI_SUCCESS ? 0 : 1);
+}
+
+/*
+ * vmci-hostile --hog: one process takes as many device connections, queue
+ * pairs, doorbells and datagram maps as it can get; after each, a second
+ * process must still get one.  (One process used to be able to take the
+ * whole table of each.)
+ */
+static int hog(void)
+{
+	static int fds[300];
+	int conns = 0, qps = 0, bells = 0, maps = 0;
+	uint64_t count = 4 * 64, p[4];
+	int64_t first;
+
+	/* Each phase stops at the first refusal: one log line each, not a flood. */
+	while (conns < 300 && (fds[conns] = raw_connect()) >= 0)
+		conns++;
+	printf("hog: %d device connections\n", conns);
+	check("one process holds connections, but not all 256", conns >= 1 && conns < 256, 1);
+	check("another process still connects", in_child(child_connects, NULL), 0);
+	while (conns)
+		close(fds[--conns]);
+
+	first = phg_vmci_hv(VMCI_PH_PAGES_ALLOC, &count, 8);
+	check("pages for 64 queue pairs", first > 0, 1);
+	for (int i = 0; i < 64 && first > 0; i++, qps++) {
+		for (int j = 0; j < 4; j++)
+			p[j] = (uint64_t)first + 4 * i + j;
+		if (qp_alloc(5000 + i, 4096, 4096, 4, p, 4) != VMCI_SUCCESS_QUEUEPAIR_CREATE)
+			break;
+	}
+	printf("hog: %d queue pairs\n", qps);
+	check("one process creates queue pairs, but not all 64", qps >= 1 && qps < 64, 1);
+	check("another process still creates a queue pair", in_child(child_queue_pair, NULL), 0);
+
+	for (uint32_t i = 0; i < 1024; i++, bells++) {
+		struct vmci_doorbell_link l = { { VMCI_GUEST_CONTEXT_ID, 10000 + i }, i % 4096 };
+
+		if (phg_vmci_hv(VMCI_DOORBELL_LINK, &l, sizeof(l)) != VMCI_SUCCESS)
+			break;
+	}
+	printf("hog: %d doorbells\n", bells);
+	check("one process links doorbells, but not all 1024", bells >= 1 && bells < 1024, 1);
+	check("another process still links a doorbell", in_child(child_doorbell, NULL), 0);
+
+	while (maps < 1024 && phg_vmci_map(20000 + maps) == VMCI_SUCCESS)
+		maps++;
+	printf("hog: %d datagram maps\n", maps);
+	check("one process maps datagram resources, but not all 1024", maps >= 1 && maps < 1024, 1);
+	check("another process still maps one", in_child(child_dg_map, NULL), 0);
+	printf("1..%d\n", n_checks);
+	return n_failed ? 1 : 0;	/* what it holds goes when it exits */
+}
+
+int main(int argc, char **argv)
 {
 	struct phg_vmci v;
 	uint64_t ram_pages, p[8], big;
@@ -95,6 +198,8 @@ int main(void)
 	struct vmci_dg_hdr *hdr = (void *)raw;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--hog"))
+		return hog();
 	if (phg_vmci_open(&v)) {
 		printf("not ok 1 - no VMCI device\n1..1\n");
 		return 1;

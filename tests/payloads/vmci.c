@@ -24,6 +24,9 @@
  * algebraically (vmci_wsum_append).  The host checks every byte against the
  * pattern and computes the checksum over every word itself.  Default: 1 GiB
  * through a 1 MiB queue; -DSTREAM_BYTES=... -DQSIZE=... build other sizes.
+ * -DQP_HIGH puts the queue pair above 4 GiB, in the RAM the KVM engine
+ * places past the 32-bit PCI hole (run with --ram over 3 GiB): its page
+ * numbers are guest-physical, not offsets in the RAM file.
  */
 #include "runtime.h"
 #include "backdoor/ring.h"
@@ -41,7 +44,11 @@
 #endif
 _Static_assert(STREAM_BYTES % CHUNK == 0 && STREAM_BYTES > QSIZE && QSIZE % VMCI_PAGE_SIZE == 0,
 	       "whole chunks; the stream overfills the queue");
+#ifdef QP_HIGH
+#define QP_GPA		0x104000000ull	/* 4 GiB + 64 MiB: RAM file offset 3 GiB + 64 MiB */
+#else
 #define QP_GPA		0x4000000ull	/* 64 MiB: guest RAM the payload leaves alone */
+#endif
 #define NOTIFY_GPA	0x3F00000ull
 #define SCRATCH_GPA	0x6000000ull	/* 96 MiB: the copy baseline's destination */
 #define COPY_PASSES	8
@@ -309,6 +316,28 @@ static void copy_to_scratch(void)
 		memcpy((uint8_t *)(uintptr_t)SCRATCH_GPA + off, block, CHUNK);
 }
 
+#ifdef QP_HIGH
+/* The boot page tables map the first 4 GiB: map the next one too, 2 MiB pages. */
+static uint64_t high_pd[512] __attribute__((aligned(4096)));
+
+static void map_fifth_gib(void)
+{
+	uint64_t cr3, *pml4, *pdpt;
+
+	__asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3));
+	pml4 = (uint64_t *)(uintptr_t)(cr3 & ~0xFFFull);
+	pdpt = (uint64_t *)(uintptr_t)(pml4[0] & 0x000FFFFFFFFFF000ull);
+	for (uint64_t i = 0; i < 512; i++)
+		high_pd[i] = (4ull << 30 | i << 21) | 0x83;	/* present, writable, 2 MiB */
+	pdpt[4] = (uint64_t)(uintptr_t)high_pd | 0x3;
+	__asm__ __volatile__("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
+#else
+static void map_fifth_gib(void)
+{
+}
+#endif
+
 int payload_main(void)
 {
 	uint64_t pages = 2 + VMCI_PAGES(QSIZE) + 1;
@@ -345,6 +374,7 @@ int payload_main(void)
 	check(hv(VMCI_PH_PAGES_ALLOC, &pages, 8) < 0, "no page allocator in KVM: the guest owns its RAM");
 
 	check(hv(VMCI_SET_NOTIFY_BITMAP, &notify_ppn, 8) == 0, "notify bitmap in guest RAM");
+	map_fifth_gib();
 	check(hv(VMCI_DOORBELL_LINK, &link, sizeof(link)) == 0, "doorbell linked");
 	outl(VMCI_PORT_BASE + VMCI_REG_IMR, VMCI_ICR_DATAGRAM | VMCI_ICR_NOTIFICATION);
 	outl(VMCI_PORT_BASE + VMCI_REG_CONTROL, VMCI_CONTROL_INT_ENABLE);
@@ -356,7 +386,8 @@ int payload_main(void)
 		memcpy(req + sizeof(a) + 8 * i, &ppn, 8);
 	}
 	r = hv(VMCI_QUEUEPAIR_ALLOC, req, sizeof(a) + 8 * pages);
-	check(r == VMCI_SUCCESS_QUEUEPAIR_CREATE, "queue pair in guest RAM (%d)", (int)r);
+	check(r == VMCI_SUCCESS_QUEUEPAIR_CREATE, "queue pair in guest RAM at 0x%llx (%d)",
+	      (unsigned long long)QP_GPA, (int)r);
 	if (r < 0)
 		return 1;
 	vmci_qp_view_init(&v, (void *)(uintptr_t)QP_GPA, QSIZE, VMCI_PAGE_SIZE, false);

@@ -386,6 +386,85 @@ static void test_reset_closes_everything(void **state)
 	assert_int_equal(F.closed, 2);
 }
 
+/* Quotas: 4 channels and 100000 bytes per guest process, owner 0 exempt. */
+static int setup_quota(void **state)
+{
+	struct msgchan_host_config cfg = {
+		.offer_hb = true, .max_message = 65536, .budget = 200000,
+		.owner_idle_ns = 1000, .owner_channels = 4, .owner_budget = 100000,
+	};
+
+	memset(&F, 0, sizeof(F));
+	F.h = msgchan_host_new(&cfg, &ops, NULL);
+	return F.h ? 0 : -1;
+}
+
+static bool sendsize_ok(const struct gchan *c, uint32_t size)
+{
+	struct bdoor_regs r = call(c, MESSAGE_TYPE_SENDSIZE, size, 0);
+
+	return status_lb(&r) & MESSAGE_STATUS_SUCCESS;
+}
+
+static void test_owner_channel_quota(void **state)
+{
+	struct gchan hog[4], other;
+
+	for (int i = 0; i < 4; i++) {
+		hog[i] = open_chan(RPCI_PROTOCOL_NUM, 7);
+		assert_true(hog[i].id >= 0);
+	}
+	F.logged = 0;
+	assert_int_equal(open_chan(TCLO_PROTOCOL_NUM, 7).id, -1);
+	assert_true(F.logged > 0);
+	other = open_chan(RPCI_PROTOCOL_NUM, 8);
+	assert_true(other.id >= 0);
+	/* Owner 0, a KVM guest as a whole, has only the global limit. */
+	for (int i = 0; i < 10; i++)
+		assert_true(open_chan(RPCI_PROTOCOL_NUM, 0).id >= 0);
+	/* A closed channel (or a dead process's) gives its place back. */
+	call(&hog[0], MESSAGE_TYPE_CLOSE, 0, 7);
+	assert_true(open_chan(RPCI_PROTOCOL_NUM, 7).id >= 0);
+	msgchan_host_close_owner(F.h, 7);
+	for (int i = 0; i < 4; i++)
+		assert_true(open_chan(RPCI_PROTOCOL_NUM, 7).id >= 0);
+}
+
+static void test_owner_byte_quota(void **state)
+{
+	struct gchan a = open_chan(RPCI_PROTOCOL_NUM, 7), b = open_chan(RPCI_PROTOCOL_NUM, 7);
+	struct gchan c = open_chan(RPCI_PROTOCOL_NUM, 8), d = open_chan(RPCI_PROTOCOL_NUM, 0);
+	static char big[60000];
+	char back[16];
+
+	assert_true(sendsize_ok(&a, 65536));
+	F.logged = 0;
+	assert_false(sendsize_ok(&b, 65536));	/* 131072 > 100000 for owner 7 */
+	assert_true(F.logged > 0);
+	assert_true(sendsize_ok(&b, 30000));	/* what is left of its quota */
+	assert_true(sendsize_ok(&c, 65536));	/* another process is not affected */
+	assert_false(sendsize_ok(&d, 65536));	/* global budget 200000 reached */
+	/* Abandoning the big message frees its quota. */
+	call(&a, MESSAGE_TYPE_CLOSE, 0, 7);
+	assert_true(sendsize_ok(&b, 65536));
+	call(&b, MESSAGE_TYPE_CLOSE, 0, 7);
+
+	/*
+	 * A message being handled still counts: the reply to a 60000-byte
+	 * message may not take the owner past its quota.
+	 */
+	a = open_chan(RPCI_PROTOCOL_NUM, 7);
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	F.auto_reply = big;
+	assert_int_equal(send_lb(&a, big, sizeof(big)), 0);
+	assert_int_equal(recv_lb(&a, back, 0), 0);	/* 60000 + 59999: no reply queued */
+	F.auto_reply = "ok";
+	assert_int_equal(send_lb(&a, big, 100), 0);
+	assert_int_equal(recv_lb(&a, back, sizeof(back)), 2);
+	assert_int_equal(msgchan_host_buffered(F.h), 65536);	/* owner 8's message */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +479,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hb_send_and_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_piece_restarts_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_closes_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_channel_quota, setup_quota, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_byte_quota, setup_quota, teardown),
 	};
 
 	return cmocka_run_group_tests_name("msgchan-host", tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ struct fake {
 	int detaches;
 };
 
-enum { FAKE_GROWN, FAKE_OTHER_SIZES, FAKE_OTHER_HANDLE };
+enum { FAKE_GROWN, FAKE_OTHER_SIZES, FAKE_OTHER_HANDLE, FAKE_HUGE_SIZE };
 
 #define FIRST_TOTAL	4	/* 2 header pages + 1 + 1 queue pages */
 
@@ -60,7 +61,11 @@ static void *fake_hypervisor(void *p)
 			info.num_ppns = FIRST_TOTAL;
 			info.first_ppn_index = a.first_ppn_index;
 			info.count = 2;
-			if (a.first_ppn_index) {
+			if (f->mode == FAKE_HUGE_SIZE) {
+				/* 2 + VMCI_PAGES(2^64 - 1) + 1 wraps to 2 + 0 + 1 pages. */
+				info.produce_size = UINT64_MAX;
+				info.num_ppns = info.count = 3;
+			} else if (a.first_ppn_index) {
 				switch (f->mode) {
 				case FAKE_GROWN:	/* re-created with 32 MiB queues */
 					info.produce_size = info.consume_size = 32u << 20;
@@ -117,6 +122,43 @@ static void attach_against(int mode)
 	phh_vmci_close(&h);
 }
 
+/*
+ * A reply whose queue size is near 2^64 (found by tests/fuzz/fuzz-qp-attach):
+ * the page count check wrapped and the attach succeeded with a ring of that
+ * size over three mapped pages, so ring reads went wherever the guest's
+ * header pointed.  Real guest RAM here, so only the size check can refuse.
+ */
+static void test_huge_queue_size(void **state)
+{
+	struct fake f = { .mode = FAKE_HUGE_SIZE };
+	struct phh_vmci h;
+	struct phh_qp qp;
+	pthread_t t;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	memset(&h, 0, sizeof(h));
+	h.fd = sv[0];
+	h.ram.fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	assert_true(h.ram.fd >= 0);
+	h.ram.size = 16 * VMCI_PAGE_SIZE;
+	assert_int_equal(ftruncate(h.ram.fd, (off_t)h.ram.size), 0);
+	h.queue_efd = h.epoll_fd = -1;
+	h.queue = g_queue_new();
+	f.fd = sv[1];
+	assert_int_equal(pthread_create(&t, NULL, fake_hypervisor, &f), 0);
+
+	assert_int_equal(phh_qp_attach(&h, &qp, 7, 0), -EPROTO);
+	assert_null(qp.base);
+
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(sv[1]);
+	close(h.ram.fd);
+	h.ram.fd = -1;
+	phh_vmci_close(&h);
+}
+
 static void test_grown_between_replies(void **state)
 {
 	attach_against(FAKE_GROWN);
@@ -138,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_grown_between_replies),
 		cmocka_unit_test(test_other_sizes_between_replies),
 		cmocka_unit_test(test_other_handle_between_replies),
+		cmocka_unit_test(test_huge_queue_size),
 	};
 
 	return cmocka_run_group_tests_name("qp-attach", tests, NULL, NULL);

@@ -81,12 +81,65 @@ static void test_rect_clip(void **state)
 	assert_false(ph_video_rect_clip(&r, 1920, 1080));
 }
 
+static void test_parse_shapes(void **state)
+{
+	struct {
+		struct ph_video_dirty h;
+		struct ph_video_rect r[PH_VIDEO_MAX_RECTS + 1];
+	} d = { { { PH_VIDEO_DIRTY, 3 }, 2, 0 }, { { 1, 2, 3, 4 }, { 5, 6, 7, 8 } } };
+	struct ph_video_fb fb = good();
+	union ph_video_msg m;
+	const char *why = NULL;
+
+	assert_int_equal(ph_video_parse(&fb, sizeof(fb), &m, &why), PH_VIDEO_FB);
+	assert_int_equal(m.fb.stride, 7680);
+	assert_int_equal(ph_video_parse(&fb, sizeof(fb) - 1, &m, &why), -1);
+	assert_non_null(why);
+	assert_int_equal(ph_video_parse(&d, sizeof(d.h) + 2 * 16, &m, &why), PH_VIDEO_DIRTY);
+	assert_int_equal(m.dirty.count, 2);
+	assert_int_equal(m.dirty.rects[1].height, 8);
+	/* The count must match the size exactly, and stay within 1..64. */
+	assert_int_equal(ph_video_parse(&d, sizeof(d.h) + 3 * 16, &m, &why), -1);
+	d.h.count = 0;
+	assert_int_equal(ph_video_parse(&d, sizeof(d.h), &m, &why), -1);
+	d.h.count = PH_VIDEO_MAX_RECTS + 1;
+	assert_int_equal(ph_video_parse(&d, sizeof(d), &m, &why), -1);
+	/* The agent's messages: a header is enough; unknown types and short ones are refused. */
+	d.h.hdr.type = PH_VIDEO_FB_ACK;
+	assert_int_equal(ph_video_parse(&d, sizeof(d.h.hdr), &m, &why), PH_VIDEO_FB_ACK);
+	assert_int_equal(m.hdr.generation, 3);
+	d.h.hdr.type = 9;
+	assert_int_equal(ph_video_parse(&d, sizeof(d), &m, &why), -1);
+	assert_int_equal(ph_video_parse(&d, 7, &m, &why), -1);
+}
+
+static void test_pending_merges_when_full(void **state)
+{
+	struct ph_video_rect pending[PH_VIDEO_MAX_RECTS], r;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < PH_VIDEO_MAX_RECTS; i++) {
+		r = (struct ph_video_rect){ 10 + i, 20, 1, 1 };
+		ph_video_pending_add(pending, &n, &r);
+	}
+	assert_int_equal(n, PH_VIDEO_MAX_RECTS);
+	r = (struct ph_video_rect){ 5, 100, 2, 3 };
+	ph_video_pending_add(pending, &n, &r);
+	assert_int_equal(n, 1);
+	assert_int_equal(pending[0].x, 5);
+	assert_int_equal(pending[0].y, 20);
+	assert_int_equal(pending[0].width, 10 + PH_VIDEO_MAX_RECTS - 5);
+	assert_int_equal(pending[0].height, 83);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fb_accepts_what_the_agent_sends),
 		cmocka_unit_test(test_fb_refuses_hostile),
 		cmocka_unit_test(test_rect_clip),
+		cmocka_unit_test(test_parse_shapes),
+		cmocka_unit_test(test_pending_merges_when_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
  * other way round; wrap-around with odd chunk sizes, full and empty rings,
  * the waiting flags, and headers a hostile peer corrupted.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -139,6 +140,79 @@ static void test_corrupt_headers(void **state)
 	g_free(p.base);
 }
 
+/* ring_transfer_step's side: counts doorbells, says whether the peer left. */
+static int notified;
+static bool gone;
+
+static bool side_gone(void *opaque)
+{
+	return gone;
+}
+
+static void side_notify(void *opaque)
+{
+	notified++;
+}
+
+static int side_wait(void *opaque, int timeout_ms)
+{
+	fail_msg("a step never waits");
+	return -1;
+}
+
+/*
+ * The non-blocking transfer a main loop drives: each step moves what the
+ * ring holds, says -EAGAIN with our waiting flag up (so the peer rings),
+ * rings the peer only when it waits, and finishes with 0 once all arrived.
+ */
+static void test_transfer_step(void **state)
+{
+	const struct ring_side side = { side_gone, side_notify, side_wait, NULL, 0 };
+	uint8_t want[250], got[250] = { 0 };
+	struct pair p;
+	size_t off = 0, sent = 0;
+
+	for (size_t i = 0; i < sizeof(want); i++)
+		want[i] = (uint8_t)(i * 7 + 1);
+	pair_init(&p, 100, 100);
+	notified = 0;
+	gone = false;
+	/* Nothing yet: the reader says so and asks to be rung. */
+	assert_int_equal(ring_transfer_step(&p.host, got, sizeof(got), &off, false, &side), -EAGAIN);
+	assert_int_equal(off, 0);
+	assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	/* The guest writes in pieces of at most a ring's worth; the host steps after each. */
+	while (sent < sizeof(want)) {
+		int64_t n = ring_write(&p.guest, want + sent, MIN(sizeof(want) - sent, 60));
+		int r;
+
+		assert_true(n > 0);
+		sent += (size_t)n;
+		/* The guest waits for space when it filled the ring: reading must ring it. */
+		ring_set_waiting(&p.guest, ring_free_space(&p.guest) ? 0 : VMCI_RING_WAIT_SPACE);
+		r = ring_transfer_step(&p.host, got, sizeof(got), &off, false, &side);
+		assert_int_equal(off, sent);
+		assert_int_equal(r, sent == sizeof(want) ? 0 : -EAGAIN);
+		if (r == -EAGAIN)
+			assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	}
+	assert_memory_equal(got, want, sizeof(want));
+	assert_false(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	/* The writer's side: a full ring is -EAGAIN with the space flag up. */
+	off = 0;
+	assert_int_equal(ring_transfer_step(&p.host, want, sizeof(want), &off, true, &side), -EAGAIN);
+	assert_int_equal(off, 99);	/* a queue holds size - 1 bytes */
+	assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_SPACE));
+	/* A peer that left, or wrote nonsense, ends it. */
+	gone = true;
+	assert_int_equal(ring_transfer_step(&p.host, got, sizeof(got), &off, false, &side), -EPIPE);
+	gone = false;
+	p.guest.produce_hdr->producer_tail = 100;
+	off = 0;
+	assert_int_equal(ring_transfer_step(&p.host, got, sizeof(got), &off, false, &side), -EPROTO);
+	g_free(p.base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_around_both_ways),
 		cmocka_unit_test(test_waiting_flags),
 		cmocka_unit_test(test_corrupt_headers),
+		cmocka_unit_test(test_transfer_step),
 	};
 
 	return cmocka_run_group_tests_name("vmci-ring", tests, NULL, NULL);
