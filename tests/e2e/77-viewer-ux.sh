@@ -16,11 +16,14 @@ VLOG2=$BUILD/tests/e2e-ux-viewer2.log
 
 ms() { date +%s%3N; }
 gsize() { guest_sh 'xdpyinfo | sed -n "s/ *dimensions: *\([0-9x]*\) pixels.*/\1/p"'; }
-# win_size: the viewer window's WxH; win_pos: its X Y on the screen.
-win_size() { host_x xdotool getwindowgeometry "$win" | sed -n 's/ *Geometry: //p'; }
-win_pos() { host_x xdotool getwindowgeometry "$win" | sed -n 's/ *Position: \([0-9]*\),\([0-9]*\).*/\1 \2/p'; }
-title() { host_x xprop -id "$win" _NET_WM_NAME | sed -n 's/^_NET_WM_NAME(UTF8_STRING) = "\(.*\)"$/\1/p'; }
-pixel() { $PROBE pixel "$win" "$1" "$2"; }
+# win_size: the viewer window's WxH; win_pos: its X Y on the screen.  (Each
+# query bounded: a stuck one fails the test with the state it was in.)
+win_size() { xwininfo -id "$win" | awk '/Width:/ { w = $2 } /Height:/ { h = $2 } END { print w "x" h }'; }
+win_pos() { xwininfo -id "$win" | awk '/Absolute upper-left X:/ { x = $4 } /Absolute upper-left Y:/ { y = $4 } END { print x, y }'; }
+title() { timeout 10 xprop -id "$win" _NET_WM_NAME | sed -n 's/^_NET_WM_NAME(UTF8_STRING) = "\(.*\)"$/\1/p'; }
+pixel() { timeout 10 $PROBE pixel "$win" "$1" "$2"; }
+xwininfo() { timeout 10 /usr/bin/xwininfo "$@"; }
+win_is() { [ "$(win_size)" = "$1" ]; }
 # wait_pixel X Y RRGGBB WHAT
 wait_pixel() {
 	local end=$((SECONDS + 5))
@@ -66,7 +69,8 @@ win=$(sed -n 's/.*display: window \(0x[0-9a-f]*\) .*/\1/p' "$VLOG" | head -1)
 wait_until 20 "the guest screen in the viewer" grep -q "display: guest screen 2400x1500" "$VLOG"
 end=$((SECONDS + 5))
 until [[ $(win_size) =~ ^1[0-9]{3}x ]]; do
-	[ $SECONDS -lt $end ] || die "the window is '$(win_size)' ($(xwininfo -id "$win" 2>&1 | grep -E 'Width|Height|error' | tr '\n' ' ')), not sized for the guest"
+	[ $SECONDS -lt $end ] || die "the window $win is '$(win_size)', not sized for the guest" \
+		"(viewer log: $(tail -3 "$VLOG" | tr '\n' ' '))"
 	sleep 0.1
 done
 read -r ww wh <<<"$(win_size | tr x ' ')"
@@ -113,7 +117,7 @@ ok "scale mode: all four corners of the 2400x1500 guest are in the ${ww}x${wh} w
 
 # Letterboxed: a wide window shows the guest centred, black either side.
 host_x xdotool windowsize "$win" 1200 400
-wait_until 5 "the 1200x400 window" sh -c "xdotool getwindowgeometry $win | grep -q 'Geometry: 1200x400'"
+wait_until 5 "the 1200x400 window" win_is 1200x400
 # 2400x1500 in 1200x400: 640x400, from x = 280.
 wait_pixel 100 200 000000 "left letterbox"
 wait_pixel 1100 200 000000 "right letterbox"
@@ -148,14 +152,14 @@ ok "Ctrl+Alt+S back to resize-guest: the guest is the window's 1200x400 in $(($(
 
 # ---- full screen and back ----
 host_x xdotool key F11
-wait_until 5 "the full-screen window" sh -c "xdotool getwindowgeometry $win | grep -q 'Geometry: 1920x1080'"
+wait_until 5 "the full-screen window" win_is 1920x1080
 wait_guest_size 1920x1080 5 "full screen"
 assert_match "press Ctrl\+Alt to release the keyboard" "$(title)" "full screen grabs the keyboard and the title says how to let go"
 host_x xdotool key ctrl+alt
 wait_until 5 "the keyboard released" sh -c "! xprop -id $win _NET_WM_NAME | grep -q 'release'"
 ok "F11: full screen (the guest follows to 1920x1080); Ctrl+Alt releases the keyboard"
 host_x xdotool key ctrl+alt+f
-wait_until 5 "the window back to 1200x400" sh -c "xdotool getwindowgeometry $win | grep -q 'Geometry: 1200x400'"
+wait_until 5 "the window back to 1200x400" win_is 1200x400
 wait_guest_size 1200x400 5 "out of full screen"
 ok "Ctrl+Alt+F: back to the 1200x400 window, and the guest with it"
 
@@ -207,10 +211,10 @@ assert_eq "ux — running — Porthole" "$(title)" "the title says running again
 openbox >"$BUILD/tests/e2e-ux-openbox.log" 2>&1 &
 wait_until 10 "openbox managing the screen" sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'"
 wait_until 10 "the viewer's window framed" sh -c "xprop -id $win _NET_FRAME_EXTENTS | grep -q CARDINAL"
-host_x xdotool windowactivate --sync "$win"
+host_x xdotool windowfocus --sync "$win"
 host_x xdotool key F11
 wait_until 5 "_NET_WM_STATE_FULLSCREEN" sh -c "xprop -id $win _NET_WM_STATE | grep -q _NET_WM_STATE_FULLSCREEN"
-wait_until 5 "the full-screen window" sh -c "xdotool getwindowgeometry $win | grep -q 'Geometry: 1920x1080'"
+wait_until 5 "the full-screen window" win_is 1920x1080
 wait_guest_size 1920x1080 5 "full screen under openbox"
 ok "under openbox, F11 asks the window manager for full screen (_NET_WM_STATE_FULLSCREEN) and the guest follows"
 host_x xdotool key ctrl+alt+f
