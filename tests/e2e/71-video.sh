@@ -35,6 +35,7 @@ latency_of() {
 HOST_X_SIZE=2560x1600x24 start_host_x
 export DISPLAY=$HOST_DISPLAY	# the host tools below (xwin-probe, xdotool)
 start_desktop_vm vid
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 $BIN/porthole-viewer vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer's window" grep -q "display: window 0x[0-9a-f]* " "$VLOG"
@@ -143,6 +144,7 @@ ctl status vid >/dev/null || die "the VM stopped with the viewer"
 ok "closing the window quits the viewer and leaves the VM running"
 
 # As on a remote display (no MIT-SHM): XPutImage from the mapped pages.
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 PORTHOLE_VIEWER_NO_SHM=1 $BIN/porthole-viewer vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the XPutImage viewer's window" grep -q "display: window .*XPutImage" "$VLOG"
@@ -153,6 +155,7 @@ ok "without MIT-SHM the viewer paints with XPutImage ($((US / 1000)) ms)"
 kill $viewer; wait $viewer || true
 
 # --headless: no window at all.
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 $BIN/porthole-viewer --headless vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the headless viewer attaching" grep -q "attached to VM" "$VLOG"

@@ -62,6 +62,9 @@ wait_until 10 "the agent on its TCLO channel" sh -c "$BIN/porthole-ctl status ux
 assert_eq "OK " "$(ctl tclo ux 'toolbox-dnd:Resolution_Set 2400 1500')" "the guest screen is 2400x1500"
 
 # ---- the first window fits the work area; the guest is resized to it ----
+# (Emptied here: a background job opens its redirections after the shell
+# moves on, and the waits below must not read the last run's log.)
+: >"$VLOG"
 $BIN/porthole-viewer ux >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer's window" grep -q "display: window 0x[0-9a-f]* " "$VLOG"
@@ -168,6 +171,7 @@ rc=0
 $BIN/porthole-viewer --headless ux >"$VLOG2" 2>&1 || rc=$?
 assert_eq 1 "$rc" "a second (headless) viewer exits 1"
 assert_match "VM ux already has a viewer \(pid $viewer\)" "$(cat "$VLOG2")" "and says which viewer has the VM"
+: >"$VLOG2"
 $BIN/porthole-viewer ux >"$VLOG2" 2>&1 &
 second=$!
 wait_until 10 "the second viewer's window" sh -c "xdotool search --pid $second | grep -q ."
@@ -225,6 +229,7 @@ ok "Ctrl+Alt+F: the window manager puts the 1200x400 window back, and the guest 
 # Closing the window quits the viewer; the VM's viewer lock goes with it.
 $PROBE close "$win"
 wait $viewer || die "the viewer exited with status $?"
+: >"$VLOG2"
 $BIN/porthole-viewer --headless ux >"$VLOG2" 2>&1 &
 second=$!
 wait_until 10 "a new viewer attaching" grep -q "attached to VM" "$VLOG2"
