@@ -107,7 +107,9 @@ $(OBJ)/host-services/dbus/hostd.o: host-services/dbus/org.porthole.Host1.xml
 TRAY_CFLAGS = $(shell pkg-config --cflags dbusmenu-glib-0.4 2>/dev/null)
 $(call objs,$(TRAY_SRCS)): PKG_CFLAGS += $(TRAY_CFLAGS)
 $(BIN)/porthole-tray: PKG_LIBS += $(shell pkg-config --libs dbusmenu-glib-0.4 2>/dev/null)
-$(BIN)/porthole-tray: $(call objs,$(TRAY_SRCS))
+# "Open viewer" raises the VM's open viewer (common/x-window.c) instead of starting another.
+$(BIN)/porthole-tray: PKG_LIBS += $(shell pkg-config --libs x11 2>/dev/null)
+$(BIN)/porthole-tray: $(call objs,$(TRAY_SRCS) common/x-window.c) $(LIB_HOST)
 # The desktop agent and the viewer speak X (Xlib and its extensions).
 X_PKGS := x11 xext xrandr xdamage xfixes xtst x11-xcb xcb xcb-shm
 X_CFLAGS = $(shell pkg-config --cflags $(X_PKGS) 2>/dev/null)
@@ -116,6 +118,9 @@ $(call objs,$(AGENT_SRCS) $(VIEWER_SRCS) $(XSEL_SRCS)): PKG_CFLAGS += $(X_CFLAGS
 $(BIN)/porthole-agent $(BIN)/porthole-viewer: PKG_LIBS += $(X_LIBS)
 $(BIN)/porthole-agent: $(call objs,$(AGENT_SRCS) $(XSEL_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-viewer: $(call objs,$(VIEWER_SRCS) $(XSEL_SRCS)) $(LIB_HOST) $(LIB_BACKDOOR)
+# The viewer scales the guest's screen on the X server (XRender).
+$(call objs,$(VIEWER_SRCS)): PKG_CFLAGS += $(shell pkg-config --cflags xrender 2>/dev/null)
+$(BIN)/porthole-viewer: PKG_LIBS += $(shell pkg-config --libs xrender 2>/dev/null)
 # Test helpers that speak X: a host window prober and screenshot taker, a
 # guest drawer.
 X_TEST_HELPERS := tests/host/xwin-probe.c tests/host/xcopy-baseline.c tests/guest/video-draw.c \

@@ -8,9 +8,9 @@ clang libclang-rt-14-dev
 open-vm-tools procps iproute2 python3 lintian man-db strace
 libdbusmenu-glib-dev dbus-daemon libglib2.0-bin
 libx11-dev libxext-dev libxrandr-dev libxdamage-dev libxfixes-dev libxtst-dev
-libx11-xcb-dev libxcb1-dev libxcb-shm0-dev
+libx11-xcb-dev libxcb1-dev libxcb-shm0-dev libxrender-dev
 xserver-xorg-core xserver-xorg-video-dummy xvfb x11-utils x11-xserver-utils
-xdotool xclip xauth x11-apps
+xdotool xclip xauth x11-apps openbox
 xterm
 haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils"
 

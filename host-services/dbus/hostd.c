@@ -410,22 +410,17 @@ static void tclo_thread(GTask *task, gpointer src, gpointer data, GCancellable *
 	struct tclo_job *j = data;
 	GError *err = NULL;
 	struct ph_reply r;
-	int fd = ph_connect(j->vm_name, &err);
 
-	if (fd < 0) {
+	if (ph_call_once(j->vm_name, PH_CTL_TCLO, j->command, TCLO_TIMEOUT_MS, &r, &err)) {
 		g_task_return_error(task, err);
 		return;
 	}
-	if (ph_call(fd, PH_CTL_TCLO, j->command, TCLO_TIMEOUT_MS, &r, &err)) {
-		g_task_return_error(task, err);
-	} else if (r.status) {
+	if (r.status)
 		g_task_return_new_error(task, hostd_error_quark(), r.status, "%s",
 					r.data->len ? r.data->str : g_strerror(r.status));
-	} else {
+	else
 		g_task_return_pointer(task, g_strdup(r.data->str), g_free);
-	}
 	ph_reply_clear(&r);
-	close(fd);
 }
 
 static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)

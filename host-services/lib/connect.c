@@ -189,6 +189,19 @@ void ph_reply_clear(struct ph_reply *reply)
 	reply->fd = -1;
 }
 
+int ph_call_once(const char *name, enum ph_ctl_op op, const char *payload, int timeout_ms,
+		 struct ph_reply *reply, GError **error)
+{
+	int fd = ph_connect(name, error);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = ph_call(fd, op, payload, timeout_ms, reply, error);
+	close(fd);
+	return r;
+}
+
 int ph_map_ram(int ctl_fd, struct ph_guest_ram *ram, GError **error)
 {
 	struct ph_reply r;

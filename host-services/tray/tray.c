@@ -13,8 +13,10 @@
  * Status: no VM -> Passive; every VM running with tools -> Active, icon
  * "computer"; a VM without tools -> Active, icon "dialog-information"; a VM
  * whose tools went away, or that is not running -> NeedsAttention.
- * Per VM: Open viewer (porthole-viewer VM), Clipboard sharing (a checkbox:
- * SetClipboardPolicy both ways), Sync time now, Shut down / Reboot guest.
+ * Per VM: Open viewer (porthole-viewer VM; when the VM has a viewer already,
+ * one per VM, its window is brought to the front instead), Clipboard
+ * sharing (a checkbox: SetClipboardPolicy both ways), Sync time now, Shut
+ * down / Reboot guest.
  */
 #define G_LOG_DOMAIN "porthole-tray"
 
@@ -26,6 +28,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/x-window.h"
+#include "host-services/lib/porthole-host.h"
 
 #define SNI_PATH	"/StatusNotifierItem"
 #define SNI_IFACE	"org.kde.StatusNotifierItem"
@@ -205,12 +210,34 @@ static void on_clipboard_toggle(DbusmenuMenuitem *mi, guint timestamp, gpointer 
 					       a->path));
 }
 
+/* The window of the viewer that holds VM `name`, raised: false when there is none. */
+static bool raise_viewer(const char *name)
+{
+	pid_t holder = ph_viewer_holder(name);
+	Display *dpy;
+	Window w = None;
+
+	if (holder <= 0 || !(dpy = XOpenDisplay(NULL)))
+		return false;
+	w = x_find_window(dpy, DefaultScreen(dpy), holder, "porthole-viewer");
+	if (w) {
+		x_activate_window(dpy, DefaultScreen(dpy), w);
+		g_message("menu: the viewer of %s (pid %ld) is open: window 0x%lx raised", name,
+			  (long)holder, w);
+	}
+	XCloseDisplay(dpy);
+	return w != None;
+}
+
 static void on_open_viewer(DbusmenuMenuitem *mi, guint timestamp, gpointer data)
 {
 	struct action *a = data;
 	char *argv[] = { a->tray->viewer, a->path, NULL };	/* a->path holds the VM name */
 	g_autoptr(GError) err = NULL;
 
+	/* One viewer per VM: a headless one (no window) refuses the new one itself. */
+	if (raise_viewer(a->path))
+		return;
 	if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err))
 		g_warning("cannot start %s: %s", a->tray->viewer, err->message);
 }

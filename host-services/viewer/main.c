@@ -38,6 +38,8 @@ static const struct viewer_module *const modules[] = {
 static void *module_state[G_N_ELEMENTS(modules)];
 
 #define REATTACH_INTERVAL_MS	500
+/* How long a viewer refused for another one's VM shows why (unless closed first). */
+#define REFUSAL_SHOW_S		10
 
 void viewer_watch_x(struct viewer *v, viewer_x_handler fn, void *opaque)
 {
@@ -265,6 +267,26 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * Another viewer has the VM: say so on stderr and, for a person who
+ * clicked something, in a window for a while; the exit status is 1.
+ */
+static int refuse_second_viewer(struct viewer *v, const char *why)
+{
+	void *display_state = NULL;
+
+	fprintf(stderr, "porthole-viewer: %s\n", why);
+	v->refusal = g_strdup(why);
+	if (!v->headless && modules[0]->init(v, &display_state) == 0) {
+		x_source_attach(v->dpy, dispatch_x_event, v);
+		g_timeout_add_seconds(REFUSAL_SHOW_S, on_signal, v->loop);
+		g_main_loop_run(v->loop);
+		modules[0]->fini(v, display_state);
+	}
+	g_free(v->refusal);
+	return 1;
+}
+
 static char *pick_vm(void)
 {
 	GPtrArray *vms = ph_list_vms();
@@ -284,14 +306,22 @@ int main(int argc, char **argv)
 {
 	static struct viewer viewer;
 	struct viewer *v = &viewer;
-	gboolean headless = FALSE, verbose = FALSE, version = FALSE;
+	gboolean headless = FALSE, verbose = FALSE, version = FALSE, scale = FALSE;
+	gboolean resize_guest = FALSE;
 	gchar *display = NULL;
 	GError *err = NULL;
+	pid_t holder;
+	int lock_fd;
 	GOptionEntry entries[] = {
 		{ "display", 'd', 0, G_OPTION_ARG_STRING, &display,
 		  "host X display (default: $DISPLAY)", "NAME" },
 		{ "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
 		  "no window: only the clipboard bridge (still needs an X display)", NULL },
+		{ "scale", 0, 0, G_OPTION_ARG_NONE, &scale,
+		  "keep the guest's screen size, scaled down to fit the window (Ctrl+Alt+S)",
+		  NULL },
+		{ "resize-guest", 0, 0, G_OPTION_ARG_NONE, &resize_guest,
+		  "resize the guest's screen to the window (the default)", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "debug messages", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
 		{ NULL }
@@ -311,6 +341,10 @@ int main(int argc, char **argv)
 	}
 	if (verbose)
 		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+	if (scale && resize_guest) {
+		fprintf(stderr, "porthole-viewer: --scale and --resize-guest exclude each other\n");
+		return 2;
+	}
 	if (argc > 2) {
 		fprintf(stderr, "porthole-viewer: one VM at a time\n");
 		return 2;
@@ -319,6 +353,7 @@ int main(int argc, char **argv)
 	if (!v->vm_name)
 		return 1;
 	v->headless = headless;
+	v->fit = scale ? VIEWER_FIT_SCALE : VIEWER_FIT_RESIZE_GUEST;
 	v->ctl_fd = -1;
 
 	if (!display && !g_getenv("DISPLAY")) {
@@ -340,6 +375,15 @@ int main(int argc, char **argv)
 	v->x_handlers = g_ptr_array_new_with_free_func(g_free);
 	v->dg_handlers = g_ptr_array_new_with_free_func(g_free);
 	v->loop = g_main_loop_new(NULL, FALSE);
+	g_unix_signal_add(SIGTERM, on_signal, v->loop);
+	g_unix_signal_add(SIGINT, on_signal, v->loop);
+	/* Kept open (never closed) while we run: the lock lives as long as the fd. */
+	lock_fd = ph_viewer_lock(v->vm_name, &holder, &err);
+	if (lock_fd < 0) {
+		r = refuse_second_viewer(v, err->message);
+		g_error_free(err);
+		return r;
+	}
 
 	for (size_t i = 0; i < G_N_ELEMENTS(modules); i++) {
 		r = modules[i]->init(v, &module_state[i]);
@@ -351,8 +395,6 @@ int main(int argc, char **argv)
 	x_source_attach(v->dpy, dispatch_x_event, v);
 	if (try_attach(v) == G_SOURCE_CONTINUE)
 		g_timeout_add(REATTACH_INTERVAL_MS, try_attach, v);
-	g_unix_signal_add(SIGTERM, on_signal, v->loop);
-	g_unix_signal_add(SIGINT, on_signal, v->loop);
 
 	g_main_loop_run(v->loop);
 
@@ -373,5 +415,6 @@ int main(int argc, char **argv)
 	g_ptr_array_free(v->dg_handlers, TRUE);
 	g_free(v->vm_name);
 	g_free(display);
+	close(lock_fd);
 	return 0;
 }

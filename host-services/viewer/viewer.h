@@ -7,7 +7,8 @@
  * clipboard bridge) register for what they need.
  *
  * The guest is hostile: every datagram is validated by the module that
- * receives it.  The VM may vanish at any moment: modules drop everything
+ * receives it.  One viewer per VM (ph_viewer_lock): the guest's channels
+ * each take one host binder.  The VM may vanish at any moment: modules drop everything
  * that refers to it in detach() and start over in attach().
  */
 #ifndef PORTHOLE_VIEWER_H
@@ -23,6 +24,12 @@
 #include "host-services/lib/vmci-host.h"
 
 struct viewer;
+
+/* How the window and the guest's screen fit (Ctrl+Alt+S switches). */
+enum viewer_fit {
+	VIEWER_FIT_RESIZE_GUEST,	/* the guest's screen follows the window */
+	VIEWER_FIT_SCALE,		/* the guest keeps its size, scaled down to fit */
+};
 
 typedef bool (*viewer_x_handler)(struct viewer *v, XEvent *ev, void *opaque);
 typedef void (*viewer_dg_handler)(struct viewer *v, const struct phh_dg *d, void *opaque);
@@ -41,6 +48,10 @@ struct viewer {
 
 	Window window;			/* display.c's window (None: headless) */
 	int guest_width, guest_height;	/* the guest framebuffer shown (0: none) */
+	enum viewer_fit fit;
+	/* Where display.c shows the guest screen in the window (input.c maps back). */
+	int view_x, view_y, view_width, view_height;
+	char *refusal;			/* why this viewer can't show the VM, or NULL */
 
 	GPtrArray *x_handlers;
 	GPtrArray *dg_handlers;		/* cleared at every detach */
@@ -109,5 +120,24 @@ struct viewer_module {
 	void (*user_press)(struct viewer *v, void *state);	/* see viewer_user_pressed */
 	void (*fini)(struct viewer *v, void *state);
 };
+
+/* window.c: what the desktop reads from the window (display.c's helpers). */
+/* A top-level window with WM_CLASS, WM_CLIENT_MACHINE, _NET_WM_PID, _NET_WM_ICON. */
+Window viewer_window_create(struct viewer *v, int x, int y, int width, int height);
+void viewer_window_title(struct viewer *v, const char *title);
+/* The area a new window should fit in: _NET_WORKAREA less a frame, or the screen less a margin. */
+void viewer_work_area(struct viewer *v, int *x, int *y, int *width, int *height);
+/* Ask the window manager for (or out of) full screen: _NET_WM_STATE_FULLSCREEN. */
+void viewer_wm_fullscreen(struct viewer *v, bool on);
+
+/* resize.c: asking the guest's agent for a screen size (display.c's helper). */
+struct guest_resize;
+struct guest_resize *guest_resize_new(struct viewer *v);
+/* Ask for WIDTHxHEIGHT after delay_ms of calm (0: now); the newest wish wins. */
+void guest_resize_want(struct guest_resize *gr, int width, int height, unsigned int delay_ms);
+/* The VM went away: drop the wish. */
+void guest_resize_forget(struct guest_resize *gr);
+/* Waits for a request in flight. */
+void guest_resize_free(struct guest_resize *gr);
 
 #endif

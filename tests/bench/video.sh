@@ -15,6 +15,10 @@
 #   agent and the viewer (and of both X servers, which do the pixel copies
 #   in both designs), divided by the frames shown.  The guest Xorg figure also
 #   holds the drawing itself (every fill, shown or not).
+# scaled: the same, with the viewer scaling the 1920x1080 screen into a
+#   1280x720 window (--scale: XRender on the host X server); video_scaled_*.
+# The host screen is 2560x1600, so the 1920x1080 guest fits the viewer's
+# window 1:1 (on a 1920x1080 host the viewer would resize the guest to fit).
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +31,8 @@ TMPD=$(mktemp -d /tmp/porthole-vbench.XXXXXX)
 LAT_FRAMES=${VIDEO_LAT_FRAMES:-100}
 RATE_FRAMES=${VIDEO_RATE_FRAMES:-1200}
 BASE_LINK=""
+# The window pixel the probes watch: the middle of the guest screen as shown.
+PX=960 PY=540
 vbench_cleanup() {
 	[ -n "$BASE_LINK" ] && rm -f "$BASE_LINK"
 	rm -rf "$TMPD"
@@ -51,7 +57,7 @@ cpu_us() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { 
 
 # latencies WIN: one line per guest frame, in ms (colours never seen: none).
 latencies() {
-	$PROBE watch "$1" 960 540 $((LAT_FRAMES * 40 + 3000)) >"$TMPD/watch" &
+	$PROBE watch "$1" $PX $PY $((LAT_FRAMES * 40 + 3000)) >"$TMPD/watch" &
 	local probe=$!
 	sleep 0.3
 	guest_sh "$GUEST_ENV $GBIN/video-draw frames $LAT_FRAMES 40" >"$TMPD/draw"
@@ -68,7 +74,7 @@ rate() {
 	local win=$1; shift
 	local before=() i=0 p
 	for p in "$@"; do before+=("$(cpu_us "$p")"); done
-	$PROBE watch "$win" 960 540 8000 >"$TMPD/rwatch" &
+	$PROBE watch "$win" $PX $PY 8000 >"$TMPD/rwatch" &
 	local probe=$!
 	sleep 0.3
 	guest_sh "$GUEST_ENV $GBIN/video-draw frames $RATE_FRAMES 0" >"$TMPD/rdraw"
@@ -93,7 +99,7 @@ rate() {
 }
 
 echo "# video: 1920x1080 guest screen -> porthole-viewer on Xvfb, vs XGetImage+XPutImage (~40 s)" >&2
-HOST_X_SIZE=1920x1080x24 start_host_x
+HOST_X_SIZE=2560x1600x24 start_host_x
 export DISPLAY=$HOST_DISPLAY
 start_desktop_vm benchvid
 guest_sh 'xrandr --newmode b1080 138.50 1920 1968 2000 2080 1080 1083 1088 1111 +hsync -vsync &&
@@ -126,6 +132,24 @@ sleep 0.5
 a0=$(cpu_us "$agent") w0=$(cpu_us "$viewer")
 sleep 2
 echo "bench video_idle_cpu_agent_plus_viewer $(awk "BEGIN { printf \"%.3f\", ($(cpu_us "$agent") - $a0 + $(cpu_us "$viewer") - $w0) / 1000 / 2 }") ms/s"
+
+# ---- scaled: the viewer shows the 1920x1080 screen in a 1280x720 window ----
+kill "$viewer"; wait "$viewer" 2>/dev/null
+$BIN/porthole-viewer --scale benchvid >"$TMPD/viewer.log" 2>&1 &
+viewer=$!
+wait_until 20 "the viewer showing 1920x1080" grep -q "guest screen 1920x1080" "$TMPD/viewer.log"
+win=$(sed -n 's/.*display: window \(0x[0-9a-f]*\) .*/\1/p' "$TMPD/viewer.log" | head -1)
+host_x xdotool windowsize "$win" 1280 720
+wait_until 10 "the viewer scaling to 1280x720" grep -q "scaling the 1920x1080 guest screen to 1280x720" "$TMPD/viewer.log"
+PX=640 PY=360
+latencies "$win"
+echo "bench video_scaled_latency_p50 $(pct 0.50) ms"
+echo "bench video_scaled_latency_p99 $(pct 0.99) ms"
+rate "$win" "$viewer" "$HOST_X_PID"
+echo "bench video_scaled_fullscreen_rate $FPS frames/s"
+echo "bench video_scaled_host_viewer_cpu_per_frame ${CPU_MS[0]} ms"
+echo "bench video_scaled_host_xvfb_cpu_per_frame ${CPU_MS[1]} ms"
+PX=960 PY=540
 
 # ---- baseline: the viewer goes, the naive copier comes ----
 kill "$viewer"; wait "$viewer" 2>/dev/null

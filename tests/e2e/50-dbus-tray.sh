@@ -180,7 +180,20 @@ bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event 
 wait_until 10 "the viewer's window" sh -c "DISPLAY=$HOST_DISPLAY xwininfo -root -tree | grep -q '\"alpha'"
 ok "'Open viewer' starts porthole-viewer alpha: its window is on the host display"
 viewer=$(pgrep -f "^$BIN/porthole-viewer alpha\$" || true)
-[ -n "$viewer" ] && kill $viewer
+[ -n "$viewer" ] || die "no porthole-viewer alpha process"
+# Clicked again: the viewer that is open (one per VM) comes to the front and
+# gets the focus (no window manager here: the tray does it by hand); no
+# second one starts.
+wait_until 10 "the viewer's window by pid" sh -c "DISPLAY=$HOST_DISPLAY xdotool search --pid $viewer | grep -q ."
+vwin=$(DISPLAY=$HOST_DISPLAY xdotool search --pid "$viewer" | head -1)
+[ "$(DISPLAY=$HOST_DISPLAY xdotool getwindowfocus 2>/dev/null)" != "$vwin" ] || die "the viewer has the focus already"
+bus --dest "$ITEM" --object-path /MenuBar --method com.canonical.dbusmenu.Event "$id" clicked '<0>' 0 >/dev/null
+wait_until 5 "the viewer focused" sh -c "[ \$(DISPLAY=$HOST_DISPLAY xdotool getwindowfocus) = $vwin ]"
+sleep 0.5
+assert_eq "$viewer" "$(pgrep -f "^$BIN/porthole-viewer alpha\$" | xargs)" "'Open viewer' again starts no second viewer"
+wait_log 10 "$logs/tray.log" "the viewer of alpha \(pid $viewer\) is open: window"
+ok "'Open viewer' again raises and focuses the open viewer's window"
+kill $viewer
 
 # ---- "Shut down guest" from the tray's menu ends alpha's guest cleanly ----
 id=$(grep -oE "\(([0-9]+), \{[^{}]*'label': <'Shut down guest'>" <<<"$layout" | grep -oE '^\([0-9]+' | tr -d '(')

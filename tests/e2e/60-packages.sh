@@ -46,6 +46,8 @@ assert_match "porthole-ctl $VERSION" "$("$root/usr/bin/porthole-ctl" --version)"
 assert_match "Usage:" "$("$root/usr/bin/porthole-guestd" --help)" "the installed porthole-guestd runs"
 assert_match "porthole-agent $VERSION" "$("$root/usr/bin/porthole-agent" --version)" "the installed porthole-agent runs"
 assert_match "porthole-viewer $VERSION" "$("$root/usr/bin/porthole-viewer" --version)" "the installed porthole-viewer runs"
+assert_eq "StartupWMClass=Porthole-viewer" "$(grep '^StartupWMClass=' "$root/usr/share/applications/porthole-viewer.desktop")" \
+	"porthole-host installs the viewer's .desktop file, matching its windows' WM_CLASS"
 start_vm pkg "$BUILD/tests/e2e-60-vm.log" -- $GUEST_ENV sh -c "$root/usr/bin/porthole-guestd & sleep 30"
 wait_until 10 "installed guestd answers" sh -c "$BIN/porthole-ctl tclo pkg ping | grep -q '^OK'"
 ok "the installed porthole-guestd answers the host inside a VM"

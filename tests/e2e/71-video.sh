@@ -30,9 +30,12 @@ latency_of() {
 	US=$(((t1 - t0) / 1000))
 }
 
-start_host_x
+# A host screen the guest's 2048x1536 fits in, so the viewer shows it 1:1
+# and leaves its size alone (77-viewer-ux.sh tests fitting a larger guest).
+HOST_X_SIZE=2560x1600x24 start_host_x
 export DISPLAY=$HOST_DISPLAY	# the host tools below (xwin-probe, xdotool)
 start_desktop_vm vid
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 $BIN/porthole-viewer vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer's window" grep -q "display: window 0x[0-9a-f]* " "$VLOG"
@@ -117,9 +120,18 @@ wait_until 5 "the grey waiting state" sh -c "$PROBE pixel $win 2 2 | grep -qx 60
 kill -0 $viewer || die "the viewer exited with the VM"
 ok "the viewer survives the VM going away and shows it is waiting"
 
-# A VM with the same name comes back: the viewer re-attaches by itself.
+# A VM with the same name comes back: the viewer re-attaches by itself (and,
+# with the resize module, tells the new guest the window's size).
 start_desktop_vm vid
 wait_until 20 "the viewer re-attaching" sh -c "grep -c 'display: guest screen' '$VLOG' | grep -qv '^[12]$'"
+if ! grep -q "resize: off" "$DESK/agent.log"; then
+	wait_until 5 "the new guest at the window's 1000x700" sh -c "grep 'display: guest screen' '$VLOG' | tail -1 | grep -q 1000x700"
+	# Known agent race: a draw in the first moments after a resize right at
+	# the agent's start can be left out of the updates (the next one comes
+	# through); draw once before timing one.
+	guest_fill 000080 >/dev/null
+	sleep 0.3
+fi
 latency_of ff00ff 10 10
 ok "the viewer re-attached to the new VM and shows its screen (${US} us)"
 
@@ -132,6 +144,7 @@ ctl status vid >/dev/null || die "the VM stopped with the viewer"
 ok "closing the window quits the viewer and leaves the VM running"
 
 # As on a remote display (no MIT-SHM): XPutImage from the mapped pages.
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 PORTHOLE_VIEWER_NO_SHM=1 $BIN/porthole-viewer vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the XPutImage viewer's window" grep -q "display: window .*XPutImage" "$VLOG"
@@ -142,9 +155,10 @@ ok "without MIT-SHM the viewer paints with XPutImage ($((US / 1000)) ms)"
 kill $viewer; wait $viewer || true
 
 # --headless: no window at all.
+: >"$VLOG"	# (before the job opens it: the waits below must not read the last log)
 $BIN/porthole-viewer --headless vid >"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the headless viewer attaching" grep -q "attached to VM" "$VLOG"
-host_x xdotool search --name "vid - Porthole" >/dev/null && die "--headless opened a window"
+host_x xdotool search --class "Porthole-viewer" >/dev/null && die "--headless opened a window"
 kill $viewer; wait $viewer || true
 ok "--headless opens no window"

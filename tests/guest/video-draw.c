@@ -9,6 +9,11 @@
  *                                   MS milliseconds apart (0: back to back,
  *                                   each one finished by the X server before
  *                                   the next); print "REALTIME_NS RRGGBB" each
+ *   video-draw corners RRGGBB N     fill with RRGGBB, then N x N squares in the
+ *                                   corners: ff0000 top left, 00ff00 top right,
+ *                                   0000ff bottom left, ffff00 bottom right
+ *                                   (the viewer tests check all of the guest
+ *                                   screen is shown); print the screen size
  *
  * The clock is read once per frame (a trapped syscall in the trap engine).
  */
@@ -73,6 +78,25 @@ int main(int argc, char **argv)
 		XCloseDisplay(dpy);
 		return 0;
 	}
-	fprintf(stderr, "usage: video-draw fill RRGGBB | frames N MS\n");
+	if (argc == 4 && !strcmp(argv[1], "corners")) {
+		int scr = DefaultScreen(dpy), n = atoi(argv[3]);
+		int w = DisplayWidth(dpy, scr), h = DisplayHeight(dpy, scr);
+		const struct { unsigned long colour; int x, y; } corner[] = {
+			{ 0xff0000, 0, 0 }, { 0x00ff00, w - n, 0 },
+			{ 0x0000ff, 0, h - n }, { 0xffff00, w - n, h - n },
+		};
+
+		fill(dpy, gc, strtoul(argv[2], NULL, 16));
+		for (size_t i = 0; i < sizeof(corner) / sizeof(corner[0]); i++) {
+			XSetForeground(dpy, gc, corner[i].colour);
+			XFillRectangle(dpy, DefaultRootWindow(dpy), gc, corner[i].x, corner[i].y,
+				       (unsigned)n, (unsigned)n);
+		}
+		XSync(dpy, False);
+		printf("%dx%d\n", w, h);
+		XCloseDisplay(dpy);
+		return 0;
+	}
+	fprintf(stderr, "usage: video-draw fill RRGGBB | frames N MS | corners RRGGBB N\n");
 	return 2;
 }
