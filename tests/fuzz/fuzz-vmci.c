@@ -44,6 +44,15 @@ struct harness {
 	int32_t page_owner[RAM_PAGES];	/* what the guest was told: owner, or -1 */
 	uint64_t last_first, last_count;	/* the last allocation */
 	GHashTable *qps;		/* resource -> owner + 1, as created */
+	/*
+	 * Each owner's receive stream, parsed across reads: DATA_IN is a byte
+	 * stream, so a read may end inside a datagram's header or payload.
+	 */
+	struct rx_parse {
+		uint8_t hdr[sizeof(struct vmci_dg_hdr)];
+		size_t hdr_have;
+		uint64_t body_left;
+	} rx[OWNERS + 1];
 };
 
 static int64_t hypercall(struct harness *h, const struct vmci_dg_hdr *hdr, const void *payload)
@@ -235,28 +244,59 @@ static void host_op(struct harness *h, struct fuzz_input *in)
 	drain_client(h, c);
 }
 
-/* rep insb from DATA_IN: whole datagrams for the guest, then 0xFF. */
+/* A whole header of a datagram for the guest: what the device may deliver. */
+static uint64_t check_rx_header(const uint8_t *bytes)
+{
+	struct vmci_dg_hdr dg;
+
+	memcpy(&dg, bytes, sizeof(dg));
+	FUZZ_CHECK(dg.dst.context == VMCI_GUEST_CONTEXT_ID);
+	FUZZ_CHECK(dg.src.context == VMCI_HYPERVISOR_CONTEXT_ID ||
+		   dg.src.context == VMCI_HOST_CONTEXT_ID);
+	FUZZ_CHECK(dg.payload_size <= VMCI_MAX_DG_PAYLOAD);
+	return VMCI_DG_ALIGN(sizeof(dg) + dg.payload_size) - sizeof(dg);
+}
+
+/*
+ * rep insb from DATA_IN: the owner's datagrams as a byte stream (a read may
+ * stop inside one; the next read goes on from there), then 0xFF filler once
+ * nothing is queued.  Checked as the guest driver would reassemble it.
+ */
 static void receive(struct harness *h, uint64_t count)
 {
 	struct io_access io = { .port = VMCI_PORT_BASE + VMCI_REG_DATA_IN, .size = 1, .in = true,
 				.string = true, .rep = true, .addr_size = 8 };
+	struct rx_parse *rx = &h->rx[h->vcpu.owner];
+	const uint8_t *b = h->mem.buf;
 	uint64_t off = 0;
 
 	h->vcpu.regs.rdi = GUEST_BASE;
 	h->vcpu.regs.rcx = count;
 	if (vm_io(h->vm, &h->vcpu, &io) != IO_DONE)
 		return;
-	while (off + sizeof(struct vmci_dg_hdr) <= count) {
-		struct vmci_dg_hdr dg;
+	while (off < count) {
+		uint64_t take;
 
-		memcpy(&dg, h->mem.buf + off, sizeof(dg));
-		if (dg.dst.resource == VMCI_INVALID_ID)
+		if (rx->body_left) {
+			take = MIN(rx->body_left, count - off);
+			rx->body_left -= take;
+			off += take;
+			continue;
+		}
+		/* Filler starts only between datagrams (a header's context is never ~0). */
+		if (!rx->hdr_have && b[off] == 0xFF) {
+			for (; off < count; off++)
+				FUZZ_CHECK(b[off] == 0xFF);
 			break;
-		FUZZ_CHECK(dg.dst.context == VMCI_GUEST_CONTEXT_ID);
-		FUZZ_CHECK(dg.src.context == VMCI_HYPERVISOR_CONTEXT_ID ||
-			   dg.src.context == VMCI_HOST_CONTEXT_ID);
-		FUZZ_CHECK(dg.payload_size <= VMCI_MAX_DG_PAYLOAD);
-		off += VMCI_DG_ALIGN(sizeof(dg) + dg.payload_size);
+		}
+		take = MIN(sizeof(rx->hdr) - rx->hdr_have, count - off);
+		memcpy(rx->hdr + rx->hdr_have, b + off, take);
+		rx->hdr_have += take;
+		off += take;
+		if (rx->hdr_have == sizeof(rx->hdr)) {
+			rx->body_left = check_rx_header(rx->hdr);
+			rx->hdr_have = 0;
+		}
 	}
 }
 
@@ -266,6 +306,7 @@ static void owner_exited(struct harness *h, int owner)
 	gpointer k, v;
 
 	vm_owner_exited(h->vm, owner);
+	memset(&h->rx[owner], 0, sizeof(h->rx[owner]));	/* its queue is gone */
 	for (uint64_t p = 0; p < RAM_PAGES; p++)
 		if (h->page_owner[p] == owner)
 			h->page_owner[p] = -1;
