@@ -74,7 +74,8 @@ enum ph_ctl_op {
 	PH_CTL_SUBSCRIBE = 10,
 	/*
 	 * hypervisor -> subscribed client only: "<what>[ <what>...]", words
-	 * from a fixed set ("state", "tools", "guestinfo"; more may come),
+	 * from a fixed set ("state", "tools", "guestinfo", "clipboard" (the
+	 * policy); more may come),
 	 * never guest text.  A hint to re-read PH_CTL_STATUS (and
 	 * PH_CTL_INFO_LIST for guestinfo): events are coalesced, at most one
 	 * per PH_CTL_EVENT_MIN_MS, and one is dropped rather than block the

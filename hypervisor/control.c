@@ -52,10 +52,11 @@ struct control {
 };
 
 /* What changed, as PH_CTL_EVENT words: fixed strings, never guest text. */
-static const char *const event_words[] = { "state", "tools", "guestinfo" };
+static const char *const event_words[] = { "state", "tools", "guestinfo", "clipboard" };
 #define EVENT_STATE	(1u << 0)
 #define EVENT_TOOLS	(1u << 1)
 #define EVENT_GUESTINFO	(1u << 2)
+#define EVENT_CLIPBOARD	(1u << 3)
 
 struct client {
 	struct control *ctl;
@@ -244,6 +245,8 @@ static void on_vm_notify(struct vm *vm, const char *what)
 		bits = EVENT_GUESTINFO;
 	else if (!strcmp(what, "state"))
 		bits = EVENT_STATE;
+	else if (!strcmp(what, "clipboard"))
+		bits = EVENT_CLIPBOARD;
 	post_event(vm->notify_opaque, bits);
 }
 

@@ -89,7 +89,7 @@ struct hostd {
 	GHashTable *vms;	/* name -> struct vm */
 	GFileMonitor *monitor;
 	char *dir;
-	guint root_reg, owner_id, tick, rescan_src;
+	guint root_reg, owner_id, tick, tick_ms, rescan_src;
 	gint64 listed_us;	/* last look at the socket directory */
 	int exit_code;
 };
@@ -713,6 +713,8 @@ static void vm_remove(struct hostd *hd, struct vm *vm)
 				      g_variant_new("(so)", name, path), NULL);
 }
 
+static void retick(struct hostd *hd);
+
 /*
  * full: read every VM and list the directory (start-up, the directory
  * changed, a VM hung up).  Otherwise (the tick) only what has no events:
@@ -723,6 +725,8 @@ static void rescan(struct hostd *hd, bool full)
 	g_autoptr(GPtrArray) names = NULL;
 	g_autoptr(GPtrArray) gone = g_ptr_array_new();
 	gint64 now = g_get_monotonic_time();
+	/* A tick early by a hair must not skip a whole fallback period. */
+	const int stale_ms = FALLBACK_POLL_MS - POLL_MS;
 	GHashTableIter it;
 	gpointer k, v;
 
@@ -730,27 +734,54 @@ static void rescan(struct hostd *hd, bool full)
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		struct vm *vm = v;
 
-		if (!full && vm->ev_fd >= 0 &&
-		    now - vm->polled_us < (gint64)FALLBACK_POLL_MS * 1000)
+		if (!full && vm->ev_fd >= 0 && now - vm->polled_us < (gint64)stale_ms * 1000)
 			continue;
 		if (!vm_poll(vm, true))
 			g_ptr_array_add(gone, vm);
 	}
 	for (guint i = 0; i < gone->len; i++)
 		vm_remove(hd, gone->pdata[i]);
-	if (!full && hd->monitor && now - hd->listed_us < (gint64)FALLBACK_POLL_MS * 1000)
+	if (!full && hd->monitor && now - hd->listed_us < (gint64)stale_ms * 1000) {
+		retick(hd);
 		return;
+	}
 	hd->listed_us = now;
 	names = ph_list_vms();
 	for (guint i = 0; i < names->len; i++)
 		if (!g_hash_table_contains(hd->vms, names->pdata[i]))
 			vm_add(hd, names->pdata[i]);
+	retick(hd);
+}
+
+static gboolean on_tick(gpointer data);
+
+/* Tick every POLL_MS while something has no events, else every FALLBACK_POLL_MS. */
+static void retick(struct hostd *hd)
+{
+	guint ms = hd->monitor ? FALLBACK_POLL_MS : POLL_MS;
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, hd->vms);
+	while (ms != POLL_MS && g_hash_table_iter_next(&it, NULL, &v))
+		if (((struct vm *)v)->ev_fd < 0)
+			ms = POLL_MS;
+	if (hd->tick && hd->tick_ms == ms)
+		return;
+	if (hd->tick)
+		g_source_remove(hd->tick);
+	hd->tick_ms = ms;
+	hd->tick = g_timeout_add(ms, on_tick, hd);
 }
 
 static gboolean on_tick(gpointer data)
 {
-	rescan(data, false);
-	return G_SOURCE_CONTINUE;
+	struct hostd *hd = data;
+	guint tick = hd->tick;
+
+	rescan(hd, false);
+	/* retick() (from rescan) replaced this source: don't run it again. */
+	return hd->tick == tick ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static gboolean on_rescan_soon(gpointer data)
@@ -840,8 +871,7 @@ static void start_discovery(struct hostd *hd)
 	else
 		g_warning("no directory monitor on %s (%s): polling every %d ms only", hd->dir,
 			  err->message, POLL_MS);
-	rescan(hd, true);
-	hd->tick = g_timeout_add(POLL_MS, on_tick, hd);
+	rescan(hd, true);	/* starts the tick */
 }
 
 static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer data)
