@@ -49,6 +49,7 @@ struct control {
 	gint64 ev_last_us;		/* when the last event went out */
 	bool tools_running;		/* as last seen by on_expire */
 	uint64_t status_reads;		/* PH_CTL_STATUS requests: shows who polls */
+	bool events_stopped;		/* vm->notify unhooked (the VM may be gone) */
 };
 
 /* What changed, as PH_CTL_EVENT words: fixed strings, never guest text. */
@@ -628,9 +629,15 @@ const char *control_socket_path(struct control *ctl)
 	return ctl->path;
 }
 
-/* No more events: the engine thread may still call notify until we unhook it. */
+/*
+ * No more events: the engine thread may still call notify until we unhook
+ * it.  Once only: after control_quiesce() the VM may be gone.
+ */
 static void stop_events(struct control *ctl)
 {
+	if (ctl->events_stopped)
+		return;
+	ctl->events_stopped = true;
 	pthread_mutex_lock(&ctl->vm->lock);
 	if (ctl->vm->notify_opaque == ctl) {
 		ctl->vm->notify = NULL;
