@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backdoor/proto.h"
 #include "backdoor/vmci.h"
 
 enum ph_desktop_resource {
@@ -20,6 +21,7 @@ enum ph_desktop_resource {
 	PH_DESKTOP_RES_INPUT = 2049,	/* keyboard events host -> guest */
 	PH_DESKTOP_RES_CLIPBOARD = 2050,	/* clipboard offers, requests, data */
 	PH_DESKTOP_RES_TCLO_WAKEUP = 2051,	/* hypervisor -> agent: a TCLO command waits */
+	PH_DESKTOP_RES_TOOLS_WAKEUP = 2052,	/* hypervisor -> guestd: the same, for "toolbox" */
 };
 
 /* The TCLO application name of the per-session agent (VMware's vmusr uses it). */
@@ -31,7 +33,8 @@ enum ph_desktop_resource {
  * datagram from {VMCI_HYPERVISOR_CONTEXT_ID, PH_DESKTOP_RES_TCLO_WAKEUP} to
  * {guest, PH_DESKTOP_RES_TCLO_WAKEUP}: an agent that mapped the resource
  * polls its channel at once and otherwise only slowly, so an idle session
- * costs nothing.  Tools that don't map it (VMware's) never see the datagram
+ * costs nothing.  The main tools (porthole-guestd, application "toolbox")
+ * get theirs on PH_DESKTOP_RES_TOOLS_WAKEUP the same way.  Tools that don't map it (VMware's) never see the datagram
  * and poll as always.  The payload says nothing the poll doesn't: a guest
  * treats any datagram on the resource as "poll now".
  */
@@ -45,7 +48,9 @@ struct ph_tclo_wakeup {
 /* The wakeup resource of a TCLO application, or 0 when it has none. */
 static inline uint32_t ph_tclo_wakeup_resource(const char *app)
 {
-	return app && !strcmp(app, PH_AGENT_TCLO_APP) ? PH_DESKTOP_RES_TCLO_WAKEUP : 0;
+	if (!app || !strcmp(app, TOOLS_APP_MAIN))
+		return PH_DESKTOP_RES_TOOLS_WAKEUP;	/* commands without an app go there */
+	return !strcmp(app, PH_AGENT_TCLO_APP) ? PH_DESKTOP_RES_TCLO_WAKEUP : 0;
 }
 
 #endif

@@ -27,6 +27,7 @@
 #define PH_CTL_MAX_PAYLOAD	(64 * 1024)
 #define PH_CTL_DIR_NAME		"porthole"
 #define PH_CTL_SUFFIX		".sock"
+#define PH_CTL_EVENT_MIN_MS	100	/* PH_CTL_EVENT: at most one this often */
 
 struct ph_ctl_hdr {
 	uint32_t magic;
@@ -64,6 +65,24 @@ enum ph_ctl_op {
 	PH_CTL_CLOCK = 8,
 	/* -> every guestinfo key and value, sorted: "key\0value\0" pairs (binary reply) */
 	PH_CTL_INFO_LIST = 9,
+	/*
+	 * "" -> empty: from now on this connection also gets PH_CTL_EVENT
+	 * packets (seq 0, no request) when the VM's status changes, so a
+	 * client need not poll PH_CTL_STATUS.  An older hypervisor answers
+	 * EOPNOTSUPP (poll then).
+	 */
+	PH_CTL_SUBSCRIBE = 10,
+	/*
+	 * hypervisor -> subscribed client only: "<what>[ <what>...]", words
+	 * from a fixed set ("state", "tools", "guestinfo", "clipboard" (the
+	 * policy); more may come),
+	 * never guest text.  A hint to re-read PH_CTL_STATUS (and
+	 * PH_CTL_INFO_LIST for guestinfo): events are coalesced, at most one
+	 * per PH_CTL_EVENT_MIN_MS, and one is dropped rather than block the
+	 * hypervisor when the client's socket is full (unread events are
+	 * already waiting there).
+	 */
+	PH_CTL_EVENT = 11,
 
 	/*
 	 * VMCI (backdoor/vmci.h).  Binary payloads, little-endian structs.

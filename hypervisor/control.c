@@ -6,6 +6,12 @@
  * Runs in the main thread's GLib main loop.  Device state is reached under
  * vm->lock; completions that happen on the engine thread (a TCLO reply) are
  * handed back to the main loop before anything is written to a client.
+ *
+ * Status events (PH_CTL_SUBSCRIBE): devices call vm->notify with vm->lock
+ * held, on any thread; we only set a bit there and let the main loop send
+ * one coalesced PH_CTL_EVENT to every subscriber, at most one per
+ * PH_CTL_EVENT_MIN_MS however often a guest changes things (a guest that
+ * sets guestinfo in a loop must not make host services spin).
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <errno.h>
@@ -35,7 +41,23 @@ struct control {
 	guint next_client;
 	void (*stop)(void *);
 	void *stop_opaque;
+
+	/* Status events: set under ev_lock from any thread, sent by the main loop. */
+	GMutex ev_lock;
+	unsigned int ev_pending;	/* EVENT_* bits */
+	guint ev_src;			/* the flush, when one is scheduled */
+	gint64 ev_last_us;		/* when the last event went out */
+	bool tools_running;		/* as last seen by on_expire */
+	uint64_t status_reads;		/* PH_CTL_STATUS requests: shows who polls */
+	bool events_stopped;		/* vm->notify unhooked (the VM may be gone) */
 };
+
+/* What changed, as PH_CTL_EVENT words: fixed strings, never guest text. */
+static const char *const event_words[] = { "state", "tools", "guestinfo", "clipboard" };
+#define EVENT_STATE	(1u << 0)
+#define EVENT_TOOLS	(1u << 1)
+#define EVENT_GUESTINFO	(1u << 2)
+#define EVENT_CLIPBOARD	(1u << 3)
 
 struct client {
 	struct control *ctl;
@@ -43,6 +65,7 @@ struct client {
 	int fd;
 	guint src;
 	bool in_dispatch, dead;
+	bool subscribed;	/* PH_CTL_SUBSCRIBE: gets PH_CTL_EVENT packets */
 };
 
 /* A TCLO request waiting for the guest; completes on any thread. */
@@ -152,6 +175,18 @@ static void tclo_done(void *opaque, int status, const char *reply, size_t len)
 	g_idle_add(tclo_deliver, w);
 }
 
+static unsigned int count_subscribers(struct control *ctl)
+{
+	GHashTableIter it;
+	gpointer v;
+	unsigned int n = 0;
+
+	g_hash_table_iter_init(&it, ctl->clients);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		n += ((struct client *)v)->subscribed && !((struct client *)v)->dead;
+	return n;
+}
+
 static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 {
 	struct vm *vm = c->ctl->vm;
@@ -163,6 +198,8 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
 			       (unsigned long long)vm->ram_size);
 	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	g_string_append_printf(s, "control.status-reads=%llu\ncontrol.subscribers=%u\n",
+			       (unsigned long long)++c->ctl->status_reads, count_subscribers(c->ctl));
 	if (vm->engine_status)
 		g_string_append(s, vm->engine_status);
 	if (vm->first_backdoor_us)
@@ -175,6 +212,89 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
 		client_drop(c);
 	g_string_free(s, TRUE);
+}
+
+static gboolean flush_events(gpointer p);
+
+/* With ctl->ev_lock held. */
+static void schedule_flush(struct control *ctl)
+{
+	gint64 wait_us = ctl->ev_last_us + PH_CTL_EVENT_MIN_MS * 1000 - g_get_monotonic_time();
+
+	if (ctl->ev_src)
+		return;
+	if (wait_us > 0)
+		ctl->ev_src = g_timeout_add((guint)(wait_us / 1000) + 1, flush_events, ctl);
+	else
+		ctl->ev_src = g_idle_add(flush_events, ctl);
+}
+
+static void post_event(struct control *ctl, unsigned int bits)
+{
+	g_mutex_lock(&ctl->ev_lock);
+	ctl->ev_pending |= bits;
+	schedule_flush(ctl);
+	g_mutex_unlock(&ctl->ev_lock);
+}
+
+/* vm->notify: vm->lock held, any thread. */
+static void on_vm_notify(struct vm *vm, const char *what)
+{
+	unsigned int bits = EVENT_TOOLS;
+
+	if (!strcmp(what, "guestinfo"))
+		bits = EVENT_GUESTINFO;
+	else if (!strcmp(what, "state"))
+		bits = EVENT_STATE;
+	else if (!strcmp(what, "clipboard"))
+		bits = EVENT_CLIPBOARD;
+	post_event(vm->notify_opaque, bits);
+}
+
+static gboolean flush_events(gpointer p)
+{
+	struct control *ctl = p;
+	GHashTableIter it;
+	gpointer v;
+	GPtrArray *dead = g_ptr_array_new();
+	GString *words = g_string_new(NULL);
+	unsigned int bits;
+
+	g_mutex_lock(&ctl->ev_lock);
+	ctl->ev_src = 0;
+	if (g_get_monotonic_time() - ctl->ev_last_us < PH_CTL_EVENT_MIN_MS * 1000) {
+		schedule_flush(ctl);	/* too soon after the last one: later */
+		g_mutex_unlock(&ctl->ev_lock);
+		goto out;
+	}
+	bits = ctl->ev_pending;
+	ctl->ev_pending = 0;
+	ctl->ev_last_us = g_get_monotonic_time();
+	g_mutex_unlock(&ctl->ev_lock);
+
+	for (unsigned int i = 0; i < G_N_ELEMENTS(event_words); i++)
+		if (bits & (1u << i))
+			g_string_append_printf(words, "%s%s", words->len ? " " : "",
+					       event_words[i]);
+	if (!words->len)
+		goto out;
+	g_hash_table_iter_init(&it, ctl->clients);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct client *c = v;
+
+		if (!c->subscribed || c->dead)
+			continue;
+		/* A full socket holds unread events already: this one may go. */
+		if (send_reply(c, PH_CTL_EVENT, 0, 0, words->str, words->len, -1) &&
+		    errno != EAGAIN)
+			g_ptr_array_add(dead, c);
+	}
+	for (guint i = 0; i < dead->len; i++)
+		client_drop(dead->pdata[i]);
+out:
+	g_string_free(words, TRUE);
+	g_ptr_array_free(dead, TRUE);
+	return G_SOURCE_REMOVE;
 }
 
 static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
@@ -255,6 +375,9 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		status = -err;
 		break;
 	}
+	case PH_CTL_SUBSCRIBE:
+		c->subscribed = true;
+		break;
 	case PH_CTL_MEMORY:
 		value = g_strdup_printf("ram 0x0 %llu\n", (unsigned long long)vm->ram_size);
 		if (send_reply(c, h->op, h->seq, 0, value, strlen(value), vm->ram_fd))
@@ -403,11 +526,22 @@ void control_add_client(struct control *ctl, int fd)
 static gboolean on_expire(gpointer p)
 {
 	struct control *ctl = p;
+	uint64_t now = (uint64_t)g_get_monotonic_time() * 1000u;
+	bool running = false;
 
 	pthread_mutex_lock(&ctl->vm->lock);
-	if (ctl->vm->rpc)
-		rpc_expire(ctl->vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u);
+	if (ctl->vm->rpc) {
+		rpc_expire(ctl->vm->rpc, now);
+		running = rpc_tools_running(ctl->vm->rpc, now);
+	}
 	pthread_mutex_unlock(&ctl->vm->lock);
+	/*
+	 * Tools that stop polling change the status with no call to notify
+	 * (a poll that brings them back does call it).
+	 */
+	if (!running && ctl->tools_running)
+		post_event(ctl, EVENT_TOOLS);
+	ctl->tools_running = running;
 	return G_SOURCE_CONTINUE;
 }
 
@@ -443,6 +577,7 @@ struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_op
 	ctl->stop_opaque = stop_opaque;
 	ctl->listen_fd = -1;
 	ctl->clients = g_hash_table_new_full(NULL, NULL, NULL, client_free);
+	g_mutex_init(&ctl->ev_lock);
 	if (ph_ctl_dir(dir, sizeof(dir)) || prepare_dir(dir, error))
 		goto fail;
 	ctl->dir = g_strdup(dir);
@@ -469,6 +604,10 @@ struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_op
 		goto fail_errno;
 	ctl->listen_src = g_unix_fd_add(ctl->listen_fd, G_IO_IN, on_accept, ctl);
 	ctl->expire_src = g_timeout_add_seconds(1, on_expire, ctl);
+	pthread_mutex_lock(&vm->lock);
+	vm->notify_opaque = ctl;
+	vm->notify = on_vm_notify;
+	pthread_mutex_unlock(&vm->lock);
 	return ctl;
 
 fail_errno:
@@ -478,6 +617,7 @@ fail:
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	g_hash_table_destroy(ctl->clients);
+	g_mutex_clear(&ctl->ev_lock);
 	g_free(ctl->dir);
 	g_free(ctl->path);
 	g_free(ctl);
@@ -489,11 +629,34 @@ const char *control_socket_path(struct control *ctl)
 	return ctl->path;
 }
 
+/*
+ * No more events: the engine thread may still call notify until we unhook
+ * it.  Once only: after control_quiesce() the VM may be gone.
+ */
+static void stop_events(struct control *ctl)
+{
+	if (ctl->events_stopped)
+		return;
+	ctl->events_stopped = true;
+	pthread_mutex_lock(&ctl->vm->lock);
+	if (ctl->vm->notify_opaque == ctl) {
+		ctl->vm->notify = NULL;
+		ctl->vm->notify_opaque = NULL;
+	}
+	pthread_mutex_unlock(&ctl->vm->lock);
+	g_mutex_lock(&ctl->ev_lock);
+	if (ctl->ev_src)
+		g_source_remove(ctl->ev_src);
+	ctl->ev_src = 0;
+	g_mutex_unlock(&ctl->ev_lock);
+}
+
 void control_quiesce(struct control *ctl)
 {
 	GHashTableIter it;
 	gpointer c;
 
+	stop_events(ctl);
 	if (ctl->listen_src)
 		g_source_remove(ctl->listen_src);
 	if (ctl->expire_src)
@@ -513,6 +676,7 @@ void control_stop(struct control *ctl)
 {
 	if (!ctl)
 		return;
+	stop_events(ctl);
 	if (ctl->listen_src)
 		g_source_remove(ctl->listen_src);
 	if (ctl->expire_src)
@@ -520,6 +684,7 @@ void control_stop(struct control *ctl)
 	unlink(ctl->path);
 	close(ctl->listen_fd);
 	g_hash_table_destroy(ctl->clients);
+	g_mutex_clear(&ctl->ev_lock);
 	g_free(ctl->dir);
 	g_free(ctl->path);
 	g_free(ctl);

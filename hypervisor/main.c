@@ -138,12 +138,16 @@ static gpointer engine_thread(gpointer p)
 
 	pthread_mutex_lock(&run->vm->lock);
 	run->vm->state = VM_RUNNING;
+	if (run->vm->notify)
+		run->vm->notify(run->vm, "state");
 	pthread_mutex_unlock(&run->vm->lock);
 	run->status = run->kvm ? kvm_engine_run(run->vm, &run->kopt)
 			       : trap_engine_run(run->vm, &run->topt);
 	pthread_mutex_lock(&run->vm->lock);
 	run->vm->state = VM_STOPPED;
 	run->vm->exit_status = run->status;
+	if (run->vm->notify)
+		run->vm->notify(run->vm, "state");
 	pthread_mutex_unlock(&run->vm->lock);
 	g_idle_add(quit_loop, run->loop);
 	return NULL;

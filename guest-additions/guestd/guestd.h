@@ -3,7 +3,7 @@
  * porthole-guestd: the guest daemon that answers the host's TCLO commands.
  *
  *   main.c      options, VM detection, signals, the GLib main loop
- *   tclo.c      the TCLO channel: poll loop, back-off, reconnect
+ *   tclo.c      the TCLO channel: poll loop, back-off, wakeups, reconnect
  *   handlers.c  what each TCLO command does, and the RPCIs we send
  *   timesync.c  keeping the guest's clock on the host's
  *   powerops.c  OS_Halt / OS_Reboot: the configured command, the status report
@@ -21,6 +21,12 @@
 #define GUESTD_POLL_MAX_MS	100	/* open-vm-tools: RPCIN_MAX_DELAY * 10 ms */
 #define GUESTD_RETRY_MS		1000	/* reopen a lost channel this often */
 #define GUESTD_RETRY_LOG_S	60	/* log repeated reopen failures this often */
+/*
+ * With TCLO wakeups (the hypervisor's datagram on PH_DESKTOP_RES_TOOLS_WAKEUP)
+ * an idle guestd polls only this often, a safety net for a lost wakeup; the
+ * hypervisor counts such tools alive for RPC_TOOLS_WOKEN_ALIVE_NS (30 s).
+ */
+#define GUESTD_WOKEN_POLL_MS	10000
 
 struct guestd_opts {
 	bool verbose;
@@ -118,8 +124,16 @@ struct pointer_opts {
 /* "auto", "uinput", "off" (NULL: auto): 0 or -EINVAL. */
 int pointer_parse_mode(const char *s, enum pointer_mode *mode);
 struct pointer;
-/* Start driving the pointer, or NULL when off here (logged why). */
-struct pointer *pointer_new(const struct pointer_opts *opts);
+struct phg_dg;
+/*
+ * Start driving the pointer, or NULL when off here (logged why).
+ * have_vmci: main.c holds the process's VMCI connection (one per process)
+ * and hands us its datagrams with pointer_datagram().
+ */
+struct pointer *pointer_new(const struct pointer_opts *opts, bool have_vmci);
+void pointer_datagram(struct pointer *p, const struct phg_dg *d);
+/* The VMCI connection broke: no more wakeups. */
+void pointer_vmci_lost(struct pointer *p);
 void pointer_free(struct pointer *p);
 
 /* ---- tclo.c ---- */
@@ -135,5 +149,12 @@ void tclo_stop(struct tclo *t);
 void tclo_free(struct tclo *t);
 /* --once: whether the reply to the first command was sent. */
 bool tclo_once_done(const struct tclo *t);
+/*
+ * on: the hypervisor wakes us (we mapped PH_DESKTOP_RES_TOOLS_WAKEUP), so
+ * idle polls slow down to GUESTD_WOKEN_POLL_MS; off: VMware's polling.
+ */
+void tclo_set_wakeups(struct tclo *t, bool on);
+/* A wakeup datagram: a command waits; poll now. */
+void tclo_wakeup(struct tclo *t);
 
 #endif

@@ -4,13 +4,28 @@
  */
 #define G_LOG_DOMAIN "porthole-guestd"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "backdoor/backdoor.h"
+#include "backdoor/desktop.h"
+#include "guest-additions/lib/vmci-guest.h"
 #include "guestd.h"
+
+/*
+ * The process's one VMCI connection (a trap engine guest's; one per
+ * process), shared by the TCLO wakeups and the pointer's.
+ */
+struct guestd_vmci {
+	struct phg_vmci vmci;
+	guint watch;
+	struct tclo *tclo;
+	struct pointer *pointer;
+};
 
 static gboolean on_signal(gpointer data)
 {
@@ -19,6 +34,55 @@ static gboolean on_signal(gpointer data)
 	g_message("signal received, stopping");
 	g_main_loop_quit(loop);
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_vmci(gint fd, GIOCondition cond, gpointer data)
+{
+	struct guestd_vmci *gv = data;
+	struct phg_dg d;
+	int r = phg_vmci_wait(&gv->vmci, 0);
+
+	if (r < 0 && r != -ETIMEDOUT) {
+		g_warning("VMCI connection failed (%s): TCLO polled VMware's way",
+			  g_strerror(-r));
+		tclo_set_wakeups(gv->tclo, false);
+		if (gv->pointer)
+			pointer_vmci_lost(gv->pointer);
+		gv->watch = 0;
+		return G_SOURCE_REMOVE;
+	}
+	while (phg_vmci_take(&gv->vmci, &d)) {
+		/* Only the hypervisor wakes us; any datagram there means "poll now". */
+		if (d.hdr.dst.resource == PH_DESKTOP_RES_TOOLS_WAKEUP &&
+		    d.hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID)
+			tclo_wakeup(gv->tclo);
+		else if (gv->pointer)
+			pointer_datagram(gv->pointer, &d);
+		free(d.payload);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Connect to VMCI where the guest has it and ask for TCLO wakeups; false: none. */
+static bool vmci_start(struct guestd_vmci *gv)
+{
+	int64_t r;
+
+	if (access(VMCI_GUEST_SOCKET, F_OK))
+		return false;	/* not a trap engine guest: no VMCI for user programs */
+	r = phg_vmci_open(&gv->vmci);
+	if (r) {
+		g_message("no VMCI (%s): TCLO polled VMware's way", g_strerror((int)-r));
+		return false;
+	}
+	gv->watch = g_unix_fd_add(gv->vmci.sock, G_IO_IN | G_IO_HUP | G_IO_ERR, on_vmci, gv);
+	r = phg_vmci_map(PH_DESKTOP_RES_TOOLS_WAKEUP);
+	if (r < 0)
+		g_message("no TCLO wakeups (VMCI %lld): TCLO polled VMware's way",
+			  (long long)r);
+	else
+		tclo_set_wakeups(gv->tclo, true);
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -141,7 +205,11 @@ int main(int argc, char **argv)
 	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, loop);
 	guint sig_int = g_unix_signal_add(SIGINT, on_signal, loop);
 
-	struct pointer *pointer = pointer_new(&pointer_opts);
+	struct guestd_vmci gv = { .tclo = tclo };
+	bool have_vmci = !once && vmci_start(&gv);
+	struct pointer *pointer = pointer_new(&pointer_opts, have_vmci);
+
+	gv.pointer = pointer;
 
 	guestd_state_set_timesync(state, timesync);
 	guestd_state_set_powerops(state, powerops);
@@ -158,6 +226,10 @@ int main(int argc, char **argv)
 	timesync_free(timesync);
 	powerops_free(powerops);
 	pointer_free(pointer);
+	if (gv.watch)
+		g_source_remove(gv.watch);
+	if (have_vmci)
+		phg_vmci_close(&gv.vmci);
 	g_free(pointer_mode);
 	g_free(pointer_device);
 	g_free(halt_cmd);

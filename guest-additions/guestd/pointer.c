@@ -61,9 +61,7 @@ struct pointer {
 	bool is_uinput;		/* else an event log file (tests, debugging) */
 	struct vmmouse_uinput ui;
 
-	struct phg_vmci vmci;
-	bool have_vmci;
-	guint vmci_watch;
+	bool have_vmci;		/* main.c's connection: wakeups come as datagrams */
 
 	int listen_fd;
 	guint listen_watch;
@@ -145,38 +143,31 @@ static gboolean poll_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_vmci(gint fd, GIOCondition cond, gpointer data)
+/* A datagram main.c's VMCI connection received for us. */
+void pointer_datagram(struct pointer *p, const struct phg_dg *d)
 {
-	struct pointer *p = data;
-	struct phg_dg d;
-	int r = phg_vmci_wait(&p->vmci, 0);
+	struct ph_input_msg m;
 
-	if (r < 0 && r != -ETIMEDOUT) {
-		g_warning("pointer: VMCI connection failed (%s); pointer off", g_strerror(-r));
-		p->vmci_watch = 0;
-		p->owner = false;
-		return G_SOURCE_REMOVE;
-	}
-	while (phg_vmci_take(&p->vmci, &d)) {
-		struct ph_input_msg m;
-
-		if (d.hdr.dst.resource == PH_DESKTOP_RES_INPUT &&
-		    d.hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
-		    d.hdr.payload_size == sizeof(m)) {
-			memcpy(&m, d.payload, sizeof(m));
-			if (m.type == PH_INPUT_POINTER_WAKE) {
-				p->wakes++;
-				if (p->owner && p->mouse_on)
-					drain(p);
-			}
-		} else {
-			/* The viewer's keys: no keyboard here (an X session's agent types). */
-			g_debug("pointer: datagram for resource %u from context %u dropped",
-				d.hdr.dst.resource, d.hdr.src.context);
+	if (d->hdr.dst.resource == PH_DESKTOP_RES_INPUT &&
+	    d->hdr.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
+	    d->hdr.payload_size == sizeof(m)) {
+		memcpy(&m, d->payload, sizeof(m));
+		if (m.type == PH_INPUT_POINTER_WAKE) {
+			p->wakes++;
+			if (p->owner && p->mouse_on)
+				drain(p);
 		}
-		free(d.payload);
+	} else {
+		/* The viewer's keys: no keyboard here (an X session's agent types). */
+		g_debug("pointer: datagram for resource %u from context %u dropped",
+			d->hdr.dst.resource, d->hdr.src.context);
 	}
-	return G_SOURCE_CONTINUE;
+}
+
+void pointer_vmci_lost(struct pointer *p)
+{
+	g_warning("pointer: VMCI connection failed; pointer off");
+	p->owner = false;
 }
 
 /* ---- ownership ---- */
@@ -355,7 +346,7 @@ static int open_output(struct pointer *p)
 	return 0;
 }
 
-struct pointer *pointer_new(const struct pointer_opts *opts)
+struct pointer *pointer_new(const struct pointer_opts *opts, bool have_vmci)
 {
 	bool trap = access(VMCI_GUEST_SOCKET, F_OK) == 0;
 	struct pointer *p;
@@ -386,14 +377,10 @@ struct pointer *pointer_new(const struct pointer_opts *opts)
 		g_warning("pointer: --pointer uinput in a trap engine guest: '%s' is an input "
 			  "device of the HOST's kernel", VMMOUSE_UINPUT_NAME);
 	vmmouse_uinput_init(&p->ui, p->out_fd);
-	r = phg_vmci_open(&p->vmci);
-	p->have_vmci = r == 0;
-	if (p->have_vmci)
-		p->vmci_watch = g_unix_fd_add(p->vmci.sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
-					      on_vmci, p);
-	else
-		g_message("pointer: no VMCI here (%s): no wakeups, polling every %d ms",
-			  g_strerror(-r), opts->poll_ms);
+	p->have_vmci = have_vmci;
+	if (!have_vmci)
+		g_message("pointer: no VMCI here: no wakeups, polling every %d ms",
+			  opts->poll_ms);
 	p->listen_fd = listen_claims();
 	if (p->listen_fd >= 0)
 		p->listen_watch = g_unix_fd_add(p->listen_fd, G_IO_IN, on_listen, p);
@@ -422,10 +409,6 @@ void pointer_free(struct pointer *p)
 		g_source_remove(p->listen_watch);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
-	if (p->vmci_watch)
-		g_source_remove(p->vmci_watch);
-	if (p->have_vmci)
-		phg_vmci_close(&p->vmci);
 	if (p->is_uinput)
 		vmmouse_uinput_destroy(p->out_fd);
 	if (p->out_fd >= 0)

@@ -9,6 +9,15 @@
  *   poll delay: 0 after a command; when idle 10, 20, 40, 80, then
  *   poll_max_ms (100 by default).
  *
+ * Porthole extension (as the agent's, guest-additions/agent/resize.c):
+ * where main.c could map PH_DESKTOP_RES_TOOLS_WAKEUP (a trap engine guest
+ * with VMCI), the hypervisor sends us a datagram whenever it queues a
+ * command for "toolbox", so after the back-off reaches poll_max_ms an idle
+ * guestd polls only every GUESTD_WOKEN_POLL_MS (a safety net), and a
+ * wakeup polls at once.  An idle VM then costs no traps at all instead of
+ * ~10 polls a second.  Without VMCI (a KVM guest's user space, VMware)
+ * the map fails and we poll VMware's way.
+ *
  * Any channel error (the host closed or reset the channel, a failed send or
  * receive) closes our end, and we reopen every second, forever.  The first
  * failure is logged, then one line a minute while it lasts.
@@ -30,6 +39,9 @@ struct tclo {
 	size_t result_len;
 	unsigned int delay_ms;
 	guint poll_src, retry_src;
+
+	bool wakeups;		/* the hypervisor wakes us: slow idle polls */
+	uint64_t wakeups_seen;
 
 	bool once_done;		/* --once: the first reply went out */
 	bool failing;		/* between a failure and the next good open */
@@ -183,6 +195,8 @@ static gboolean tclo_poll(gpointer data)
 		free(msg);
 		set_result(t, reply, rlen);
 		t->delay_ms = 0;
+	} else if (t->wakeups && t->delay_ms >= (unsigned int)t->opts->poll_max_ms) {
+		t->delay_ms = GUESTD_WOKEN_POLL_MS;	/* idle: the host wakes us */
 	} else {
 		t->delay_ms = backoff(t->delay_ms, (unsigned int)t->opts->poll_max_ms);
 	}
@@ -219,9 +233,30 @@ void tclo_stop(struct tclo *t)
 		if (t->result_len)
 			msgchan_send(&t->chan, t->result, t->result_len);
 		msgchan_close(&t->chan);
-		g_debug("TCLO channel closed");
+		g_debug("TCLO channel closed (%llu wakeups)",
+			(unsigned long long)t->wakeups_seen);
 	}
 	set_result(t, NULL, 0);
+}
+
+void tclo_set_wakeups(struct tclo *t, bool on)
+{
+	t->wakeups = on;
+	/* Back to VMware's polling: not after a slow safety-net delay. */
+	if (!on && t->poll_src && t->delay_ms > (unsigned int)t->opts->poll_max_ms) {
+		t->delay_ms = (unsigned int)t->opts->poll_max_ms;
+		schedule_poll(t);
+	}
+}
+
+void tclo_wakeup(struct tclo *t)
+{
+	t->wakeups_seen++;
+	/* No channel (the retry timer reopens it), or a poll already due now. */
+	if (!t->poll_src || t->delay_ms == 0)
+		return;
+	t->delay_ms = 0;
+	schedule_poll(t);
 }
 
 bool tclo_once_done(const struct tclo *t)

@@ -8,10 +8,16 @@
  * porthole-ctl stays a short-lived CLI with no GDBus state.
  *
  * Discovery: a GFileMonitor on the control socket directory rescans at once
- * when a socket appears or goes; a 1 s tick rescans anyway (monitors can miss
- * events, a crashed VM leaves its socket behind) and polls every VM's
- * PH_CTL_STATUS and guestinfo, turning changes into PropertiesChanged and
- * ToolsStatusChanged.  A VM whose socket stops answering is removed.
+ * when a socket appears or goes.  Each VM's PH_CTL_STATUS, guestinfo and
+ * clipboard policy are read when the hypervisor says they changed: a second
+ * connection per VM is subscribed (PH_CTL_SUBSCRIBE) and each PH_CTL_EVENT
+ * on it re-reads that VM, turning changes into PropertiesChanged and
+ * ToolsStatusChanged; its hang-up removes the VM.  So an idle hostd costs
+ * the same with 1 VM or 32.  A slow fallback (FALLBACK_POLL_MS) rescans and
+ * re-reads anyway (monitors can miss events, a crashed VM leaves its socket
+ * behind); a hypervisor without events (EOPNOTSUPP), or no directory
+ * monitor, is polled every POLL_MS as before.  A VM whose socket stops
+ * answering is removed.
  * ScreenSize comes from guestinfo.porthole.screen ("WxH", set by the guest's
  * porthole-agent); ClipboardPolicy from PH_CTL_CLIPBOARD_POLICY_GET.
  *
@@ -27,6 +33,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +46,8 @@
 #define IFACE_ROOT	"org.porthole.Host1"
 #define IFACE_VM	"org.porthole.Host1.VM"
 #define ERROR_PREFIX	"org.porthole.Host1.Error."
-#define POLL_MS		1000
+#define POLL_MS		1000	/* the tick; old hypervisors are polled this often */
+#define FALLBACK_POLL_MS 30000	/* subscribed VMs and the directory, re-read anyway */
 #define STATUS_TIMEOUT_MS 1000
 #define TCLO_TIMEOUT_MS	15000	/* the hypervisor gives up on the guest after 10 s */
 
@@ -56,6 +64,10 @@ struct vm {
 	struct hostd *hd;
 	char *name, *path;
 	int fd;			/* control connection for status polls */
+	int ev_fd;		/* subscribed connection (PH_CTL_EVENT), or -1 */
+	guint ev_watch;
+	gint64 polled_us;	/* last status read */
+	uint64_t events;	/* PH_CTL_EVENT packets seen */
 	guint reg_id;
 	char *engine, *state, *tools_status, *tools_version, *tools_desc;
 	char *cpuid_mode, *cpuid_reason;
@@ -77,7 +89,8 @@ struct hostd {
 	GHashTable *vms;	/* name -> struct vm */
 	GFileMonitor *monitor;
 	char *dir;
-	guint root_reg, owner_id, tick, rescan_src;
+	guint root_reg, owner_id, tick, tick_ms, rescan_src;
+	gint64 listed_us;	/* last look at the socket directory */
 	int exit_code;
 };
 
@@ -100,6 +113,10 @@ static void vm_free(gpointer p)
 		g_dbus_connection_unregister_object(vm->hd->bus, vm->reg_id);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	if (vm->ev_watch)
+		g_source_remove(vm->ev_watch);
+	if (vm->ev_fd >= 0)
+		close(vm->ev_fd);
 	g_free(vm->name);
 	g_free(vm->path);
 	g_free(vm->engine);
@@ -356,6 +373,7 @@ static bool vm_poll(struct vm *vm, bool announce)
 	g_autofree char *old_tools = g_strdup(vm->tools_status);
 	struct ph_reply r;
 
+	vm->polled_us = g_get_monotonic_time();
 	if (vm->fd < 0 && (vm->fd = ph_connect(vm->name, &err)) < 0)
 		goto gone;
 	if (ph_call(vm->fd, PH_CTL_STATUS, NULL, STATUS_TIMEOUT_MS, &r, &err) || r.status) {
@@ -581,6 +599,77 @@ static const GDBusInterfaceVTable vm_vtable = { vm_method, vm_get_property, NULL
 
 /* ---- the VM list ---- */
 
+static void schedule_rescan(struct hostd *hd);
+
+static void unsubscribe(struct vm *vm)
+{
+	if (vm->ev_watch)
+		g_source_remove(vm->ev_watch);
+	vm->ev_watch = 0;
+	if (vm->ev_fd >= 0)
+		close(vm->ev_fd);
+	vm->ev_fd = -1;
+}
+
+/* Events: drain them all, then re-read the VM once. */
+static gboolean on_vm_event(gint fd, GIOCondition cond, gpointer data)
+{
+	struct vm *vm = data;
+	char buf[sizeof(struct ph_ctl_hdr) + 256];
+	bool changed = false, gone = false;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		struct ph_ctl_hdr h;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			gone = true;
+			break;
+		}
+		memcpy(&h, buf, MIN((size_t)n, sizeof(h)));
+		if ((size_t)n >= sizeof(h) && h.magic == PH_CTL_MAGIC && h.op == PH_CTL_EVENT) {
+			vm->events++;
+			changed = true;
+		}
+	}
+	if (gone) {
+		/* The VM stopped (or dropped us): the rescan finds out which. */
+		vm->ev_watch = 0;
+		unsubscribe(vm);
+		schedule_rescan(vm->hd);
+		return G_SOURCE_REMOVE;
+	}
+	if (changed && !vm_poll(vm, true))
+		schedule_rescan(vm->hd);
+	return G_SOURCE_CONTINUE;
+}
+
+/* A connection of its own that gets PH_CTL_EVENT; false on an old hypervisor. */
+static bool vm_subscribe(struct vm *vm)
+{
+	g_autoptr(GError) err = NULL;
+	struct ph_reply r;
+	int fd = ph_connect(vm->name, &err);
+
+	if (fd < 0)
+		return false;
+	if (ph_call(fd, PH_CTL_SUBSCRIBE, NULL, STATUS_TIMEOUT_MS, &r, &err) || r.status) {
+		g_message("%s: no status events (%s): polling every %d ms", vm->name,
+			  err ? err->message : g_strerror(r.status), POLL_MS);
+		ph_reply_clear(&r);
+		close(fd);
+		return false;
+	}
+	ph_reply_clear(&r);
+	vm->ev_fd = fd;
+	vm->ev_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_vm_event, vm);
+	return true;
+}
+
 static void vm_add(struct hostd *hd, const char *name)
 {
 	struct vm *vm = g_new0(struct vm, 1);
@@ -592,6 +681,9 @@ static void vm_add(struct hostd *hd, const char *name)
 	vm->name = g_strdup(name);
 	vm->path = g_strconcat(VM_PATH_PREFIX, escaped, NULL);
 	vm->guestinfo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	vm->ev_fd = -1;
+	/* Before the first read: a change in between still sends an event. */
+	vm_subscribe(vm);
 	if (!vm_poll(vm, false)) {
 		vm_free(vm);
 		return;
@@ -621,28 +713,75 @@ static void vm_remove(struct hostd *hd, struct vm *vm)
 				      g_variant_new("(so)", name, path), NULL);
 }
 
-static void rescan(struct hostd *hd)
+static void retick(struct hostd *hd);
+
+/*
+ * full: read every VM and list the directory (start-up, the directory
+ * changed, a VM hung up).  Otherwise (the tick) only what has no events:
+ * VMs of old hypervisors, and everything once per FALLBACK_POLL_MS.
+ */
+static void rescan(struct hostd *hd, bool full)
 {
-	g_autoptr(GPtrArray) names = ph_list_vms();
+	g_autoptr(GPtrArray) names = NULL;
 	g_autoptr(GPtrArray) gone = g_ptr_array_new();
+	gint64 now = g_get_monotonic_time();
+	/* A tick early by a hair must not skip a whole fallback period. */
+	const int stale_ms = FALLBACK_POLL_MS - POLL_MS;
 	GHashTableIter it;
 	gpointer k, v;
 
 	g_hash_table_iter_init(&it, hd->vms);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		if (!vm_poll(v, true))
-			g_ptr_array_add(gone, v);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct vm *vm = v;
+
+		if (!full && vm->ev_fd >= 0 && now - vm->polled_us < (gint64)stale_ms * 1000)
+			continue;
+		if (!vm_poll(vm, true))
+			g_ptr_array_add(gone, vm);
+	}
 	for (guint i = 0; i < gone->len; i++)
 		vm_remove(hd, gone->pdata[i]);
+	if (!full && hd->monitor && now - hd->listed_us < (gint64)stale_ms * 1000) {
+		retick(hd);
+		return;
+	}
+	hd->listed_us = now;
+	names = ph_list_vms();
 	for (guint i = 0; i < names->len; i++)
 		if (!g_hash_table_contains(hd->vms, names->pdata[i]))
 			vm_add(hd, names->pdata[i]);
+	retick(hd);
+}
+
+static gboolean on_tick(gpointer data);
+
+/* Tick every POLL_MS while something has no events, else every FALLBACK_POLL_MS. */
+static void retick(struct hostd *hd)
+{
+	guint ms = hd->monitor ? FALLBACK_POLL_MS : POLL_MS;
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, hd->vms);
+	while (ms != POLL_MS && g_hash_table_iter_next(&it, NULL, &v))
+		if (((struct vm *)v)->ev_fd < 0)
+			ms = POLL_MS;
+	if (hd->tick && hd->tick_ms == ms)
+		return;
+	if (hd->tick)
+		g_source_remove(hd->tick);
+	hd->tick_ms = ms;
+	hd->tick = g_timeout_add(ms, on_tick, hd);
 }
 
 static gboolean on_tick(gpointer data)
 {
-	rescan(data);
-	return G_SOURCE_CONTINUE;
+	struct hostd *hd = data;
+	guint tick = hd->tick;
+
+	rescan(hd, false);
+	/* retick() (from rescan) replaced this source: don't run it again. */
+	return hd->tick == tick ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static gboolean on_rescan_soon(gpointer data)
@@ -650,18 +789,21 @@ static gboolean on_rescan_soon(gpointer data)
 	struct hostd *hd = data;
 
 	hd->rescan_src = 0;
-	rescan(hd);
+	rescan(hd, true);
 	return G_SOURCE_REMOVE;
+}
+
+static void schedule_rescan(struct hostd *hd)
+{
+	/* A burst of events (bind, chmod, listen) becomes one rescan. */
+	if (!hd->rescan_src)
+		hd->rescan_src = g_timeout_add(50, on_rescan_soon, hd);
 }
 
 static void on_dir_changed(GFileMonitor *mon, GFile *file, GFile *other, GFileMonitorEvent ev,
 			   gpointer data)
 {
-	struct hostd *hd = data;
-
-	/* A burst of events (bind, chmod, listen) becomes one rescan. */
-	if (!hd->rescan_src)
-		hd->rescan_src = g_timeout_add(50, on_rescan_soon, hd);
+	schedule_rescan(data);
 }
 
 static gint compare_vms(gconstpointer a, gconstpointer b)
@@ -729,8 +871,7 @@ static void start_discovery(struct hostd *hd)
 	else
 		g_warning("no directory monitor on %s (%s): polling every %d ms only", hd->dir,
 			  err->message, POLL_MS);
-	rescan(hd);
-	hd->tick = g_timeout_add(POLL_MS, on_tick, hd);
+	rescan(hd, true);	/* starts the tick */
 }
 
 static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer data)

@@ -223,6 +223,8 @@ int copypaste_control(struct vm *vm, unsigned int op, const char *payload, GStri
 	case PH_CTL_CLIPBOARD_POLICY_SET:
 		if (policy_set(cp, payload, out))
 			return EINVAL;
+		if (vm->notify)
+			vm->notify(vm, "clipboard");
 		/* reply with the policy now in force */
 		__attribute__((fallthrough));
 	case PH_CTL_CLIPBOARD_POLICY_GET:

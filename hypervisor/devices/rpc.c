@@ -17,6 +17,9 @@
  * datagram, so the desktop agent need not poll while idle.  It never
  * blocks (vmci_hv_send only queues, under the vm->lock we hold) and a
  * wakeup nobody mapped is dropped: the command still waits for a poll.
+ * Tools that mapped their wakeup resource count as running for
+ * RPC_TOOLS_WOKEN_ALIVE_NS after a poll (their idle safety-net poll is
+ * slow); the others, VMware's, for RPC_TOOLS_ALIVE_NS as before.
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <errno.h>
@@ -61,7 +64,8 @@ struct rpc_state {
 	bool tools_version_set;
 	char *tools_version_type;
 	uint64_t rpci_count;
-	uint64_t tclo_wakeups;	/* wakeup datagrams delivered (the agent mapped the resource) */
+	uint64_t tclo_wakeups;	/* wakeup datagrams delivered (the tools mapped the resource) */
+	uint64_t tclo_polls;	/* TCLO polls, all channels: what idle tools cost */
 	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
 	uint32_t statechange_id;
 	bool statechange_ok, statechange_set;
@@ -396,6 +400,7 @@ static void tclo_poll(struct rpc_state *rpc, int chan)
 	bool was_alive = rpc_tools_running(rpc, now_ns());
 
 	t->last_poll_ns = now_ns();
+	rpc->tclo_polls++;
 	if (!was_alive && rpc->vm->notify)
 		rpc->vm->notify(rpc->vm, "tools");
 	if (t->inflight)
@@ -435,6 +440,12 @@ static void tclo_wakeup(struct rpc_state *rpc, const char *app)
 	struct ph_tclo_wakeup w = { .type = PH_TCLO_WAKEUP };
 	uint32_t resource = ph_tclo_wakeup_resource(app);
 
+	/*
+	 * The main tools' wakeup only where guestd mapped it: a KVM guest's
+	 * kernel gets unmapped datagrams, and commands for "toolbox" are many.
+	 */
+	if (resource == PH_DESKTOP_RES_TOOLS_WAKEUP && !vmci_hv_mapped(rpc->vm->vmci, resource))
+		return;
 	if (resource && rpc->vm->vmci &&
 	    vmci_hv_send(rpc->vm->vmci, resource, &w, sizeof(w)) == VMCI_SUCCESS)
 		rpc->tclo_wakeups++;
@@ -636,11 +647,14 @@ struct msgchan_host *rpc_channels(struct rpc_state *rpc)
 void rpc_reset_channels(struct rpc_state *rpc)
 {
 	bool agent = app_attached(rpc, PH_AGENT_TCLO_APP);
+	bool tools = app_attached(rpc, TOOLS_APP_MAIN);
 
 	msgchan_host_reset(rpc->chans);
-	/* An idle agent finds out at once, not at its next slow safety poll. */
+	/* Idle tools find out at once, not at their next slow safety poll. */
 	if (agent)
 		tclo_wakeup(rpc, PH_AGENT_TCLO_APP);
+	if (tools)
+		tclo_wakeup(rpc, TOOLS_APP_MAIN);
 }
 
 void rpc_owner_exited(struct rpc_state *rpc, int owner)
@@ -650,11 +664,15 @@ void rpc_owner_exited(struct rpc_state *rpc, int owner)
 
 bool rpc_tools_running(struct rpc_state *rpc, uint64_t now)
 {
+	uint64_t alive_ns = RPC_TOOLS_ALIVE_NS;
+
+	if (vmci_hv_mapped(rpc->vm->vmci, ph_tclo_wakeup_resource(TOOLS_APP_MAIN)))
+		alive_ns = RPC_TOOLS_WOKEN_ALIVE_NS;
 	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++) {
 		struct tclo_chan *t = &rpc->tclo[i];
 
 		if (t->active && !strcmp(t->app, TOOLS_APP_MAIN) &&
-		    now - t->last_poll_ns < RPC_TOOLS_ALIVE_NS)
+		    now - t->last_poll_ns < alive_ns)
 			return true;
 	}
 	return false;
@@ -733,8 +751,9 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 			       msgchan_host_open_count(rpc->chans),
 			       msgchan_host_buffered(rpc->chans),
 			       (unsigned long long)rpc->rpci_count);
-	g_string_append_printf(out, "rpc.tclo-wakeups=%llu\n",
-			       (unsigned long long)rpc->tclo_wakeups);
+	g_string_append_printf(out, "rpc.tclo-wakeups=%llu\nrpc.tclo-polls=%llu\n",
+			       (unsigned long long)rpc->tclo_wakeups,
+			       (unsigned long long)rpc->tclo_polls);
 	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
 	if (rpc->statechange_set)
 		g_string_append_printf(out, "tools.statechange=%u %s\n", rpc->statechange_id,

@@ -25,6 +25,11 @@ struct rpc_state;
 #define RPC_TCLO_QUEUE_MAX	64
 #define RPC_TCLO_TIMEOUT_NS	(10ull * 1000000000ull)
 #define RPC_TOOLS_ALIVE_NS	(5ull * 1000000000ull)
+/*
+ * Tools that mapped their TCLO wakeup resource poll only as a safety net
+ * while idle (guestd: GUESTD_WOKEN_POLL_MS): alive this long after a poll.
+ */
+#define RPC_TOOLS_WOKEN_ALIVE_NS	(30ull * 1000000000ull)
 
 struct rpc_state *rpc_new(struct vm *vm, bool offer_hb);
 void rpc_free(struct rpc_state *rpc);

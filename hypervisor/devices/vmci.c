@@ -1108,6 +1108,11 @@ int vmci_hv_send(struct vmci_state *st, uint32_t resource, const void *payload, 
 	return o ? deliver(st, o, &h, payload) : VMCI_ERROR_DST_UNREACHABLE;
 }
 
+bool vmci_hv_mapped(struct vmci_state *st, uint32_t resource)
+{
+	return st && g_hash_table_contains(st->dg_maps, GUINT_TO_POINTER(resource));
+}
+
 static int ctl_qp_attach(struct vmci_state *st, unsigned int client, const uint8_t *pl,
 			 size_t len, GByteArray *reply)
 {

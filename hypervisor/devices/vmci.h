@@ -10,6 +10,7 @@
 #define PORTHOLE_HV_VMCI_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vm;
@@ -44,6 +45,8 @@ void vmci_client_gone(struct vmci_state *st, unsigned int client);
  * mapped {guest, resource} (the desktop input wakeup).  A VMCI result.
  */
 int vmci_hv_send(struct vmci_state *st, uint32_t resource, const void *payload, size_t len);
+/* Whether a guest context mapped {guest, resource} (st may be NULL: false). */
+bool vmci_hv_mapped(struct vmci_state *st, uint32_t resource);
 
 /* ---- exposed for unit tests ---- */
 

@@ -240,3 +240,13 @@ if want clipboard || want agent_idle; then
 		bash "$(dirname "$0")/clipboard.sh" "$build" || echo "# clipboard: FAILED (see above)" >&2
 	fi
 fi
+
+# ---- idle costs: a guestd-only VM, porthole-hostd with 1 and 32 VMs (tests/bench/idle.sh) ----
+if want idle_guestd_vm_cpu || want hostd_idle_cpu; then
+	if ! command -v dbus-run-session >/dev/null; then
+		echo "# idle: skipped (needs dbus-run-session: installer/deps.sh)" >&2
+	else
+		echo "# idle: guestd VM and porthole-hostd CPU over 10 s samples (~1 min)" >&2
+		bash "$(dirname "$0")/idle.sh" "$build" "$pattern" || echo "# idle: FAILED (see above)" >&2
+	fi
+fi

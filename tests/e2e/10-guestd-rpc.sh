@@ -25,6 +25,28 @@ assert_match "State: +running \(trap engine\)" "$st" "status shows state and eng
 assert_match "CPUID: +$CPUID_MODE \(" "$st" "status shows how cpuid is intercepted, and why"
 
 assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
+
+# Idle guestd waits for the hypervisor's wakeup datagram instead of polling
+# TCLO ~10 times a second (each poll: port traps, and clock reads for its timer).
+sleep 1		# the fast back-off after the ping ends within 0.2 s
+clock_reads() { ctl clock demo --raw | sed -n 's/^reads=//p'; }
+p0=$(status_field demo rpc.tclo-polls); r0=$(clock_reads)
+sleep 5
+p1=$(status_field demo rpc.tclo-polls); r1=$(clock_reads)
+echo "idle guestd over 5 s: $((p1 - p0)) TCLO polls, $((r1 - r0)) guest clock reads"
+[ $((p1 - p0)) -le 2 ] || die "idle guestd polled TCLO $((p1 - p0)) times in 5 s (woken by the hypervisor: at most its 10 s safety net)"
+ok "idle guestd: at most 2 TCLO polls in 5 s"
+[ $((r1 - r0)) -le 10 ] || die "idle guestd's VM read the clock $((r1 - r0)) times in 5 s"
+ok "idle guestd's VM: at most 10 clock reads in 5 s"
+assert_eq running "$(status_field demo tools.status)" "an idle guestd that polls every 10 s still counts as running"
+w0=$(status_field demo rpc.tclo-wakeups)
+t0=$(date +%s%N)
+assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered after idling"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "ping after idling: $ms ms"
+[ "$ms" -lt 1000 ] || die "TCLO ping after idling took $ms ms (the wakeup should poll at once)"
+ok "TCLO ping after idling answered in under 1 s ($ms ms)"
+assert_eq $((w0 + 1)) "$(status_field demo rpc.tclo-wakeups)" "the ping sent guestd one wakeup datagram"
 expect_fail 1 "^porthole-ctl: demo: ERROR Unknown Command$" "unknown TCLO command: guestd's error, exit 1" \
 	-- ctl tclo demo 'no_such_thing 1'
 assert_eq "OK " "$(ctl tclo demo 'Capabilities_Register')" "TCLO Capabilities_Register"

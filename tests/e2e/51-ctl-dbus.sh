@@ -52,6 +52,8 @@ start_vm alpha "$logs/alpha.log" -- $GUEST_ENV sh -c "
 	trap 'kill \$G 2>/dev/null; wait \$G; exit 0' TERM
 	$BIN/porthole-guestd --halt-command 'kill 1' --reboot-command 'false' & G=\$!
 	$BIN/porthole-rpc 'info-set guestinfo.porthole.screen 1024x768' >/dev/null
+	until $BIN/porthole-rpc 'info-get guestinfo.ask' >/dev/null 2>&1; do sleep 0.1; done
+	$BIN/porthole-rpc 'info-set guestinfo.fromguest yes' >/dev/null
 	while :; do sleep 0.1; done"
 ALPHA=$LAST_HV
 wait_log 10 "$logs/monitor.out" "^VMAdded alpha /org/porthole/Host1/vm/alpha$"
@@ -96,6 +98,23 @@ assert_eq "$VERSION" "$(dctl info-get alpha guestinfo.vmtools.versionString)" "-
 expect_fail 1 "alpha: no value for guestinfo.nothing" "--dbus info-get of a missing key" -- dctl info-get alpha guestinfo.nothing
 wait_log 10 "$logs/monitor.out" "^PropertiesChanged alpha GuestInfo=\{.*'guestinfo.fromhost': 'hi there'"
 ok "monitor shows the GuestInfo change (PropertiesChanged)"
+
+# ---- hostd is told of changes (PH_CTL_SUBSCRIBE) instead of polling each VM ----
+assert_eq 1 "$(status_field alpha control.subscribers)" "porthole-hostd subscribed to alpha's status events"
+s0=$(status_field alpha control.status-reads)
+sleep 3
+s1=$(status_field alpha control.status-reads)
+echo "alpha status reads: $s0 -> $s1"
+# Our own second read is one; hostd's old 1 s poll would add three more.
+[ $((s1 - s0)) -le 1 ] || die "alpha's status was read $((s1 - s0 - 1)) times in 3 s by someone else: hostd polls"
+ok "an idle porthole-hostd does not read alpha's status (was: every second)"
+t0=$(date +%s%N)
+ctl info-set alpha guestinfo.ask 1 >/dev/null
+wait_log 10 "$logs/monitor.out" "^PropertiesChanged alpha GuestInfo=\{.*'guestinfo.fromguest': 'yes'"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "guest info-set -> PropertiesChanged: $ms ms (including the guest's 0.1 s wait loop)"
+[ "$ms" -lt 1000 ] || die "PropertiesChanged came $ms ms after the guest's change"
+ok "PropertiesChanged within 1 s of the guest's info-set ($ms ms), without polling"
 
 # ---- tclo (SendRpc), sync-time, resolution ----
 assert_eq "OK " "$(dctl tclo alpha ping)" "--dbus tclo ping: the guest's reply"

@@ -2,7 +2,9 @@
 /*
  * The control server with a real VM, a client on a socketpair
  * (control_add_client) and the GLib main loop: a client the server drops
- * sees its connection end, even when the VMCI device holds a dup of it.
+ * sees its connection end, even when the VMCI device holds a dup of it;
+ * status events reach subscribers only, as fixed words, at most one per
+ * PH_CTL_EVENT_MIN_MS however often a device (a guest) notifies.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,6 +79,97 @@ static void test_dropped_vmci_client_sees_the_end(void **state)
 	control_stop(ctl);
 }
 
+/* Send one request without payload; its reply is read by the caller. */
+static void request(int fd, uint16_t op, uint32_t seq)
+{
+	struct ph_ctl_hdr h = { .magic = PH_CTL_MAGIC, .version = PH_CTL_VERSION,
+				.op = op, .seq = seq };
+
+	assert_int_equal(send(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+}
+
+/* Packets waiting on fd: events counted, the last event's text kept. */
+static unsigned int drain_events(int fd, char *last, size_t size)
+{
+	uint8_t buf[512];
+	unsigned int n = 0;
+	ssize_t r;
+
+	while ((r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		struct ph_ctl_hdr h;
+
+		assert_true((size_t)r >= sizeof(h));
+		memcpy(&h, buf, sizeof(h));
+		if (h.op != PH_CTL_EVENT)
+			continue;
+		assert_int_equal(h.seq, 0);
+		assert_true(h.len < size);
+		memcpy(last, buf + sizeof(h), h.len);
+		last[h.len] = '\0';
+		n++;
+	}
+	return n;
+}
+
+static void test_events_reach_subscribers_rate_limited(void **state)
+{
+	struct vm_config cfg = { .name = "unit-events", .ram_size = 1 << 20 };
+	struct vm *vm = vm_create(&cfg);
+	struct control *ctl;
+	int sub[2], other[2];
+	char last[256] = "";
+	unsigned int events;
+	gint64 end;
+
+	assert_non_null(vm);
+	ctl = control_start(vm, NULL, NULL, NULL);
+	assert_non_null(ctl);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sub), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, other), 0);
+	control_add_client(ctl, sub[0]);
+	control_add_client(ctl, other[0]);
+	request(sub[1], PH_CTL_SUBSCRIBE, 1);
+	request(other[1], PH_CTL_STATUS, 1);
+	run_loop();
+	assert_int_equal(drain_events(sub[1], last, sizeof(last)), 0);	/* the reply only */
+	assert_non_null(vm->notify);
+
+	/* A guest that sets guestinfo as fast as it can, for 300 ms. */
+	end = g_get_monotonic_time() + 300 * 1000;
+	while (g_get_monotonic_time() < end) {
+		pthread_mutex_lock(&vm->lock);
+		vm->notify(vm, "guestinfo");
+		pthread_mutex_unlock(&vm->lock);
+		g_main_context_iteration(NULL, FALSE);
+	}
+	g_usleep(2 * PH_CTL_EVENT_MIN_MS * 1000);
+	run_loop();
+	events = drain_events(sub[1], last, sizeof(last));
+	/* 300 ms at one per 100 ms: the first at once, then 3 more at most (+1 for timing). */
+	assert_in_range(events, 1, 300 / PH_CTL_EVENT_MIN_MS + 2);
+	assert_string_equal(last, "guestinfo");
+	/* A client that did not subscribe got its status reply and no event. */
+	assert_int_equal(drain_events(other[1], last, sizeof(last)), 0);
+
+	/* Coalesced: two kinds in one event, in a fixed order. */
+	g_usleep(PH_CTL_EVENT_MIN_MS * 1000);
+	pthread_mutex_lock(&vm->lock);
+	vm->notify(vm, "tools");
+	vm->notify(vm, "state");
+	pthread_mutex_unlock(&vm->lock);
+	run_loop();
+	assert_int_equal(drain_events(sub[1], last, sizeof(last)), 1);
+	assert_string_equal(last, "state tools");
+
+	close(sub[1]);
+	close(other[1]);
+	control_quiesce(ctl);
+	assert_null(vm->notify);	/* unhooked: the VM goes before the control socket */
+	vm_destroy(vm);
+	run_loop();
+	control_stop(ctl);
+}
+
 static int setup(void **state)
 {
 	runtime_dir = g_dir_make_tmp("porthole-unit-XXXXXX", NULL);
@@ -101,6 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dropped_vmci_client_sees_the_end),
+		cmocka_unit_test(test_events_reach_subscribers_rate_limited),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
