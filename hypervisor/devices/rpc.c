@@ -27,6 +27,7 @@
 #include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
 #include "rpc.h"
+#include "tools-options.h"
 #include "vmci.h"
 
 struct tclo_cmd {
@@ -307,8 +308,12 @@ static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r
 		cmd_statechange_status(rpc, args, r);
 	else if (!strcmp(msg, "porthole.echo"))	/* round-trip benchmarks and tests */
 		reply_ok(r, args);
-	else
+	else if (tools_options_rpci(rpc->vm, msg, args, r->s))
+		;	/* options, guestlib, features off: tools-options.c */
+	else {
+		tools_options_unknown(rpc->vm, msg);
 		reply_fail(r, RPCI_UNKNOWN_COMMAND);
+	}
 }
 
 static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size_t len)
@@ -375,6 +380,7 @@ static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size
 			/* Guest-triggered, as often as the guest likes: rate-limited. */
 			vm_guest_log(rpc->vm, "guest tools '%s' attached on TCLO channel %d",
 				     t->app, chan);
+			tools_options_attached(rpc->vm, t->app);
 		} else {
 			vm_guest_log(rpc->vm, "tclo: channel %d: unexpected reset reply", chan);
 		}
