@@ -380,13 +380,15 @@ static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size
 			/* Guest-triggered, as often as the guest likes: rate-limited. */
 			vm_guest_log(rpc->vm, "guest tools '%s' attached on TCLO channel %d",
 				     t->app, chan);
-			tools_options_attached(rpc->vm, t->app);
 		} else {
 			vm_guest_log(rpc->vm, "tclo: channel %d: unexpected reset reply", chan);
 		}
 		if (rpc->vm->notify)
 			rpc->vm->notify(rpc->vm, "tools");
 	}
+	/* The tools registered: now their options, as VMware sends them (tools-options.c). */
+	if (!cmd->done && !strcmp(cmd->text, "Capabilities_Register") && t->app[0])
+		tools_options_attached(rpc->vm, t->app);
 	tclo_cmd_finish(cmd, 0, reply, strlen(reply));
 	g_free(reply);
 }

@@ -3,9 +3,10 @@
  * The tools options a VMware host pushes and the questions stock
  * open-vm-tools ask it beyond rpc.c's basics.  See tools-options.h.
  *
- * Options: when the main tools attach (their "reset" answered "OK ATR
- * toolbox") they are sent what VMware sends at tools start, one TCLO
- * "Set_Option NAME VALUE" each, behind Capabilities_Register:
+ * Options: when the main tools ("OK ATR toolbox") have answered
+ * Capabilities_Register (so what they said while registering, a
+ * vmx.set_option, counts) they are sent what VMware sends at tools start,
+ * one TCLO "Set_Option NAME VALUE" each:
  * broadcastIP (the tools publish guestinfo.ip), synctime (periodic sync,
  * a per-VM setting), then the time.synchronize.tools.* options timeSync
  * reads (synctime must come before .enable: a later off-to-on synctime

@@ -44,7 +44,7 @@ bool tools_options_rpci(struct vm *vm, const char *cmd, const char *args, GStrin
 /* An RPCI command nobody answers: logged once per name (escaped, rate-limited). */
 void tools_options_unknown(struct vm *vm, const char *cmd);
 
-/* The main tools ("toolbox") attached on a TCLO channel: push every option. */
+/* The main tools ("toolbox") answered Capabilities_Register: push every option. */
 void tools_options_attached(struct vm *vm, const char *app);
 
 /* Periodic time sync on or off; pushed to the tools when it changes. */
