@@ -120,3 +120,8 @@ ctl stop ovt6; wait_exit $LAST_HV
 # --sync-time: the VM starts with time sync on, and GETGUIOPTIONS says so.
 out=$(hv --name ovt7 --sync-time -- vmware-toolbox-cmd timesync status)
 assert_eq Enabled "$out" "porthole-hv run --sync-time: timesync status says Enabled"
+# porthole-guestd --sync-time is the guest's choice: it tells the host (vmx.set_option),
+# so the stock toolbox sees time sync on, and the host's synctime push keeps guestd syncing.
+out=$(hv --name ovt8 -- sh -c "$GUEST_ENV $BIN/porthole-guestd --sync-time 2>/dev/null & sleep 2
+	vmware-toolbox-cmd timesync status; kill \$!")
+assert_eq Enabled "$out" "porthole-guestd --sync-time turns the VM's synctime on (timesync status: Enabled)"
