@@ -36,7 +36,7 @@ struct tools_options {
 	bool sync_time;
 	uint64_t session_id;		/* guestlib: new each time the VM starts */
 	uint64_t sync_time_changes;	/* by the guest (vmx.set_option) or the host */
-	GHashTable *unknown_names;	/* escaped unknown RPCI command names, logged once */
+	GHashTable *unknown_names;	/* unknown RPCI command names (cut), logged once */
 	bool unknown_names_full;
 };
 
@@ -321,14 +321,14 @@ bool tools_options_rpci(struct vm *vm, const char *cmd, const char *args, GStrin
 void tools_options_unknown(struct vm *vm, const char *cmd)
 {
 	struct tools_options *opts = vm->tools_options;
-	GString *name;
+	char *name;
 
 	if (!opts)
 		return;
-	name = g_string_new(NULL);
-	vm_append_guest_text(name, cmd, 64, NULL);
-	if (g_hash_table_contains(opts->unknown_names, name->str)) {
-		g_string_free(name, TRUE);
+	/* Names differing only past this are one name: the table stays small. */
+	name = g_strndup(cmd, TOOLS_UNKNOWN_NAME_LEN);
+	if (g_hash_table_contains(opts->unknown_names, name)) {
+		g_free(name);
 		return;
 	}
 	if (g_hash_table_size(opts->unknown_names) >= TOOLS_UNKNOWN_NAMES_MAX) {
@@ -336,11 +336,12 @@ void tools_options_unknown(struct vm *vm, const char *cmd)
 			vm_guest_log(vm, "rpci: over %d unknown command names; no more are logged",
 				     TOOLS_UNKNOWN_NAMES_MAX);
 		opts->unknown_names_full = true;
-		g_string_free(name, TRUE);
+		g_free(name);
 		return;
 	}
-	vm_guest_log(vm, "rpci: unknown command '%s' (logged once)", name->str);
-	g_hash_table_add(opts->unknown_names, g_string_free(name, FALSE));
+	/* (vm_guest_log escapes the whole line.) */
+	vm_guest_log(vm, "rpci: unknown command '%s' (logged once)", name);
+	g_hash_table_add(opts->unknown_names, name);
 }
 
 /* ---- removable devices (backdoor commands 11 and 12) ---- */

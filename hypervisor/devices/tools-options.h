@@ -28,6 +28,8 @@ struct tools_options;
 #define GUESTLIB_STAT_COUNT		38
 /* Distinct unknown RPCI command names logged (each once); later ones are not remembered. */
 #define TOOLS_UNKNOWN_NAMES_MAX		64
+/* ... each remembered by its first this many bytes. */
+#define TOOLS_UNKNOWN_NAME_LEN		64
 /* Backdoor command 11: RD_Info is name[32], uid, enabled + padding. */
 #define TOOLS_DEVICE_NAME_MAX		32
 #define TOOLS_DEVICE_INFO_SIZE		40

@@ -307,6 +307,50 @@ static void test_features_off(void **state)
 	expect_reply("no.such.command", 0, "Unknown command");
 }
 
+static unsigned int unknown_lines, newline_lines;
+
+static void count_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer o)
+{
+	if (strstr(msg, "unknown command"))
+		unknown_lines++;
+	if (strchr(msg, '\n'))
+		newline_lines++;
+}
+
+/* A fresh rate-limit window, so a line not logged is one the code chose not to log. */
+static void new_log_window(void)
+{
+	vm->log_window_us = 0;
+	unknown_lines = 0;
+}
+
+/* Unknown commands: each name logged once, escaped; a bounded table of names. */
+static void test_unknown_logged_once(void **state)
+{
+	guint handler = g_log_set_handler("porthole-hv", G_LOG_LEVEL_MESSAGE, count_log, NULL);
+	char cmd[64];
+
+	new_log_window();
+	for (int i = 0; i < 3; i++)
+		expect_reply("no.such.command x", 0, "Unknown command");
+	assert_int_equal(unknown_lines, 1);
+	expect_reply("evil\nname", 0, "Unknown command");
+	assert_int_equal(unknown_lines, 2);
+	assert_int_equal(newline_lines, 0);		/* escaped by vm_guest_log */
+	for (int i = 0; i < 2 * TOOLS_UNKNOWN_NAMES_MAX; i++) {
+		if (i % 40 == 0)
+			new_log_window();
+		g_snprintf(cmd, sizeof(cmd), "unknown.%d", i);
+		expect_reply(cmd, 0, "Unknown command");
+	}
+	/* The table is full: new names are answered, not logged, not remembered. */
+	new_log_window();
+	expect_reply("yet.another", 0, "Unknown command");
+	expect_reply("and.another", 0, "Unknown command");
+	assert_int_equal(unknown_lines, 0);
+	g_log_remove_handler("porthole-hv", handler);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guestlib_other_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_features_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_logged_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
