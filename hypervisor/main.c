@@ -248,7 +248,7 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL;
 	g_auto(GStrv) shares = NULL;
-	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE;
+	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
 	int seccomp_mode;
 	bool filter_failed;
@@ -275,6 +275,9 @@ static int cmd_run(int argc, char **argv)
 		{ "screen", 0, 0, G_OPTION_ARG_STRING, &screen, "Screen size for GETSCREENSIZE", "WxH" },
 		{ "no-hb", 0, 0, G_OPTION_ARG_NONE, &no_hb,
 		  "Don't offer the high-bandwidth backdoor port", NULL },
+		{ "sync-time", 0, 0, G_OPTION_ARG_NONE, &sync_time,
+		  "Ask the guest tools to keep the guest clock in sync with the host's "
+		  "(the synctime option; the guest may change it)", NULL },
 		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
 		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
@@ -399,6 +402,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	cfg.no_hb = no_hb;
 	cfg.testdev = testdev;
+	cfg.sync_time = sync_time;
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at

@@ -19,6 +19,7 @@
 #include "devices/copypaste.h"
 #include "devices/devices.h"
 #include "devices/rpc.h"
+#include "devices/tools-options.h"
 #include "devices/vmci.h"
 #include "guest-clock.h"
 #include "vm.h"
@@ -106,6 +107,7 @@ struct vm *vm_create(const struct vm_config *cfg)
 	}
 
 	vm->iobus = iobus_new();
+	vm->tools_options = tools_options_new(vm, cfg->sync_time);
 	vm->rpc = rpc_new(vm, vm->offer_hb);
 	if (backdoor_init(vm) || (cfg->testdev && testdev_init(vm))) {
 		g_warning("device setup failed");
@@ -137,6 +139,8 @@ void vm_destroy(struct vm *vm)
 	vm->log_suppressed = 0;
 	rpc_free(vm->rpc);
 	vm->rpc = NULL;
+	tools_options_free(vm->tools_options);
+	vm->tools_options = NULL;
 	vmci_free(vm->vmci);
 	vm->vmci = NULL;
 	copypaste_free(vm->copypaste);

@@ -55,6 +55,7 @@ struct vm_config {
 	const char *engine;		/* "trap", later "kvm" */
 	bool no_hb;			/* don't offer the high-bandwidth port */
 	bool testdev;			/* engine test device on 0xE0-0xEF (tests only) */
+	bool sync_time;			/* the tools keep the guest clock in sync (synctime) */
 };
 
 struct rpc_state;
@@ -63,6 +64,7 @@ struct vmmouse;
 struct copypaste_state;
 struct pci_bus;
 struct guest_clock;
+struct tools_options;
 
 struct vm {
 	char name[VM_NAME_MAX];
@@ -88,6 +90,7 @@ struct vm {
 	struct vmci_state *vmci;	/* devices/vmci.c */
 	struct vmmouse *vmmouse;		/* devices/vmmouse.c (created by backdoor_init) */
 	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
+	struct tools_options *tools_options;	/* devices/tools-options.c */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */

@@ -102,6 +102,8 @@ void timesync_start(struct timesync *ts);
 bool timesync_now(struct timesync *ts, bool allow_backward);
 /* A Set_Option: 0 applied, -EINVAL bad value, 1 not a time sync option. */
 int timesync_set_option(struct timesync *ts, const char *name, const char *value);
+/* Periodic sync was asked for on the command line (--sync-time). */
+bool timesync_periodic_requested(const struct timesync *ts);
 void timesync_free(struct timesync *ts);
 
 /* ---- pointer.c ---- */

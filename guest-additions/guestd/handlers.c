@@ -18,6 +18,7 @@
 
 struct guestd_state {
 	GHashTable *options;	/* Set_Option name -> value */
+	bool sync_time_announced;	/* vmx.set_option synctime 0 1 sent (--sync-time) */
 	struct timesync *timesync;
 	struct powerops *powerops;
 };
@@ -140,6 +141,16 @@ static bool h_capabilities(struct guestd_state *s, const char *args, char **resu
 	 */
 	if (s->timesync)
 		rpci("tools.capability.porthole_timesync 1");
+	/*
+	 * --sync-time is the guest's choice, as `vmware-toolbox-cmd timesync
+	 * enable` is: the host keeps synctime and pushes it (Set_Option) after
+	 * this reply, so say so first, once: a later disable from the host
+	 * stands across reconnects.
+	 */
+	if (s->timesync && timesync_periodic_requested(s->timesync) && !s->sync_time_announced) {
+		rpci("vmx.set_option synctime 0 1");
+		s->sync_time_announced = true;
+	}
 	/* As vmtoolsd's powerOps: old-style capability without a value. */
 	if (s->powerops)
 		rpci("tools.capability.statechange ");

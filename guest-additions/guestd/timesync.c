@@ -338,6 +338,11 @@ static bool parse_bool(const char *v, bool *out)
 	return true;
 }
 
+bool timesync_periodic_requested(const struct timesync *ts)
+{
+	return ts->opts.periodic;
+}
+
 int timesync_set_option(struct timesync *ts, const char *name, const char *value)
 {
 	bool on;

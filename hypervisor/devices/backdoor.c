@@ -15,6 +15,7 @@
 #include "copypaste.h"
 #include "devices.h"
 #include "rpc.h"
+#include "tools-options.h"
 #include "vmmouse.h"
 
 /* Virtual hardware version reported by GETHWVERSION (ESXi 7.0 U2). */
@@ -95,7 +96,11 @@ static uint32_t lb_command(struct vm *vm, struct vcpu *vcpu, struct bdoor_regs *
 		return w[0];
 	}
 	case BDOOR_CMD_GETGUIOPTIONS:
-		return 0;
+		return tools_options_gui(vm);
+	case BDOOR_CMD_GETDEVICELISTELEMENT:
+		return tools_options_device_element(vm, b);
+	case BDOOR_CMD_TOGGLEDEVICE:
+		return tools_options_toggle_device(vm, b);
 	case BDOOR_CMD_GETTIME:
 		get_time(&secs, &usecs);
 		b->bx = usecs;

@@ -30,6 +30,7 @@
 #include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
 #include "rpc.h"
+#include "tools-options.h"
 #include "vmci.h"
 
 struct tclo_cmd {
@@ -311,8 +312,12 @@ static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r
 		cmd_statechange_status(rpc, args, r);
 	else if (!strcmp(msg, "porthole.echo"))	/* round-trip benchmarks and tests */
 		reply_ok(r, args);
-	else
+	else if (tools_options_rpci(rpc->vm, msg, args, r->s))
+		;	/* options, guestlib, features off: tools-options.c */
+	else {
+		tools_options_unknown(rpc->vm, msg);
 		reply_fail(r, RPCI_UNKNOWN_COMMAND);
+	}
 }
 
 static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size_t len)
@@ -385,6 +390,9 @@ static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size
 		if (rpc->vm->notify)
 			rpc->vm->notify(rpc->vm, "tools");
 	}
+	/* The tools registered: now their options, as VMware sends them (tools-options.c). */
+	if (!cmd->done && !strcmp(cmd->text, "Capabilities_Register") && t->app[0])
+		tools_options_attached(rpc->vm, t->app);
 	tclo_cmd_finish(cmd, 0, reply, strlen(reply));
 	g_free(reply);
 }

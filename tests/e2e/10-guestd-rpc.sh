@@ -16,6 +16,8 @@ wait_until 10 "guestinfo.answer" ctl info-get demo guestinfo.answer
 assert_eq 42 "$(ctl info-get demo guestinfo.answer)" "guest porthole-rpc info-set seen by porthole-ctl info-get"
 
 wait_until 10 "tools running" sh -c "$BIN/porthole-ctl status demo --raw | grep -q '^tools.status=running'"
+# (porthole-rpc registers porthole_test after the info-set waited for above.)
+wait_until 10 "porthole_test registered" sh -c "$BIN/porthole-ctl status demo --raw | grep -q 'porthole_test:1'"
 st=$(ctl status demo)
 echo "$st"
 assert_match "Tools: +running, porthole-guestd $(cat VERSION)" "$st" "status shows porthole-guestd running with its version"

@@ -35,3 +35,93 @@ assert_match "Tools: +running, open-vm-tools [0-9.]+ build" "$st" "vmtoolsd runs
 assert_match "guest_conf_directory" "$st" "vmtoolsd's capabilities are registered"
 assert_eq "OK " "$(ctl tclo ovt5 ping)" "vmtoolsd answers a TCLO ping"
 ctl stop ovt5; wait_exit $LAST_HV
+
+# ---- What a VMware host pushes and answers at tools start (issue 14) ----
+# vmtoolsd logs at debug level to a file the script prints at the end; the
+# guest waits for the host's go-ahead (a file it sees through the
+# read-only host tree) so the host can put its clock 30 s ahead first.
+conf=$BUILD/tests/e2e-11-tools.conf
+go=$BUILD/tests/e2e-11-go
+log6=$BUILD/tests/e2e-11-hv6.log
+rm -f "$go"
+printf '%s\n' '[logging]' 'log = true' 'vmsvc.level = debug' 'vmsvc.handler = file' \
+	'vmsvc.data = /tmp/vmsvc.log' >"$conf"
+start_vm ovt6 "$log6" --share "$conf:/etc/porthole-e2e-tools.conf" -- sh -c "
+	vmtoolsd -c /etc/porthole-e2e-tools.conf & tools=\$!
+	while [ ! -e '$go' ]; do sleep 0.1; done
+	for c in 'timesync status' 'timesync enable' 'timesync status' 'stat sessionid' \
+		'stat speed' 'stat hosttime' 'stat memlimit' 'stat balloon' 'device list' \
+		'timesync disable' 'timesync status'; do
+		echo \"== \$c\"; vmware-toolbox-cmd \$c; echo \"exit=\$?\"
+	done
+	echo '== log'; cat /tmp/vmsvc.log; echo '== end'
+	kill \$tools; sleep 300"
+wait_until 15 "vmtoolsd running" sh -c "$BIN/porthole-ctl status ovt6 --raw | grep -q '^tools.status=running'"
+assert_eq 0 "$(status_field ovt6 tools.synctime)" "synctime is off unless the VM runs with --sync-time"
+ctl clock ovt6 --offset +30s >/dev/null
+touch "$go"
+wait_until 60 "the guest's toolbox commands ran" grep -q '^== end' "$log6"
+# (The hypervisor's own messages share the log: left out.)
+out=$(sed -n '/^== timesync status/,/^== log/p' "$log6" | grep -v '^porthole-hv-')
+echo "$out"
+vlog=$(sed -n '/^== log/,/^== end/p' "$log6")
+# "== NAME\n<output>\nexit=N": the output and exit status of one command (the first of that name).
+result() { awk -v c="== $1" '$0 == c { on = 1; next } on && /^exit=/ { print; exit } on { print }' <<<"$out" | head -${2:-2}; }
+assert_eq "$(printf 'Disabled\nexit=69')" "$(result 'timesync status')" "timesync status says Disabled before enable (exit 69 as on VMware)"
+assert_eq "$(printf 'Enabled\nexit=0')" "$(result 'timesync enable')" "timesync enable succeeds (vmx.set_option synctime 0 1)"
+assert_match "== timesync enable
+Enabled
+exit=0
+== timesync status
+Enabled
+exit=0" "$out" "timesync status then says Enabled"
+assert_match "== timesync disable
+Disabled
+exit=0
+== timesync status
+Disabled
+exit=69" "$out" "timesync disable, then status says Disabled"
+assert_match "^0x[0-9a-f]+
+exit=0$" "$(result 'stat sessionid')" "stat sessionid prints the session id (guestlib V3)"
+assert_match "^[1-9][0-9]* MHz
+exit=0$" "$(result 'stat speed')" "stat speed prints the MHz"
+assert_match "^[0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8}
+exit=0$" "$(result 'stat hosttime')" "stat hosttime prints the host's time"
+assert_match "^1024 MB
+exit=0$" "$(result 'stat memlimit')" "stat memlimit prints the guest RAM (1 GiB)"
+assert_match "^0 MB
+exit=0$" "$(result 'stat balloon')" "stat balloon prints 0 MB (no balloon)"
+assert_match "^vmci0: Enabled
+exit=0$" "$(result 'device list')" "device list prints the VM's devices (backdoor command 11)"
+# The options went out as VMware sends them, and the enable came back as Set_Option synctime 1.
+for o in "broadcastIP' to '1" "synctime' to '0" "time.synchronize.tools.startup' to '1" \
+	"time.synchronize.tools.slewCorrection' to '1" "time.synchronize.tools.percentCorrection' to '50" \
+	"time.synchronize.tools.enable' to '1" "synctime' to '1"; do
+	grep -qF "Setting option '$o'" <<<"$vlog" || die "vmtoolsd never got Set_Option ${o%%\'*}"
+done
+ok "vmtoolsd got broadcastIP, synctime and the time.synchronize.tools options, and synctime 1 after enable"
+# The clock the host put 30 s ahead was stepped back when time sync came on.
+off=$(ctl clock ovt6 --raw | sed -n 's/^offset-ns=//p')
+[ "${off#-}" -lt 1000000000 ] || die "the guest clock is still off by $off ns after timesync enable"
+ok "a guest clock 30 s ahead is stepped back when time sync is enabled (offset now $off ns)"
+# No retry loop: no warning repeated more than twice (the guestinfo plugin's
+# SetGuestInfo is another part of issue 14 and excluded until it is answered;
+# "no VMCI socket family" is vmtoolsd trying vsock, which guests here lack,
+# before each backdoor RPC: no host reply involved).
+rep=$(grep -E '\[ *(warning|error|critical)\]' <<<"$vlog" | grep -v '\[guestinfo\]' |
+	sed 's/^\[[^]]*\] //' | sort | uniq -c | awk '$1 > 2' | grep -v 'Couldn.t get VMCI socket family' || true)
+[ -z "$rep" ] || die "vmtoolsd repeated errors: $rep"
+ok "vmtoolsd's log shows no error repeated more than twice"
+grep -q "rpci: unknown command 'vmx.set_option'\|rpci: unknown command 'guestlib" "$log6" &&
+	die "the hypervisor called vmx.set_option or guestlib unknown"
+ok "vmx.set_option and guestlib.* are known commands"
+ctl stop ovt6; wait_exit $LAST_HV
+
+# --sync-time: the VM starts with time sync on, and GETGUIOPTIONS says so.
+out=$(hv --name ovt7 --sync-time -- vmware-toolbox-cmd timesync status)
+assert_eq Enabled "$out" "porthole-hv run --sync-time: timesync status says Enabled"
+# porthole-guestd --sync-time is the guest's choice: it tells the host (vmx.set_option),
+# so the stock toolbox sees time sync on, and the host's synctime push keeps guestd syncing.
+out=$(hv --name ovt8 -- sh -c "$GUEST_ENV $BIN/porthole-guestd --sync-time 2>/dev/null & sleep 2
+	vmware-toolbox-cmd timesync status; kill \$!")
+assert_eq Enabled "$out" "porthole-guestd --sync-time turns the VM's synctime on (timesync status: Enabled)"

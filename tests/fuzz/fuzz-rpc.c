@@ -19,8 +19,11 @@
  *                guest process exits (kind & 32)
  *
  * Checked: every RPCI reply starts "1 " or "0 "; an info-set answered "1 "
- * stored exactly that value; a TCLO channel is first sent "reset", then
- * "Capabilities_Register", then only commands the host queued; every host
+ * stored exactly that value; a guestlib.info.get answered "1 " is a whole
+ * V3 reply (header, and as many data bytes as it says); GETGUIOPTIONS
+ * agrees with the synctime option; a TCLO channel is first sent "reset", then
+ * "Capabilities_Register", then only commands the host queued or the
+ * options tools-options.c pushes (Set_Option); every host
  * command completes exactly once (at the latest when the VM goes); status
  * text well formed.
  */
@@ -29,6 +32,7 @@
 #include "backdoor/msgchan-host.h"
 #include "backdoor/proto.h"
 #include "hypervisor/devices/rpc.h"
+#include "hypervisor/devices/tools-options.h"
 #include "fuzz-vm.h"
 
 #define GUEST_BASE	0x100000ull
@@ -142,7 +146,10 @@ static char *chan_recv(struct harness *h, struct chan_slot *s, size_t *len)
 		FUZZ_CHECK(!h->mem.read && h->mem.write_lo == GUEST_BASE &&
 			   h->mem.write_hi == GUEST_BASE + size);
 	}
-	msg = g_strndup((const char *)h->mem.buf, size);
+	/* All `size` bytes (a guestlib reply is binary), NUL-terminated for the text checks. */
+	msg = g_malloc(size + 1);
+	memcpy(msg, h->mem.buf, size);
+	msg[size] = '\0';
 	*len = size;
 	lb(h, s, MESSAGE_TYPE_RECVSTATUS, MESSAGE_STATUS_SUCCESS, &r);
 	return msg;
@@ -165,6 +172,19 @@ static void check_info_set(struct harness *h, const uint8_t *msg, size_t len)
 	g_free(text);
 }
 
+/* guestlib.info.get answered "1 ": version 3, a session id, exactly dataSize bytes of XDR. */
+static void check_guestlib(struct harness *h, const char *reply, size_t rlen)
+{
+	uint32_t version, size;
+	uint64_t session;
+
+	FUZZ_CHECK(rlen >= 2 + 16);
+	memcpy(&version, reply + 2, 4);
+	memcpy(&session, reply + 6, 8);
+	memcpy(&size, reply + 14, 4);
+	FUZZ_CHECK(version == GUESTLIB_DATA_VERSION && session && size == rlen - 18);
+}
+
 static void rpci(struct harness *h, struct chan_slot *s, const uint8_t *msg, size_t len)
 {
 	char *reply;
@@ -182,7 +202,30 @@ static void rpci(struct harness *h, struct chan_slot *s, const uint8_t *msg, siz
 	/* (vmtoolsd's trailing NUL is part of the protocol: dropped before parsing) */
 	if (reply[0] == '1' && !memchr(msg, '\0', len ? len - (msg[len - 1] == '\0') : 0))
 		check_info_set(h, msg, len && !msg[len - 1] ? len - 1 : len);
+	if (reply[0] == '1' && len >= 17 && !memcmp(msg, "guestlib.info.get", 17))
+		check_guestlib(h, reply, rlen);
+	pthread_mutex_lock(&h->vm->lock);
+	FUZZ_CHECK(!!(tools_options_gui(h->vm) & TOOLS_GUI_SYNC_TIME) ==
+		   tools_options_sync_time(h->vm));
+	pthread_mutex_unlock(&h->vm->lock);
 	g_free(reply);
+}
+
+/* What tools-options.c sends the main tools at attach and on a synctime change. */
+static bool pushed_option(const char *cmd)
+{
+	static const char *const options[] = {
+		"Set_Option broadcastIP 1", "Set_Option synctime 0", "Set_Option synctime 1",
+		"Set_Option time.synchronize.tools.startup 1",
+		"Set_Option time.synchronize.tools.slewCorrection 1",
+		"Set_Option time.synchronize.tools.percentCorrection 50",
+		"Set_Option time.synchronize.tools.enable 1",
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		if (!strcmp(cmd, options[i]))
+			return true;
+	return false;
 }
 
 static void tclo(struct harness *h, struct chan_slot *s, const uint8_t *msg, size_t len)
@@ -205,7 +248,8 @@ static void tclo(struct harness *h, struct chan_slot *s, const uint8_t *msg, siz
 	else if (s->received == 1)
 		FUZZ_CHECK(!strcmp(cmd, "Capabilities_Register"));
 	else
-		FUZZ_CHECK(strlen(cmd) == clen && g_hash_table_contains(h->queued, cmd));
+		FUZZ_CHECK(strlen(cmd) == clen && (g_hash_table_contains(h->queued, cmd) ||
+						   pushed_option(cmd)));
 	s->received++;
 	g_free(cmd);
 }

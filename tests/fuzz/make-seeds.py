@@ -120,6 +120,18 @@ def rpc_seeds():
           r_tclo(1, b"") + r_tclo(1, b"OK ATR toolbox-dnd") + r_tclo(1, b"OK ") +
           r_rec(2 | 8, b"Resolution_Set 800 600") + r_tclo(1, b"") + r_tclo(1, b"OK ") +
           r_rec(2, b"OS_Halt") + r_rec(5 | 8) + r_rec(4 | 4 << 3, b""))
+    # tools-options.c: what open-vm-tools asks a VMware host beyond the basics.
+    write("fuzz-rpc", "tools-options", b"".join(r_rpci(i % 4, m) for i, m in enumerate([
+        b"vmx.set_option synctime 0 1\0", b"vmx.set_option synctime 1 0",
+        b"vmx.set_option synctime 0 7", b"vmx.set_option broadcastIP 1 0",
+        b"guestlib.info.get 3\0", b"guestlib.info.get 2", b"guestlib.info.get 99999999999",
+        b"guestlib.stat.get text session", b"vmx.capability.dnd_version",
+        b"vmx.capability.copypaste_version", b"disk.wiper.enable", b"f ",
+        b"deployPkg.update.state 4 0 x", b"vmbackup.eventSet req.aborted 0 x",
+        b"unknown.once", b"unknown.once"])) +
+          r_tclo(0, b"") + r_tclo(0, b"OK ATR toolbox") + r_tclo(0, b"OK ") +
+          r_tclo(0, b"OK ") + r_tclo(0, b"Unknown or invalid option") + r_tclo(0, b"OK ") +
+          r_rpci(1, b"vmx.set_option synctime 0 1") + r_tclo(0, b"OK ") + r_tclo(0, b"OK "))
     write("fuzz-rpc", "host", r_rec(3, b"guestinfo.x 1") + r_rpci(0, b"info-get guestinfo.x") +
           r_rec(2, b"ping") + r_tclo(0, b"") + r_rec(5 | 16) + r_tclo(0, b"") +
           r_rec(5 | 32) + r_rpci(1, b"info-set guestinfo.y 2"))

@@ -228,6 +228,31 @@ static void tclo_done(void *o, int status, const char *reply, size_t len)
 	tclo_reply_len = len;
 }
 
+/* What the main tools are sent after Capabilities_Register, as VMware hosts do. */
+static const char *const pushed_options[] = {
+	"Set_Option broadcastIP 1",
+	"Set_Option synctime 0",
+	"Set_Option time.synchronize.tools.startup 1",
+	"Set_Option time.synchronize.tools.slewCorrection 1",
+	"Set_Option time.synchronize.tools.percentCorrection 50",
+	"Set_Option time.synchronize.tools.enable 1",
+};
+
+/* Receive each pushed option, in order, and answer it as vmtoolsd does. */
+static void expect_pushed_options(struct msgchan *c)
+{
+	char *m = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(pushed_options); i++) {
+		assert_int_equal(msgchan_recv(c, &m, &len), 0);
+		assert_non_null(m);
+		assert_string_equal(m, pushed_options[i]);
+		free(m);
+		assert_int_equal(msgchan_send(c, "OK ", 3), 0);
+	}
+}
+
 /* The TCLO start-up dance, as VMware hosts lead it. */
 static void test_tclo_sequence(void **state)
 {
@@ -245,6 +270,7 @@ static void test_tclo_sequence(void **state)
 	assert_string_equal(m, "Capabilities_Register");
 	free(m);
 	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	expect_pushed_options(&c);
 	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
 	assert_null(m);						/* nothing queued */
 
@@ -290,6 +316,7 @@ static void test_tclo_failure_reason_whole(void **state)
 	assert_int_equal(msgchan_recv(&c, &m, &len), 0);
 	free(m);
 	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	expect_pushed_options(&c);
 	/*
 	 * Eight channels each announce a message of the largest size and send
 	 * none of it, two per guest process (one process may hold a quarter).
