@@ -63,6 +63,7 @@ struct vmmouse;
 struct copypaste_state;
 struct pci_bus;
 struct guest_clock;
+struct guestinfo;
 
 struct vm {
 	char name[VM_NAME_MAX];
@@ -88,6 +89,7 @@ struct vm {
 	struct vmci_state *vmci;	/* devices/vmci.c */
 	struct vmmouse *vmmouse;		/* devices/vmmouse.c (created by backdoor_init) */
 	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
+	struct guestinfo *guestinfo;		/* devices/guestinfo.c, made on first use */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */
