@@ -460,9 +460,13 @@ static void emit_changes(struct vm *vm, GPtrArray *changed, const char *old_tool
 	if (!changed->len)
 		return;
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-	for (guint i = 0; i < changed->len; i++)
-		g_variant_builder_add(&b, "{sv}", changed->pdata[i],
-				      vm_property(vm, changed->pdata[i]));
+	for (guint i = 0; i < changed->len; i++) {
+		/* A new reference, floating or (IpAddresses, Disks) not: ours to drop. */
+		GVariant *v = g_variant_take_ref(vm_property(vm, changed->pdata[i]));
+
+		g_variant_builder_add(&b, "{sv}", changed->pdata[i], v);
+		g_variant_unref(v);
+	}
 	g_dbus_connection_emit_signal(vm->hd->bus, NULL, vm->path,
 				      "org.freedesktop.DBus.Properties", "PropertiesChanged",
 				      g_variant_new("(sa{sv}as)", IFACE_VM, &b, NULL), NULL);

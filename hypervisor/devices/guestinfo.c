@@ -394,14 +394,14 @@ static bool json_string(struct json *j, char *out, size_t outsize)
 
 static bool json_value(struct json *j);
 
-static bool json_container(struct json *j, char open, char close)
+/* An object or array (its opening byte at j->pos), every value skipped. */
+static bool json_container(struct json *j, char close)
 {
 	bool first = true;
 
 	if (++j->depth > GUESTINFO_JSON_DEPTH)
 		return json_fail(j, "JSON nested too deep");
-	j->pos++;	/* open */
-	(void)open;
+	j->pos++;
 	while (!json_peek(j, close)) {
 		if (!first && !json_expect(j, ','))
 			return false;
@@ -426,9 +426,9 @@ static bool json_value(struct json *j)
 	case '"':
 		return json_string(j, NULL, 0);
 	case '{':
-		return json_container(j, '{', '}');
+		return json_container(j, '}');
 	case '[':
-		return json_container(j, '[', ']');
+		return json_container(j, ']');
 	}
 	if (!strchr("-0123456789tfn", j->s[j->pos]) || !j->s[j->pos])
 		return json_fail(j, "malformed JSON");
