@@ -26,6 +26,7 @@
 #include "control-proto.h"
 #include "control.h"
 #include "devices/copypaste.h"
+#include "devices/guestinfo.h"
 #include "devices/rpc.h"
 #include "devices/tools-options.h"
 #include "devices/vmci.h"
@@ -209,6 +210,7 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	if (vm->rpc)
 		rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
 	tools_options_status(vm, s);
+	guestinfo_status(vm, s);
 	vmci_status(vm->vmci, s);
 	pthread_mutex_unlock(&vm->lock);
 	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))

@@ -17,6 +17,7 @@
 
 #include "backdoor/proto.h"
 #include "devices/copypaste.h"
+#include "devices/guestinfo.h"
 #include "devices/devices.h"
 #include "devices/rpc.h"
 #include "devices/tools-options.h"
@@ -145,6 +146,7 @@ void vm_destroy(struct vm *vm)
 	vm->vmci = NULL;
 	copypaste_free(vm->copypaste);
 	vm->copypaste = NULL;
+	guestinfo_free(vm);
 	pthread_mutex_unlock(&vm->lock);
 	iobus_free(vm->iobus);
 	guest_clock_free(vm->clock);

@@ -65,6 +65,7 @@ struct copypaste_state;
 struct pci_bus;
 struct guest_clock;
 struct tools_options;
+struct guestinfo;
 
 struct vm {
 	char name[VM_NAME_MAX];
@@ -91,6 +92,7 @@ struct vm {
 	struct vmmouse *vmmouse;		/* devices/vmmouse.c (created by backdoor_init) */
 	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
 	struct tools_options *tools_options;	/* devices/tools-options.c */
+	struct guestinfo *guestinfo;		/* devices/guestinfo.c, made on first use */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */

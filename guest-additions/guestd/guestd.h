@@ -8,6 +8,7 @@
  *   timesync.c  keeping the guest's clock on the host's
  *   powerops.c  OS_Halt / OS_Reboot: the configured command, the status report
  *   pointer.c   the host's absolute pointer as a uinput device (no X session)
+ *   guestinfo.c host name, OS, NICs, disks, uptime for the host (guestInfo protocol)
  */
 #ifndef PORTHOLE_GUESTD_H
 #define PORTHOLE_GUESTD_H
@@ -66,6 +67,15 @@ void guestd_state_set_powerops(struct guestd_state *s, struct powerops *p);
  * work that must not start before the host has its answer starts here.
  */
 void guestd_reply_done(struct guestd_state *s, bool sent);
+
+/* ---- guestinfo.c ---- */
+
+#define GUESTINFO_PERIOD_S	30	/* as open-vm-tools' guestinfo poll-interval */
+
+/* Send the host everything it shows of the guest (RPCIs; a failure is logged at debug). */
+void guestinfo_report(void);
+/* Report again every GUESTINFO_PERIOD_S; the GLib source id. */
+guint guestinfo_start(void);
 
 /* ---- powerops.c ---- */
 

@@ -154,6 +154,8 @@ static bool h_capabilities(struct guestd_state *s, const char *args, char **resu
 	/* As vmtoolsd's powerOps: old-style capability without a value. */
 	if (s->powerops)
 		rpci("tools.capability.statechange ");
+	/* A VMware host learns the guest's information at tools start too. */
+	guestinfo_report();
 	*result = g_strdup("");
 	return true;
 }

@@ -214,6 +214,7 @@ int main(int argc, char **argv)
 	guestd_state_set_timesync(state, timesync);
 	guestd_state_set_powerops(state, powerops);
 	tclo_start(tclo);
+	guint guestinfo_timer = guestinfo_start();
 	if (timesync)
 		timesync_start(timesync);
 	g_main_loop_run(loop);
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 	g_free(reboot_cmd);
 	g_source_remove(sig_term);
 	g_source_remove(sig_int);
+	g_source_remove(guestinfo_timer);
 	guestd_state_free(state);
 	g_main_loop_unref(loop);
 	return ret;

@@ -12,6 +12,7 @@ static const struct ctl_command commands[] = {
 	{ "list", "", 0, 0, true },
 	{ "status", "VM [--raw]", 1, 2, true },
 	{ "info-get", "VM KEY", 2, 2, true },
+	{ "guest-info", "VM", 1, 1, false },
 	{ "info-set", "VM KEY VALUE", 3, 3, false },
 	{ "tclo", "VM 'COMMAND'", 2, 2, true },
 	{ "pointer", "VM X Y [BUTTONS [WHEEL]]", 3, 5, false },

@@ -43,6 +43,8 @@ static int usage(FILE *f)
 		"  list                      running VMs: name, state, tools status (tab-separated)\n"
 		"  status VM [--raw]         state, uptime, guest tools and their version\n"
 		"  info-get VM KEY           a guestinfo value (e.g. guestinfo.answer)\n"
+		"  guest-info VM             what the guest tools report: OS, host name, NICs and\n"
+		"                            their addresses, disks, uptime (guest.* lines)\n"
 		"  info-set VM KEY VALUE     set a guestinfo value for the guest to read\n"
 		"  tclo VM 'COMMAND'         send a TCLO command to the guest tools, print the reply\n"
 		"                            (APP:COMMAND targets another tools app than toolbox)\n"
@@ -98,6 +100,9 @@ static const char *field(GHashTable *kv, const char *key, const char *dflt)
 	return v ? v : dflt;
 }
 
+/* NICs and disks listed by status (the hypervisor keeps at most 16 and 64). */
+#define GUESTINFO_SHOWN_MAX	64
+
 static void print_status(const char *text)
 {
 	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -136,9 +141,51 @@ static void print_status(const char *text)
 		printf("Tools apps:    %s\n", apps->str);
 	printf("Capabilities:  %s\n", *field(kv, "tools.capabilities", "") ?
 	       field(kv, "tools.capabilities", "") : "(none)");
+	if (field(kv, "guest.os", NULL) || field(kv, "guest.hostname", NULL))
+		printf("Guest:         %s (%s), host name %s\n",
+		       field(kv, "guest.os.full", "?"), field(kv, "guest.os", "?"),
+		       field(kv, "guest.hostname", "?"));
+	for (int i = 0; i < GUESTINFO_SHOWN_MAX; i++) {
+		g_autofree char *mac = g_strdup_printf("guest.nic.%d.mac", i);
+		g_autofree char *ip = g_strdup_printf("guest.nic.%d.ip", i);
+
+		if (!field(kv, mac, NULL))
+			break;
+		printf("NIC %-2d         %s %s\n", i, field(kv, mac, ""), field(kv, ip, ""));
+	}
+	for (int i = 0; i < GUESTINFO_SHOWN_MAX; i++) {
+		g_autofree char *name = g_strdup_printf("guest.disk.%d.name", i);
+		g_autofree char *size = g_strdup_printf("guest.disk.%d.size", i);
+		g_autofree char *free_bytes = g_strdup_printf("guest.disk.%d.free", i);
+
+		if (!field(kv, name, NULL))
+			break;
+		printf("Disk %-2d        %s: %llu MiB, %llu MiB free\n", i, field(kv, name, ""),
+		       (unsigned long long)(g_ascii_strtoull(field(kv, size, "0"), NULL, 10) >> 20),
+		       (unsigned long long)(g_ascii_strtoull(field(kv, free_bytes, "0"), NULL, 10) >> 20));
+	}
 	printf("GuestRPC:      %s channels open, %s guestinfo keys\n",
 	       field(kv, "rpc.channels", "?"), field(kv, "guestinfo.keys", "?"));
 	g_string_free(apps, TRUE);
+}
+
+/* The status's guest.* lines, without the prefix; 1 when the guest said nothing yet. */
+static int print_guest_info(const char *vm, const char *text)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	int shown = 0;
+
+	for (char **l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, "guest.")) {
+			printf("%s\n", *l + strlen("guest."));
+			shown++;
+		}
+	}
+	if (shown)
+		return 0;
+	fprintf(stderr, "porthole-ctl: %s: no guest information yet (are guest tools running?)\n",
+		vm);
+	return 1;
 }
 
 /* "+30s", "-200ms", "1.5h", "250us", "10ns", "2m" (no unit: seconds) -> ns. */
@@ -296,6 +343,10 @@ int main(int argc, char **argv)
 				print_status(r.data->str);
 			ret = 0;
 		}
+	} else if (!strcmp(cmd, "guest-info")) {
+		st = call(vm, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0)
+			ret = print_guest_info(vm, r.data->str);
 	} else if (!strcmp(cmd, "info-get")) {
 		st = call(vm, PH_CTL_INFO_GET, argv[3], DEFAULT_TIMEOUT_MS, &r);
 		if (st == 0) {

@@ -73,6 +73,10 @@ struct vm {
 	char *cpuid_mode, *cpuid_reason;
 	GStrv caps;
 	GHashTable *guestinfo;	/* key -> value, valid UTF-8 */
+	/* From the status's guest.* lines (the guestInfo protocol). */
+	char *os_name, *host_name;
+	guint64 guest_uptime;
+	GVariant *ip_addresses, *disks;	/* a{sas}, a(stt) */
 	guint32 screen_w, screen_h;	/* 0x0: not known */
 	bool clip_known;		/* the hypervisor answered CLIPBOARD_POLICY_GET */
 	bool clip_h2g, clip_g2h;
@@ -128,6 +132,12 @@ static void vm_free(gpointer p)
 	g_free(vm->cpuid_reason);
 	g_strfreev(vm->caps);
 	g_hash_table_destroy(vm->guestinfo);
+	g_free(vm->os_name);
+	g_free(vm->host_name);
+	if (vm->ip_addresses)
+		g_variant_unref(vm->ip_addresses);
+	if (vm->disks)
+		g_variant_unref(vm->disks);
 	g_free(vm);
 }
 
@@ -178,6 +188,18 @@ static GVariant *vm_property(struct vm *vm, const char *name)
 		return g_variant_new_strv((const char *const *)vm->caps, -1);
 	if (!strcmp(name, "GuestInfo"))
 		return guestinfo_variant(vm);
+	if (!strcmp(name, "OsName"))
+		return g_variant_new_string(vm->os_name ? vm->os_name : "");
+	if (!strcmp(name, "HostName"))
+		return g_variant_new_string(vm->host_name ? vm->host_name : "");
+	if (!strcmp(name, "IpAddresses"))
+		return vm->ip_addresses ? g_variant_ref(vm->ip_addresses)
+					: g_variant_new_array(G_VARIANT_TYPE("{sas}"), NULL, 0);
+	if (!strcmp(name, "Disks"))
+		return vm->disks ? g_variant_ref(vm->disks)
+				 : g_variant_new_array(G_VARIANT_TYPE("(stt)"), NULL, 0);
+	if (!strcmp(name, "GuestUptime"))
+		return g_variant_new_uint64(vm->guest_uptime);
 	if (!strcmp(name, "ScreenSize"))
 		return g_variant_new("(uu)", vm->screen_w, vm->screen_h);
 	if (!strcmp(name, "ClipboardPolicy"))
@@ -199,6 +221,109 @@ static void update(char **field, char *value, const char *prop, GPtrArray *chang
 	g_ptr_array_add(changed, (gpointer)prop);
 }
 
+/* The hypervisor keeps at most 16 NICs and 64 disks (devices/guestinfo.h). */
+#define GUEST_NICS_MAX		16
+#define GUEST_DISKS_MAX		64
+
+/* "guest.<what>.<N>.<field>": N below max, and the field; false otherwise. */
+static bool indexed_key(const char *key, const char *what, unsigned int max, unsigned int *n,
+			const char **field)
+{
+	size_t len = strlen(what);
+	char *end;
+	unsigned long v;
+
+	if (strncmp(key, what, len) || !g_ascii_isdigit(key[len]))
+		return false;
+	v = strtoul(key + len, &end, 10);
+	if (*end != '.' || v >= max)
+		return false;
+	*n = (unsigned int)v;
+	*field = end + 1;
+	return true;
+}
+
+/* *slots[i] = value for the field named names[i]. */
+static void set_indexed(const char *field, const char *value, const char *const names[],
+			const char **const slots[])
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(field, names[i]))
+			*slots[i] = value;
+}
+
+/* Replace a typed property's value; record it when it changed. */
+static void update_variant(GVariant **field, GVariant *value, const char *prop, GPtrArray *changed)
+{
+	g_variant_ref_sink(value);
+	if (*field && g_variant_equal(*field, value)) {
+		g_variant_unref(value);
+		return;
+	}
+	if (*field)
+		g_variant_unref(*field);
+	*field = value;
+	g_ptr_array_add(changed, (gpointer)prop);
+}
+
+/* The guest.* status lines (devices/guestinfo.c) as typed properties. */
+static void apply_guest(struct vm *vm, const char *text, GPtrArray *changed)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	const char *os = "", *os_full = "", *host = "", *uptime = "0", *field;
+	const char *mac[GUEST_NICS_MAX] = { 0 }, *ips[GUEST_NICS_MAX] = { 0 };
+	const char *dname[GUEST_DISKS_MAX] = { 0 }, *dsize[GUEST_DISKS_MAX] = { 0 };
+	const char *dfree[GUEST_DISKS_MAX] = { 0 };
+	GVariantBuilder nics, disks;
+	unsigned int n;
+
+	for (char **l = lines; *l; l++) {
+		char *v = strchr(*l, '=');
+
+		if (!v || !g_str_has_prefix(*l, "guest."))
+			continue;
+		*v++ = '\0';
+		if (!strcmp(*l, "guest.os"))
+			os = v;
+		else if (!strcmp(*l, "guest.os.full"))
+			os_full = v;
+		else if (!strcmp(*l, "guest.hostname"))
+			host = v;
+		else if (!strcmp(*l, "guest.uptime"))
+			uptime = v;
+		else if (indexed_key(*l, "guest.nic.", GUEST_NICS_MAX, &n, &field))
+			set_indexed(field, v, (const char *[]){ "mac", "ip", NULL },
+				    (const char **[]){ &mac[n], &ips[n] });
+		else if (indexed_key(*l, "guest.disk.", GUEST_DISKS_MAX, &n, &field))
+			set_indexed(field, v, (const char *[]){ "name", "size", "free", NULL },
+				    (const char **[]){ &dname[n], &dsize[n], &dfree[n] });
+	}
+	update(&vm->os_name, utf8(*os_full ? os_full : os), "OsName", changed);
+	update(&vm->host_name, utf8(host), "HostName", changed);
+	if (vm->guest_uptime != g_ascii_strtoull(uptime, NULL, 10)) {
+		vm->guest_uptime = g_ascii_strtoull(uptime, NULL, 10);
+		g_ptr_array_add(changed, (gpointer)"GuestUptime");
+	}
+	g_variant_builder_init(&nics, G_VARIANT_TYPE("a{sas}"));
+	for (n = 0; n < GUEST_NICS_MAX && mac[n]; n++) {
+		g_autofree char *name = *mac[n] ? utf8(mac[n]) : g_strdup_printf("nic%u", n);
+		g_autofree char *valid = utf8(ips[n]);
+		g_auto(GStrv) addrs = *valid ? g_strsplit(valid, ",", -1) : g_new0(char *, 1);
+
+		g_variant_builder_add(&nics, "{s^as}", name, addrs);
+	}
+	update_variant(&vm->ip_addresses, g_variant_builder_end(&nics), "IpAddresses", changed);
+	g_variant_builder_init(&disks, G_VARIANT_TYPE("a(stt)"));
+	for (n = 0; n < GUEST_DISKS_MAX && dname[n]; n++) {
+		g_autofree char *name = utf8(dname[n]);
+
+		g_variant_builder_add(&disks, "(stt)", name,
+				      g_ascii_strtoull(dsize[n] ? dsize[n] : "0", NULL, 10),
+				      g_ascii_strtoull(dfree[n] ? dfree[n] : "0", NULL, 10));
+	}
+	update_variant(&vm->disks, g_variant_builder_end(&disks), "Disks", changed);
+}
+
 static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 {
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -206,6 +331,7 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 	const char *caps = "", *cpuid_mode = "", *cpuid_reason = "";
 	GStrv new_caps;
 
+	apply_guest(vm, text, changed);
 	for (char **l = lines; *l; l++) {
 		char *eq = strchr(*l, '=');
 
@@ -351,9 +477,13 @@ static void emit_changes(struct vm *vm, GPtrArray *changed, const char *old_tool
 	if (!changed->len)
 		return;
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-	for (guint i = 0; i < changed->len; i++)
-		g_variant_builder_add(&b, "{sv}", changed->pdata[i],
-				      vm_property(vm, changed->pdata[i]));
+	for (guint i = 0; i < changed->len; i++) {
+		/* A new reference, floating or (IpAddresses, Disks) not: ours to drop. */
+		GVariant *v = g_variant_take_ref(vm_property(vm, changed->pdata[i]));
+
+		g_variant_builder_add(&b, "{sv}", changed->pdata[i], v);
+		g_variant_unref(v);
+	}
 	g_dbus_connection_emit_signal(vm->hd->bus, NULL, vm->path,
 				      "org.freedesktop.DBus.Properties", "PropertiesChanged",
 				      g_variant_new("(sa{sv}as)", IFACE_VM, &b, NULL), NULL);

@@ -29,6 +29,7 @@
 
 #include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
+#include "guestinfo.h"
 #include "rpc.h"
 #include "tools-options.h"
 #include "vmci.h"
@@ -325,6 +326,14 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 	struct rpci_reply r = { g_string_sized_new(64) };
 	char *text;
 
+	/*
+	 * Messages are length-delimited bytes: the guest info commands take
+	 * theirs raw (their XDR records hold NULs), and check them themselves.
+	 */
+	if (guestinfo_rpci(rpc->vm, msg, len, r.s)) {
+		rpc->rpci_count++;
+		goto send;
+	}
 	/* vmtoolsd sends strlen + 1 bytes: one trailing NUL is part of the protocol. */
 	if (len && msg[len - 1] == '\0')
 		len--;
@@ -336,6 +345,7 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 		rpci_dispatch(rpc, text, &r);
 		g_free(text);
 	}
+send:
 	if (msgchan_host_reply(rpc->chans, chan, r.s->str, r.s->len))
 		vm_guest_log(rpc->vm, "rpci: channel %d: reply of %zu bytes dropped", chan, r.s->len);
 	g_string_free(r.s, TRUE);

@@ -1,9 +1,12 @@
 # The foundation's main path: porthole-guestd in a guest, porthole-rpc from
 # the guest, porthole-ctl from the host.
 # cpuid-dependent: guest programs detect the hypervisor through cpuid
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/private-bus.sh"
+. "$here/lib.sh"
+. "$here/guest-info.sh"
 
 log=$BUILD/tests/e2e-10-hv.log
+gi_monitor "$BUILD/tests/e2e-10-monitor.log"
 # The guest: the daemon in the background, then an RPCI from a guest process.
 start_vm demo "$log" -- $GUEST_ENV sh -c "
 	$BIN/porthole-guestd &
@@ -25,6 +28,15 @@ assert_match "tools.set.version $(cat VERSION)" "$st" "status shows the tools.se
 assert_match "Capabilities: .*porthole_test:1" "$st" "status lists the capabilities the guest registered"
 assert_match "State: +running \(trap engine\)" "$st" "status shows state and engine"
 assert_match "CPUID: +$CPUID_MODE \(" "$st" "status shows how cpuid is intercepted, and why"
+
+# Guest information (the guestInfo protocol, as vmtoolsd sends it): every
+# interface the guest has, loopback included, and its addresses.
+guest_nics=$("$BIN/porthole-hv" run --name demo-nics -- sh -c 'ls /sys/class/net | wc -l' 2>/dev/null)
+# guestd reports again when the host registers the tools: a new uptime for
+# PropertiesChanged without waiting for its 30 s period.
+sleep 1.1
+ctl tclo demo Capabilities_Register >/dev/null
+check_guest_info demo porthole-guestd "$guest_nics" "127\.0\.0\.1/8"
 
 assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
 

@@ -147,3 +147,22 @@ grep -q "datagram header says" "$flip_log" && ok "refused datagrams are logged" 
 assert_eq running "$(status_field flip state)" "hypervisor still running"
 assert_eq 0 "$(status_field flip vmci.queue-pairs)" "no queue pair left behind"
 ctl stop flip
+
+# Guest information records from a hostile guest (tests/guest/guestinfo-hostile.c):
+# each refused with a clean error, the log rate-limited, the last good record shown.
+gi_log=$BUILD/tests/e2e-12-guestinfo.log
+start_vm gi-hostile "$gi_log" -- $GUEST_ENV sh -c "$GBIN/guestinfo-hostile; echo exit=\$?; sleep 300"
+wait_until 60 "guestinfo-hostile done" grep -q '^exit=' "$gi_log"
+grep -E '^(not )?ok ' "$gi_log"
+! grep -q '^not ok' "$gi_log" || die "the guest info hostile guest saw a wrong answer"
+assert_eq "exit=0" "$(grep '^exit=' "$gi_log")" "guestinfo-hostile: every bad record refused, the good one taken"
+assert_eq running "$(status_field gi-hostile state)" "hypervisor still running after the bad guest info"
+assert_eq "10.1.2.3/24" "$(status_field gi-hostile guest.nic.0.ip)" "the good NIC record is shown"
+assert_eq "" "$(status_field gi-hostile guest.hostname)" "the host name with a newline was not stored"
+ctl stop gi-hostile; wait_exit $LAST_HV
+# (The count of suppressed lines is logged when logging resumes, or at the VM's end.)
+refusals=$(grep -c "guestinfo: .* refused" "$gi_log" || true)
+[ "$refusals" -lt 400 ] && grep -q "guest log lines suppressed" "$gi_log" ||
+	die "refusals not rate-limited: $refusals log lines for 505 bad records"
+ok "the refusals' log lines are rate-limited ($refusals lines for 505 bad records)"
+

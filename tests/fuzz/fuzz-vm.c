@@ -5,6 +5,7 @@
 
 #include "backdoor/proto.h"
 #include "hypervisor/control-proto.h"
+#include "hypervisor/devices/guestinfo.h"
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/devices/vmci.h"
 #include "hypervisor/devices/vmmouse.h"
@@ -177,6 +178,7 @@ void fuzz_check_vm_status(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
+	guestinfo_status(vm, s);
 	vmci_status(vm->vmci, s);
 	if (vm->vmmouse)
 		vmmouse_status(vm->vmmouse, s);

@@ -3,7 +3,7 @@
 """Seed inputs for the device-model fuzz targets: valid sequences in each
 target's input format (see the comment at the top of each fuzz-*.c), so the
 fuzzer starts from real protocol structure.  Run from the repository root;
-writes tests/fuzz/corpus/fuzz-{backdoor,rpc,vmci,guest-clock,control}/seed-*
+writes tests/fuzz/corpus/fuzz-{backdoor,rpc,vmci,guest-clock,control,guestinfo}/seed-*
 (reproducers of bugs found live next to them, named for what they found)."""
 import os
 import struct
@@ -216,9 +216,43 @@ def control_seeds():
           r_rec(1, b"junk") + k_req("status"))
 
 
+# ---- fuzz-guestinfo: records of kind, u16 length, bytes ----
+def x32(v): return struct.pack(">I", v & 0xFFFFFFFF)
+def xbytes(b): return x32(len(b)) + b + b"\0" * ((4 - len(b) % 4) % 4)
+def x_ip(addr, prefix): return x32(1 if len(addr) == 4 else 2) + xbytes(addr) + x32(prefix) + x32(0) + x32(0)
+
+
+def nicinfo_v3():
+    """A GuestNicProto (lib/guestRpc/nicinfo.x) as vmtoolsd sends it."""
+    nic = (xbytes(b"00:50:56:aa:bb:cc") + x32(2) + x_ip(bytes([192, 168, 1, 20]), 24) +
+           x_ip(bytes([0xfe, 0x80] + [0] * 13 + [1]), 64) + x32(0) * 4)
+    route = x32(1) + xbytes(bytes(4)) + x32(0) + x32(1) + x32(1) + xbytes(bytes([192, 168, 1, 1])) + \
+        x32(0) + x32(4) + x32(100)
+    dns = x32(1) + x32(1) + xbytes(b"guesthost") + x32(1) + xbytes(b"example.org") + x32(0) + x32(0)
+    return x32(3) + x32(1) + x32(1) + nic + x32(1) + route + dns + x32(0) * 3
+
+
+DISK_JSON = (b'{\n"version":"1",\n"disks":[\n{"name":"Lw==","free":"1000","size":"4000",'
+             b'"fstype":"ext4","devices":["/dev/sda1"]}\n]}')
+
+
+def guestinfo_seeds():
+    nic = nicinfo_v3()
+    write("fuzz-guestinfo", "nicinfo", r_rec(0, nic))
+    write("fuzz-guestinfo", "disks", r_rec(1, DISK_JSON))
+    write("fuzz-guestinfo", "text", r_rec(2 | 1 << 2, b"guesthost\0") +
+          r_rec(2 | 6 << 2, b"debian12-64\0") + r_rec(2 | 5 << 2, b"Debian GNU/Linux 12\0") +
+          r_rec(2 | 7 << 2, b"12345\0") + r_rec(2 | 10 << 2, nic) +
+          r_rec(2 | 11 << 2, u32(1) + b"debian12-64".ljust(129, b"\0") +
+                b"Debian".ljust(513, b"\0") + b"\0\0" + b"prettyName='Debian'\0"))
+    write("fuzz-guestinfo", "rpci", r_rec(3, b"SetGuestInfo  10 " + nic) +
+          r_rec(3, b"SetGuestDiskInfo " + DISK_JSON + b"\0") + r_rec(3, b"SetGuestInfo  1 h\0"))
+
+
 if __name__ == "__main__":
     backdoor_seeds()
     rpc_seeds()
     vmci_seeds()
     clock_seeds()
     control_seeds()
+    guestinfo_seeds()

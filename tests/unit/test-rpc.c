@@ -17,6 +17,7 @@
 
 #include "backdoor/backdoor.h"
 #include "backdoor/msgchan.h"
+#include "hypervisor/devices/guestinfo.h"
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/vm.h"
 
@@ -367,6 +368,34 @@ static void test_tclo_app_routing(void **state)
 	assert_string_equal(tclo_reply, "no guest tools took the command in time");
 }
 
+/*
+ * RPCI messages are length-delimited bytes: a guest info record in XDR
+ * (full of NULs) reaches its command through the real channel, while a
+ * textual command with a NUL is still refused.
+ */
+static void test_binary_guest_info(void **state)
+{
+	/* "SetGuestInfo  10 " + GuestNicProto v3: no NICs, no routes, no trailers */
+	static const char nic[] = "SetGuestInfo  10 "
+		"\0\0\0\3" "\0\0\0\1" "\0\0\0\0" "\0\0\0\0"
+		"\0\0\0\0" "\0\0\0\0" "\0\0\0\0" "\0\0\0\0";
+	static const char text_nul[] = "info-set guestinfo.a b\0c";
+	GString *st = g_string_new(NULL);
+	char *reply = NULL;
+	size_t len;
+
+	assert_int_equal(rpci_send_one(nic, sizeof(nic) - 1, &reply, &len), 1);
+	assert_string_equal(reply, "");
+	free(reply);
+	reply = NULL;
+	assert_int_equal(rpci_send_one(text_nul, sizeof(text_nul) - 1, &reply, &len), 0);
+	assert_non_null(strstr(reply, "NUL"));
+	free(reply);
+	guestinfo_status(vm, st);
+	assert_non_null(strstr(st->str, "guest.nics=0\n"));
+	g_string_free(st, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tclo_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_failure_reason_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_app_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binary_guest_info, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
