@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -252,10 +253,15 @@ static void send_disks(void)
 		return;
 	while ((m = getmntent(f)) && n < DISKS_MAX) {
 		struct statvfs sv;
+		struct stat st;
 		g_autofree char *name = NULL;
 
-		/* Pseudo filesystems have no blocks; a path is reported once. */
-		if (statvfs(m->mnt_dir, &sv) || sv.f_blocks == 0 || !json_safe(m->mnt_type) ||
+		/*
+		 * Pseudo filesystems have no blocks; a path is reported once; a
+		 * file bind-mounted over another (a device node) is no disk.
+		 */
+		if (stat(m->mnt_dir, &st) || !S_ISDIR(st.st_mode) ||
+		    statvfs(m->mnt_dir, &sv) || sv.f_blocks == 0 || !json_safe(m->mnt_type) ||
 		    strlen(m->mnt_dir) > 255 || g_hash_table_contains(seen, m->mnt_dir) ||
 		    !strcmp(m->mnt_type, "tmpfs") || !strcmp(m->mnt_type, "devtmpfs"))
 			continue;

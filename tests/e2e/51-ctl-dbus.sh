@@ -169,7 +169,7 @@ assert_eq 2 "$(dctl list | wc -l)" "--dbus list: both VMs"
 ctl info-set beta guestinfo.go 1
 wait_log 10 "$logs/monitor.out" "^ToolsStatusChanged beta running$"
 ok "monitor prints ToolsStatusChanged when guestd starts"
-wait_log 10 "$logs/monitor.out" "^PropertiesChanged beta ToolsStatus=running .*ToolsDescription='porthole-guestd $VERSION'"
+wait_log 10 "$logs/monitor.out" "^PropertiesChanged beta (.* )?ToolsStatus=running .*ToolsDescription='porthole-guestd $VERSION'"
 ok "monitor prints PropertiesChanged: plain words bare, other strings quoted"
 ctl info-set beta guestinfo.stop 1
 wait_log 10 "$logs/monitor.out" "^ToolsStatusChanged beta not-running$"
