@@ -196,7 +196,9 @@ static void flip_queue_pair(struct phg_vmci *v, double seconds)
 			if (phg_vmci_hv(VMCI_QUEUEPAIR_DETACH, &h, sizeof(h)) != VMCI_SUCCESS)
 				other++;
 		} else if (r == VMCI_ERROR_INVALID_ARGS || r == VMCI_ERROR_NO_RESOURCES ||
-			   r == VMCI_ERROR_CANNOT_SHARE_PAGE || r == VMCI_ERROR_NO_ACCESS) {
+			   r == VMCI_ERROR_CANNOT_SHARE_PAGE || r == VMCI_ERROR_NO_ACCESS ||
+			   /* page 0xB8 may be another process's, or in its queue pair */
+			   r == VMCI_ERROR_INVALID_PRIV || r == VMCI_ERROR_REGION_ALREADY_SHARED) {
 			refused++;
 		} else {
 			other++;
