@@ -26,12 +26,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "backdoor/guestinfo.h"
 #include "backdoor/msgchan.h"
 #include "guestd.h"
 
-#define NICS_MAX	16	/* NICINFO_MAX_NICS */
-#define ADDRS_MAX	32	/* what the hypervisor keeps per NIC */
-#define DISKS_MAX	64
 
 static void send_rpci(const char *what, const void *msg, size_t len)
 {
@@ -43,9 +41,9 @@ static void send_rpci(const char *what, const void *msg, size_t len)
 	free(reply);
 }
 
-static void send_text(int type, const char *value)
+static void send_text(enum guestinfo_type type, const char *value)
 {
-	g_autofree char *msg = g_strdup_printf("SetGuestInfo  %d %s", type, value);
+	g_autofree char *msg = g_strdup_printf(GUESTINFO_COMMAND "  %d %s", type, value);
 
 	send_rpci("text", msg, strlen(msg));
 }
@@ -97,27 +95,11 @@ static void send_os(void)
 	/* vmtoolsd's short names look like "debian12-64". */
 	short_name = g_strdup_printf("%s%s-%d", id ? id : "linux", version ? version : "",
 				     (int)(sizeof(void *) * 8));
-	send_text(6, printable(short_name));
-	send_text(5, printable(pretty ? pretty : short_name));
+	send_text(GUESTINFO_OS_NAME, printable(short_name));
+	send_text(GUESTINFO_OS_NAME_FULL, printable(pretty ? pretty : short_name));
 }
 
 /* ---- NICs: the XDR GuestNicProto, version 3 ---- */
-
-static void put_u32(GByteArray *b, uint32_t v)
-{
-	uint8_t w[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	g_byte_array_append(b, w, 4);
-}
-
-static void put_bytes(GByteArray *b, const void *data, uint32_t n)
-{
-	static const uint8_t zero[3];
-
-	put_u32(b, n);
-	g_byte_array_append(b, data, n);
-	g_byte_array_append(b, zero, (4 - n % 4) % 4);
-}
 
 struct nic {
 	char name[IF_NAMESIZE + 1];
@@ -131,7 +113,7 @@ static struct nic *find_nic(struct nic *nics, unsigned int *n, const char *name)
 	for (unsigned int i = 0; i < *n; i++)
 		if (!strcmp(nics[i].name, name))
 			return &nics[i];
-	if (*n >= NICS_MAX)
+	if (*n >= GUESTINFO_NICS_MAX)
 		return NULL;
 	memset(&nics[*n], 0, sizeof(nics[*n]));
 	g_strlcpy(nics[*n].name, name, sizeof(nics[*n].name));
@@ -164,28 +146,28 @@ static void add_address(struct nic *nic, const struct ifaddrs *a)
 {
 	GByteArray *b = nic->addrs;
 
-	if (nic->n_addrs >= ADDRS_MAX)
+	if (nic->n_addrs >= GUESTINFO_ADDRS_MAX)
 		return;
 	if (a->ifa_addr->sa_family == AF_INET) {
-		put_u32(b, 1);		/* IAT_IPV4 */
-		put_bytes(b, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
+		guestinfo_xdr_u32(b, 1);		/* IAT_IPV4 */
+		guestinfo_xdr_bytes(b, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
 	} else {
-		put_u32(b, 2);		/* IAT_IPV6 */
-		put_bytes(b, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
+		guestinfo_xdr_u32(b, 2);		/* IAT_IPV6 */
+		guestinfo_xdr_bytes(b, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
 	}
-	put_u32(b, prefix_len(a->ifa_netmask));
-	put_u32(b, 0);			/* no origin */
-	put_u32(b, 0);			/* no status */
+	guestinfo_xdr_u32(b, prefix_len(a->ifa_netmask));
+	guestinfo_xdr_u32(b, 0);			/* no origin */
+	guestinfo_xdr_u32(b, 0);			/* no status */
 	nic->n_addrs++;
 }
 
 static void send_nics(void)
 {
 	struct ifaddrs *list;
-	struct nic nics[NICS_MAX];
+	struct nic nics[GUESTINFO_NICS_MAX];
 	unsigned int n = 0;
 	g_autoptr(GByteArray) msg = g_byte_array_new();
-	static const char head[] = "SetGuestInfo  10 ";
+	static const char head[] = GUESTINFO_COMMAND "  10 ";	/* GUESTINFO_IPADDRESS_V3 */
 
 	if (getifaddrs(&list)) {
 		g_debug("getifaddrs: %s", g_strerror(errno));
@@ -214,20 +196,20 @@ static void send_nics(void)
 	freeifaddrs(list);
 
 	g_byte_array_append(msg, (const uint8_t *)head, sizeof(head) - 1);
-	put_u32(msg, 3);			/* NIC_INFO_V3 */
-	put_u32(msg, 1);			/* NicInfoV3 present */
-	put_u32(msg, n);
+	guestinfo_xdr_u32(msg, 3);			/* NIC_INFO_V3 */
+	guestinfo_xdr_u32(msg, 1);			/* NicInfoV3 present */
+	guestinfo_xdr_u32(msg, n);
 	for (unsigned int i = 0; i < n; i++) {
-		put_bytes(msg, nics[i].mac, (uint32_t)strlen(nics[i].mac));
-		put_u32(msg, nics[i].n_addrs);
+		guestinfo_xdr_bytes(msg, nics[i].mac, (uint32_t)strlen(nics[i].mac));
+		guestinfo_xdr_u32(msg, nics[i].n_addrs);
 		g_byte_array_append(msg, nics[i].addrs->data, nics[i].addrs->len);
 		for (int t = 0; t < 4; t++)	/* no DNS, WINS, DHCPv4, DHCPv6 */
-			put_u32(msg, 0);
+			guestinfo_xdr_u32(msg, 0);
 		g_byte_array_free(nics[i].addrs, TRUE);
 	}
-	put_u32(msg, 0);			/* no routes */
+	guestinfo_xdr_u32(msg, 0);			/* no routes */
 	for (int t = 0; t < 4; t++)		/* no DNS, WINS, DHCPv4, DHCPv6 */
-		put_u32(msg, 0);
+		guestinfo_xdr_u32(msg, 0);
 	send_rpci("NICs", msg->data, msg->len);
 }
 
@@ -243,7 +225,7 @@ static bool json_safe(const char *s)
 
 static void send_disks(void)
 {
-	g_autoptr(GString) msg = g_string_new("SetGuestDiskInfo {\n\"version\":\"1\",\n\"disks\":[\n");
+	g_autoptr(GString) msg = g_string_new(GUESTINFO_DISK_COMMAND " {\n\"version\":\"1\",\n\"disks\":[\n");
 	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	FILE *f = setmntent("/proc/self/mounts", "r");
 	struct mntent *m;
@@ -251,7 +233,7 @@ static void send_disks(void)
 
 	if (!f)
 		return;
-	while ((m = getmntent(f)) && n < DISKS_MAX) {
+	while ((m = getmntent(f)) && n < GUESTINFO_DISKS_MAX) {
 		struct statvfs sv;
 		struct stat st;
 		g_autofree char *name = NULL;
@@ -286,15 +268,15 @@ void guestinfo_report(void)
 	g_autofree char *build = g_strdup_printf("%s %s", GUESTD_NAME, PORTHOLE_VERSION);
 
 	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
-		send_text(1, printable(host));
-	send_text(4, build);
+		send_text(GUESTINFO_DNS_NAME, printable(host));
+	send_text(GUESTINFO_BUILD_NUMBER, build);
 	send_os();
 	/* INFO_UPTIME: hundredths of a second since boot. */
 	if (g_file_get_contents("/proc/uptime", &uptime_text, NULL, NULL)) {
 		g_autofree char *hundredths = g_strdup_printf("%llu",
 			(unsigned long long)(g_ascii_strtod(uptime_text, NULL) * 100));
 
-		send_text(7, hundredths);
+		send_text(GUESTINFO_UPTIME, hundredths);
 	}
 	send_nics();
 	send_disks();

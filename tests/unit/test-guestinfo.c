@@ -19,25 +19,9 @@
 
 /* ---- an XDR writer for the records under test ---- */
 
-static void put_u32(GByteArray *b, uint32_t v)
-{
-	uint8_t w[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	g_byte_array_append(b, w, 4);
-}
-
-static void put_bytes(GByteArray *b, const void *data, uint32_t n)
-{
-	static const uint8_t zero[3];
-
-	put_u32(b, n);
-	g_byte_array_append(b, data, n);
-	g_byte_array_append(b, zero, (4 - n % 4) % 4);
-}
-
 static void put_string(GByteArray *b, const char *s)
 {
-	put_bytes(b, s, (uint32_t)strlen(s));
+	guestinfo_xdr_bytes(b, s, (uint32_t)strlen(s));
 }
 
 /* IpAddressEntry: TypedIpAddress, prefix, origin and status absent. */
@@ -46,18 +30,18 @@ static void put_ip(GByteArray *b, int family, const char *text, uint32_t prefix)
 	uint8_t addr[16];
 
 	g_assert(inet_pton(family, text, addr) == 1);
-	put_u32(b, family == AF_INET ? 1 : 2);
-	put_bytes(b, addr, family == AF_INET ? 4 : 16);
-	put_u32(b, prefix);
-	put_u32(b, 0);
-	put_u32(b, 0);
+	guestinfo_xdr_u32(b, family == AF_INET ? 1 : 2);
+	guestinfo_xdr_bytes(b, addr, family == AF_INET ? 4 : 16);
+	guestinfo_xdr_u32(b, prefix);
+	guestinfo_xdr_u32(b, 0);
+	guestinfo_xdr_u32(b, 0);
 }
 
 /* The four optional trailers (DNS, WINS, DHCPv4, DHCPv6), all absent. */
 static void put_no_trailers(GByteArray *b)
 {
 	for (int i = 0; i < 4; i++)
-		put_u32(b, 0);
+		guestinfo_xdr_u32(b, 0);
 }
 
 /* A GuestNicProto as vmtoolsd sends it: two NICs, one route, DNS names. */
@@ -65,38 +49,38 @@ static GByteArray *valid_nicinfo(void)
 {
 	GByteArray *b = g_byte_array_new();
 
-	put_u32(b, 3);			/* NIC_INFO_V3 */
-	put_u32(b, 1);			/* NicInfoV3 present */
-	put_u32(b, 2);			/* nics */
+	guestinfo_xdr_u32(b, 3);			/* NIC_INFO_V3 */
+	guestinfo_xdr_u32(b, 1);			/* NicInfoV3 present */
+	guestinfo_xdr_u32(b, 2);			/* nics */
 	put_string(b, "00:50:56:aa:bb:cc");
-	put_u32(b, 2);
+	guestinfo_xdr_u32(b, 2);
 	put_ip(b, AF_INET, "192.168.1.20", 24);
 	put_ip(b, AF_INET6, "fe80::250:56ff:feaa:bbcc", 64);
 	put_no_trailers(b);
 	put_string(b, "00:50:56:aa:bb:cd");
-	put_u32(b, 1);
+	guestinfo_xdr_u32(b, 1);
 	put_ip(b, AF_INET, "10.0.0.5", 8);
 	put_no_trailers(b);
-	put_u32(b, 1);			/* routes */
-	put_u32(b, 1);
-	put_bytes(b, "\0\0\0\0", 4);
-	put_u32(b, 0);			/* prefix */
-	put_u32(b, 1);			/* next hop present */
-	put_u32(b, 1);
-	put_bytes(b, "\xc0\xa8\x01\x01", 4);
-	put_u32(b, 0);			/* if index */
-	put_u32(b, 4);			/* ICRT_REMOTE */
-	put_u32(b, 100);
-	put_u32(b, 1);			/* DnsConfigInfo present */
-	put_u32(b, 1);
+	guestinfo_xdr_u32(b, 1);			/* routes */
+	guestinfo_xdr_u32(b, 1);
+	guestinfo_xdr_bytes(b, "\0\0\0\0", 4);
+	guestinfo_xdr_u32(b, 0);			/* prefix */
+	guestinfo_xdr_u32(b, 1);			/* next hop present */
+	guestinfo_xdr_u32(b, 1);
+	guestinfo_xdr_bytes(b, "\xc0\xa8\x01\x01", 4);
+	guestinfo_xdr_u32(b, 0);			/* if index */
+	guestinfo_xdr_u32(b, 4);			/* ICRT_REMOTE */
+	guestinfo_xdr_u32(b, 100);
+	guestinfo_xdr_u32(b, 1);			/* DnsConfigInfo present */
+	guestinfo_xdr_u32(b, 1);
 	put_string(b, "guesthost");
-	put_u32(b, 1);
+	guestinfo_xdr_u32(b, 1);
 	put_string(b, "example.org");
-	put_u32(b, 0);			/* servers */
-	put_u32(b, 0);			/* suffixes */
-	put_u32(b, 0);			/* WINS */
-	put_u32(b, 0);			/* DHCPv4 */
-	put_u32(b, 0);			/* DHCPv6 */
+	guestinfo_xdr_u32(b, 0);			/* servers */
+	guestinfo_xdr_u32(b, 0);			/* suffixes */
+	guestinfo_xdr_u32(b, 0);			/* WINS */
+	guestinfo_xdr_u32(b, 0);			/* DHCPv4 */
+	guestinfo_xdr_u32(b, 0);			/* DHCPv6 */
 	return b;
 }
 
@@ -148,7 +132,7 @@ static void test_nicinfo_trailing_bytes(void **state)
 	struct guestinfo_nics *nics = g_new(struct guestinfo_nics, 1);
 	const char *why;
 
-	put_u32(b, 0);
+	guestinfo_xdr_u32(b, 0);
 	assert_int_equal(parse(b, nics, &why), -1);
 	assert_string_equal(why, "bytes after the record");
 	g_free(nics);
@@ -160,12 +144,12 @@ static void test_nicinfo_ten_thousand_nics(void **state)
 	struct guestinfo_nics *nics = g_new(struct guestinfo_nics, 1);
 	const char *why;
 
-	put_u32(b, 3);
-	put_u32(b, 1);
-	put_u32(b, 10000);
+	guestinfo_xdr_u32(b, 3);
+	guestinfo_xdr_u32(b, 1);
+	guestinfo_xdr_u32(b, 10000);
 	for (int i = 0; i < 10000 && b->len < 60000; i++) {
 		put_string(b, "00:00:00:00:00:00");
-		put_u32(b, 0);
+		guestinfo_xdr_u32(b, 0);
 		put_no_trailers(b);
 	}
 	assert_int_equal(parse(b, nics, &why), -1);
@@ -179,15 +163,15 @@ static void test_nicinfo_too_many_addresses(void **state)
 	struct guestinfo_nics *nics = g_new(struct guestinfo_nics, 1);
 	const char *why;
 
-	put_u32(b, 3);
-	put_u32(b, 1);
-	put_u32(b, 1);
+	guestinfo_xdr_u32(b, 3);
+	guestinfo_xdr_u32(b, 1);
+	guestinfo_xdr_u32(b, 1);
 	put_string(b, "00:00:00:00:00:00");
-	put_u32(b, GUESTINFO_ADDRS_MAX + 1);
+	guestinfo_xdr_u32(b, GUESTINFO_ADDRS_MAX + 1);
 	for (int i = 0; i <= GUESTINFO_ADDRS_MAX; i++)
 		put_ip(b, AF_INET, "10.1.1.1", 32);
 	put_no_trailers(b);
-	put_u32(b, 0);
+	guestinfo_xdr_u32(b, 0);
 	put_no_trailers(b);
 	assert_int_equal(parse(b, nics, &why), -1);
 	assert_string_equal(why, "too many addresses on a NIC");
@@ -204,10 +188,10 @@ static void test_nicinfo_lying_lengths(void **state)
 	for (size_t i = 0; i < G_N_ELEMENTS(lies); i++) {
 		g_autoptr(GByteArray) b = g_byte_array_new();
 
-		put_u32(b, 3);
-		put_u32(b, 1);
-		put_u32(b, 1);
-		put_u32(b, lies[i]);		/* MAC length */
+		guestinfo_xdr_u32(b, 3);
+		guestinfo_xdr_u32(b, 1);
+		guestinfo_xdr_u32(b, 1);
+		guestinfo_xdr_u32(b, lies[i]);		/* MAC length */
 		g_byte_array_append(b, (const uint8_t *)"00:00:00:00:00:0", 16);
 		assert_int_equal(parse(b, nics, &why), -1);
 	}
@@ -229,21 +213,21 @@ static void test_nicinfo_hostile_fields(void **state)
 	assert_int_equal(parse(big, nics, &why), -1);
 	assert_string_equal(why, "record too large");
 	/* An optional-data flag that is neither 0 nor 1. */
-	put_u32(flag, 3);
-	put_u32(flag, 2);
+	guestinfo_xdr_u32(flag, 3);
+	guestinfo_xdr_u32(flag, 2);
 	assert_int_equal(parse(flag, nics, &why), -1);
 	/* A MAC with a newline: no forged status line can come of it. */
-	put_u32(ctl, 3);
-	put_u32(ctl, 1);
-	put_u32(ctl, 1);
+	guestinfo_xdr_u32(ctl, 3);
+	guestinfo_xdr_u32(ctl, 1);
+	guestinfo_xdr_u32(ctl, 1);
 	put_string(ctl, "a\nguest.os=x");
-	put_u32(ctl, 0);
+	guestinfo_xdr_u32(ctl, 0);
 	put_no_trailers(ctl);
-	put_u32(ctl, 0);
+	guestinfo_xdr_u32(ctl, 0);
 	put_no_trailers(ctl);
 	assert_int_equal(parse(ctl, nics, &why), -1);
 	assert_string_equal(why, "string with control bytes or bad UTF-8");
-	put_u32(v2, 2);
+	guestinfo_xdr_u32(v2, 2);
 	assert_int_equal(parse(v2, nics, &why), -1);
 	g_free(nics);
 }
