@@ -455,7 +455,8 @@ static int guest_wait(void *p, int timeout_ms)
 int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, size_t len)
 {
 	struct guest_side gs = { v, qp };
-	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms,
+					&qp->stats };
 
 	return ring_write_all(&qp->view, buf, len, &side);
 }
@@ -463,7 +464,8 @@ int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, siz
 int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len)
 {
 	struct guest_side gs = { v, qp };
-	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms,
+					&qp->stats };
 
 	return ring_read_all(&qp->view, buf, len, &side);
 }
