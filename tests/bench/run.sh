@@ -123,6 +123,7 @@ if vmci_want; then
 			w b\$i; $G stream-recv 2002 21 -q 4194304 --raw >/x/b\$i.out 2>&1
 		done
 		w c; $G ping 2003 5000 >/x/c.out 2>&1
+		$build/tests/guest/bench-guest trap.raw_trap_floor >/x/floor.out 2>&1
 		sleep 300" >/dev/null 2>&1 &
 	vmci_hv=$!
 	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
@@ -148,6 +149,8 @@ if vmci_want; then
 	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
 	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}"); mcold=$(median3 "${mcolds[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
+	for _ in $(seq 100); do grep -q raw_trap_floor "$vd/floor.out" 2>/dev/null && break; sleep 0.1; done
+	floor=$(sed -n 's/^bench trap.raw_trap_floor \([0-9.]*\) us/\1/p' "$vd/floor.out" 2>/dev/null)
 	echo "bench vmci_qp_guest_to_host_1MiB_writes ${g2h:-0} GB/s"
 	echo "bench vmci_qp_host_to_guest_1MiB_writes ${h2g:-0} GB/s"
 	echo "bench memcpy_1MiB ${mc:-0} GB/s"
@@ -165,6 +168,9 @@ if vmci_want; then
 		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
 			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
 	echo "bench vmci_dg_round_trip ${rtt:-0} us"
+	# The floor: one bare trapped instruction, measured in the same VM right after.
+	echo "bench vmci_dg_raw_trap_floor ${floor:-0} us"
+	awk "BEGIN { if (${floor:-0} > 0) printf \"bench vmci_dg_round_trip_vs_raw_trap ratio %.2f\n\", ${rtt:-0} / ${floor:-0} }"
 	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
 	wait $vmci_hv 2>/dev/null || true
 	rm -rf "$vd"
