@@ -33,6 +33,7 @@
 
 #include <linux/kvm.h>
 
+#include "console.h"
 #include "control-proto.h"
 #include "control.h"
 #include "engines/kvm.h"
@@ -145,6 +146,21 @@ static char *vm_state_dir(const char *name)
 		return NULL;
 	}
 	return g_steal_pointer(&dir);
+}
+
+/* The VM console, its log next to the control socket. */
+static struct console *open_console(const char *name, GError **error)
+{
+	char dir[PATH_MAX];
+	g_autofree char *log = NULL;
+
+	if (ph_ctl_dir(dir, sizeof(dir))) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+			    "the VM console: no directory for its log");
+		return NULL;
+	}
+	log = g_strdup_printf("%s/%s.console.log", dir, name);
+	return console_open(log, error);
 }
 
 static gboolean quit_loop(gpointer p)
@@ -268,7 +284,7 @@ static int cmd_run(int argc, char **argv)
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
 	g_autofree char *overlay = NULL, *cpuid = NULL, *root = NULL, *disk_size = NULL;
-	g_autofree char *state_dir = NULL;
+	g_autofree char *state_dir = NULL, *console_mode = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
 	gboolean host_root = FALSE, snapshot = FALSE;
@@ -293,6 +309,11 @@ static int cmd_run(int argc, char **argv)
 		{ "disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size,
 		  "With --root --snapshot: cap on what the guest writes to its / (default 4G)",
 		  "SIZE" },
+		{ "console", 0, 0, G_OPTION_ARG_STRING, &console_mode,
+		  "trap: the guest's fds 0-2: pty (a VM console, logged, reached with "
+		  "'porthole-ctl console VM'; the default) or stdio (porthole-hv's own, for tests: "
+		  "the guest can reach your terminal and log) (default: $PORTHOLE_CONSOLE, else pty)",
+		  "MODE" },
 		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap, kvm)",
 		  "ENGINE" },
 		{ "payload", 0, 0, G_OPTION_ARG_FILENAME, &payload,
@@ -324,6 +345,7 @@ static int cmd_run(int argc, char **argv)
 	g_autoptr(GPtrArray) share_list = g_ptr_array_new_with_free_func(g_free);
 	struct vm_config cfg = { .ram_size = 1ull << 30 };
 	struct control *ctl;
+	struct console *con = NULL;
 	struct run run = { .status = 1 };
 	char *guest_argv_default[2] = { NULL, NULL };
 	char **guest_argv;
@@ -383,6 +405,12 @@ static int cmd_run(int argc, char **argv)
 	if (disk_size && (why = parse_size(disk_size, &disk_bytes))) {
 		fprintf(stderr, "porthole-hv run: --disk-size '%s': %s (examples: 512M, 4G)\n",
 			disk_size, why);
+		return 2;
+	}
+	if (!console_mode && g_getenv("PORTHOLE_CONSOLE") && *g_getenv("PORTHOLE_CONSOLE"))
+		console_mode = g_strdup(g_getenv("PORTHOLE_CONSOLE"));
+	if (console_mode && strcmp(console_mode, "pty") && strcmp(console_mode, "stdio")) {
+		fprintf(stderr, "porthole-hv run: bad --console '%s' (pty or stdio)\n", console_mode);
 		return 2;
 	}
 	if (root && host_root) {
@@ -483,6 +511,22 @@ static int cmd_run(int argc, char **argv)
 	}
 	g_message("VM '%s' (%s engine, %llu MiB RAM): control socket %s", name, cfg.engine,
 		  (unsigned long long)(cfg.ram_size >> 20), control_socket_path(ctl));
+	run.topt.console_fd = -1;
+	if (!run.kvm && g_strcmp0(console_mode, "stdio")) {
+		con = open_console(name, &err);
+		if (!con) {
+			fprintf(stderr, "porthole-hv: %s\n", err->message);
+			control_stop(ctl);
+			vm_destroy(run.vm);
+			return 1;
+		}
+		run.topt.console_fd = console_guest_fd(con);
+		control_set_console(ctl, con);
+		console_start(con);
+		g_message("console: 'porthole-ctl console %s', log %s", name, console_log_path(con));
+	} else if (!run.kvm) {
+		g_message("console: the guest shares porthole-hv's stdio (--console stdio)");
+	}
 
 	run.topt.cpuid = cpuid ? (enum trap_cpuid_mode)trap_cpuid_mode_parse(cpuid) : TRAP_CPUID_AUTO;
 	run.topt.argv = guest_argv;
@@ -509,6 +553,8 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	if (con)
+		console_drain(con);
 
 	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
 	/* No request may reach the VM from here on; pending replies still go out. */
@@ -518,6 +564,7 @@ static int cmd_run(int argc, char **argv)
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	control_stop(ctl);
+	console_close(con);
 	g_main_loop_unref(run.loop);
 	g_free((void *)run.topt.shares);
 	g_free(guest_argv_default[0]);

@@ -107,12 +107,17 @@ struct plan {
 	char rw_opts[64];	/* --snapshot: the tmpfs holding the upper layer */
 	char tmp_opts[64], run_opts[64], shm_opts[64];
 	char *const *envp;	/* NULL: the hypervisor's environment */
+	int console_fd;		/* the guest's fds 0-2, or -1 for ours */
+	char console_path[64];	/* its /dev/pts path */
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, ready_w, ready_r, go_r, go_w;
 	int alive_r;		/* pid 1's: EOF once the helper is gone */
 };
 
 /* ---- async-signal-safe helpers for the children ---- */
+
+/* Where say() goes: porthole-hv's stderr, also once the guest's is the console. */
+static int say_fd = STDERR_FILENO;
 
 static void say(const char *a, const char *b, const char *c, int err)
 {
@@ -133,7 +138,7 @@ static void say(const char *a, const char *b, const char *c, int err)
 			buf[n++] = *p;
 	}
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0) {
+	if (write(say_fd, buf, n) < 0) {
 		/* nowhere left to report it */
 	}
 }
@@ -585,6 +590,7 @@ static int setup_dev(const struct plan *p)
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
+	char at[64];
 	int devfd;
 
 	if (do_mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
@@ -618,6 +624,27 @@ static int setup_dev(const struct plan *p)
 	}
 	mkdirat(devfd, "pts", 0755);
 	mkdirat(devfd, "shm", 01777);
+	if (p->console_fd >= 0) {
+		int fd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			close(fd);
+			fd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		/*
+		 * By its path: the fd's mount is the host's, in another mount
+		 * namespace, which a bind mount cannot take from.
+		 */
+		snprintf(at, sizeof(at), "/proc/self/fd/%d", fd);
+		if (fd < 0 || mount(p->console_path, at, NULL, MS_BIND, NULL)) {
+			say("binding /dev/console to ", p->console_path, NULL, errno);
+			if (fd >= 0)
+				close(fd);
+			close(devfd);
+			return -1;
+		}
+		close(fd);
+	}
 	close(devfd);
 	if (mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620"))
@@ -1170,6 +1197,31 @@ static void mount_pseudo(const char *type, const char *dst, bool required)
 		die("mounting the guest's ", dst, errno);
 }
 
+/*
+ * Make the console the guest's fds 0-2 and controlling terminal, in a
+ * session of its own (no way back to porthole-hv's terminal or log through
+ * /proc/self/fd or /dev/tty), and close every other fd but a close-on-exec
+ * copy of our stderr for say().
+ */
+static void attach_console(int console)
+{
+	int err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+
+	if (err_fd < 0)
+		die("dup", NULL, errno);
+	say_fd = err_fd;
+	if (setsid() < 0)
+		die("setsid", NULL, errno);
+	for (int fd = 0; fd < 3; fd++) {
+		if (dup2(console, fd) != fd)
+			die("dup2 of the console", NULL, errno);
+	}
+	if (ioctl(STDIN_FILENO, TIOCSCTTY, 0))
+		die("making the console the controlling terminal", NULL, errno);
+	close_range(3, (unsigned int)err_fd - 1, 0);
+	close_range((unsigned int)err_fd + 1, ~0u, 0);
+}
+
 static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
 {
 	struct pollfd alive = { .fd = p->alive_r, .events = POLLIN };
@@ -1215,7 +1267,10 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(EXIT_SETUP);	/* the engine went away */
-	close_range(3, ~0u, 0);
+	if (p->console_fd >= 0)
+		attach_console(p->console_fd);
+	else
+		close_range(3, ~0u, 0);
 	if (p->envp)
 		environ = (char **)p->envp;
 	execvp(p->argv[0], p->argv);
@@ -1421,6 +1476,18 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	plan.n_shares = opt->n_shares;
 	plan.overlay = opt->overlay;
 	plan.root = opt->root;
+	plan.console_fd = opt->console_fd;
+	if (opt->console_fd >= 0) {
+		g_autofree char *fdpath = g_strdup_printf("/proc/self/fd/%d", opt->console_fd);
+		g_autofree char *name = g_file_read_link(fdpath, NULL);
+
+		if (!name || !g_str_has_prefix(name, "/dev/pts/") ||
+		    strlen(name) >= sizeof(plan.console_path)) {
+			g_warning("the console pty has no name in /dev/pts");
+			goto fail;
+		}
+		strcpy(plan.console_path, name);
+	}
 	plan.state_dir = opt->snapshot ? NULL : opt->state_dir;
 	plan_sizes(&plan, opt);
 	/* The host's working directory and environment mean nothing in a root of its own. */

@@ -68,6 +68,12 @@ struct trap_options {
 	bool snapshot;
 	uint64_t disk_size;
 	uint64_t ram_size;		/* sizes the guest's tmpfs mounts */
+	/*
+	 * The VM console's pty slave, made the guest's fds 0-2, controlling
+	 * terminal and /dev/console; < 0: the guest shares porthole-hv's own
+	 * stdio (--console stdio, for tests).
+	 */
+	int console_fd;
 };
 
 /*
