@@ -254,7 +254,7 @@ build/fuzz/fuzz-vmci: tests/fuzz/fuzz-vmci.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guest-clock
 build/fuzz/fuzz-guest-clock: tests/fuzz/fuzz-guest-clock.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-control
-build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c $(FUZZ_DEVICE_SRCS)
+build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c hypervisor/console.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guestinfo
 build/fuzz/fuzz-guestinfo: tests/fuzz/fuzz-guestinfo.c $(FUZZ_DEVICE_SRCS)
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c

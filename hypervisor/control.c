@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "control-proto.h"
 #include "control.h"
 #include "devices/copypaste.h"
@@ -52,6 +53,7 @@ struct control {
 	bool tools_running;		/* as last seen by on_expire */
 	uint64_t status_reads;		/* PH_CTL_STATUS requests: shows who polls */
 	bool events_stopped;		/* vm->notify unhooked (the VM may be gone) */
+	struct console *console;	/* NULL: none (KVM engine) */
 };
 
 /* What changed, as PH_CTL_EVENT words: fixed strings, never guest text. */
@@ -96,6 +98,7 @@ static void client_free(gpointer p)
 {
 	struct client *c = p;
 
+	console_detach(c->ctl->console, c->id);
 	if (c->src)
 		g_source_remove(c->src);
 	/*
@@ -388,6 +391,21 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 			client_drop(c);
 		g_free(value);
 		return;
+	case PH_CTL_CONSOLE: {
+		int fd = c->ctl->console ? console_attach(c->ctl->console, c->id) : -ENODEV;
+
+		if (fd < 0) {
+			status = -fd;
+			break;
+		}
+		value = g_strdup_printf("log=%s\n", console_log_path(c->ctl->console));
+		if (send_reply(c, h->op, h->seq, 0, value, strlen(value), fd)) {
+			console_detach(c->ctl->console, c->id);
+			client_drop(c);
+		}
+		g_free(value);
+		return;
+	}
 	case PH_CTL_RESET_CHANNELS:
 		pthread_mutex_lock(&vm->lock);
 		if (vm->rpc)
@@ -567,6 +585,11 @@ static int prepare_dir(const char *dir, GError **error)
 		return -1;
 	}
 	return 0;
+}
+
+void control_set_console(struct control *ctl, struct console *con)
+{
+	ctl->console = con;
 }
 
 struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_opaque,

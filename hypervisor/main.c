@@ -3,6 +3,7 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
+ *                   [--root DIR [--snapshot] [--disk-size SIZE] | --host-root]
  *                   [--cpuid auto|fault|patch|off] [--testdev] [--no-seccomp]
  *                   [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
@@ -26,14 +27,17 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
+#include "console.h"
 #include "control-proto.h"
 #include "control.h"
 #include "engines/kvm.h"
+#include "engines/sandbox.h"
 #include "engines/trap.h"
 #include "thread-filter.h"
 #include "vm.h"
@@ -124,6 +128,39 @@ static char *default_guest(void)
 		return g_strdup("porthole-guestd");
 	}
 	return path;
+}
+
+/*
+ * Where a VM keeps what outlives a run (its --root overlay's upper layer):
+ * $XDG_STATE_HOME/porthole/vms/NAME, made private to us.  NULL after
+ * saying why.
+ */
+static char *vm_state_dir(const char *name)
+{
+	g_autofree char *dir = g_build_filename(g_get_user_state_dir(), "porthole", "vms", name,
+						NULL);
+
+	if (g_mkdir_with_parents(dir, 0700) || chmod(dir, 0700)) {
+		fprintf(stderr, "porthole-hv run: the VM's state directory %s: %s\n", dir,
+			g_strerror(errno));
+		return NULL;
+	}
+	return g_steal_pointer(&dir);
+}
+
+/* The VM console, its log next to the control socket. */
+static struct console *open_console(const char *name, GError **error)
+{
+	char dir[PATH_MAX];
+	g_autofree char *log = NULL;
+
+	if (ph_ctl_dir(dir, sizeof(dir))) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+			    "the VM console: no directory for its log");
+		return NULL;
+	}
+	log = g_strdup_printf("%s/%s.console.log", dir, name);
+	return console_open(log, error);
 }
 
 static gboolean quit_loop(gpointer p)
@@ -246,9 +283,11 @@ static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-	g_autofree char *overlay = NULL, *cpuid = NULL;
+	g_autofree char *overlay = NULL, *cpuid = NULL, *root = NULL, *disk_size = NULL;
+	g_autofree char *state_dir = NULL, *console_mode = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
+	gboolean host_root = FALSE, snapshot = FALSE;
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
 	int seccomp_mode;
 	bool filter_failed;
@@ -259,6 +298,22 @@ static int cmd_run(int argc, char **argv)
 		  "Make a host directory writable in the guest", "HOST_DIR[:GUEST_DIR]" },
 		{ "overlay", 0, 0, G_OPTION_ARG_FILENAME, &overlay,
 		  "Lay a host tree read-only over the guest's / (e.g. an unpacked package)", "DIR" },
+		{ "root", 0, 0, G_OPTION_ARG_FILENAME, &root,
+		  "trap: run the guest on DIR as its / (nothing of the host visible but the "
+		  "shares); its writes go to an overlay kept with the VM's state", "DIR" },
+		{ "host-root", 0, 0, G_OPTION_ARG_NONE, &host_root,
+		  "trap: the guest's / is the host's, read-only (the default without --root; "
+		  "for tests and quick runs: every host file you can read, the guest can)", NULL },
+		{ "snapshot", 0, 0, G_OPTION_ARG_NONE, &snapshot,
+		  "With --root: keep the guest's writes in memory and throw them away at exit", NULL },
+		{ "disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size,
+		  "With --root --snapshot: cap on what the guest writes to its / (default 4G)",
+		  "SIZE" },
+		{ "console", 0, 0, G_OPTION_ARG_STRING, &console_mode,
+		  "trap: the guest's fds 0-2: pty (a VM console, logged, reached with "
+		  "'porthole-ctl console VM'; the default) or stdio (porthole-hv's own, for tests: "
+		  "the guest can reach your terminal and log) (default: $PORTHOLE_CONSOLE, else pty)",
+		  "MODE" },
 		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap, kvm)",
 		  "ENGINE" },
 		{ "payload", 0, 0, G_OPTION_ARG_FILENAME, &payload,
@@ -290,11 +345,12 @@ static int cmd_run(int argc, char **argv)
 	g_autoptr(GPtrArray) share_list = g_ptr_array_new_with_free_func(g_free);
 	struct vm_config cfg = { .ram_size = 1ull << 30 };
 	struct control *ctl;
+	struct console *con = NULL;
 	struct run run = { .status = 1 };
 	char *guest_argv_default[2] = { NULL, NULL };
 	char **guest_argv;
 	GThread *thread;
-	uint64_t ram_size;
+	uint64_t ram_size, disk_bytes = SANDBOX_DEFAULT_DISK_SIZE;
 	const char *why;
 
 	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
@@ -346,6 +402,30 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (ram)
 		cfg.ram_size = ram_size;
+	if (disk_size && (why = parse_size(disk_size, &disk_bytes))) {
+		fprintf(stderr, "porthole-hv run: --disk-size '%s': %s (examples: 512M, 4G)\n",
+			disk_size, why);
+		return 2;
+	}
+	if (!console_mode && g_getenv("PORTHOLE_CONSOLE") && *g_getenv("PORTHOLE_CONSOLE"))
+		console_mode = g_strdup(g_getenv("PORTHOLE_CONSOLE"));
+	if (console_mode && strcmp(console_mode, "pty") && strcmp(console_mode, "stdio")) {
+		fprintf(stderr, "porthole-hv run: bad --console '%s' (pty or stdio)\n", console_mode);
+		return 2;
+	}
+	if (root && host_root) {
+		fprintf(stderr, "porthole-hv run: --root and --host-root exclude each other\n");
+		return 2;
+	}
+	if (!root && (snapshot || disk_size)) {
+		fprintf(stderr, "porthole-hv run: --snapshot and --disk-size go with --root\n");
+		return 2;
+	}
+	if (root && (root[0] != '/' || !g_file_test(root, G_FILE_TEST_IS_DIR))) {
+		fprintf(stderr, "porthole-hv run: --root '%s': not the absolute path of a directory\n",
+			root);
+		return 2;
+	}
 	if (vendor && strlen(vendor) > 12) {
 		fprintf(stderr, "porthole-hv run: --cpuid-vendor takes at most 12 characters\n");
 		return 2;
@@ -371,12 +451,22 @@ static int cmd_run(int argc, char **argv)
 	guest_argv = argv + 1;
 	if (argc > 1 && !strcmp(argv[1], "--"))
 		guest_argv++;
-	if (run.kvm && (*guest_argv || shares || overlay)) {
-		fprintf(stderr, "porthole-hv run: a guest command, --share and --overlay are for the trap "
-			"engine; with --engine kvm the guest is --payload or --kernel\n");
+	if (run.kvm && (*guest_argv || shares || overlay || root || host_root)) {
+		fprintf(stderr, "porthole-hv run: a guest command, --share, --overlay, --root and "
+			"--host-root are for the trap engine; with --engine kvm the guest is --payload "
+			"or --kernel\n");
 		return 2;
 	}
-	if (!*guest_argv) {
+	if (root && !snapshot) {
+		state_dir = vm_state_dir(name);
+		if (!state_dir)
+			return 1;
+	}
+	if (!*guest_argv && root) {
+		/* A root of its own boots its own init. */
+		guest_argv_default[0] = g_strdup("/sbin/init");
+		guest_argv = guest_argv_default;
+	} else if (!*guest_argv) {
 		guest_argv_default[0] = default_guest();
 		guest_argv = guest_argv_default;
 	}
@@ -421,11 +511,32 @@ static int cmd_run(int argc, char **argv)
 	}
 	g_message("VM '%s' (%s engine, %llu MiB RAM): control socket %s", name, cfg.engine,
 		  (unsigned long long)(cfg.ram_size >> 20), control_socket_path(ctl));
+	run.topt.console_fd = -1;
+	if (!run.kvm && g_strcmp0(console_mode, "stdio")) {
+		con = open_console(name, &err);
+		if (!con) {
+			fprintf(stderr, "porthole-hv: %s\n", err->message);
+			control_stop(ctl);
+			vm_destroy(run.vm);
+			return 1;
+		}
+		run.topt.console_fd = console_guest_fd(con);
+		control_set_console(ctl, con);
+		console_start(con);
+		g_message("console: 'porthole-ctl console %s', log %s", name, console_log_path(con));
+	} else if (!run.kvm) {
+		g_message("console: the guest shares porthole-hv's stdio (--console stdio)");
+	}
 
 	run.topt.cpuid = cpuid ? (enum trap_cpuid_mode)trap_cpuid_mode_parse(cpuid) : TRAP_CPUID_AUTO;
 	run.topt.argv = guest_argv;
 	run.topt.hostname = name;
 	run.topt.overlay = overlay;
+	run.topt.root = root;
+	run.topt.state_dir = state_dir;
+	run.topt.snapshot = snapshot;
+	run.topt.disk_size = disk_bytes;
+	run.topt.ram_size = cfg.ram_size;
 	run.topt.n_shares = share_list->len;
 	{
 		struct trap_share *flat = g_new0(struct trap_share, share_list->len + 1);
@@ -442,6 +553,8 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	if (con)
+		console_drain(con);
 
 	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
 	/* No request may reach the VM from here on; pending replies still go out. */
@@ -451,6 +564,7 @@ static int cmd_run(int argc, char **argv)
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	control_stop(ctl);
+	console_close(con);
 	g_main_loop_unref(run.loop);
 	g_free((void *)run.topt.shares);
 	g_free(guest_argv_default[0]);

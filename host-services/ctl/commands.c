@@ -20,6 +20,7 @@ static const struct ctl_command commands[] = {
 	{ "memory", "VM", 1, 1, false },
 	{ "reset-channels", "VM", 1, 1, false },
 	{ "stop", "VM", 1, 1, false },
+	{ "console", "VM", 1, 1, false },
 	{ "clock", "VM [--offset ±DURATION] [--rate PPM] [--raw]", 1, 6, false },
 	{ "clipboard-policy", "VM [host-to-guest=on|off] [guest-to-host=on|off] [max-size=BYTES]",
 	  1, 4, true },

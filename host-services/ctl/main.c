@@ -10,6 +10,7 @@
  *   porthole-ctl pointer VM X Y [BUTTONS [WHEEL]]  (absolute pointer event)
  *   porthole-ctl pointer-status VM
  *   porthole-ctl memory VM                  (maps guest RAM, prints its layout)
+ *   porthole-ctl console VM                 (this terminal on the VM console)
  *   porthole-ctl reset-channels VM
  *   porthole-ctl stop VM
  *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
@@ -28,6 +29,7 @@
 
 #include "backdoor/desktop.h"
 #include "backdoor/input.h"
+#include "host-services/ctl/console.h"
 #include "host-services/ctl/commands.h"
 #include "host-services/ctl/dbus.h"
 #include "host-services/lib/porthole-host.h"
@@ -56,6 +58,8 @@ static int usage(FILE *f)
 		"  memory VM                 map the guest RAM and print its layout\n"
 		"  reset-channels VM         close the guest's RPC channels (tools reconnect)\n"
 		"  stop VM                   stop the VM\n"
+		"  console VM                this terminal on the VM console (trap engine); Ctrl-]\n"
+		"                            detaches\n"
 		"  clock VM [--offset ±DURATION] [--rate PPM]\n"
 		"                            show the guest clock (trap engine); jump it by\n"
 		"                            DURATION (e.g. +30s, -200ms, 1.5h) or make it run\n"
@@ -321,6 +325,9 @@ int main(int argc, char **argv)
 	st = ctl_check_arg_count(c, argc - 1, argv + 1);
 	if (st)
 		return st;
+	/* Not a call but a session: no D-Bus equivalent. */
+	if (!strcmp(cmd, "console"))
+		return ctl_console(argv[2]);
 	if (use_dbus || ctl_dbus_wanted() || !strcmp(cmd, "monitor"))
 		return ctl_dbus_main(c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "list")) {

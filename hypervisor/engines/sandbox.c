@@ -8,7 +8,12 @@
  *     `- helper: unshare(USER|NS) -> U1, maps "0 <our uid> 1"
  *          builds the guest root in U1's mount namespace:
  *            tmpfs on /tmp, host / rbound at /tmp/newroot, all of it made
- *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE), then
+ *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE) -- or
+ *            with --root DIR an overlayfs at /tmp/newroot, DIR read-only
+ *            below, the VM's upper layer (state dir, or a size-capped
+ *            tmpfs for --snapshot) above, the host's /proc and /sys bound
+ *            read-only at proc and sys only so that the kernel lets pid 1
+ *            mount its own over them --, then
  *            fresh tmpfs on tmp, var/tmp, run, dev (with null, zero, full,
  *            random, urandom, tty bound in, a private devpts and shm), the
  *            --overlay tree laid over it (read-only overlayfs per
@@ -97,12 +102,22 @@ struct plan {
 	size_t n_shares;
 	const struct trap_share *shares;
 	const char *overlay;
+	const char *root;	/* --root DIR, or NULL: the host's / read-only */
+	const char *state_dir;	/* --root without --snapshot: upper/ and work/ live here */
+	char rw_opts[64];	/* --snapshot: the tmpfs holding the upper layer */
+	char tmp_opts[64], run_opts[64], shm_opts[64];
+	char *const *envp;	/* NULL: the hypervisor's environment */
+	int console_fd;		/* the guest's fds 0-2, or -1 for ours */
+	char console_path[64];	/* its /dev/pts path */
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, ready_w, ready_r, go_r, go_w;
 	int alive_r;		/* pid 1's: EOF once the helper is gone */
 };
 
 /* ---- async-signal-safe helpers for the children ---- */
+
+/* Where say() goes: porthole-hv's stderr, also once the guest's is the console. */
+static int say_fd = STDERR_FILENO;
 
 static void say(const char *a, const char *b, const char *c, int err)
 {
@@ -123,7 +138,7 @@ static void say(const char *a, const char *b, const char *c, int err)
 			buf[n++] = *p;
 	}
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0) {
+	if (write(say_fd, buf, n) < 0) {
 		/* nowhere left to report it */
 	}
 }
@@ -567,7 +582,7 @@ static int open_in_root(const char *path, bool create, bool as_file)
 	return in_root(path, O_PATH);
 }
 
-static int setup_dev(void)
+static int setup_dev(const struct plan *p)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
@@ -575,6 +590,7 @@ static int setup_dev(void)
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
+	char at[64];
 	int devfd;
 
 	if (do_mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
@@ -608,11 +624,32 @@ static int setup_dev(void)
 	}
 	mkdirat(devfd, "pts", 0755);
 	mkdirat(devfd, "shm", 01777);
+	if (p->console_fd >= 0) {
+		int fd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			close(fd);
+			fd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		/*
+		 * By its path: the fd's mount is the host's, in another mount
+		 * namespace, which a bind mount cannot take from.
+		 */
+		snprintf(at, sizeof(at), "/proc/self/fd/%d", fd);
+		if (fd < 0 || mount(p->console_path, at, NULL, MS_BIND, NULL)) {
+			say("binding /dev/console to ", p->console_path, NULL, errno);
+			if (fd >= 0)
+				close(fd);
+			close(devfd);
+			return -1;
+		}
+		close(fd);
+	}
 	close(devfd);
 	if (mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620"))
 		say("no private devpts (no ptys in the guest)", NULL, NULL, errno);
-	if (do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+	if (do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, p->shm_opts))
 		return -1;
 	return 0;
 }
@@ -832,9 +869,82 @@ static int setup_overlay(int tree_fd)
 	return overlay_dir("", 0);
 }
 
+/* --root: the layers of the guest's root, in the staging tmpfs until pivot_root. */
+#define LOWER		STAGE "/lower"
+#define RW		STAGE "/rw"
+
+/*
+ * Mount the guest root at NEWROOT: `root_dir_fd` (--root DIR, O_PATH)
+ * read-only as the lower layer of an overlayfs whose upper layer is in
+ * `state_fd` (kept across runs) or, for -1 (--snapshot), on a size-capped
+ * tmpfs that goes away with the guest.  userxattr: overlayfs in a user
+ * namespace keeps its metadata in user.overlay.* (trusted.* needs the
+ * initial namespace's CAP_SYS_ADMIN).
+ */
+static void mount_guest_root(const struct plan *p, int root_dir_fd, int state_fd,
+			     const int *kernel_fds)
+{
+	static const char *const needed[] = { "proc", "sys", "dev", "tmp", "run" };
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int dst;
+
+	if (mkdir(LOWER, 0755) || mkdir(RW, 0755))
+		die("mkdir " STAGE "/...", NULL, errno);
+	dst = open(LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0 || bind_fd(root_dir_fd, dst, "the --root directory"))
+		_exit(EXIT_SETUP);
+	close(dst);
+	close(root_dir_fd);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, LOWER, AT_RECURSIVE, &ro, sizeof(ro)))
+		die("making the --root directory read-only", NULL, errno);
+	if (state_fd < 0) {
+		if (do_mount("tmpfs", RW, "tmpfs", MS_NOSUID | MS_NODEV, p->rw_opts))
+			_exit(EXIT_SETUP);
+	} else {
+		dst = open(RW, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dst < 0 || bind_fd(state_fd, dst, "the VM's state directory"))
+			_exit(EXIT_SETUP);
+		close(dst);
+		close(state_fd);
+	}
+	if ((mkdir(RW "/upper", 0755) && errno != EEXIST) ||
+	    (mkdir(RW "/work", 0700) && errno != EEXIST))
+		die("mkdir upper/work for the guest root's overlay", NULL, errno);
+	if (do_mount("overlay", NEWROOT, "overlay", MS_NOSUID | MS_NODEV,
+		     "lowerdir=" LOWER ",upperdir=" RW "/upper,workdir=" RW "/work,userxattr"))
+		die("cannot lay a writable overlay over the --root directory", NULL, 0);
+	/* A bare root may lack the mount points the sandbox needs. */
+	for (size_t i = 0; i < G_N_ELEMENTS(needed); i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), NEWROOT "/%s", needed[i]);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			die("mkdir in the guest root: ", path, errno);
+	}
+	/*
+	 * The kernel lets a user namespace mount proc or sysfs only where
+	 * one is fully visible already: the host's, read-only, to be
+	 * covered by the guest's own (and locked under it, see the top).
+	 */
+	for (int i = 0; i < 2; i++) {
+		const char *at = i ? NEWROOT "/sys" : NEWROOT "/proc";
+
+		dst = open(at, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dst < 0 || bind_fd(kernel_fds[i], dst, at))
+			_exit(EXIT_SETUP);
+		close(dst);
+		close(kernel_fds[i]);
+		if (syscall(SYS_mount_setattr, AT_FDCWD, at, AT_RECURSIVE, &ro, sizeof(ro)))
+			die("making read-only: ", at, errno);
+	}
+}
+
 static void build_root(const struct plan *p)
 {
-	int *src_fds = NULL, tree, overlay_fd = -1;
+	int *src_fds = NULL, tree = -1, overlay_fd = -1, root_dir_fd = -1, state_fd = -1;
+	int kernel_fds[2] = { -1, -1 };
 
 	/* Shares first: the tmpfs on STAGE may hide them. */
 	if (p->n_shares) {
@@ -853,35 +963,56 @@ static void build_root(const struct plan *p)
 			die("--overlay ", p->overlay, errno);
 	}
 
-	/*
-	 * A detached copy of the host's tree, taken before the staging tmpfs
-	 * exists so that it is not part of it (a plain rbind where
-	 * open_tree() is missing).
-	 */
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
-			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (p->root) {
+		/* Opened before the staging tmpfs can hide them (they may be under /tmp). */
+		root_dir_fd = open(p->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_dir_fd < 0)
+			die("--root ", p->root, errno);
+		kernel_fds[0] = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		kernel_fds[1] = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (kernel_fds[0] < 0 || kernel_fds[1] < 0)
+			die("open /proc, /sys", NULL, errno);
+		if (p->state_dir) {
+			state_fd = open(p->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (state_fd < 0)
+				die("the VM's state directory ", p->state_dir, errno);
+		}
+	} else {
+		/*
+		 * A detached copy of the host's tree, taken before the staging
+		 * tmpfs exists so that it is not part of it (a plain rbind
+		 * where open_tree() is missing).
+		 */
+		tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
+				    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	}
 	if (do_mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m"))
 		_exit(EXIT_SETUP);
 	if (mkdir(NEWROOT, 0755))
 		die("mkdir " NEWROOT, NULL, errno);
-	if (tree >= 0) {
-		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, NEWROOT, MOVE_MOUNT_F_EMPTY_PATH))
-			die("attaching the copy of the host's tree", NULL, errno);
-		close(tree);
-	} else if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL)) {
-		_exit(EXIT_SETUP);
+	if (p->root) {
+		mount_guest_root(p, root_dir_fd, state_fd, kernel_fds);
+	} else {
+		if (tree >= 0) {
+			if (syscall(SYS_move_mount, tree, "", AT_FDCWD, NEWROOT,
+				    MOVE_MOUNT_F_EMPTY_PATH))
+				die("attaching the copy of the host's tree", NULL, errno);
+			close(tree);
+		} else if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL)) {
+			_exit(EXIT_SETUP);
+		}
+		if (make_tree_readonly())
+			die("cannot make the guest's view of the host read-only", NULL, 0);
 	}
-	if (make_tree_readonly())
-		die("cannot make the guest's view of the host read-only", NULL, 0);
 
-	if (do_mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") ||
-	    do_mount("tmpfs", NEWROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
+	if (do_mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts) ||
+	    do_mount("tmpfs", NEWROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, p->run_opts))
 		_exit(EXIT_SETUP);
 	if (access(NEWROOT "/var/tmp", F_OK) == 0 &&
-	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts))
 		_exit(EXIT_SETUP);
 	root_open();
-	if (setup_dev() || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
+	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
 		_exit(EXIT_SETUP);
 	seal_mirrors();
 	close(root_fd);
@@ -1066,6 +1197,31 @@ static void mount_pseudo(const char *type, const char *dst, bool required)
 		die("mounting the guest's ", dst, errno);
 }
 
+/*
+ * Make the console the guest's fds 0-2 and controlling terminal, in a
+ * session of its own (no way back to porthole-hv's terminal or log through
+ * /proc/self/fd or /dev/tty), and close every other fd but a close-on-exec
+ * copy of our stderr for say().
+ */
+static void attach_console(int console)
+{
+	int err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+
+	if (err_fd < 0)
+		die("dup", NULL, errno);
+	say_fd = err_fd;
+	if (setsid() < 0)
+		die("setsid", NULL, errno);
+	for (int fd = 0; fd < 3; fd++) {
+		if (dup2(console, fd) != fd)
+			die("dup2 of the console", NULL, errno);
+	}
+	if (ioctl(STDIN_FILENO, TIOCSCTTY, 0))
+		die("making the console the controlling terminal", NULL, errno);
+	close_range(3, (unsigned int)err_fd - 1, 0);
+	close_range((unsigned int)err_fd + 1, ~0u, 0);
+}
+
 static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
 {
 	struct pollfd alive = { .fd = p->alive_r, .events = POLLIN };
@@ -1111,7 +1267,12 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(EXIT_SETUP);	/* the engine went away */
-	close_range(3, ~0u, 0);
+	if (p->console_fd >= 0)
+		attach_console(p->console_fd);
+	else
+		close_range(3, ~0u, 0);
+	if (p->envp)
+		environ = (char **)p->envp;
 	execvp(p->argv[0], p->argv);
 	say("cannot run ", p->argv[0], NULL, errno);
 	_exit(127);
@@ -1239,6 +1400,41 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * The sizes of the guest's tmpfs mounts, from its RAM as a machine of that
+ * size would have them (half of it for /tmp, /var/tmp and /dev/shm each,
+ * a fifth for /run, as systemd does); their pages count against the VM's
+ * memory cgroup too.
+ */
+static void plan_sizes(struct plan *p, const struct trap_options *opt)
+{
+	unsigned long long ram = opt->ram_size ? opt->ram_size : 1ull << 30;
+	unsigned long long disk = opt->disk_size ? opt->disk_size : SANDBOX_DEFAULT_DISK_SIZE;
+
+	snprintf(p->tmp_opts, sizeof(p->tmp_opts), "mode=1777,size=%llu", ram / 2);
+	snprintf(p->shm_opts, sizeof(p->shm_opts), "mode=1777,size=%llu", ram / 2);
+	snprintf(p->run_opts, sizeof(p->run_opts), "mode=0755,size=%llu", ram / 5);
+	snprintf(p->rw_opts, sizeof(p->rw_opts), "mode=0755,size=%llu", disk);
+}
+
+/*
+ * A clean environment for a guest on a root of its own: what a container
+ * manager gives its init (container= tells systemd where it runs).
+ */
+static char *const *guest_environment(void)
+{
+	static char term[64];
+	static char *envp[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "container=porthole", term, NULL,
+	};
+	const char *t = getenv("TERM");
+
+	snprintf(term, sizeof(term), "TERM=%s",
+		 t && *t && strlen(t) < 32 && !strpbrk(t, "/ ") ? t : "vt220");
+	return envp;
+}
+
 int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 {
 	static struct plan plan;	/* the fork copies it; static keeps it off a small stack */
@@ -1255,6 +1451,14 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	}
 	if (check_shares(opt))
 		return -1;
+	if (opt->root && (opt->root[0] != '/' || !g_file_test(opt->root, G_FILE_TEST_IS_DIR))) {
+		g_warning("--root %s: needs the absolute path of a directory", opt->root);
+		return -1;
+	}
+	if (opt->root && !opt->snapshot && !opt->state_dir) {
+		g_warning("--root without --snapshot needs the VM's state directory");
+		return -1;
+	}
 	if (opt->overlay && (opt->overlay[0] != '/' || !g_file_test(opt->overlay, G_FILE_TEST_IS_DIR))) {
 		g_warning("--overlay %s: needs the absolute path of a directory", opt->overlay);
 		return -1;
@@ -1263,14 +1467,35 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 		g_warning("pipe: %s", g_strerror(errno));
 		goto fail;
 	}
-	cwd = g_get_current_dir();
 	memset(&plan, 0, sizeof(plan));
+	cwd = g_get_current_dir();
 	plan.argv = opt->argv;
 	plan.hostname = opt->hostname && opt->hostname[0] ? opt->hostname : "porthole";
 	plan.cwd = cwd;
 	plan.shares = opt->shares;
 	plan.n_shares = opt->n_shares;
 	plan.overlay = opt->overlay;
+	plan.root = opt->root;
+	plan.console_fd = opt->console_fd;
+	if (opt->console_fd >= 0) {
+		g_autofree char *fdpath = g_strdup_printf("/proc/self/fd/%d", opt->console_fd);
+		g_autofree char *name = g_file_read_link(fdpath, NULL);
+
+		if (!name || !g_str_has_prefix(name, "/dev/pts/") ||
+		    strlen(name) >= sizeof(plan.console_path)) {
+			g_warning("the console pty has no name in /dev/pts");
+			goto fail;
+		}
+		strcpy(plan.console_path, name);
+	}
+	plan.state_dir = opt->snapshot ? NULL : opt->state_dir;
+	plan_sizes(&plan, opt);
+	/* The host's working directory and environment mean nothing in a root of its own. */
+	if (opt->root) {
+		g_free(cwd);
+		cwd = NULL;
+		plan.envp = guest_environment();
+	}
 	plan.trace_exec_maps = opt->cpuid == TRAP_CPUID_PATCH;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());

@@ -9,7 +9,9 @@
 #ifndef PORTHOLE_HV_TRAP_H
 #define PORTHOLE_HV_TRAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct vm;
 
@@ -54,6 +56,24 @@ struct trap_options {
 	 * directory of the same path, as if a package had been unpacked there.
 	 */
 	const char *overlay;
+	/*
+	 * NULL: the guest's / is the host's, read-only (--host-root).  Else a
+	 * host directory that becomes the guest's / (--root), with the
+	 * guest's writes going to an overlayfs upper layer: `state_dir`'s
+	 * upper/ and work/ (kept across runs), or with `snapshot` a tmpfs of
+	 * `disk_size` bytes thrown away at exit.
+	 */
+	const char *root;
+	const char *state_dir;
+	bool snapshot;
+	uint64_t disk_size;
+	uint64_t ram_size;		/* sizes the guest's tmpfs mounts */
+	/*
+	 * The VM console's pty slave, made the guest's fds 0-2, controlling
+	 * terminal and /dev/console; < 0: the guest shares porthole-hv's own
+	 * stdio (--console stdio, for tests).
+	 */
+	int console_fd;
 };
 
 /*
