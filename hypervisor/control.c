@@ -202,7 +202,7 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	g_string_append_printf(s, "name=%s\nengine=%s\nstate=%s\nuptime=%.1f\nram=%llu\n",
 			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
 			       (unsigned long long)vm->ram_size);
-	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	g_string_append_printf(s, "pid=%d\nboots=%u\n", (int)getpid(), vm->boots);
 	g_string_append_printf(s, "control.status-reads=%llu\ncontrol.subscribers=%u\n",
 			       (unsigned long long)++c->ctl->status_reads, count_subscribers(c->ctl));
 	if (vm->engine_status)

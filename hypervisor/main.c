@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -110,24 +112,43 @@ static char *default_name(void)
 	return g_strdup_printf("vm-%d", (int)getpid());
 }
 
-/* The default guest: the guest daemon installed next to us. */
-static char *default_guest(void)
+/* This program's directory (NULL when unknown). */
+static char *self_dir(void)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *dir, *path;
 
 	if (n <= 0)
-		return g_strdup("porthole-guestd");
+		return NULL;
 	self[n] = '\0';
-	dir = g_path_get_dirname(self);
-	path = g_build_filename(dir, "porthole-guestd", NULL);
-	g_free(dir);
-	if (access(path, X_OK)) {
+	return g_path_get_dirname(self);
+}
+
+/*
+ * The first of `candidates` (relative to our directory) that exists with
+ * `mode` (access(2)), or NULL.
+ */
+static char *find_next_to_us(const char *const *candidates, int mode)
+{
+	g_autofree char *dir = self_dir();
+
+	for (; dir && *candidates; candidates++) {
+		char *path = g_build_filename(dir, *candidates, NULL);
+
+		if (!access(path, mode))
+			return path;
 		g_free(path);
-		return g_strdup("porthole-guestd");
 	}
-	return path;
+	return NULL;
+}
+
+/* The default guest: the guest daemon installed next to us. */
+static char *default_guest(void)
+{
+	static const char *const guestd[] = { "porthole-guestd", NULL };
+	char *path = find_next_to_us(guestd, X_OK);
+
+	return path ? path : g_strdup("porthole-guestd");
 }
 
 /*
@@ -279,6 +300,81 @@ static int catch_signals(void)
 	return 0;
 }
 
+/*
+ * A guest with a root of its own is a machine: when it resets (its pid 1
+ * ended by SIGHUP, TRAP_GUEST_RESET) it starts again from its init.  The
+ * hypervisor's threads cannot start processes once filtered
+ * (thread-filter.c), so each boot is a child of this small supervisor, made
+ * before any thread or filter exists: the child says "reset" on a pipe and
+ * exits, and the supervisor starts the next.  Signals that stop a VM are
+ * passed on to the running boot.  Returns our exit status, or -1 in a child
+ * (which runs the VM, boot number in *boot, pipe in *reset_fd).
+ */
+#define RESET_MIN_INTERVAL_S	2	/* a guest resetting in a loop waits this long */
+
+static volatile sig_atomic_t supervised_child;
+
+static void pass_signal_on(int sig)
+{
+	if (supervised_child > 0)
+		kill(supervised_child, sig);
+}
+
+static int supervise_boots(unsigned int *boot, int *reset_fd)
+{
+	static const int passed[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = pass_signal_on, .sa_flags = SA_RESTART };
+	sigset_t block, old;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < G_N_ELEMENTS(passed); i++) {
+		sigaction(passed[i], &sa, NULL);
+		sigaddset(&block, passed[i]);
+	}
+	for (*boot = 1;; ++*boot) {
+		gint64 started = g_get_monotonic_time();
+		int fds[2], st;
+		char said = 0;
+		pid_t pid;
+
+		if (pipe2(fds, O_CLOEXEC)) {
+			fprintf(stderr, "porthole-hv: pipe: %s\n", g_strerror(errno));
+			return 1;
+		}
+		/* No signal lost between fork and publishing the child's pid. */
+		sigprocmask(SIG_BLOCK, &block, &old);
+		pid = fork();
+		if (pid == 0) {
+			for (size_t i = 0; i < G_N_ELEMENTS(passed); i++)
+				signal(passed[i], SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			close(fds[0]);
+			*reset_fd = fds[1];
+			return -1;
+		}
+		supervised_child = pid;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(fds[1]);
+		if (pid < 0) {
+			fprintf(stderr, "porthole-hv: fork: %s\n", g_strerror(errno));
+			close(fds[0]);
+			return 1;
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		supervised_child = 0;
+		if (read(fds[0], &said, 1) != 1)
+			said = 0;
+		close(fds[0]);
+		if (said != 'R')
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (g_get_monotonic_time() - started < RESET_MIN_INTERVAL_S * G_USEC_PER_SEC)
+			g_usleep(RESET_MIN_INTERVAL_S * G_USEC_PER_SEC);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
@@ -352,6 +448,8 @@ static int cmd_run(int argc, char **argv)
 	GThread *thread;
 	uint64_t ram_size, disk_bytes = SANDBOX_DEFAULT_DISK_SIZE;
 	const char *why;
+	unsigned int boot = 1;
+	int reset_fd = -1;
 
 	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
 				     "Without a command, the guest runs porthole-guestd.");
@@ -493,6 +591,12 @@ static int cmd_run(int argc, char **argv)
 	cfg.no_hb = no_hb;
 	cfg.testdev = testdev;
 	cfg.sync_time = sync_time;
+	if (root) {
+		int ret = supervise_boots(&boot, &reset_fd);
+
+		if (ret >= 0)
+			return ret;
+	}
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at
@@ -503,6 +607,7 @@ static int cmd_run(int argc, char **argv)
 	run.vm = vm_create(&cfg);
 	if (!run.vm)
 		return 1;
+	run.vm->boots = boot;
 	ctl = control_start(run.vm, stop_vm, NULL, &err);
 	if (!ctl) {
 		fprintf(stderr, "porthole-hv: %s\n", err->message);
@@ -556,7 +661,19 @@ static int cmd_run(int argc, char **argv)
 	if (con)
 		console_drain(con);
 
-	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	if (run.status == TRAP_GUEST_RESET && reset_fd >= 0) {
+		g_message("VM '%s': the guest reset itself (reboot): starting it again from its "
+			  "init (boot %u)", name, boot + 1);
+		if (write(reset_fd, "R", 1) != 1)
+			g_warning("cannot tell the supervisor to restart: %s", g_strerror(errno));
+		run.status = 0;
+	} else if (run.status == TRAP_GUEST_RESET) {
+		/* The host's own root is not a machine to restart: it ends as before. */
+		g_message("VM '%s': the guest asked for a reset; without --root it ends", name);
+		run.status = 128 + SIGHUP;
+	} else {
+		g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	}
 	/* No request may reach the VM from here on; pending replies still go out. */
 	control_quiesce(ctl);
 	vm_destroy(run.vm);
@@ -597,6 +714,50 @@ static void probe_kvm(void)
 	printf("kvm=yes%s\n", ecx & (1u << 31) ? " (nested: this host is itself a VM)" : "");
 }
 
+/*
+ * porthole-hv image create [--force] [DIR]: the guest image, built by its
+ * recipe (installer/image/build-image.sh, which mmdebstrap does the work
+ * for) into DIR or the cache, whose path it prints.  From a build tree the
+ * recipe is the checkout's and the init build/image/porthole-init;
+ * installed, both under PREFIX/share/porthole/image.
+ */
+static int cmd_image(int argc, char **argv)
+{
+	static const char *const recipes[] = { "../../installer/image/build-image.sh",
+					       "../share/porthole/image/build-image.sh", NULL };
+	static const char *const inits[] = { "../image/porthole-init",
+					     "../share/porthole/image/porthole-init", NULL };
+	g_autofree char *recipe = NULL, *init = NULL;
+	GPtrArray *args;
+
+	if (argc < 2 || strcmp(argv[1], "create")) {
+		fprintf(stderr, "usage: porthole-hv image create [--force] [DIR]\n"
+			"Builds the Debian 12 guest image (mmdebstrap) into DIR, by default\n"
+			"the cache (~/.cache/porthole/images), reused while its recipe is the same;\n"
+			"prints its directory, for 'porthole-hv run --root DIR'.\n");
+		return 2;
+	}
+	recipe = g_strdup(g_getenv("PORTHOLE_IMAGE_RECIPE"));
+	if (!recipe)
+		recipe = find_next_to_us(recipes, R_OK | X_OK);
+	init = find_next_to_us(inits, X_OK);
+	if (!recipe || !init) {
+		fprintf(stderr, "porthole-hv image: cannot find the image's %s next to porthole-hv\n",
+			!recipe ? "recipe (build-image.sh)" : "init (porthole-init)");
+		return 1;
+	}
+	args = g_ptr_array_new();
+	g_ptr_array_add(args, recipe);
+	g_ptr_array_add(args, "--init");
+	g_ptr_array_add(args, init);
+	for (int i = 2; i < argc; i++)
+		g_ptr_array_add(args, argv[i]);
+	g_ptr_array_add(args, NULL);
+	execv(recipe, (char **)args->pdata);
+	fprintf(stderr, "porthole-hv image: %s: %s\n", recipe, g_strerror(errno));
+	return 1;
+}
+
 static int cmd_probe(void)
 {
 	int err = trap_probe_cpuid_faulting();
@@ -615,10 +776,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: porthole-hv run [OPTION...] [-- COMMAND [ARG...]]\n"
 		"       porthole-hv probe\n"
+		"       porthole-hv image create [--force] [DIR]\n"
 		"       porthole-hv --version\n"
 		"\n"
 		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
 		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode; KVM).\n"
+		"'image create' builds the Debian 12 guest image for 'run --root' (cached).\n"
 		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
 }
 
@@ -641,6 +804,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe();
+	if (!strcmp(argv[1], "image"))
+		return cmd_image(argc - 1, argv + 1);
 	fprintf(stderr, "porthole-hv: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

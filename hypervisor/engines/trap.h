@@ -83,6 +83,13 @@ struct trap_options {
  * be started (after logging why).  One engine per process at a time.
  */
 int trap_engine_run(struct vm *vm, const struct trap_options *opt);
+/*
+ * What trap_engine_run() returns when the guest asked for a reset: its pid 1
+ * ended by SIGHUP (reboot(2) RESTART in its PID namespace does that, and
+ * porthole-init where it may not call reboot(2)).  Power-off (reboot(2)
+ * POWER_OFF or HALT: ended by SIGINT) returns 0, as a normal exit does.
+ */
+#define TRAP_GUEST_RESET	(-2)
 
 /*
  * Thread-safe, async-signal-safe: kill the guest (SIGKILL to its first

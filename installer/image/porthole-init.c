@@ -477,13 +477,45 @@ static void start_unit(struct unit *u)
 		u->pid = 0;
 }
 
+static void free_unit(struct unit *u)
+{
+	for (int i = 0; i < u->n_pre; i++)
+		free(u->exec_pre[i]);
+	for (int i = 0; i < u->n_env; i++)
+		free(u->env[i]);
+	for (int i = 0; i < u->n_env_files; i++)
+		free(u->env_files[i]);
+	free(u->exec);
+	free(u->user);
+	free(u->group);
+	free(u->workdir);
+}
+
+/* Forget the units not started yet: the next load reads them as they are now. */
+static void forget_unstarted(void)
+{
+	int kept = 0;
+
+	for (int i = 0; i < n_units; i++) {
+		if (units[i].started)
+			units[kept++] = units[i];
+		else
+			free_unit(&units[i]);
+	}
+	n_units = kept;
+}
+
 static void boot(void)
 {
 	load_enabled_units();
 	for (int i = 0; i < n_units; i++)
 		if (units[i].type == T_ONESHOT && !units[i].started)
 			start_unit(&units[i]);
-	/* A oneshot may have enabled more (dpkg -i of a package with a unit). */
+	/*
+	 * A oneshot may have enabled or disabled units (dpkg -i of a package
+	 * with a unit): read them again.
+	 */
+	forget_unstarted();
 	load_enabled_units();
 	for (int i = 0; i < n_units; i++)
 		if (units[i].type == T_ONESHOT && !units[i].started)
