@@ -27,8 +27,9 @@ static const struct ctl_command commands[] = {
 	{ "clipboard-legacy", "VM get | VM set TEXT", 2, 3, false },
 	{ "resolution", "VM WIDTH HEIGHT", 3, 3, true },
 	{ "sync-time", "VM", 1, 1, true },
-	{ "shutdown", "VM", 1, 1, true },
-	{ "reboot", "VM", 1, 1, true },
+	{ "shutdown", "VM [--timeout SECONDS] [--force]", 1, 4, true },
+	{ "reboot", "VM [--timeout SECONDS]", 1, 3, true },
+	{ "poweroff", "VM", 1, 1, false },
 	{ "monitor", "[--count N]", 0, 2, true },
 };
 

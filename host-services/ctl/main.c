@@ -14,12 +14,14 @@
  *   porthole-ctl reset-channels VM
  *   porthole-ctl stop VM
  *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
- *   porthole-ctl resolution VM W H | sync-time VM | shutdown VM | reboot VM
+ *   porthole-ctl resolution VM W H | sync-time VM
+ *   porthole-ctl shutdown VM [--timeout S] [--force] | reboot VM [--timeout S] | poweroff VM
  *   porthole-ctl --dbus COMMAND ...        (through org.porthole.Host1: dbus.c)
  *   porthole-ctl monitor [--count N]       (D-Bus signals: dbus.c)
  *
  * Exit status: 0 done (a line says what), 1 failed, 2 bad usage (the argument
- * and why, then the synopsis): commands.c, shared with --dbus.
+ * and why, then the synopsis): commands.c, shared with --dbus; 3: shutdown
+ * --force powered the VM off hard after the guest did not shut down.
  */
 #include <errno.h>
 #include <math.h>
@@ -36,6 +38,7 @@
 
 #define DEFAULT_TIMEOUT_MS	5000
 #define TCLO_TIMEOUT_MS		15000	/* the hypervisor gives up after 10 s */
+#define POWER_TIMEOUT_S		60	/* shutdown/reboot: how long the guest may take */
 
 static int usage(FILE *f)
 {
@@ -72,7 +75,13 @@ static int usage(FILE *f)
 	fprintf(f,
 		"  resolution VM W H         ask the guest's desktop agent to resize its screen\n"
 		"  sync-time VM              the guest steps its clock to the host's (tools)\n"
-		"  shutdown VM | reboot VM   the guest tools run the guest's shutdown/reboot\n");
+		"  shutdown VM [--timeout S] [--force]\n"
+		"                            the guest tools shut the guest down; waits until the VM\n"
+		"                            stopped (default 60 s; exit 1 if refused or still up;\n"
+		"                            --force then powers it off hard: exit 3)\n"
+		"  reboot VM [--timeout S]   the guest tools restart the guest; waits until it has\n"
+		"                            started again (exit 1 if refused or not in time)\n"
+		"  poweroff VM               power the VM off hard (as stop)\n");
 	ctl_dbus_usage(f);
 	return f == stdout ? 0 : 2;
 }
@@ -289,6 +298,127 @@ static void print_failure(const char *vm, int st, const struct ph_reply *r)
 	if (st > 0)
 		fprintf(stderr, "porthole-ctl: %s: %s\n", vm,
 			r->data && r->data->len ? r->data->str : g_strerror(st));
+}
+
+/*
+ * The VM's state and boot count, without a word on failure: false when it
+ * cannot be reached (gone, or between two boots of a reset).
+ */
+static bool peek_vm(const char *vm, char *state, size_t state_size, guint64 *boots)
+{
+	g_autoptr(GError) err = NULL;
+	struct ph_reply r = { 0 };
+	int fd = ph_connect(vm, &err);
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (!ph_call(fd, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r, &err) && r.status == 0) {
+		g_auto(GStrv) lines = g_strsplit(r.data->str, "\n", -1);
+
+		*boots = 0;
+		g_strlcpy(state, "?", state_size);
+		for (char **l = lines; *l; l++) {
+			if (g_str_has_prefix(*l, "state="))
+				g_strlcpy(state, *l + 6, state_size);
+			else if (g_str_has_prefix(*l, "boots="))
+				*boots = g_ascii_strtoull(*l + 6, NULL, 10);
+		}
+		ok = true;
+	}
+	close(fd);
+	ph_reply_clear(&r);
+	return ok;
+}
+
+/* PH_CTL_STOP: the VM ends now, whatever its guest does.  0 or -1 (said why). */
+static int hard_power_off(const char *vm)
+{
+	struct ph_reply r = { 0 };
+	int st = call(vm, PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r);
+
+	print_failure(vm, st, &r);
+	ph_reply_clear(&r);
+	return st == 0 ? 0 : -1;
+}
+
+/*
+ * shutdown|reboot VM [--timeout S] [--force]: the guest tools get OS_Halt or
+ * OS_Reboot, then we wait until the VM has stopped (shutdown) or started
+ * again (reboot: its boot count grew), at most S seconds.  A refusal or a
+ * guest still up at the deadline fails (exit 1); with --force a shutdown
+ * then powers the VM off hard and says so (exit CTL_EXIT_FORCED).
+ */
+static int power_op(const struct ctl_command *c, const char *vm, int argc, char **argv)
+{
+	bool reboot = !strcmp(c->name, "reboot"), force = false, stopped = false;
+	const char *tclo = reboot ? "OS_Reboot" : "OS_Halt";
+	gint64 timeout_s = POWER_TIMEOUT_S, deadline;
+	struct ph_reply r = { 0 };
+	guint64 boots = 0, now_boots = 0;
+	char state[32];
+	int st;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--force") && !reboot) {
+			force = true;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (ctl_parse_number(c, "--timeout (seconds)", argv[++i], 1, 3600, &timeout_s))
+				return CTL_EXIT_USAGE;
+		} else {
+			return ctl_usage_error(c, "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!peek_vm(vm, state, sizeof(state), &boots)) {
+		/* Says why (no such VM, ...). */
+		st = call(vm, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
+		print_failure(vm, st, &r);
+		ph_reply_clear(&r);
+		return CTL_EXIT_FAILED;
+	}
+	st = call(vm, PH_CTL_TCLO, tclo, TCLO_TIMEOUT_MS, &r);
+	if (st == 0 && !g_str_has_prefix(r.data->str, "OK")) {
+		fprintf(stderr, "porthole-ctl: %s: the guest refused %s: ", vm, c->name);
+		ctl_put_guest_text(stderr, r.data->str);
+		fputc('\n', stderr);
+	} else if (st != 0) {
+		print_failure(vm, st, &r);
+	}
+	if (st == 0 && g_str_has_prefix(r.data->str, "OK")) {
+		ctl_report_guest_action(vm, c->name, 0, 0);
+		fflush(stdout);
+		deadline = g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC;
+		while (g_get_monotonic_time() < deadline) {
+			bool up = peek_vm(vm, state, sizeof(state), &now_boots);
+
+			if (reboot && up && now_boots > boots && !strcmp(state, "running")) {
+				ph_reply_clear(&r);
+				ctl_done(vm, "the guest restarted (boot %" G_GUINT64_FORMAT ")",
+					 now_boots);
+				return CTL_EXIT_OK;
+			}
+			if (!reboot && (!up || !strcmp(state, "stopped"))) {
+				stopped = true;
+				break;
+			}
+			g_usleep(100 * 1000);
+		}
+		if (stopped) {
+			ph_reply_clear(&r);
+			ctl_done(vm, "the guest shut down; the VM has stopped");
+			return CTL_EXIT_OK;
+		}
+		fprintf(stderr, "porthole-ctl: %s: the guest did not %s within %" G_GINT64_FORMAT
+			" s%s\n", vm, reboot ? "restart" : "stop", timeout_s,
+			force ? "" : reboot ? "" : " (--force, or 'porthole-ctl poweroff', powers it "
+			"off hard)");
+	}
+	ph_reply_clear(&r);
+	if (force && !hard_power_off(vm)) {
+		ctl_done(vm, "powered off hard (the guest did not shut down by itself)");
+		return CTL_EXIT_FORCED;
+	}
+	return CTL_EXIT_FAILED;
 }
 
 int main(int argc, char **argv)
@@ -514,11 +644,15 @@ int main(int argc, char **argv)
 			ret = 0;
 		}
 		print_failure(vm, st, &r);
-	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time") ||
-		   !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
+	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
+		ret = power_op(c, vm, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "poweroff")) {
+		ret = hard_power_off(vm) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+		if (!ret)
+			ctl_done(vm, "powered off");
+	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time")) {
 		/* The TCLO commands behind porthole-hostd's methods of the same meaning. */
-		const char *tclo = !strcmp(cmd, "sync-time") ? "Time_Synchronize 1" :
-				   !strcmp(cmd, "shutdown") ? "OS_Halt" : "OS_Reboot";
+		const char *tclo = "Time_Synchronize 1";
 		g_autofree char *resize = NULL;
 		guint w = 0, h = 0;
 
