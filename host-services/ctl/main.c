@@ -300,37 +300,6 @@ static void print_failure(const char *vm, int st, const struct ph_reply *r)
 			r->data && r->data->len ? r->data->str : g_strerror(st));
 }
 
-/*
- * The VM's state and boot count, without a word on failure: false when it
- * cannot be reached (gone, or between two boots of a reset).
- */
-static bool peek_vm(const char *vm, char *state, size_t state_size, guint64 *boots)
-{
-	g_autoptr(GError) err = NULL;
-	struct ph_reply r = { 0 };
-	int fd = ph_connect(vm, &err);
-	bool ok = false;
-
-	if (fd < 0)
-		return false;
-	if (!ph_call(fd, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r, &err) && r.status == 0) {
-		g_auto(GStrv) lines = g_strsplit(r.data->str, "\n", -1);
-
-		*boots = 0;
-		g_strlcpy(state, "?", state_size);
-		for (char **l = lines; *l; l++) {
-			if (g_str_has_prefix(*l, "state="))
-				g_strlcpy(state, *l + 6, state_size);
-			else if (g_str_has_prefix(*l, "boots="))
-				*boots = g_ascii_strtoull(*l + 6, NULL, 10);
-		}
-		ok = true;
-	}
-	close(fd);
-	ph_reply_clear(&r);
-	return ok;
-}
-
 /* PH_CTL_STOP: the VM ends now, whatever its guest does.  0 or -1 (said why). */
 static int hard_power_off(const char *vm)
 {
@@ -351,13 +320,12 @@ static int hard_power_off(const char *vm)
  */
 static int power_op(const struct ctl_command *c, const char *vm, int argc, char **argv)
 {
-	bool reboot = !strcmp(c->name, "reboot"), force = false, stopped = false;
-	const char *tclo = reboot ? "OS_Reboot" : "OS_Halt";
-	gint64 timeout_s = POWER_TIMEOUT_S, deadline;
-	struct ph_reply r = { 0 };
-	guint64 boots = 0, now_boots = 0;
-	char state[32];
-	int st;
+	bool reboot = !strcmp(c->name, "reboot"), force = false;
+	gint64 timeout_s = POWER_TIMEOUT_S;
+	g_autofree char *reply = NULL;
+	g_autoptr(GError) err = NULL;
+	struct ph_vm_peek peek;
+	int res;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--force") && !reboot) {
@@ -369,51 +337,34 @@ static int power_op(const struct ctl_command *c, const char *vm, int argc, char 
 			return ctl_usage_error(c, "unexpected argument '%s'", argv[i]);
 		}
 	}
-	if (!peek_vm(vm, state, sizeof(state), &boots)) {
-		/* Says why (no such VM, ...). */
-		st = call(vm, PH_CTL_STATUS, NULL, DEFAULT_TIMEOUT_MS, &r);
-		print_failure(vm, st, &r);
-		ph_reply_clear(&r);
-		return CTL_EXIT_FAILED;
-	}
-	st = call(vm, PH_CTL_TCLO, tclo, TCLO_TIMEOUT_MS, &r);
-	if (st == 0 && !g_str_has_prefix(r.data->str, "OK")) {
-		fprintf(stderr, "porthole-ctl: %s: the guest refused %s: ", vm, c->name);
-		ctl_put_guest_text(stderr, r.data->str);
-		fputc('\n', stderr);
-	} else if (st != 0) {
-		print_failure(vm, st, &r);
-	}
-	if (st == 0 && g_str_has_prefix(r.data->str, "OK")) {
+	res = ph_power_op(vm, reboot, (int)timeout_s, &reply, &err);
+	if (reply && res != PH_POWER_REFUSED)
 		ctl_report_guest_action(vm, c->name, 0, 0);
-		fflush(stdout);
-		deadline = g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC;
-		while (g_get_monotonic_time() < deadline) {
-			bool up = peek_vm(vm, state, sizeof(state), &now_boots);
-
-			if (reboot && up && now_boots > boots && !strcmp(state, "running")) {
-				ph_reply_clear(&r);
-				ctl_done(vm, "the guest restarted (boot %" G_GUINT64_FORMAT ")",
-					 now_boots);
-				return CTL_EXIT_OK;
-			}
-			if (!reboot && (!up || !strcmp(state, "stopped"))) {
-				stopped = true;
-				break;
-			}
-			g_usleep(100 * 1000);
-		}
-		if (stopped) {
-			ph_reply_clear(&r);
+	switch (res) {
+	case PH_POWER_DONE:
+		if (!reboot)
 			ctl_done(vm, "the guest shut down; the VM has stopped");
-			return CTL_EXIT_OK;
-		}
+		else if (ph_peek_vm(vm, &peek))
+			ctl_done(vm, "the guest restarted (boot %" G_GUINT64_FORMAT ")", peek.boots);
+		else
+			ctl_done(vm, "the guest restarted");
+		return CTL_EXIT_OK;
+	case PH_POWER_REFUSED:
+		fprintf(stderr, "porthole-ctl: %s: the guest refused %s: ", vm, c->name);
+		ctl_put_guest_text(stderr, reply);
+		fputc('\n', stderr);
+		break;
+	case PH_POWER_TIMEOUT:
+		fflush(stdout);
 		fprintf(stderr, "porthole-ctl: %s: the guest did not %s within %" G_GINT64_FORMAT
 			" s%s\n", vm, reboot ? "restart" : "stop", timeout_s,
-			force ? "" : reboot ? "" : " (--force, or 'porthole-ctl poweroff', powers it "
+			force || reboot ? "" : " (--force, or 'porthole-ctl poweroff', powers it "
 			"off hard)");
+		break;
+	default:
+		fprintf(stderr, "porthole-ctl: %s\n", err ? err->message : "failed");
+		return CTL_EXIT_FAILED;
 	}
-	ph_reply_clear(&r);
 	if (force && !hard_power_off(vm)) {
 		ctl_done(vm, "powered off hard (the guest did not shut down by itself)");
 		return CTL_EXIT_FORCED;

@@ -243,6 +243,12 @@ if want clipboard || want agent_idle; then
 	fi
 fi
 
+# ---- the Debian guest image: boot to tools, idle CPU of the booted guest (tests/bench/image.sh) ----
+if want image; then
+	echo "# image: boot to guest tools (3 boots) and idle CPU over 10 s (~30 s; builds the image once)" >&2
+	bash "$(dirname "$0")/image.sh" "$build" || echo "# image: FAILED (see above)" >&2
+fi
+
 # ---- idle costs: a guestd-only VM, porthole-hostd with 1 and 32 VMs (tests/bench/idle.sh) ----
 if want idle_guestd_vm_cpu || want hostd_idle_cpu; then
 	if ! command -v dbus-run-session >/dev/null; then
