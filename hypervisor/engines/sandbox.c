@@ -80,6 +80,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "../guest-cgroup.h"
 #include "sandbox.h"
 
 #ifndef CLONE_NEWTIME
@@ -120,6 +121,10 @@ struct plan {
 	int map_sock;		/* ranged: the helper's end of the map handshake */
 	int lower_tree, state_tree;	/* ranged as root: id-mapped copies, from the engine */
 	int to_pid1_r, to_pid1_w;	/* the helper tells pid 1 that U2 is mapped */
+	/* The VM's cgroups: the helper joins them first; pid 1 mounts the delegated one. */
+	int n_cgroups;
+	char cgroup_procs[GUEST_CGROUP_MAX][PATH_MAX];
+	enum { CG_NONE, CG_V1_SYSTEMD, CG_V2 } cgroup_mount;
 	char console_path[64];	/* its /dev/pts path */
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, ready_w, ready_r, go_r, go_w;
@@ -1249,6 +1254,26 @@ static void attach_console(int console)
 	close_range((unsigned int)err_fd + 1, ~0u, 0);
 }
 
+/*
+ * Pid 1: the guest's cgroup tree, rooted at the VM's cgroup (our cgroup
+ * namespace), where an init looks for it.  Without it the guest runs
+ * anyway, after a line.
+ */
+static void mount_cgroups(const struct plan *p)
+{
+	static const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (p->cgroup_mount == CG_V2) {
+		if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, NULL))
+			say("mounting the guest's cgroup2 tree", NULL, NULL, errno);
+	} else if (p->cgroup_mount == CG_V1_SYSTEMD) {
+		if (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", flags, "mode=0755,size=64k") ||
+		    mkdir("/sys/fs/cgroup/systemd", 0755) ||
+		    mount("cgroup", "/sys/fs/cgroup/systemd", "cgroup", flags, "none,name=systemd"))
+			say("mounting the guest's name=systemd cgroup tree", NULL, NULL, errno);
+	}
+}
+
 /* Pid 1: wait until the helper has mapped U2; our pid as the host sees it. */
 static pid_t await_map(const struct plan *p)
 {
@@ -1345,6 +1370,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	prctl(PR_SET_DUMPABLE, 1);
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
+	mount_cgroups(p);
 	if (sethostname(p->hostname, strlen(p->hostname)))
 		die("sethostname", NULL, errno);
 	loopback_up();
@@ -1465,6 +1491,13 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	if (procfd < 0)
 		die("open /proc", NULL, errno);
 
+	/* Before any guest process exists, and while we may still write there. */
+	for (int i = 0; i < p->n_cgroups; i++) {
+		int err = write_file_at(AT_FDCWD, p->cgroup_procs[i], "0");
+
+		if (err)
+			die("joining the VM's cgroup ", p->cgroup_procs[i], -err);
+	}
 	/* Root's supplementary groups (gid 0 among them) must not follow the guest. */
 	if (geteuid() == 0 && setgroups(0, NULL))
 		die("setgroups", NULL, errno);
@@ -1498,7 +1531,7 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	 * be mapped by a process privileged over the parent namespace.
 	 */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
-		CLONE_NEWIPC;
+		CLONE_NEWIPC | CLONE_NEWCGROUP;
 	pid1 = (pid_t)syscall(SYS_clone, flags | CLONE_UNTRACED | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid1 < 0)
 		die("clone (guest namespaces)", NULL, errno);
@@ -1877,6 +1910,40 @@ static void plan_sizes(struct plan *p, const struct trap_options *opt)
 }
 
 /*
+ * The cgroups the helper joins, and the delegated one made the guest
+ * root's: the directory and the files that move processes and hand
+ * controllers down, never the limits (v2's delegation model; v1's
+ * name=systemd has no limits).
+ */
+static void plan_cgroups(struct plan *p, const struct guest_cgroup *cg, const struct id_plan *ids)
+{
+	static const char *const owned[] = { "", "cgroup.procs", "cgroup.threads",
+					     "cgroup.subtree_control", "tasks" };
+
+	p->n_cgroups = 0;
+	p->cgroup_mount = CG_NONE;
+	if (!cg)
+		return;
+	for (int i = 0; i < cg->n && i < GUEST_CGROUP_MAX; i++) {
+		snprintf(p->cgroup_procs[i], sizeof(p->cgroup_procs[i]), "%s/cgroup.procs",
+			 cg->dirs[i]);
+		p->n_cgroups++;
+	}
+	if (!cg->delegated)
+		return;
+	p->cgroup_mount = cg->v2 ? CG_V2 : CG_V1_SYSTEMD;
+	if (ids->how != IDS_DIRECT)
+		return;	/* guest root is us, or files can't be given away (newuidmap) */
+	for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
+		g_autofree char *path = g_build_filename(cg->delegated, owned[i], NULL);
+
+		if (chown(path, ids->uid_base, ids->gid_base) && errno != ENOENT)
+			g_message("cgroup: chown %s to the guest's root: %s", path,
+				  g_strerror(errno));
+	}
+}
+
+/*
  * A clean environment for a guest on a root of its own: what a container
  * manager gives its init (container= tells systemd where it runs).
  */
@@ -1976,6 +2043,7 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	plan.go_r = go[0];
 	plan.go_w = go[1];
 	plan.alive_r = -1;
+	plan_cgroups(&plan, opt->cgroup, &ids);
 	plan.ranged = ids.how != IDS_SINGLE;
 	snprintf(plan.inner_map, sizeof(plan.inner_map), "0 0 %u", plan.ranged ? GUEST_IDS : 1);
 	plan.map_sock = map_sv[1];
