@@ -515,6 +515,25 @@ static gboolean on_client(gint fd, GIOCondition cond, gpointer p)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Whether process `pid` is in another user namespace than ours: a guest
+ * of the trap engine (or any sandboxed process) even where its uid is
+ * ours (--host-root, or no range of guest ids).  A peer we may not look
+ * at (another uid: root) is not taken for one.
+ */
+static bool peer_in_other_userns(pid_t pid)
+{
+	char path[64], theirs[64], ours[64];
+	ssize_t n, m;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	n = readlink(path, theirs, sizeof(theirs) - 1);
+	m = readlink("/proc/self/ns/user", ours, sizeof(ours) - 1);
+	if (n <= 0 || m <= 0)
+		return n <= 0 && errno == ENOENT;	/* gone: refuse */
+	return n != m || memcmp(theirs, ours, (size_t)n);
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 {
 	struct control *ctl = p;
@@ -527,6 +546,12 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
 	    (cred.uid != getuid() && cred.uid != 0)) {
 		g_message("control: refusing a client of uid %u", (unsigned int)cred.uid);
+		close(cfd);
+		return G_SOURCE_CONTINUE;
+	}
+	if (peer_in_other_userns(cred.pid)) {
+		g_message("control: refusing process %d: it runs in another user namespace "
+			  "(a guest?)", (int)cred.pid);
 		close(cfd);
 		return G_SOURCE_CONTINUE;
 	}

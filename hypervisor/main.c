@@ -41,6 +41,7 @@
 #include "engines/kvm.h"
 #include "engines/sandbox.h"
 #include "engines/trap.h"
+#include "guest-cgroup.h"
 #include "thread-filter.h"
 #include "vm.h"
 
@@ -384,6 +385,8 @@ static int cmd_run(int argc, char **argv)
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
 	gboolean host_root = FALSE, snapshot = FALSE;
+	gint pids = GUEST_DEFAULT_PIDS;
+	struct guest_cgroup cgroup = { 0 };
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
 	int seccomp_mode;
 	bool filter_failed;
@@ -405,6 +408,9 @@ static int cmd_run(int argc, char **argv)
 		{ "disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size,
 		  "With --root --snapshot: cap on what the guest writes to its / (default 4G)",
 		  "SIZE" },
+		{ "pids", 0, 0, G_OPTION_ARG_INT, &pids,
+		  "trap: most processes and threads the guest may have at once (default 1024)",
+		  "N" },
 		{ "console", 0, 0, G_OPTION_ARG_STRING, &console_mode,
 		  "trap: the guest's fds 0-2: pty (a VM console, logged, reached with "
 		  "'porthole-ctl console VM'; the default) or stdio (porthole-hv's own, for tests: "
@@ -509,6 +515,10 @@ static int cmd_run(int argc, char **argv)
 		console_mode = g_strdup(g_getenv("PORTHOLE_CONSOLE"));
 	if (console_mode && strcmp(console_mode, "pty") && strcmp(console_mode, "stdio")) {
 		fprintf(stderr, "porthole-hv run: bad --console '%s' (pty or stdio)\n", console_mode);
+		return 2;
+	}
+	if (pids < 16 || pids > 4194304) {
+		fprintf(stderr, "porthole-hv run: --pids %d: 16 to 4194304\n", pids);
 		return 2;
 	}
 	if (root && host_root) {
@@ -642,6 +652,11 @@ static int cmd_run(int argc, char **argv)
 	run.topt.snapshot = snapshot;
 	run.topt.disk_size = disk_bytes;
 	run.topt.ram_size = cfg.ram_size;
+	if (!run.kvm) {
+		/* Before any guest process exists; the sandbox helper joins it. */
+		guest_cgroup_create(&cgroup, name, cfg.ram_size, (unsigned int)pids);
+		run.topt.cgroup = &cgroup;
+	}
 	run.topt.n_shares = share_list->len;
 	{
 		struct trap_share *flat = g_new0(struct trap_share, share_list->len + 1);
@@ -658,6 +673,7 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	guest_cgroup_destroy(&cgroup);
 	if (con)
 		console_drain(con);
 

@@ -11,7 +11,7 @@ libx11-dev libxext-dev libxrandr-dev libxdamage-dev libxfixes-dev libxtst-dev
 libx11-xcb-dev libxcb1-dev libxcb-shm0-dev libxrender-dev
 xserver-xorg-core xserver-xorg-video-dummy xvfb x11-utils x11-xserver-utils
 xdotool xclip xauth x11-apps openbox
-xterm
+xterm busybox-static uidmap
 haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils"
 
 missing=""

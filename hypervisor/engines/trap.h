@@ -74,6 +74,8 @@ struct trap_options {
 	 * stdio (--console stdio, for tests).
 	 */
 	int console_fd;
+	/* The VM's cgroups (guest-cgroup.h) the guest runs in, or NULL. */
+	const struct guest_cgroup *cgroup;
 };
 
 /*
