@@ -11,6 +11,7 @@
 #define PEEK_TIMEOUT_MS	5000
 #define TCLO_TIMEOUT_MS	15000	/* the hypervisor gives up on the guest after 10 s */
 #define POLL_US		(100 * 1000)
+#define FAILURE_GRACE_S	2	/* a failure report counts once the guest is still up this long */
 
 bool ph_peek_vm(const char *name, struct ph_vm_peek *peek)
 {
@@ -50,7 +51,7 @@ int ph_power_op(const char *name, bool reboot, int timeout_s, char **guest_reply
 	guint32 op = reboot ? 2 : 1;	/* GUESTOS_STATECHANGE_REBOOT / _HALT */
 	struct ph_vm_peek before, now;
 	struct ph_reply r = { 0 };
-	gint64 deadline;
+	gint64 deadline, failed_at = 0;
 
 	*guest_reply = NULL;
 	if (!ph_peek_vm(name, &before) ||
@@ -79,10 +80,17 @@ int ph_power_op(const char *name, bool reboot, int timeout_s, char **guest_reply
 		/* Unreachable between two boots of a reset: only a shutdown counts it. */
 		if (!reboot && (!up || !strcmp(now.state, "stopped")))
 			return PH_POWER_DONE;
-		/* The tools ran the guest's command and report that it failed. */
+		/*
+		 * The tools ran the guest's command and report that it failed, and
+		 * the guest is still up a while later (a guest going down may kill
+		 * the command, and the tools report that too).
+		 */
 		if (up && now.boots == before.boots &&
 		    now.statechange_reports > before.statechange_reports &&
-		    now.statechange_id == op && !now.statechange_ok) {
+		    now.statechange_id == op && !now.statechange_ok && !failed_at)
+			failed_at = g_get_monotonic_time();
+		if (up && failed_at &&
+		    g_get_monotonic_time() - failed_at >= FAILURE_GRACE_S * G_USEC_PER_SEC) {
 			g_free(*guest_reply);
 			*guest_reply = g_strdup_printf("ERROR the guest tools report that the "
 						       "guest's %s command failed",

@@ -685,6 +685,12 @@ static int ask_pid1(const char *name, int argc, char **argv)
 		fprintf(stderr, "%s -f: %s; asking init instead\n", name, strerror(errno));
 	}
 	sig = how == P_REBOOT ? SIGRTMIN + 5 : SIGRTMIN + 4;
+	/*
+	 * The init's SIGTERM to every process may come before we exit: our
+	 * caller (a guest tools daemon reporting the outcome to the host) must
+	 * see the exit 0 of a request that went through, not a kill.
+	 */
+	signal(SIGTERM, SIG_IGN);
 	if (kill(1, sig)) {
 		fprintf(stderr, "%s: cannot signal init: %s\n", name, strerror(errno));
 		return 1;
