@@ -5,7 +5,15 @@
  * Three processes and three user namespaces:
  *
  *   engine thread (host)
- *     `- helper: unshare(USER|NS) -> U1, maps "0 <our uid> 1"
+ *     `- helper: joins the VM's cgroups (guest-cgroup.h), drops root's
+ *          supplementary groups, unshare(USER|NS) -> U1, mapped
+ *            --host-root (or no id range): "0 <our uid> 1" by itself;
+ *            --root: "0 <base> 65536" + "65536 <our uid> 1" by the engine
+ *            (only a process privileged over the parent namespace may map
+ *            ids beyond its own: root writes it, users' newuidmap); the
+ *            helper then becomes U1's root, the guest root's host id;
+ *            as root the engine also hands it id-mapped copies of the
+ *            --root tree and the state dir (MOUNT_ATTR_IDMAP through U1);
  *          builds the guest root in U1's mount namespace:
  *            tmpfs on /tmp, host / rbound at /tmp/newroot, all of it made
  *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE) -- or
@@ -15,28 +23,36 @@
  *            read-only at proc and sys only so that the kernel lets pid 1
  *            mount its own over them --, then
  *            fresh tmpfs on tmp, var/tmp, run, dev (with null, zero, full,
- *            random, urandom, tty bound in, a private devpts and shm), the
- *            --overlay tree laid over it (read-only overlayfs per
- *            directory), the shares bound read-write, and pivot_root into it;
- *          unshare(USER|NS|PID|NET|UTS|IPC|TIME) -> U2, maps "0 0 1":
- *            U1's mounts are now locked (MNT_LOCKED, MNT_LOCK_READONLY),
- *            so guest root can neither remount them writable nor unmount
- *            them to look underneath;
- *          forks (CLONE_UNTRACED: a debugger following our forks, strace -f,
- *          must leave pid 1 to the engine's PTRACE_SEIZE):
+ *            random, urandom, tty bound in, /dev/console the VM console, a
+ *            private devpts and shm), the --overlay tree laid over it
+ *            (read-only overlayfs per directory), the shares bound
+ *            read-write, and pivot_root into it;
+ *          unshare(TIME) (for its children), then clones pid 1 into
+ *          USER|NS|PID|NET|UTS|IPC|CGROUP -> U2 (CLONE_UNTRACED: a debugger
+ *          following our forks, strace -f, must leave pid 1 to the engine's
+ *          PTRACE_SEIZE) and maps U2 "0 0 N" from outside (N = 65536 with
+ *          a range, else 1): U1's mounts are now locked (MNT_LOCKED,
+ *          MNT_LOCK_READONLY), so guest root can neither remount them
+ *          writable nor unmount them to look underneath; U1's id 65536
+ *          (us) is not in U2;
  *        `- guest pid 1: proc on /proc, sysfs on /sys (both read-only: the
- *             kernel insists, the host's are), hostname, lo up;
- *             unshare(USER|NS|UTS|IPC) -> U3, maps "0 0 1", which locks
+ *             kernel insists, the host's are), its cgroup tree on
+ *             /sys/fs/cgroup, hostname, lo up;
+ *             unshare(USER|NS|UTS|IPC) -> U3, mapped "0 0 N" by a child
+ *             left in U2 (again: from the parent namespace), which locks
  *             /proc too (else guest root could unmount it and find the
  *             host's /proc below);
  *             no_new_privs, seccomp filter, waits for the engine's
- *             PTRACE_SEIZE and go-ahead, closes every other fd, execvp.
+ *             PTRACE_SEIZE and go-ahead, takes the console as fds 0-2 and
+ *             controlling terminal in a session of its own, closes every
+ *             other fd, execvp.
  *
  * Guest root is root of U3 only: full capabilities over its own mounts,
  * hostname and IPC, none over the pid and net namespaces (owned by U2), so
  * it cannot mount another proc or sysfs.  Files it creates on shares belong
- * to the user running porthole-hv.
- *
+ * to the user running porthole-hv (--host-root), or to the guest's host id
+ * range (--root).
+
  * Between fork and exec only async-signal-safe calls: errors go to stderr
  * with write(2), strings are prepared before fork.
  *
