@@ -50,6 +50,9 @@ else
 	echo "== the guest image (porthole-hv image create; built once, then cached)"
 	image=$("$BIN/porthole-hv" image create | tail -1)
 	cp "$deb" "$demo/offer/"
+	# The guest's ids are a host range that is not ours (chosen at run
+	# time): it may write the shared log directory only if everyone may.
+	chmod 0777 "$demo/logs"
 	echo "   $image; $(basename "$deb") offered to the guest's first-boot dpkg -i"
 fi
 

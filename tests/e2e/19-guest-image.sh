@@ -35,7 +35,11 @@ boots() { status_field "$1" boots; }
 
 # ---- porthole-guestd, installed by dpkg in the guest ----
 log=$logs/guestd.log
-start_vm img-guestd "$log" --root "$image" --snapshot --share "$offer:/media/porthole-additions"
+# The image's X session logs to /var/log/porthole; the guest's ids are a host
+# range that is not ours.
+mkdir -p "$logs/guest" && chmod 0777 "$logs/guest"
+start_vm img-guestd "$log" --root "$image" --snapshot --share "$offer:/media/porthole-additions" \
+	--share "$logs/guest:/var/log/porthole"
 hv=$LAST_HV
 wait_until 60 "guest tools running" tools_running img-guestd
 grep -q '^porthole-init: booting (pid 1)' "$log" || die "porthole-init did not boot as pid 1: $(head -5 "$log")"
@@ -58,6 +62,10 @@ assert_match '^porthole-guestd ' "$(status_field img-guestd tools.description)" 
 wait_until 30 "porthole-agent reports the guest screen" ctl info-get img-guestd guestinfo.porthole.screen
 assert_match '^[0-9]+x[0-9]+$' "$(ctl info-get img-guestd guestinfo.porthole.screen)" \
 	"porthole-agent runs in the guest's X session (XDG autostart)"
+if grep -q 'no VMCI channel' "$logs/guest/session.log"; then
+	die "the agent has no VMCI channel: $(grep 'no VMCI channel' "$logs/guest/session.log")"
+fi
+ok "the agent reaches the VMCI device (video, input, clipboard) from the guest's id range"
 
 assert_eq 1 "$(boots img-guestd)" "first boot"
 out=$(ctl reboot img-guestd --timeout 60) || die "reboot failed: $out"
