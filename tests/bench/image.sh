@@ -27,9 +27,12 @@ image=$("$build/bin/porthole-hv" image create 2>/dev/null | tail -1) || {
 }
 make -s -C "$top/installer" BUILD="$build" >/dev/null
 offer=$(mktemp -d "$build/bench-offer.XXXXXX")
+chmod 0755 "$offer"	# the guest's ids are a host range that is not ours
 cp "$build"/packages/porthole-guest-additions_*.deb "$offer/"
 
-boot_ms() {
+# boot: starts the VM and waits for its tools; BOOT_MS says how long it took
+# (no $(...): the VM must stay our child).
+boot() {
 	local start end
 	start=$(date +%s%N)
 	"$build/bin/porthole-hv" run --name bench-image --root "$image" --snapshot \
@@ -40,7 +43,7 @@ boot_ms() {
 		[ $SECONDS -lt $end ] || { echo "# image: the tools never ran" >&2; exit 1; }
 		sleep 0.02
 	done
-	echo $((($(date +%s%N) - start) / 1000000))
+	BOOT_MS=$((($(date +%s%N) - start) / 1000000))
 }
 stop_vm() {
 	ctl stop bench-image >/dev/null 2>&1 || true
@@ -50,11 +53,12 @@ stop_vm() {
 
 times=()
 for _ in 1 2 3; do
-	times+=("$(boot_ms)")
+	boot
+	times+=("$BOOT_MS")
 	stop_vm
 done
 echo "bench image_boot_to_tools_ms $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p) ms"
-boot_ms >/dev/null
+boot
 sleep 5		# the X session and the agent settle
 echo "bench image_idle_cpu $(ms_per_s "$HV") ms/s"
 stop_vm
