@@ -10,8 +10,26 @@
 # powers it off hard.
 # The image is built once (about a minute, needs deb.debian.org) and cached
 # in ~/.cache/porthole/images; without mmdebstrap or the network this skips.
-. "$(dirname "$0")/lib.sh"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+# The D-Bus methods (porthole-hostd, activated on a private session bus, as
+# the tray calls them) wait the same way: Reboot and Shutdown with vmtoolsd,
+# Timeout from a guest that does not stop.
+. "$(dirname "$0")/private-bus.sh"
+
+. "$here/lib.sh"
+top=$(cd "$here/../.." && pwd)
+bus() { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus "$@"; }
+image_cleanup() {
+	local p
+	# The activated hostd is the bus's child, not ours: stop it by its bus name.
+	p=$(bus --method org.freedesktop.DBus.GetConnectionUnixProcessID org.porthole.Host1 2>/dev/null |
+		sed -n 's/^(uint32 \([0-9]*\),)$/\1/p')
+	[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	cleanup
+}
+trap image_cleanup EXIT
+# Activated services get the bus's environment: point it at this test's VMs.
+bus --method org.freedesktop.DBus.UpdateActivationEnvironment "{'XDG_RUNTIME_DIR': '$XDG_RUNTIME_DIR'}" >/dev/null
+dctl() { "$BIN/porthole-ctl" --dbus "$@"; }
 logs=$BUILD/tests/e2e-19
 rm -rf "$logs" && mkdir -p "$logs"
 
@@ -90,6 +108,10 @@ start_vm img-refuse "$log" --root "$image" --snapshot --share "$offer:/media/por
 hv=$LAST_HV
 wait_until 60 "guest tools running" tools_running img-refuse
 start=$SECONDS
+expect_fail 1 'org.porthole.Host1.Error.Timeout: the guest did not stop within 20 s' \
+	"a guest that does not stop: the D-Bus Shutdown fails with Timeout" -- dctl shutdown img-refuse
+[ $((SECONDS - start)) -le 30 ] || die "the D-Bus Shutdown took $((SECONDS - start)) s"
+start=$SECONDS
 expect_fail 1 'did not stop within 3 s' "a guest that does not stop: shutdown fails after --timeout" \
 	-- ctl shutdown img-refuse --timeout 3
 [ $((SECONDS - start)) -le 10 ] || die "shutdown --timeout 3 took $((SECONDS - start)) s"
@@ -110,7 +132,12 @@ assert_match '^open-vm-tools ' "$(status_field img-vmtools tools.description)" \
 out=$(ctl reboot img-vmtools --timeout 60) || die "reboot (vmtoolsd) failed: $out"
 assert_match 'restarted \(boot 2\)' "$out" "vmtoolsd's 'shutdown -r now' restarts the VM"
 wait_until 60 "vmtoolsd running after the reboot" tools_running img-vmtools
-out=$(ctl shutdown img-vmtools --timeout 60) || die "shutdown (vmtoolsd) failed: $out"
-assert_match 'the VM has stopped' "$out" "vmtoolsd's 'shutdown -h now' powers the VM off"
+out=$(dctl reboot img-vmtools) || die "--dbus reboot (vmtoolsd) failed: $out"
+assert_eq 3 "$(boots img-vmtools)" "the D-Bus Reboot returns once the VM restarted (boot 3)"
+wait_until 60 "vmtoolsd running after the second reboot" tools_running img-vmtools
+out=$(dctl shutdown img-vmtools) || die "--dbus shutdown (vmtoolsd) failed: $out"
+state=$(ctl status img-vmtools --raw 2>/dev/null | sed -n 's/^state=//p' || true)
+[ -z "$state" ] || [ "$state" = stopped ] || die "the VM is $state after the D-Bus Shutdown returned"
+ok "vmtoolsd's 'shutdown -h now': the D-Bus Shutdown returns once the VM stopped"
 wait_exit "$hv"
 assert_eq 0 "$HV_STATUS" "porthole-hv exits 0 after vmtoolsd's shutdown"
