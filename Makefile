@@ -73,9 +73,17 @@ GUEST_EXTRA += $(BUILD)/tests/guest/exec-timer-static
 # Host-side test helpers (e.g. a StatusNotifierWatcher written to the spec).
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(TEST_HOST_SRCS))
 
+# The guest image's init (installer/image/): part of the image, not of the
+# guest additions; never sanitized (it runs as the image's pid 1).
+IMAGE_INIT := $(BUILD)/image/porthole-init
+
 .SECONDARY:
-.PHONY: all deps check check-plain check-san unit e2e bench run install clean packages
-all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(GUEST_EXTRA) $(HOST_TESTS) $(PAYLOADS)
+.PHONY: all deps check check-plain check-san unit e2e bench run install clean packages image
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(GUEST_EXTRA) $(HOST_TESTS) $(PAYLOADS) $(IMAGE_INIT)
+
+$(IMAGE_INIT): installer/image/porthole-init.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $<
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -254,7 +262,7 @@ build/fuzz/fuzz-vmci: tests/fuzz/fuzz-vmci.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guest-clock
 build/fuzz/fuzz-guest-clock: tests/fuzz/fuzz-guest-clock.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-control
-build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c $(FUZZ_DEVICE_SRCS)
+build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c hypervisor/console.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guestinfo
 build/fuzz/fuzz-guestinfo: tests/fuzz/fuzz-guestinfo.c $(FUZZ_DEVICE_SRCS)
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
@@ -283,6 +291,10 @@ fuzz: fuzz-build
 BENCH ?=
 bench: all
 	@tests/bench/run.sh $(BUILD) '$(BENCH)'
+
+# ---- the guest image: a Debian 12 root with porthole-init (cached, see README) ----
+image: deps all
+	@$(BIN)/porthole-hv image create
 
 # ---- demo VM ----
 run: deps all

@@ -12,7 +12,8 @@
  * Each packet is a struct ph_ctl_hdr followed by `len` payload bytes.  A
  * request gets exactly one reply packet with the same `seq` and `op`.  Text
  * payloads are UTF-8 without a terminating NUL.  Replies to PH_CTL_MEMORY
- * carry the guest RAM memfd as SCM_RIGHTS ancillary data.
+ * carry the guest RAM memfd, to PH_CTL_CONSOLE the console pty's master, as
+ * SCM_RIGHTS ancillary data.
  */
 #ifndef PORTHOLE_CONTROL_PROTO_H
 #define PORTHOLE_CONTROL_PROTO_H
@@ -83,6 +84,14 @@ enum ph_ctl_op {
 	 * already waiting there).
 	 */
 	PH_CTL_EVENT = 11,
+	/*
+	 * "" -> "log=<path of the console log>\n", and the master of the
+	 * guest's console pty as SCM_RIGHTS (trap engine; ENODEV without a
+	 * console, EBUSY while another client has it).  The connection holds
+	 * the console until it closes; meanwhile the hypervisor does not read
+	 * it, so the log lacks what the guest wrote then.
+	 */
+	PH_CTL_CONSOLE = 12,
 
 	/*
 	 * VMCI (backdoor/vmci.h).  Binary payloads, little-endian structs.

@@ -86,6 +86,8 @@ struct vm {
 
 	enum { VM_STARTING, VM_RUNNING, VM_STOPPED } state;
 	int exit_status;
+	/* Guest starts: 1 at the first, one more at each reset (a guest reboot). */
+	unsigned int boots;
 
 	struct rpc_state *rpc;		/* devices/rpc.c */
 	struct vmci_state *vmci;	/* devices/vmci.c */

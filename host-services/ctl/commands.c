@@ -20,14 +20,16 @@ static const struct ctl_command commands[] = {
 	{ "memory", "VM", 1, 1, false },
 	{ "reset-channels", "VM", 1, 1, false },
 	{ "stop", "VM", 1, 1, false },
+	{ "console", "VM", 1, 1, false },
 	{ "clock", "VM [--offset ±DURATION] [--rate PPM] [--raw]", 1, 6, false },
 	{ "clipboard-policy", "VM [host-to-guest=on|off] [guest-to-host=on|off] [max-size=BYTES]",
 	  1, 4, true },
 	{ "clipboard-legacy", "VM get | VM set TEXT", 2, 3, false },
 	{ "resolution", "VM WIDTH HEIGHT", 3, 3, true },
 	{ "sync-time", "VM", 1, 1, true },
-	{ "shutdown", "VM", 1, 1, true },
-	{ "reboot", "VM", 1, 1, true },
+	{ "shutdown", "VM [--timeout SECONDS] [--force]", 1, 4, true },
+	{ "reboot", "VM [--timeout SECONDS]", 1, 3, true },
+	{ "poweroff", "VM", 1, 1, false },
 	{ "monitor", "[--count N]", 0, 2, true },
 };
 

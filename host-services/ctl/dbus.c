@@ -642,6 +642,8 @@ int ctl_dbus_main(const struct ctl_command *c, int argc, char **argv)
 		if (st)
 			return st;
 	}
+	if ((!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) && argc > 2)
+		return ctl_usage_error(c, "'%s' is for the control socket (without --dbus)", argv[2]);
 	if (!strcmp(cmd, "monitor")) {
 		st = parse_monitor_args(c, argc - 1, argv + 1, &count);
 		if (st)

@@ -542,7 +542,12 @@ struct tclo_job {
 	char *vm_name;
 	char *command;
 	bool want_ok;		/* a convenience method: only "OK" is success */
+	int power;		/* Shutdown (POWER_HALT) or Reboot: wait until done */
 };
+
+enum { POWER_NONE, POWER_HALT, POWER_REBOOT };
+/* How long Shutdown/Reboot wait for the VM (callers' default D-Bus timeout: 25 s). */
+#define POWER_WAIT_S	20
 
 static void tclo_job_free(gpointer p)
 {
@@ -559,6 +564,30 @@ static void tclo_thread(GTask *task, gpointer src, gpointer data, GCancellable *
 	GError *err = NULL;
 	struct ph_reply r;
 
+	if (j->power) {
+		char *reply = NULL;
+
+		switch (ph_power_op(j->vm_name, j->power == POWER_REBOOT, POWER_WAIT_S, &reply, &err)) {
+		case PH_POWER_DONE:
+			g_free(reply);
+			g_task_return_pointer(task, g_strdup("OK "), g_free);
+			return;
+		case PH_POWER_REFUSED:
+			g_task_return_pointer(task, reply, g_free);
+			return;
+		case PH_POWER_TIMEOUT:
+			g_free(reply);
+			g_task_return_new_error(task, hostd_error_quark(), ETIMEDOUT,
+						"the guest did not %s within %d s",
+						j->power == POWER_REBOOT ? "restart" : "stop",
+						POWER_WAIT_S);
+			return;
+		default:
+			g_free(reply);
+			g_task_return_error(task, err);
+			return;
+		}
+	}
 	if (ph_call_once(j->vm_name, PH_CTL_TCLO, j->command, TCLO_TIMEOUT_MS, &r, &err)) {
 		g_task_return_error(task, err);
 		return;
@@ -580,7 +609,10 @@ static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)
 	g_autofree char *valid = NULL;
 
 	if (!reply) {
-		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		bool timeout = err->domain == hostd_error_quark() && err->code == ETIMEDOUT;
+
+		g_dbus_method_invocation_return_dbus_error(inv, timeout ? ERROR_PREFIX "Timeout" :
+							   ERROR_PREFIX "Failed", err->message);
 		g_error_free(err);
 		return;
 	}
@@ -594,7 +626,8 @@ static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)
 			g_str_has_prefix(valid, "ERROR ") ? valid + 6 : valid);
 }
 
-static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command, bool want_ok)
+static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command, bool want_ok,
+		       int power)
 {
 	struct tclo_job *j = g_new0(struct tclo_job, 1);
 	GTask *task = g_task_new(NULL, NULL, tclo_done, inv);
@@ -602,6 +635,7 @@ static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command,
 	j->vm_name = g_strdup(vm->name);
 	j->command = command;
 	j->want_ok = want_ok;
+	j->power = power;
 	g_task_set_task_data(task, j, tclo_job_free);
 	g_task_run_in_thread(task, tclo_thread);
 	g_object_unref(task);
@@ -686,7 +720,7 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 								   "empty or too long command");
 			return;
 		}
-		start_tclo(vm, inv, g_strdup(cmd), false);
+		start_tclo(vm, inv, g_strdup(cmd), false, POWER_NONE);
 	} else if (!strcmp(method, "SetResolution")) {
 		guint32 w, h;
 
@@ -698,13 +732,13 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 		}
 		/* The session agent resizes (VMware's vmusr channel), not guestd. */
 		start_tclo(vm, inv, g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %u %u", w, h),
-			   true);
+			   true, POWER_NONE);
 	} else if (!strcmp(method, "SyncTime")) {
-		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true);
+		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true, POWER_NONE);
 	} else if (!strcmp(method, "Shutdown")) {
-		start_tclo(vm, inv, g_strdup("OS_Halt"), true);
+		start_tclo(vm, inv, g_strdup("OS_Halt"), true, POWER_HALT);
 	} else if (!strcmp(method, "Reboot")) {
-		start_tclo(vm, inv, g_strdup("OS_Reboot"), true);
+		start_tclo(vm, inv, g_strdup("OS_Reboot"), true, POWER_REBOOT);
 	} else if (!strcmp(method, "SetClipboardPolicy")) {
 		set_clipboard_policy(vm, params, inv);
 	} else {

@@ -40,7 +40,8 @@
 #define HOST_NAME	"org.porthole.Host1"
 #define HOST_PATH	"/org/porthole/Host1"
 #define HOST_VM_IFACE	"org.porthole.Host1.VM"
-#define CALL_TIMEOUT_MS	20000
+/* Above porthole-hostd's own wait for a Shutdown or Reboot to complete (20 s). */
+#define CALL_TIMEOUT_MS	30000
 
 static const char sni_xml[] =
 	"<node><interface name='" SNI_IFACE "'>"

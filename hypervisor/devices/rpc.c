@@ -71,6 +71,7 @@ struct rpc_state {
 	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
 	uint32_t statechange_id;
 	bool statechange_ok, statechange_set;
+	unsigned long statechange_reports;	/* so a host can tell a new report from the last */
 };
 
 /* Message bytes all channels may hold at once. */
@@ -282,6 +283,7 @@ static void cmd_statechange_status(struct rpc_state *rpc, char *args, struct rpc
 	rpc->statechange_id = id;
 	rpc->statechange_ok = ok;
 	rpc->statechange_set = true;
+	rpc->statechange_reports++;
 	vm_guest_log(rpc->vm, "guest tools report state change %u: %s", id,
 		     ok ? "success" : "failure");
 	reply_ok(r, NULL);
@@ -774,6 +776,7 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 			       (unsigned long long)rpc->tclo_polls);
 	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
 	if (rpc->statechange_set)
-		g_string_append_printf(out, "tools.statechange=%u %s\n", rpc->statechange_id,
-				       rpc->statechange_ok ? "success" : "failure");
+		g_string_append_printf(out, "tools.statechange=%u %s\ntools.statechange-reports=%lu\n",
+				       rpc->statechange_id, rpc->statechange_ok ? "success" : "failure",
+				       rpc->statechange_reports);
 }

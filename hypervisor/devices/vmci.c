@@ -1556,6 +1556,14 @@ static int guest_socket_open(struct vmci_state *st)
 		g_warning("vmci: guest socket %s: %s", st->sock_path, g_strerror(errno));
 		return -1;
 	}
+	/*
+	 * The guest reaches this socket through its bind mount at
+	 * /dev/porthole-vmci, and a --root guest's ids are a host range that is
+	 * not ours: connect(2) needs write permission on the socket.  Nobody
+	 * else on the host gets to it by its path: the directory is ours, 0700.
+	 */
+	if (chmod(st->sock_path, 0666))
+		g_warning("vmci: guest socket %s: chmod: %s", st->sock_path, g_strerror(errno));
 	st->listen_src = g_unix_fd_add(st->listen_fd, G_IO_IN, on_guest_connect, st);
 	return 0;
 }

@@ -1024,8 +1024,15 @@ void trap_engine_stop(void)
 
 static int exit_code(const struct engine *e)
 {
+	bool killed = !e->guest_fatal_sig && WIFSIGNALED(e->guest_status);
+
 	if (!e->guest_exited)
 		return -1;
+	/* A stop (porthole-ctl stop, a signal to us) is SIGKILL: never a reset. */
+	if (e->guest_fatal_sig == SIGHUP || (killed && WTERMSIG(e->guest_status) == SIGHUP))
+		return TRAP_GUEST_RESET;
+	if (killed && WTERMSIG(e->guest_status) == SIGINT)
+		return 0;	/* reboot(2) POWER_OFF/HALT: powered off */
 	if (e->guest_fatal_sig)
 		return 128 + e->guest_fatal_sig;
 	if (WIFEXITED(e->guest_status))
@@ -1203,11 +1210,11 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	g_debug("guest pid 1 is host pid %d", (int)sb.guest);
 	run_loop(&e);
 	ret = exit_code(&e);
-	if (ret < 0)
+	if (ret == -1)
 		g_warning("the guest's first process vanished without an exit status");
 	g_debug("guest done: %lu instructions emulated", e.traps);
 out:
-	/* Stopped while it was being set up: killed, not broken. */
+	/* Stopped while it was being set up (or resetting): killed, not broken. */
 	if (ret < 0 && atomic_load(&stop_requested))
 		ret = 128 + SIGKILL;
 	unpublish_guest();

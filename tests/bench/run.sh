@@ -6,6 +6,8 @@ build=$(cd "${1:-build}" && pwd)
 pattern=${2:-}
 export XDG_RUNTIME_DIR=$(mktemp -d /tmp/porthole-bench.XXXXXX)
 trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
+# The benchmarks print from inside the guest: on porthole-hv's stdio, not a VM console.
+export PORTHOLE_CONSOLE=stdio
 echo "# trap engine: backdoor round trip, RPC throughput (progress on stderr)" >&2
 "$build/bin/porthole-hv" run --name bench -- "$build/tests/guest/bench-guest" "$pattern" \
 	2> >(grep -v '^porthole-hv-Message' >&2)
@@ -257,6 +259,12 @@ if want clipboard || want agent_idle; then
 	else
 		bash "$(dirname "$0")/clipboard.sh" "$build" || echo "# clipboard: FAILED (see above)" >&2
 	fi
+fi
+
+# ---- the Debian guest image: boot to tools, idle CPU of the booted guest (tests/bench/image.sh) ----
+if want image; then
+	echo "# image: boot to guest tools (3 boots) and idle CPU over 10 s (~30 s; builds the image once)" >&2
+	bash "$(dirname "$0")/image.sh" "$build" || echo "# image: FAILED (see above)" >&2
 fi
 
 # ---- idle costs: a guestd-only VM, porthole-hostd with 1 and 32 VMs (tests/bench/idle.sh) ----

@@ -114,7 +114,9 @@ for bad in "{'bogus': <true>}" "{'max-size': <'big'>}" "{'host-to-guest': <uint6
 	assert_match "org.porthole.Host1.Error.InvalidArgs" "$out" "SetClipboardPolicy $bad: InvalidArgs"
 done
 
-out=$(vmcall alpha Reboot 2>&1) || die "Reboot: $out"
+out=$(vmcall alpha Reboot 2>&1) && die "Reboot must fail (guestd's reboot command fails): $out"
+assert_match "org.porthole.Host1.Error.GuestError: .*reboot command failed" "$out" \
+	"Reboot fails with GuestError when the guest's reboot command fails"
 wait_until 10 "reboot status" sh -c "$BIN/porthole-ctl status alpha --raw | grep -q '^tools.statechange=2 failure'"
 ok "Reboot reaches guestd, which reports the failed reboot command (statechange 2 failure)"
 

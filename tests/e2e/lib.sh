@@ -18,6 +18,10 @@ chmod 700 "$XDG_RUNTIME_DIR"
 # Guest processes are ptrace'd by the engine, so LeakSanitizer (which ptraces)
 # can't run inside them; the hypervisor itself keeps leak checking.
 GUEST_ENV="env ASAN_OPTIONS=detect_leaks=0"
+# Tests read what guest commands print from porthole-hv's own stdout and
+# stderr: guests share them (--console stdio) unless a test asks for the VM
+# console (--console pty, 18-guest-root.sh).
+export PORTHOLE_CONSOLE=stdio
 # How the trap engine intercepts guest cpuid in this run: PORTHOLE_CPUID
 # when set (run-e2e.sh's forced-patch pass sets it), else what auto picks here.
 CPUID_MODE=${PORTHOLE_CPUID:-$("$BIN/porthole-hv" probe | sed -n 's/^cpuid-auto=//p')}

@@ -1,0 +1,159 @@
+# A trap guest on a root of its own (--root): nothing of the host visible,
+# no way to the hypervisor's sockets, its stdio the VM console, uids that are
+# not the host user's, and limits (memory, processes, disk) that fail inside
+# the guest while the host stays responsive.  The root is built here from
+# busybox-static in a second; the guest's checks are busybox shell.
+# timeout: 240
+. "$(dirname "$0")/lib.sh"
+
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	[ -x /bin/busybox ] || skip "busybox-static is missing (installer/deps.sh installs it)"
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d "$BUILD/tests/e2e-18.XXXXXX")
+# Our own state dir, so runs never see another's overlay.
+export XDG_STATE_HOME=$work/state
+# This suite is about the console: no stdio sharing (lib.sh's default for tests).
+unset PORTHOLE_CONSOLE
+trap 'cleanup; rm -rf "$work"' EXIT
+
+root=$work/root
+mkdir -p "$root/bin" "$root/etc"
+cp "$BUSYBOX" "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list); do
+	[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
+done
+echo "root:x:0:0::/root:/bin/sh" >"$root/etc/passwd"
+share=$work/share
+mkdir -m 0777 "$share"
+
+# run_guest NAME [hv options] -- 'shell script': runs it as the guest (to
+# completion), its console log in $work/NAME.console, the hypervisor's in
+# $work/NAME.hv; the guest writes what the test checks to /share.
+run_guest() {
+	local name=$1; shift
+	local st=0
+	"$BIN/porthole-hv" run --name "$name" --share "$share:/share" "$@" >"$work/$name.hv" 2>&1 ||
+		st=$?
+	cp "$XDG_RUNTIME_DIR/porthole/$name.console.log" "$work/$name.console" 2>/dev/null || true
+	return $st
+}
+
+# ---- nothing of the host ----
+rm -f "$share"/*
+run_guest iso --root "$root" --snapshot -- /bin/sh -c "
+	cat /etc/shadow >/dev/null 2>&1 && echo shadow-readable >>/share/out
+	[ -e '$REPO' ] && echo checkout-visible >>/share/out
+	[ -e '$XDG_RUNTIME_DIR' ] && echo runtime-dir-visible >>/share/out
+	ls / >/share/ls
+	grep -c . /proc/net/unix >/share/unix-lines
+	grep -E 'porthole|\\.sock|@' /proc/net/unix >>/share/out
+	echo done >>/share/out"
+assert_eq done "$(cat "$share/out")" "the guest sees neither the host's /etc/shadow, the checkout, the runtime dir nor a host socket"
+assert_eq "bin dev etc proc run share sys tmp" "$(tr '\n' ' ' <"$share/ls" | sed 's/ $//')" \
+	"the guest's / is the --root tree and the mount points the sandbox makes"
+assert_eq 1 "$(cat "$share/unix-lines")" "/proc/net/unix lists no socket at all (header only): nothing to scan for"
+
+# ---- the console ----
+run_guest con --root "$root" --snapshot -- /bin/sh -c '
+	for fd in 0 1 2; do [ -t $fd ] || echo "fd $fd is not a terminal" >>/share/out; done
+	[ "$(readlink /proc/self/fd/0)" = "$(readlink /proc/self/fd/2)" ] || echo fds-differ >>/share/out
+	[ -c /dev/console ] || echo no-dev-console >>/share/out
+	echo FORGED-HV-LINE >>/proc/self/fd/1
+	echo "porthole-hv-Message: forged" >/dev/console
+	echo console-checked >>/share/out'
+assert_eq console-checked "$(cat "$share/out")" "fds 0-2 are one terminal and /dev/console exists"
+grep -q 'FORGED-HV-LINE' "$work/con.console" && ok "what the guest writes to /proc/self/fd/1 lands in the console log" ||
+	die "the guest's output is not in the console log"
+! grep -q 'FORGED\|forged' "$work/con.hv" && ok "... never in porthole-hv's own output" ||
+	die "the guest wrote into porthole-hv's log"
+rm -f "$share"/*
+
+# porthole-ctl console: a script's input reaches the guest's shell, its answer comes back.
+start_vm conctl "$work/conctl.hv" --root "$root" --snapshot -- /bin/sh -i
+out=$(printf 'echo answer-$((6 * 7))\n' | ctl console conctl)
+assert_match 'answer-42' "$out" "porthole-ctl console: input reaches the guest, its output comes back"
+out=$(printf 'echo second\n' | ctl console conctl)
+assert_match 'second' "$out" "... and again after a detach"
+ctl stop conctl >/dev/null
+wait_exit "$LAST_HV"
+
+# ---- uids ----
+run_guest ids --root "$root" --snapshot -- /bin/sh -c 'touch /share/by-guest-root; id -u >/share/id'
+range=$(sed -n 's/.*guest ids: 0-65535 are host uids \([0-9]*\)-.*/\1/p' "$work/ids.hv")
+[ -n "$range" ] || die "no 'guest ids' line in the log: $(cat "$work/ids.hv")"
+assert_eq 0 "$(cat "$share/id")" "the guest runs as its root"
+owner=$(stat -c %u "$share/by-guest-root")
+[ "$owner" = "$range" ] && [ "$owner" != "$(id -u)" ] &&
+	ok "a file guest root made on a share is owned by host uid $owner (the guest range), not by $(id -u)" ||
+	die "guest root's file is owned by $owner (range $range, host user $(id -u))"
+rm -f "$share"/*
+PORTHOLE_GUEST_IDS=single run_guest ids1 --root "$root" --snapshot -- /bin/sh -c 'touch /share/single'
+grep -q "guest ids: PORTHOLE_GUEST_IDS=single: the guest's root is you" "$work/ids1.hv" &&
+	ok "forced fallback to a single mapping says so in one line" || die "no fallback line"
+assert_eq "$(id -u)" "$(stat -c %u "$share/single")" "... and guest root is then the host user"
+rm -f "$share"/*
+
+# The control socket by path, from a guest whose uid is ours and which sees
+# it (--host-root: the host's tree, with a runtime dir outside the private
+# /tmp): refused for its user namespace.
+(
+	export XDG_RUNTIME_DIR=$work/run
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
+	start_vm hostroot "$work/hostroot.hv" --host-root -- sleep 60
+	run_guest probe --host-root -- /bin/sh -c \
+		"'$BIN/porthole-ctl' status hostroot >/share/ctl-out 2>&1; echo \$? >/share/ctl-st"
+	ctl stop hostroot >/dev/null
+	wait_exit "$LAST_HV"
+)
+[ "$(cat "$share/ctl-st")" != 0 ] && ok "a guest that reaches a control socket by path gets no answer" ||
+	die "a guest talked to VM hostroot: $(cat "$share/ctl-out")"
+grep -q 'refusing process .* another user namespace' "$work/hostroot.hv" &&
+	ok "... refused for its user namespace, and logged" || die "no refusal logged"
+rm -f "$share"/*
+
+# ---- the overlay: kept across runs, or thrown away; capped with --snapshot ----
+run_guest keep --root "$root" -- /bin/sh -c 'echo kept >/etc/motd'
+run_guest keep --root "$root" -- /bin/sh -c 'cat /etc/motd >/share/motd'
+assert_eq kept "$(cat "$share/motd")" "the guest's writes to / are kept across runs"
+[ ! -e "$root/etc/motd" ] && ok "... in the VM's overlay, not in the --root tree" || die "the --root tree was written"
+run_guest snap --root "$root" --snapshot -- /bin/sh -c 'echo x >/etc/motd'
+run_guest snap --root "$root" --snapshot -- /bin/sh -c 'cat /etc/motd >/share/motd2 2>&1 || echo gone >/share/motd2'
+assert_eq gone "$(cat "$share/motd2")" "--snapshot throws the writes away"
+run_guest full --root "$root" --snapshot --disk-size 8M -- /bin/sh -c \
+	'dd if=/dev/zero of=/big bs=1M count=16 2>/share/dd-err; echo $? >/share/dd-st'
+[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
+	ok "--disk-size 8M: writing 16 MiB fails in the guest (ENOSPC)" || die "the disk cap did not hold: $(cat "$share/dd-err")"
+rm -f "$share"/*
+
+# ---- limits ----
+run_guest mem --root "$root" --snapshot --ram 64M -- /bin/sh -c \
+	'dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo $? >/share/mem-st'
+st=$(cat "$share/mem-st")
+[ "$st" != 0 ] && ok "--ram 64M: a 128 MiB allocation fails in the guest (status $st)" ||
+	die "the guest allocated 2x --ram"
+grep -q 'cgroup:' "$work/mem.hv" && die "cgroup trouble: $(grep cgroup: "$work/mem.hv")"
+ok "the memory and pids cgroups were set up without complaint"
+
+start_vm bomb "$work/bomb.hv" --root "$root" --snapshot --pids 64 -- /bin/sh -c \
+	'b() { b | b & }; b; exec sleep 60'
+sleep 3
+t0=$(date +%s%N)
+ctl status bomb >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -lt 5000 ] && ok "the host answers during a fork bomb in the guest (porthole-ctl status in $ms ms)" ||
+	die "porthole-ctl status took $ms ms during the fork bomb"
+cg=$(sed -n 's/^[0-9]*:pids:\(.*\)/\1/p' /proc/self/cgroup)
+n=$(cat /sys/fs/cgroup/pids$cg/porthole-bomb-*/pids.current 2>/dev/null || echo none)
+[ "$n" != none ] && [ "$n" -le 64 ] && ok "the fork bomb stops at the pids cap ($n tasks of 64)" ||
+	die "pids in the guest's cgroup: $n"
+ctl stop bomb >/dev/null
+wait_exit "$LAST_HV"
+[ -z "$(ls -d /sys/fs/cgroup/pids$cg/porthole-bomb-* 2>/dev/null)" ] &&
+	ok "the VM's cgroup is removed when it stops" || die "cgroup left behind"
+
+# systemd's requirement: a cgroup tree of its own it may write.
+run_guest cgw --root "$root" --snapshot -- /bin/sh -c '
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then d=/sys/fs/cgroup; else d=/sys/fs/cgroup/systemd; fi
+	mkdir $d/init.scope && echo $$ >$d/init.scope/cgroup.procs && grep -c init.scope /proc/self/cgroup >/share/cgw'
+assert_eq 1 "$(cat "$share/cgw" 2>/dev/null)" "the guest's root may make cgroups in its own tree and move into them"
