@@ -33,6 +33,7 @@
 
 #include "control-proto.h"
 #include "control.h"
+#include "devices/namespace-db.h"
 #include "engines/kvm.h"
 #include "engines/trap.h"
 #include "thread-filter.h"
@@ -246,7 +247,7 @@ static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-	g_autofree char *overlay = NULL, *cpuid = NULL;
+	g_autofree char *overlay = NULL, *cpuid = NULL, *state_dir = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
@@ -278,6 +279,9 @@ static int cmd_run(int argc, char **argv)
 		{ "sync-time", 0, 0, G_OPTION_ARG_NONE, &sync_time,
 		  "Ask the guest tools to keep the guest clock in sync with the host's "
 		  "(the synctime option; the guest may change it)", NULL },
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+		  "Where the VM's namespace database is kept, as NAME.nsdb (default "
+		  "$XDG_STATE_HOME/porthole; 'none': in memory only)", "DIR" },
 		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
 		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
@@ -403,6 +407,9 @@ static int cmd_run(int argc, char **argv)
 	cfg.no_hb = no_hb;
 	cfg.testdev = testdev;
 	cfg.sync_time = sync_time;
+	if (!state_dir)
+		state_dir = g_build_filename(g_get_user_state_dir(), "porthole", NULL);
+	cfg.state_dir = strcmp(state_dir, "none") ? state_dir : NULL;
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at
@@ -442,6 +449,7 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	namespace_db_flush(run.vm);	/* what the guest set in its last second */
 
 	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
 	/* No request may reach the VM from here on; pending replies still go out. */

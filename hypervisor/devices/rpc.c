@@ -30,6 +30,7 @@
 #include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
 #include "guestinfo.h"
+#include "namespace-db.h"
 #include "rpc.h"
 #include "tools-options.h"
 #include "vmci.h"
@@ -328,9 +329,10 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 
 	/*
 	 * Messages are length-delimited bytes: the guest info commands take
-	 * theirs raw (their XDR records hold NULs), and check them themselves.
+	 * theirs raw (their XDR records hold NULs), the namespace commands
+	 * too (NUL-terminated fields), and check them themselves.
 	 */
-	if (guestinfo_rpci(rpc->vm, msg, len, r.s)) {
+	if (guestinfo_rpci(rpc->vm, msg, len, r.s) || namespace_db_rpci(rpc->vm, msg, len, r.s)) {
 		rpc->rpci_count++;
 		goto send;
 	}
