@@ -73,6 +73,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "guest-net.h"
 #include "sandbox.h"
 
 #ifndef CLONE_NEWTIME
@@ -1088,6 +1089,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	if (sethostname(p->hostname, strlen(p->hostname)))
 		die("sethostname", NULL, errno);
 	loopback_up();
+	guest_net_setup();	/* eth0 for tools that report only real NICs (guest-net.c) */
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC))
 		die("unshare (innermost)", NULL, errno);
