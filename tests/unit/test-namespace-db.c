@@ -318,6 +318,21 @@ static void test_limits(void **state)
 		assert_int_equal(send_request(req, &reply, &len), 1);
 		free(reply);
 	}
+	/* New keys of one request count together: 200 stored + 64 new > 256. */
+	for (i = 0; i < 200; i++) {
+		g_snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(set_key("many", name, "v", NULL), 1);
+	}
+	req = g_string_new(NSDB_SET_COMMAND " many");
+	g_string_append_len(req, "\0" "64\0", 4);
+	for (i = 0; i < NSDB_OPS_MAX; i++)
+		g_string_append_printf(req, "0%cnew%d%cv%c%c", 0, i, 0, 0, 0);
+	expect_refused(req, "Too many keys in the namespace");
+	expect_ns_value("many", "new0", NULL);
+	for (i = 0; i < 200; i++) {
+		g_snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(set_key("many", name, "", NULL), 1);
+	}
 	/* Total bytes: fill with 16 KiB values until the database is full. */
 	for (i = 0; i < 8; i++) {
 		g_snprintf(name, sizeof(name), "big%d", i);
