@@ -556,8 +556,9 @@ int namespace_db_control(struct vm *vm, const char *payload, GString *out)
 	} else if (n == 2) {
 		const char *v = g_hash_table_lookup(space, w[1]);
 
+		/* Escaping may make each byte four: cut so the reply fits a packet. */
 		if (v)
-			vm_append_guest_text(out, v, NSDB_VALUE_MAX, NULL);
+			vm_append_guest_text(out, v, NSDB_LIST_MAX / 4, NULL);
 		else
 			status = ENOENT;
 	} else {
