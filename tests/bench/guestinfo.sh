@@ -33,7 +33,7 @@ prop() {
 		--method org.freedesktop.DBus.Properties.Get org.porthole.Host1.VM "$2" 2>/dev/null
 }
 # seconds_to_info VM CMD...: start VM running CMD, print the seconds until
-# D-Bus shows its OS name and eth0's address (-1 after 90 s).
+# D-Bus shows its OS name and eth0's address (-1 after 60 s).
 seconds_to_info() {
 	local vm=$1 start; shift
 	start=$(now_ns)
@@ -44,10 +44,10 @@ seconds_to_info() {
 		   ! prop "$vm" OsName | grep -qx "(<''>,)"; then
 			break
 		fi
-		[ $(( $(now_ns) - start )) -lt 90000000000 ] || { echo -1; break; }
+		[ $(( $(now_ns) - start )) -lt 60000000000 ] || { echo -1; break; }
 		sleep 0.05
 	done
-	[ "$(( $(now_ns) - start ))" -ge 90000000000 ] ||
+	[ "$(( $(now_ns) - start ))" -ge 60000000000 ] ||
 		awk "BEGIN { printf \"%.2f\", ($(now_ns) - $start) / 1e9 }"
 	"$build/bin/porthole-ctl" stop "$vm" >/dev/null 2>&1 || true
 	wait "$HV" 2>/dev/null || true
@@ -57,7 +57,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int(
 bench() {
 	local name=$1 samples=() i; shift
 	for i in $(seq "$RUNS"); do
-		samples+=("$(seconds_to_info "bench-gi-$i" "$@")")
+		samples+=("$(seconds_to_info "benchgi$i" "$@")")
 	done
 	echo "bench $name $(median "${samples[@]}") s"
 	echo "# $name: runs ${samples[*]} s" >&2
