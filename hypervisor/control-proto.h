@@ -145,6 +145,19 @@ enum ph_ctl_op {
 	PH_CTL_CLIPBOARD_LEGACY_SET = 42,
 	/* -> "<serial>\n<text>": the guest's last complete legacy copy (EPERM: off) */
 	PH_CTL_CLIPBOARD_LEGACY_GET = 43,
+	/*
+	 * The guest's namespace database (hypervisor/devices/namespace-db.c):
+	 * "" -> "NAME keys=N bytes=N\n" per namespace; "NS" -> "KEY=VALUE\n"
+	 * lines; "NS\nKEY" -> the value.  Guest text escaped as \xHH.
+	 * ENOENT: no such namespace or key.
+	 */
+	PH_CTL_NAMESPACE = 50,
+	/*
+	 * Periodic time sync by the guest tools (VMware's synctime option):
+	 * "on" / "off" sets it and pushes Set_Option synctime to the tools;
+	 * "" only reads.  -> "synctime=0|1\n".  EINVAL for anything else.
+	 */
+	PH_CTL_SYNC_TIME = 51,
 };
 
 /* Requests whose payload is binary rather than text. */

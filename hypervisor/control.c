@@ -28,6 +28,7 @@
 #include "control.h"
 #include "devices/copypaste.h"
 #include "devices/guestinfo.h"
+#include "devices/namespace-db.h"
 #include "devices/rpc.h"
 #include "devices/tools-options.h"
 #include "devices/vmci.h"
@@ -214,6 +215,7 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 		rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
 	tools_options_status(vm, s);
 	guestinfo_status(vm, s);
+	namespace_db_status(vm, s);
 	vmci_status(vm->vmci, s);
 	pthread_mutex_unlock(&vm->lock);
 	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
@@ -456,6 +458,29 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		value = g_string_free(s, FALSE);
 		break;
 	}
+	case PH_CTL_NAMESPACE: {
+		GString *s = g_string_new(NULL);
+
+		pthread_mutex_lock(&vm->lock);
+		status = namespace_db_control(vm, payload, s);
+		pthread_mutex_unlock(&vm->lock);
+		value = g_string_free(s, FALSE);
+		break;
+	}
+	case PH_CTL_SYNC_TIME:
+		if (*payload && strcmp(payload, "on") && strcmp(payload, "off")) {
+			status = EINVAL;
+			value = g_strdup("expected on or off");
+			break;
+		}
+		pthread_mutex_lock(&vm->lock);
+		if (*payload)
+			tools_options_set_sync_time(vm, !strcmp(payload, "on"));
+		value = g_strdup_printf("synctime=%d\n", tools_options_sync_time(vm));
+		pthread_mutex_unlock(&vm->lock);
+		if (*payload)
+			g_message("periodic time sync turned %s by the host", payload);
+		break;
 	case PH_CTL_STOP:
 		g_message("stop requested over the control socket");
 		if (c->ctl->stop)
@@ -582,6 +607,8 @@ static gboolean on_expire(gpointer p)
 		running = rpc_tools_running(ctl->vm->rpc, now);
 	}
 	pthread_mutex_unlock(&ctl->vm->lock);
+	/* At most a write a second, whatever the guest sets. */
+	namespace_db_flush(ctl->vm);
 	/*
 	 * Tools that stop polling change the status with no call to notify
 	 * (a poll that brings them back does call it).

@@ -38,6 +38,7 @@
 #include "console.h"
 #include "control-proto.h"
 #include "control.h"
+#include "devices/namespace-db.h"
 #include "engines/kvm.h"
 #include "engines/sandbox.h"
 #include "engines/trap.h"
@@ -153,14 +154,14 @@ static char *default_guest(void)
 }
 
 /*
- * Where a VM keeps what outlives a run (its --root overlay's upper layer):
- * $XDG_STATE_HOME/porthole/vms/NAME, made private to us.  NULL after
- * saying why.
+ * Where a VM keeps what outlives a run (its --root overlay's upper layer,
+ * its namespace database): --state-dir, else $XDG_STATE_HOME/porthole/vms/NAME,
+ * made private to us.  NULL after saying why.
  */
-static char *vm_state_dir(const char *name)
+static char *vm_state_dir(const char *name, const char *given)
 {
-	g_autofree char *dir = g_build_filename(g_get_user_state_dir(), "porthole", "vms", name,
-						NULL);
+	g_autofree char *dir = given ? g_strdup(given) :
+			       g_build_filename(g_get_user_state_dir(), "porthole", "vms", name, NULL);
 
 	if (g_mkdir_with_parents(dir, 0700) || chmod(dir, 0700)) {
 		fprintf(stderr, "porthole-hv run: the VM's state directory %s: %s\n", dir,
@@ -435,6 +436,10 @@ static int cmd_run(int argc, char **argv)
 		{ "sync-time", 0, 0, G_OPTION_ARG_NONE, &sync_time,
 		  "Ask the guest tools to keep the guest clock in sync with the host's "
 		  "(the synctime option; the guest may change it)", NULL },
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+		  "Where the VM keeps what outlives a run: the --root overlay's writes and the "
+		  "namespace database, NAME.nsdb (default $XDG_STATE_HOME/porthole/vms/NAME; "
+		  "'none': nothing is kept)", "DIR" },
 		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
 		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
@@ -565,10 +570,21 @@ static int cmd_run(int argc, char **argv)
 			"or --kernel\n");
 		return 2;
 	}
-	if (root && !snapshot) {
-		state_dir = vm_state_dir(name);
+	/* What outlives a run: the --root overlay's upper layer, the namespace database. */
+	if (!state_dir || strcmp(state_dir, "none")) {
+		char *dir = vm_state_dir(name, state_dir);
+
+		g_free(state_dir);
+		state_dir = dir;
 		if (!state_dir)
 			return 1;
+	} else {
+		g_clear_pointer(&state_dir, g_free);
+	}
+	if (root && !snapshot && !state_dir) {
+		fprintf(stderr, "porthole-hv run: --root keeps the guest's writes in the VM's state "
+			"directory; with --state-dir none, give --snapshot\n");
+		return 2;
 	}
 	if (!*guest_argv && root) {
 		/* A root of its own boots its own init. */
@@ -601,6 +617,7 @@ static int cmd_run(int argc, char **argv)
 	cfg.no_hb = no_hb;
 	cfg.testdev = testdev;
 	cfg.sync_time = sync_time;
+	cfg.state_dir = state_dir;
 	if (root) {
 		int ret = supervise_boots(&boot, &reset_fd);
 
@@ -648,7 +665,7 @@ static int cmd_run(int argc, char **argv)
 	run.topt.hostname = name;
 	run.topt.overlay = overlay;
 	run.topt.root = root;
-	run.topt.state_dir = state_dir;
+	run.topt.state_dir = snapshot ? NULL : state_dir;
 	run.topt.snapshot = snapshot;
 	run.topt.disk_size = disk_bytes;
 	run.topt.ram_size = cfg.ram_size;
@@ -676,6 +693,7 @@ static int cmd_run(int argc, char **argv)
 	guest_cgroup_destroy(&cgroup);
 	if (con)
 		console_drain(con);
+	namespace_db_flush(run.vm);	/* what the guest set in its last second */
 
 	if (run.status == TRAP_GUEST_RESET && reset_fd >= 0) {
 		g_message("VM '%s': the guest reset itself (reboot): starting it again from its "

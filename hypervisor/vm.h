@@ -56,6 +56,8 @@ struct vm_config {
 	bool no_hb;			/* don't offer the high-bandwidth port */
 	bool testdev;			/* engine test device on 0xE0-0xEF (tests only) */
 	bool sync_time;			/* the tools keep the guest clock in sync (synctime) */
+	/* Where the namespace database is persisted (NAME.nsdb); NULL: memory only. */
+	const char *state_dir;
 };
 
 struct rpc_state;
@@ -66,6 +68,7 @@ struct pci_bus;
 struct guest_clock;
 struct tools_options;
 struct guestinfo;
+struct namespace_db;
 
 struct vm {
 	char name[VM_NAME_MAX];
@@ -95,6 +98,7 @@ struct vm {
 	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
 	struct tools_options *tools_options;	/* devices/tools-options.c */
 	struct guestinfo *guestinfo;		/* devices/guestinfo.c, made on first use */
+	struct namespace_db *namespace_db;	/* devices/namespace-db.c */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */

@@ -15,6 +15,8 @@
  *   porthole-ctl stop VM
  *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
  *   porthole-ctl resolution VM W H | sync-time VM
+ *   porthole-ctl sync-time VM on|off       (periodic sync by the tools: synctime)
+ *   porthole-ctl namespace VM [NS [KEY]]   (the guest's namespace database)
  *   porthole-ctl shutdown VM [--timeout S] [--force] | reboot VM [--timeout S] | poweroff VM
  *   porthole-ctl --dbus COMMAND ...        (through org.porthole.Host1: dbus.c)
  *   porthole-ctl monitor [--count N]       (D-Bus signals: dbus.c)
@@ -75,6 +77,10 @@ static int usage(FILE *f)
 	fprintf(f,
 		"  resolution VM W H         ask the guest's desktop agent to resize its screen\n"
 		"  sync-time VM              the guest steps its clock to the host's (tools)\n"
+		"  sync-time VM on|off       the guest tools keep its clock in sync, or stop\n"
+		"                            (VMware's synctime option, pushed to the tools)\n"
+		"  namespace VM [NS [KEY]]   the guest's namespace database (vmware-namespace-cmd):\n"
+		"                            the namespaces, a namespace's keys, or one value\n"
 		"  shutdown VM [--timeout S] [--force]\n"
 		"                            the guest tools shut the guest down; waits until the VM\n"
 		"                            stopped (default 60 s; exit 1 if refused or still up;\n"
@@ -601,6 +607,34 @@ int main(int argc, char **argv)
 		ret = hard_power_off(vm) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 		if (!ret)
 			ctl_done(vm, "powered off");
+	} else if (!strcmp(cmd, "sync-time") && argc > 3) {
+		if (strcmp(argv[3], "on") && strcmp(argv[3], "off"))
+			return ctl_usage_error(c, "'%s' is neither on nor off", argv[3]);
+		st = call(vm, PH_CTL_SYNC_TIME, argv[3], DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			ctl_done(vm, "periodic time sync %s", argv[3]);
+			ret = 0;
+		}
+		print_failure(vm, st, &r);
+	} else if (!strcmp(cmd, "namespace")) {
+		g_autofree char *req = g_strjoinv("\n", argv + 3);
+
+		if (strchr(req, '\n') != strrchr(req, '\n') ||
+		    (argc > 3 && (!*argv[3] || strchr(argv[3], '\n'))))
+			return ctl_usage_error(c, "a namespace name or key can't be empty or hold "
+					       "a newline");
+		st = call(vm, PH_CTL_NAMESPACE, req, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			fputs(r.data->str, stdout);
+			if (argc > 4)
+				putchar('\n');
+			ret = 0;
+		} else if (st == ENOENT) {
+			fprintf(stderr, "porthole-ctl: %s: no %s %s\n", vm,
+				argc > 4 ? "key" : "namespace", argc > 4 ? argv[4] : argv[3]);
+		} else {
+			print_failure(vm, st, &r);
+		}
 	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time")) {
 		/* The TCLO commands behind porthole-hostd's methods of the same meaning. */
 		const char *tclo = "Time_Synchronize 1";

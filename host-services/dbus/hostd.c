@@ -81,6 +81,7 @@ struct vm {
 	bool clip_known;		/* the hypervisor answered CLIPBOARD_POLICY_GET */
 	bool clip_h2g, clip_g2h;
 	guint64 clip_max;
+	bool sync_time;			/* tools.synctime=1: periodic time sync */
 };
 
 #define SCREEN_KEY	"guestinfo.porthole.screen"
@@ -204,6 +205,8 @@ static GVariant *vm_property(struct vm *vm, const char *name)
 		return g_variant_new("(uu)", vm->screen_w, vm->screen_h);
 	if (!strcmp(name, "ClipboardPolicy"))
 		return clipboard_policy_variant(vm);
+	if (!strcmp(name, "PeriodicTimeSync"))
+		return g_variant_new_boolean(vm->sync_time);
 	return NULL;
 }
 
@@ -329,6 +332,7 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
 	const char *caps = "", *cpuid_mode = "", *cpuid_reason = "";
+	bool sync_time = false;
 	GStrv new_caps;
 
 	apply_guest(vm, text, changed);
@@ -354,6 +358,12 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 			cpuid_mode = eq + 1;
 		else if (!strcmp(*l, "cpuid.reason"))
 			cpuid_reason = eq + 1;
+		else if (!strcmp(*l, "tools.synctime"))
+			sync_time = !strcmp(eq + 1, "1");
+	}
+	if (sync_time != vm->sync_time) {
+		vm->sync_time = sync_time;
+		g_ptr_array_add(changed, (gpointer)"PeriodicTimeSync");
 	}
 	update(&vm->cpuid_mode, utf8(cpuid_mode), "CpuidMode", changed);
 	update(&vm->cpuid_reason, utf8(cpuid_reason), "CpuidReason", changed);
@@ -705,6 +715,93 @@ static void set_clipboard_policy(struct vm *vm, GVariant *params, GDBusMethodInv
 	g_dbus_method_invocation_return_value(inv, NULL);
 }
 
+/*
+ * A quick request to the hypervisor on the poll connection (the guest is
+ * not involved); false when it failed, with the D-Bus error returned.
+ */
+static bool local_call(struct vm *vm, enum ph_ctl_op op, const char *payload, struct ph_reply *r,
+		       GDBusMethodInvocation *inv)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (vm->fd < 0 && (vm->fd = ph_connect(vm->name, &err)) < 0) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		return false;
+	}
+	if (ph_call(vm->fd, op, payload, STATUS_TIMEOUT_MS, r, &err)) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		ph_reply_clear(r);
+		return false;
+	}
+	if (r->status) {
+		g_autofree char *msg = utf8(r->data->len ? r->data->str : g_strerror(r->status));
+
+		g_dbus_method_invocation_return_dbus_error(inv, r->status == ENOENT ?
+			ERROR_PREFIX "NotFound" : ERROR_PREFIX "Failed", msg);
+		ph_reply_clear(r);
+		return false;
+	}
+	return true;
+}
+
+/* SetPeriodicTimeSync(b): pushed to the tools; PropertiesChanged before the reply. */
+static void set_periodic_time_sync(struct vm *vm, GVariant *params, GDBusMethodInvocation *inv)
+{
+	g_autoptr(GPtrArray) changed = g_ptr_array_new();
+	gboolean on;
+	struct ph_reply r;
+
+	g_variant_get(params, "(b)", &on);
+	if (!local_call(vm, PH_CTL_SYNC_TIME, on ? "on" : "off", &r, inv))
+		return;
+	if (vm->sync_time != (strstr(r.data->str, "synctime=1") != NULL)) {
+		vm->sync_time = !vm->sync_time;
+		g_ptr_array_add(changed, (gpointer)"PeriodicTimeSync");
+	}
+	ph_reply_clear(&r);
+	emit_changes(vm, changed, NULL);
+	g_message("%s: periodic time sync %s", vm->name, on ? "on" : "off");
+	g_dbus_method_invocation_return_value(inv, NULL);
+}
+
+/*
+ * ListNamespaces() and GetNamespace(s): the guest's namespace database,
+ * PH_CTL_NAMESPACE's lines (guest text already escaped by the hypervisor).
+ */
+static void get_namespaces(struct vm *vm, const char *ns, GDBusMethodInvocation *inv)
+{
+	g_auto(GStrv) lines = NULL;
+	GVariantBuilder b;
+	struct ph_reply r;
+
+	if (ns && (!*ns || strchr(ns, '\n'))) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+							   "empty namespace name, or a newline in it");
+		return;
+	}
+	if (!local_call(vm, PH_CTL_NAMESPACE, ns ? ns : "", &r, inv))
+		return;
+	lines = g_strsplit(r.data->str, "\n", -1);
+	ph_reply_clear(&r);
+	g_variant_builder_init(&b, ns ? G_VARIANT_TYPE("a{ss}") : G_VARIANT_TYPE("as"));
+	for (char **l = lines; *l; l++) {
+		char *sep = strchr(*l, ns ? '=' : ' ');
+		g_autofree char *key = NULL, *value = NULL;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		key = utf8(*l);
+		if (!ns) {
+			g_variant_builder_add(&b, "s", key);
+			continue;
+		}
+		value = utf8(sep + 1);
+		g_variant_builder_add(&b, "{ss}", key, value);
+	}
+	g_dbus_method_invocation_return_value(inv, g_variant_new(ns ? "(a{ss})" : "(as)", &b));
+}
+
 static void vm_method(GDBusConnection *bus, const char *sender, const char *path,
 		      const char *iface, const char *method, GVariant *params,
 		      GDBusMethodInvocation *inv, gpointer data)
@@ -741,6 +838,15 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 		start_tclo(vm, inv, g_strdup("OS_Reboot"), true, POWER_REBOOT);
 	} else if (!strcmp(method, "SetClipboardPolicy")) {
 		set_clipboard_policy(vm, params, inv);
+	} else if (!strcmp(method, "SetPeriodicTimeSync")) {
+		set_periodic_time_sync(vm, params, inv);
+	} else if (!strcmp(method, "ListNamespaces")) {
+		get_namespaces(vm, NULL, inv);
+	} else if (!strcmp(method, "GetNamespace")) {
+		const char *ns;
+
+		g_variant_get(params, "(&s)", &ns);
+		get_namespaces(vm, ns, inv);
 	} else {
 		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
 							   method);

@@ -97,6 +97,7 @@
 #include <unistd.h>
 
 #include "../guest-cgroup.h"
+#include "guest-net.h"
 #include "sandbox.h"
 
 #ifndef CLONE_NEWTIME
@@ -1390,6 +1391,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	if (sethostname(p->hostname, strlen(p->hostname)))
 		die("sethostname", NULL, errno);
 	loopback_up();
+	guest_net_setup();	/* eth0 for tools that report only real NICs (guest-net.c) */
 
 	enter_u3(p, procfd, host_pid);
 	close(procfd);

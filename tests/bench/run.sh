@@ -267,6 +267,17 @@ if want image; then
 	bash "$(dirname "$0")/image.sh" "$build" || echo "# image: FAILED (see above)" >&2
 fi
 
+# ---- guest information: tools start to OS and IP on D-Bus (tests/bench/guestinfo.sh) ----
+if want guestinfo_dbus; then
+	if ! command -v dbus-run-session >/dev/null; then
+		echo "# guestinfo: skipped (needs dbus-run-session: installer/deps.sh)" >&2
+	else
+		echo "# guestinfo: tools start to guest info on D-Bus, vmtoolsd and guestd (~1 min)" >&2
+		bash "$(dirname "$0")/guestinfo.sh" "$build" "$pattern" ||
+			echo "# guestinfo: FAILED (see above)" >&2
+	fi
+fi
+
 # ---- idle costs: a guestd-only VM, porthole-hostd with 1 and 32 VMs (tests/bench/idle.sh) ----
 if want idle_guestd_vm_cpu || want hostd_idle_cpu; then
 	if ! command -v dbus-run-session >/dev/null; then

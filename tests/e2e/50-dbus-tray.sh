@@ -145,6 +145,14 @@ ok "the tray signals NewStatus(NeedsAttention) when a VM's tools go away"
 tip=$(sni ToolTip)
 assert_match "beta \(running\): tools stopped" "$tip" "the tooltip tells which VM lost its tools"
 assert_match "alpha \(running\): tools running \(porthole-guestd $VERSION\)" "$tip" "the tooltip shows the tools of the other VM"
+# Under each VM, the OS and IP addresses its tools report (guestd: eth0's 10.0.2.15).
+tip_has() { sni ToolTip | grep -q "$1"; }
+wait_until 40 "the tooltip shows alpha's IP address" tip_has "IP 10\.0\.2\.15"
+tip=$(sni ToolTip | sed 's/\\n/\n/g')
+pretty=$(. /etc/os-release && echo "$PRETTY_NAME")
+nl=$'\n'
+assert_match "alpha \(running\): tools running \(porthole-guestd $VERSION\)$nl  [^$nl]*${pretty//[()]/.}[^$nl]*, IP 10\.0\.2\.15($nl|'|,)" \
+	"$tip" "the tooltip shows alpha's OS and IP address on the line under it"
 
 ctl stop beta
 wait_exit $BETA

@@ -15,6 +15,8 @@ GBIN=$BUILD/tests/guest
 # A private socket directory per test, so tests never see each other's VMs.
 export XDG_RUNTIME_DIR=$(mktemp -d /tmp/porthole-test.XXXXXX)
 chmod 700 "$XDG_RUNTIME_DIR"
+# porthole-hv keeps per-VM state (the namespace database) there: per test too.
+export XDG_STATE_HOME=$XDG_RUNTIME_DIR/state
 # Guest processes are ptrace'd by the engine, so LeakSanitizer (which ptraces)
 # can't run inside them; the hypervisor itself keeps leak checking.
 GUEST_ENV="env ASAN_OPTIONS=detect_leaks=0"
