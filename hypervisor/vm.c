@@ -293,6 +293,7 @@ void vm_owner_exited(struct vm *vm, int owner)
 	if (vm->rpc)
 		rpc_owner_exited(vm->rpc, owner);
 	vmci_owner_exited(vm->vmci, owner);
+	copypaste_owner_exited(vm, owner);
 	pthread_mutex_unlock(&vm->lock);
 }
 
