@@ -347,6 +347,13 @@ static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const 
 			     "limit", text_len, (unsigned long long)cp->max_size);
 		return;
 	}
+	/*
+	 * Tools that can't tell the selection changed (no TIMESTAMP from its
+	 * owner) send the same text at every request: it is no new copy.
+	 */
+	if (cp->guest_text->len == text_len &&
+	    !memcmp(cp->guest_text->data, clip.item[DNDCP_FMT_TEXT], text_len))
+		return;
 	g_byte_array_set_size(cp->guest_text, 0);
 	g_byte_array_append(cp->guest_text, clip.item[DNDCP_FMT_TEXT], text_len);
 	cp->guest_serial++;
@@ -360,10 +367,10 @@ static void v4_message(struct vm *vm, struct copypaste_state *cp, const struct d
 	cp->v4_messages++;
 	switch (h->cmd) {
 	case DNDCP_CMD_PING:
-		/* Capabilities: what both sides do (param[2] is the guest's). */
+		/* Our capabilities (param[2]): the guest offers only what they allow. */
 		v4_hdr(&reply, DNDCP_CMD_PING_REPLY, 0);
 		reply.param[0] = DNDCP_VERSION;
-		reply.param[2] = (h->param[2] & DNDCP_HOST_CAPS) | DNDCP_CAP_VALID;
+		reply.param[2] = DNDCP_HOST_CAPS;
 		v4_send_short(vm, cp, &reply);
 		break;
 	case DNDCP_CMD_REQUEST_NEXT:
@@ -426,6 +433,14 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 	g_string_append(reply, RPCI_SUCCESS_PREFIX);
 }
 
+/* Message `msg` is the command `cmd` (vmtoolsd sends the NUL too). */
+static bool text_is(const char *msg, size_t len, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	return (len == n || (len == n + 1 && !msg[n])) && !memcmp(msg, cmd, n);
+}
+
 bool copypaste_rpci(struct vm *vm, int owner, const char *msg, size_t len, GString *reply)
 {
 	static const char cp_prefix[] = DNDCP_RPC_CP " ", dnd_prefix[] = DNDCP_RPC_DND " ";
@@ -441,9 +456,12 @@ bool copypaste_rpci(struct vm *vm, int owner, const char *msg, size_t len, GStri
 		g_string_append(reply, RPCI_FAILURE_PREFIX "drag and drop is disabled");
 		return true;
 	}
-	/* (vmtoolsd sends the NUL too.) */
-	if ((len == sizeof(query) - 1 || (len == sizeof(query) && !msg[len - 1])) &&
-	    !memcmp(msg, query, sizeof(query) - 1)) {
+	/* Asked before a reset: no file transfer is ever busy here (no DnD, no files). */
+	if (text_is(msg, len, "dnd.is.active")) {
+		g_string_append(reply, RPCI_SUCCESS_PREFIX "0");
+		return true;
+	}
+	if (text_is(msg, len, query)) {
 		/* Asked when the tools (re)register: whatever was in flight is over. */
 		v4_forget(cp);
 		g_string_append_printf(reply, RPCI_SUCCESS_PREFIX "%d", DNDCP_VERSION);

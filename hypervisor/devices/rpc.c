@@ -538,7 +538,10 @@ int rpc_tclo_send_to(struct rpc_state *rpc, const char *app, int owner, const ch
 	cmd = g_new0(struct tclo_cmd, 1);
 	cmd->app = app ? g_strdup(app) : NULL;
 	cmd->owner = owner;
-	cmd->text = g_strndup(text, len);
+	/* Binary commands (copy/paste v4 packets) hold NULs: copy every byte. */
+	cmd->text = g_malloc(len + 1);
+	memcpy(cmd->text, text, len);
+	cmd->text[len] = '\0';
 	cmd->len = len;
 	cmd->queued_ns = now_ns();
 	cmd->done = done;
