@@ -433,12 +433,15 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 	g_string_append(reply, RPCI_SUCCESS_PREFIX);
 }
 
-/* Message `msg` is the command `cmd` (vmtoolsd sends the NUL too). */
+/*
+ * Message `msg` is the command `cmd`, whatever follows a space or a NUL
+ * (vmtoolsd sends the NUL too, other tools "cmd "; arguments are ignored).
+ */
 static bool text_is(const char *msg, size_t len, const char *cmd)
 {
 	size_t n = strlen(cmd);
 
-	return (len == n || (len == n + 1 && !msg[n])) && !memcmp(msg, cmd, n);
+	return len >= n && !memcmp(msg, cmd, n) && (len == n || msg[n] == ' ' || !msg[n]);
 }
 
 bool copypaste_rpci(struct vm *vm, int owner, const char *msg, size_t len, GString *reply)
