@@ -352,7 +352,7 @@ static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const 
 	 * owner) send the same text at every request: it is no new copy.
 	 */
 	if (cp->guest_text->len == text_len &&
-	    !memcmp(cp->guest_text->data, clip.item[DNDCP_FMT_TEXT], text_len))
+	    (!text_len || !memcmp(cp->guest_text->data, clip.item[DNDCP_FMT_TEXT], text_len)))
 		return;
 	g_byte_array_set_size(cp->guest_text, 0);
 	g_byte_array_append(cp->guest_text, clip.item[DNDCP_FMT_TEXT], text_len);
@@ -591,8 +591,10 @@ static int guest_text_piece(struct vm *vm, struct copypaste_state *cp, const cha
 		return EINVAL;
 	}
 	g_string_printf(out, "%llu %u\n", (unsigned long long)cp->guest_serial, len);
-	g_string_append_len(out, (const char *)cp->guest_text->data + offset,
-			    (gssize)MIN(len - offset, GUEST_TEXT_PIECE));
+	/* (An empty GByteArray's data is NULL: no pointer arithmetic on it.) */
+	if (offset < len)
+		g_string_append_len(out, (const char *)cp->guest_text->data + offset,
+				    (gssize)MIN(len - offset, GUEST_TEXT_PIECE));
 	return 0;
 }
 
