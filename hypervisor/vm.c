@@ -349,6 +349,34 @@ double vm_uptime(const struct vm *vm)
 	       (double)(now.tv_nsec - vm->started.tv_nsec) / 1e9;
 }
 
+void vm_guest_log_per(struct vm *vm, unsigned int kind, const char *fmt, ...)
+{
+	struct guest_log_kind *k = &vm->log_kinds[MIN(kind, VM_GUEST_LOG_KINDS - 1)];
+	int64_t now = g_get_monotonic_time();
+	unsigned int dropped = 0;
+	va_list ap;
+	char *line;
+
+	if (now - k->window_us >= 60 * G_USEC_PER_SEC) {
+		k->window_us = now;
+		k->lines = 0;
+	}
+	if (++k->lines > VM_GUEST_LOG_KIND_PER_MINUTE) {
+		k->dropped++;
+		return;
+	}
+	dropped = k->dropped;
+	k->dropped = 0;
+	va_start(ap, fmt);
+	line = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (dropped)
+		vm_guest_log(vm, "%s (and %u more like it dropped before)", line, dropped);
+	else
+		vm_guest_log(vm, "%s", line);
+	g_free(line);
+}
+
 void vm_guest_log(struct vm *vm, const char *fmt, ...)
 {
 	int64_t now = g_get_monotonic_time();
