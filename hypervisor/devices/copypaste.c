@@ -354,6 +354,14 @@ static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const 
 	if (cp->guest_text->len == text_len &&
 	    (!text_len || !memcmp(cp->guest_text->data, clip.item[DNDCP_FMT_TEXT], text_len)))
 		return;
+	/*
+	 * No loop: the tools own the selections the host's text was pushed
+	 * into, and send it back when asked (vmusr prefers its own PRIMARY
+	 * over an owner that can't say when it copied): the host has it.
+	 */
+	if (cp->host_text_set && cp->host_text->len == text_len &&
+	    (!text_len || !memcmp(cp->host_text->data, clip.item[DNDCP_FMT_TEXT], text_len)))
+		return;
 	g_byte_array_set_size(cp->guest_text, 0);
 	g_byte_array_append(cp->guest_text, clip.item[DNDCP_FMT_TEXT], text_len);
 	cp->guest_serial++;

@@ -592,6 +592,56 @@ static void test_v4_hostile_pieces(void **state)
 	msgchan_close(&c);
 }
 
+/*
+ * One owner per command on the desktop channel: vmusr (guest context 1,
+ * copy/paste v4 registered) and porthole-agent (context 2) both attach as
+ * "toolbox-dnd".  Whoever polls first, Resolution_Set goes to the agent
+ * and a copy/paste packet to vmusr.  (The old code gave each command to
+ * the first poller.)
+ */
+static void test_desktop_channel_owners(void **state)
+{
+	struct msgchan vmusr = { 0 }, agent = { 0 };
+	GString *out = g_string_new(NULL);
+	struct dndcp_hdr h;
+	char *m = NULL;
+	size_t len;
+
+	attach_desktop(&vmusr);
+	v4_register();
+	io_owner = 2;
+	attach_desktop(&agent);
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23,
+				       tclo_done, NULL), 0);
+	pthread_mutex_unlock(&vm->lock);
+	io_owner = 1;
+	assert_int_equal(msgchan_send(&vmusr, "", 0), 0);	/* vmusr polls first */
+	assert_int_equal(msgchan_recv(&vmusr, &m, &len), 0);
+	assert_null(m);
+	io_owner = 2;
+	assert_int_equal(msgchan_send(&agent, "", 0), 0);
+	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
+	assert_non_null(m);
+	assert_string_equal(m, "Resolution_Set 1366 700");
+	free(m);
+	assert_int_equal(msgchan_send(&agent, "OK ", 3), 0);	/* ... and polls first now */
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", out), 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
+	assert_null(m);
+	io_owner = 1;
+	recv_packet(&vmusr, &h, &m, &len);
+	assert_int_equal(h.cmd, CP_CMD_RECV_CLIPBOARD);
+	free(m);
+	g_string_free(out, TRUE);
+	msgchan_close(&vmusr);
+	io_owner = 2;
+	msgchan_close(&agent);
+	io_owner = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_binary_guest_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_hostile_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
