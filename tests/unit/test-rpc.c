@@ -437,7 +437,8 @@ static int send_packet(uint32_t cmd, uint32_t session, uint32_t total, uint32_t 
 
 	memcpy(msg, DNDCP_RPC_CP " ", sizeof(DNDCP_RPC_CP));
 	memcpy(msg + sizeof(DNDCP_RPC_CP), &h, sizeof(h));
-	memcpy(msg + sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE, payload, size);
+	if (size)
+		memcpy(msg + sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE, payload, size);
 	r = rpci_send_one(msg, n, &reply, &len);
 	free(msg);
 	free(reply);
