@@ -281,6 +281,9 @@ FUZZ_TARGETS += build/fuzz/fuzz-clipboard-msg
 build/fuzz/fuzz-clipboard-msg: backdoor/clipboard.c guest-additions/agent/clipboard.c \
 	host-services/viewer/clipboard.c
 build/fuzz/fuzz-clipboard-msg: PKG_CFLAGS += $(X_CFLAGS)
+# VMware copy/paste v4: the reassembly state machine and the device side.
+FUZZ_TARGETS += build/fuzz/fuzz-dndcp
+build/fuzz/fuzz-dndcp: tests/fuzz/fuzz-dndcp.c $(FUZZ_DEVICE_SRCS)
 # (Targets are added above: fuzz-build's list is read here.)
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS)

@@ -512,6 +512,11 @@ bool msgchan_host_is_open(const struct msgchan_host *h, int chan)
 	return chan >= 0 && chan < GUESTMSG_MAX_CHANNEL && h->chans[chan].open;
 }
 
+int msgchan_host_owner(const struct msgchan_host *h, int chan)
+{
+	return msgchan_host_is_open(h, chan) ? h->chans[chan].owner : -1;
+}
+
 int msgchan_host_open_count(const struct msgchan_host *h)
 {
 	int n = 0;

@@ -85,6 +85,8 @@ void msgchan_host_close_owner(struct msgchan_host *h, int owner);
 void msgchan_host_reset(struct msgchan_host *h);
 
 bool msgchan_host_is_open(const struct msgchan_host *h, int chan);
+/* The guest context that opened `chan` (the `owner` of its OPEN), -1 when closed. */
+int msgchan_host_owner(const struct msgchan_host *h, int chan);
 int msgchan_host_open_count(const struct msgchan_host *h);
 size_t msgchan_host_buffered(const struct msgchan_host *h);
 

@@ -158,6 +158,22 @@ enum ph_ctl_op {
 	 * "" only reads.  -> "synctime=0|1\n".  EINVAL for anything else.
 	 */
 	PH_CTL_SYNC_TIME = 51,
+	/*
+	 * The host's text for every kind of guest tools, in pieces of a
+	 * control packet: "<offset> <total>\n<bytes>", offsets in order from
+	 * 0; the last piece commits it (the legacy buffer when it fits, and
+	 * a push to VMware's desktop tools, copy/paste v4) -> empty.  EPERM:
+	 * host-to-guest off; EFBIG: over max-size or v4's 4 MiB; EINVAL: a
+	 * piece out of order (the text so far is dropped).
+	 */
+	PH_CTL_CLIPBOARD_HOST_TEXT = 44,
+	/*
+	 * "<offset>" -> "<serial> <total>\n<up to 60000 bytes from offset>":
+	 * the guest's last complete text (legacy or v4); offset 0 also asks
+	 * v4 desktop tools for their clipboard (the answer shows up in a
+	 * later poll).  EPERM: guest-to-host off.
+	 */
+	PH_CTL_CLIPBOARD_GUEST_TEXT = 45,
 };
 
 /* Requests whose payload is binary rather than text. */

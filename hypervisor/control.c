@@ -214,6 +214,7 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	if (vm->rpc)
 		rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000u, s);
 	tools_options_status(vm, s);
+	copypaste_status(vm, s);
 	guestinfo_status(vm, s);
 	namespace_db_status(vm, s);
 	vmci_status(vm->vmci, s);
@@ -429,7 +430,7 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		value = g_string_free(s, FALSE);
 		break;
 	}
-	case PH_CTL_CLIPBOARD_POLICY_GET ... PH_CTL_CLIPBOARD_LEGACY_GET: {
+	case PH_CTL_CLIPBOARD_POLICY_GET ... PH_CTL_CLIPBOARD_GUEST_TEXT: {
 		GString *s = g_string_new(NULL);
 
 		pthread_mutex_lock(&vm->lock);

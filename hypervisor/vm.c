@@ -297,6 +297,7 @@ void vm_owner_exited(struct vm *vm, int owner)
 	if (vm->rpc)
 		rpc_owner_exited(vm->rpc, owner);
 	vmci_owner_exited(vm->vmci, owner);
+	copypaste_owner_exited(vm, owner);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -350,6 +351,34 @@ double vm_uptime(const struct vm *vm)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - vm->started.tv_sec) +
 	       (double)(now.tv_nsec - vm->started.tv_nsec) / 1e9;
+}
+
+void vm_guest_log_per(struct vm *vm, unsigned int kind, const char *fmt, ...)
+{
+	struct guest_log_kind *k = &vm->log_kinds[MIN(kind, VM_GUEST_LOG_KINDS - 1)];
+	int64_t now = g_get_monotonic_time();
+	unsigned int dropped = 0;
+	va_list ap;
+	char *line;
+
+	if (now - k->window_us >= 60 * G_USEC_PER_SEC) {
+		k->window_us = now;
+		k->lines = 0;
+	}
+	if (++k->lines > VM_GUEST_LOG_KIND_PER_MINUTE) {
+		k->dropped++;
+		return;
+	}
+	dropped = k->dropped;
+	k->dropped = 0;
+	va_start(ap, fmt);
+	line = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (dropped)
+		vm_guest_log(vm, "%s (and %u more like it dropped before)", line, dropped);
+	else
+		vm_guest_log(vm, "%s", line);
+	g_free(line);
 }
 
 void vm_guest_log(struct vm *vm, const char *fmt, ...)

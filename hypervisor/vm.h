@@ -70,6 +70,9 @@ struct tools_options;
 struct guestinfo;
 struct namespace_db;
 
+#define VM_GUEST_LOG_KINDS		256
+#define VM_GUEST_LOG_KIND_PER_MINUTE	3
+
 struct vm {
 	char name[VM_NAME_MAX];
 	char engine[16];
@@ -104,6 +107,11 @@ struct vm {
 	/* vm_guest_log() rate limiting */
 	int64_t log_window_us;
 	unsigned int log_lines, log_suppressed;
+	/* vm_guest_log_per(): per kind (a backdoor command's number), per minute */
+	struct guest_log_kind {
+		int64_t window_us;
+		unsigned int lines, dropped;
+	} log_kinds[VM_GUEST_LOG_KINDS];
 
 	/* Called (vm->lock held) when something host services watch changed. */
 	void (*notify)(struct vm *vm, const char *what);
@@ -142,6 +150,14 @@ double vm_uptime(const struct vm *vm);
  * reported when logging resumes.
  */
 void vm_guest_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The same, and at most VM_GUEST_LOG_KIND_PER_MINUTE lines a minute of one
+ * kind (`kind` < VM_GUEST_LOG_KINDS; larger ones share the last): a guest
+ * that repeats one thing (polling a command we don't have) says it a few
+ * times, and the next line of that kind says how many were dropped.
+ */
+void vm_guest_log_per(struct vm *vm, unsigned int kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * The engine's guest-physical layout of the RAM file (takes vm->lock).

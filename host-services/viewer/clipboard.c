@@ -17,8 +17,13 @@
  * pushed to the hypervisor (PH_CTL_CLIPBOARD_LEGACY_SET) at the next key or
  * button press the viewer delivers (the guest reads that buffer whenever it
  * likes, so it gets nothing before the user acts in the VM's window), and a
- * text the guest sent is polled for (PH_CTL_CLIPBOARD_LEGACY_GET) and owned
- * here.
+ * text the guest sent is polled for and owned here.  VMware's desktop tools
+ * (vmusr, copy/paste v4) are served the same way and through the same two
+ * control ops (PH_CTL_CLIPBOARD_HOST_TEXT / _GUEST_TEXT, in pieces: their
+ * texts go up to 4 MiB); the hypervisor does the protocol.  Once a
+ * porthole-agent answered, it alone has the guest's clipboard: the poll
+ * stops and nothing is pushed, so two guest tools never bounce one copy
+ * between them.
  * The bytes move through queue pairs without blocking (struct transfer:
  * driven by the guest's doorbells, its detach and a tick), so the viewer
  * keeps drawing and taking input while a guest is slow or hostile, and each
@@ -29,6 +34,7 @@
 
 #include "viewer.h"
 #include "backdoor/clipboard.h"
+#include "backdoor/dndcp.h"
 #include "common/xsel.h"
 #include "hypervisor/control-proto.h"
 
@@ -39,6 +45,10 @@
 #define CLIP_AGENT_CHECK_MS	300
 /* Reads for the legacy push use cookies above this (pastes use small ids). */
 #define CLIP_LEGACY_COOKIE	0x80000000u
+/* The longest host text for legacy and v4 tools (the hypervisor applies the policy). */
+#define CLIP_HOST_TEXT_MAX	(DNDCP_MAX_BINARY - 128u)
+/* Bytes per PH_CTL_CLIPBOARD_HOST_TEXT piece: a control packet holds 64 KiB. */
+#define CLIP_HOST_TEXT_PIECE	60000u
 /*
  * A queue pair transfer must be over by a deadline fixed when it starts:
  * 5 s plus its size at the slowest rate we wait for (1 MiB/s; the 10 MiB
@@ -426,7 +436,7 @@ static void clipboard_user_press(struct viewer *v, void *state)
 	if (!c->legacy_push_pending || c->agent_seen || !v->attached)
 		return;
 	c->legacy_push_pending = false;
-	xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_TEXT, PH_CLIP_LEGACY_MAX,
+	xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_TEXT, CLIP_HOST_TEXT_MAX,
 		  CLIP_LEGACY_COOKIE | c->my_serial[PH_CLIP_SEL_CLIPBOARD]);
 }
 
@@ -484,6 +494,32 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 		c->agent_check = g_timeout_add(CLIP_AGENT_CHECK_MS, on_agent_check, c);
 }
 
+/* The host's text to legacy and v4 guest tools, in pieces (PH_CTL_CLIPBOARD_HOST_TEXT). */
+static void push_host_text(struct clip *c, const char *data, size_t len)
+{
+	size_t total = strnlen(data, len), off = 0;
+	struct ph_reply rep;
+
+	do {
+		size_t piece = MIN(total - off, (size_t)CLIP_HOST_TEXT_PIECE);
+		GString *p = g_string_sized_new(piece + 32);
+		int r;
+
+		g_string_printf(p, "%zu %zu\n", off, total);
+		g_string_append_len(p, data + off, (gssize)piece);
+		r = viewer_call(c->v, PH_CTL_CLIPBOARD_HOST_TEXT, p->str, 2000, &rep);
+		g_string_free(p, TRUE);
+		/* A refusal (policy off, too large) is the hypervisor's to log. */
+		if (r == 0) {
+			r = rep.status;
+			ph_reply_clear(&rep);
+		}
+		if (r)
+			return;
+		off += piece;
+	} while (off < total);
+}
+
 /* Our X selection was read: for a guest paste, or for the legacy push. */
 static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GBytes *data)
 {
@@ -495,15 +531,8 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 	int r;
 
 	if (cookie & CLIP_LEGACY_COOKIE) {
-		if (status == PH_CLIP_OK && c->v->attached) {
-			gchar *text = g_strndup(g_bytes_get_data(data, NULL), len);
-			struct ph_reply rep;
-
-			/* A refusal (policy off) is the hypervisor's to log; nothing to do here. */
-			if (viewer_call(c->v, PH_CTL_CLIPBOARD_LEGACY_SET, text, 2000, &rep) == 0)
-				ph_reply_clear(&rep);
-			g_free(text);
-		}
+		if (status == PH_CLIP_OK && c->v->attached)
+			push_host_text(c, g_bytes_get_data(data, NULL), len);
 		return;
 	}
 	s = g_hash_table_lookup(c->serves, GUINT_TO_POINTER(cookie));
@@ -678,34 +707,68 @@ static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
 
 /* ---- legacy guests: poll what they sent through the backdoor ---- */
 
+/*
+ * One piece of the guest's text from `offset`: its serial and total, the
+ * bytes appended to `text` (NULL: only the header).  False on any failure.
+ */
+static bool guest_text_piece(struct clip *c, size_t offset, uint64_t *serial, size_t *total,
+			     GByteArray *text)
+{
+	char arg[24], *nl, *end;
+	struct ph_reply r;
+	bool ok = false;
+
+	g_snprintf(arg, sizeof(arg), "%zu", offset);
+	if (viewer_call(c->v, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, 1000, &r) == 0 && !r.status &&
+	    (nl = memchr(r.data->str, '\n', r.data->len))) {
+		size_t off = (size_t)(nl + 1 - r.data->str);
+
+		*serial = g_ascii_strtoull(r.data->str, &end, 10);
+		*total = (size_t)g_ascii_strtoull(end, NULL, 10);
+		ok = *total <= CLIP_HOST_TEXT_MAX + 128u && off < r.data->len + 1;
+		if (ok && text) {
+			ok = r.data->len > off && text->len + (r.data->len - off) <= *total;
+			if (ok)
+				g_byte_array_append(text, (const guint8 *)r.data->str + off,
+						    (guint)(r.data->len - off));
+		}
+	}
+	ph_reply_clear(&r);
+	return ok;
+}
+
 static gboolean on_legacy_poll(gpointer data)
 {
 	struct clip *c = data;
-	struct ph_reply r;
-	char *nl;
+	GByteArray *text;
+	uint64_t serial, again;
+	size_t total;
 
-	if (!c->v->attached)
+	/* With porthole-agent in the guest, it alone serves the guest's clipboard. */
+	if (!c->v->attached || c->agent_seen)
 		return G_SOURCE_CONTINUE;
-	if (viewer_call(c->v, PH_CTL_CLIPBOARD_LEGACY_GET, NULL, 1000, &r) == 0 && !r.status &&
-	    (nl = memchr(r.data->str, '\n', r.data->len))) {
-		uint64_t serial = g_ascii_strtoull(r.data->str, NULL, 10);
-
-		/* The first answer is the state before we came: not a new copy. */
-		if (c->legacy_serial_known && serial != c->legacy_serial) {
-			size_t off = (size_t)(nl + 1 - r.data->str);
-
-			if (c->legacy_text)
-				g_bytes_unref(c->legacy_text);
-			c->legacy_text = g_bytes_new(r.data->str + off, r.data->len - off);
-			g_message("clipboard: %zu bytes of text from legacy guest tools",
-				  r.data->len - off);
-			xsel_own(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT));
-			c->legacy_owned = true;
+	if (!guest_text_piece(c, 0, &serial, &total, NULL))
+		return G_SOURCE_CONTINUE;
+	/* The first answer is the state before we came: not a new copy. */
+	if (c->legacy_serial_known && serial != c->legacy_serial) {
+		text = g_byte_array_sized_new((guint)total);
+		while (text->len < total) {
+			if (!guest_text_piece(c, text->len, &again, &total, text) ||
+			    again != serial) {
+				g_byte_array_free(text, TRUE);
+				return G_SOURCE_CONTINUE;	/* changed meanwhile: next poll */
+			}
 		}
-		c->legacy_serial = serial;
-		c->legacy_serial_known = true;
+		if (c->legacy_text)
+			g_bytes_unref(c->legacy_text);
+		c->legacy_text = g_byte_array_free_to_bytes(text);
+		g_message("clipboard: %zu bytes of text from legacy or VMware desktop guest tools",
+			  total);
+		xsel_own(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT));
+		c->legacy_owned = true;
 	}
-	ph_reply_clear(&r);
+	c->legacy_serial = serial;
+	c->legacy_serial_known = true;
 	return G_SOURCE_CONTINUE;
 }
 

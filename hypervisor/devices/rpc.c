@@ -29,6 +29,7 @@
 
 #include "backdoor/desktop.h"
 #include "hypervisor/vm.h"
+#include "copypaste.h"
 #include "guestinfo.h"
 #include "namespace-db.h"
 #include "rpc.h"
@@ -37,6 +38,7 @@
 
 struct tclo_cmd {
 	char *app;		/* target application, NULL for any */
+	int owner;		/* only the channel of this guest context; -1 any */
 	char *text;
 	size_t len;
 	uint64_t queued_ns;
@@ -47,6 +49,7 @@ struct tclo_cmd {
 struct tclo_chan {
 	bool active;
 	char app[32];		/* from "OK ATR <app>", empty until then */
+	int owner;		/* the guest context that opened it (msgchan_host_owner) */
 	uint64_t opened_ns, last_poll_ns;
 	struct tclo_cmd *inflight;
 	uint64_t inflight_ns;
@@ -67,6 +70,7 @@ struct rpc_state {
 	bool tools_version_set;
 	char *tools_version_type;
 	uint64_t rpci_count;
+	int rpci_owner;		/* the guest context of the RPCI message being answered */
 	uint64_t tclo_wakeups;	/* wakeup datagrams delivered (the tools mapped the resource) */
 	uint64_t tclo_polls;	/* TCLO polls, all channels: what idle tools cost */
 	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
@@ -282,6 +286,9 @@ static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 	}
 	g_hash_table_replace(rpc->caps, g_strdup(name),
 			     g_strndup(args ? g_strstrip(args) : "", RPC_GUESTINFO_KEY_MAX));
+	/* VMware's desktop tools say which copy/paste protocol they speak. */
+	if (!strcmp(name, "copypaste_version"))
+		copypaste_guest_version(rpc->vm, rpc->rpci_owner, args ? args : "");
 	if (rpc->vm->notify)
 		rpc->vm->notify(rpc->vm, "tools");
 	reply_ok(r, NULL);
@@ -376,7 +383,9 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 	 * theirs raw (their XDR records hold NULs), the namespace commands
 	 * too (NUL-terminated fields), and check them themselves.
 	 */
-	if (guestinfo_rpci(rpc->vm, msg, len, r.s) || namespace_db_rpci(rpc->vm, msg, len, r.s)) {
+	rpc->rpci_owner = msgchan_host_owner(rpc->chans, chan);
+	if (guestinfo_rpci(rpc->vm, msg, len, r.s) || namespace_db_rpci(rpc->vm, msg, len, r.s) ||
+	    copypaste_rpci(rpc->vm, rpc->rpci_owner, msg, len, r.s)) {
 		rpc->rpci_count++;
 		goto send;
 	}
@@ -417,6 +426,7 @@ static struct tclo_cmd *host_cmd(const char *text)
 {
 	struct tclo_cmd *cmd = g_new0(struct tclo_cmd, 1);
 
+	cmd->owner = -1;
 	cmd->text = g_strdup(text);
 	cmd->len = strlen(text);
 	cmd->queued_ns = now_ns();
@@ -449,15 +459,48 @@ static void tclo_received(struct rpc_state *rpc, int chan, const char *msg, size
 			rpc->vm->notify(rpc->vm, "tools");
 	}
 	/* The tools registered: now their options, as VMware sends them (tools-options.c). */
-	if (!cmd->done && !strcmp(cmd->text, "Capabilities_Register") && t->app[0])
+	if (!cmd->done && !strcmp(cmd->text, "Capabilities_Register") && t->app[0]) {
 		tools_options_attached(rpc->vm, t->app);
+		if (!strcmp(t->app, TOOLS_APP_USER))
+			copypaste_desktop_attached(rpc->vm, t->owner);
+	}
 	tclo_cmd_finish(cmd, 0, reply, strlen(reply));
 	g_free(reply);
 }
 
-static bool cmd_for(const struct tclo_cmd *cmd, const struct tclo_chan *t)
+/* Another desktop channel ("toolbox-dnd") than those of guest context `owner`. */
+static bool other_desktop_channel(const struct rpc_state *rpc, int owner)
 {
-	return t->app[0] && !strcmp(cmd->app ? cmd->app : TOOLS_APP_MAIN, t->app);
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		if (rpc->tclo[i].active && rpc->tclo[i].owner != owner &&
+		    !strcmp(rpc->tclo[i].app, TOOLS_APP_USER))
+			return true;
+	return false;
+}
+
+/*
+ * Whether channel `t` may take `cmd`.  Two programs may attach as the
+ * desktop tools ("toolbox-dnd"): porthole-agent and VMware's vmusr.  Each
+ * has its own channel and they never share a command: one addressed to a
+ * guest context (copy/paste v4 goes to the tools that registered it) goes
+ * to that context's channel only, and the others (Resolution_Set,
+ * DisplayTopology_Set) go to porthole-agent whenever it is attached, to
+ * vmusr only when it is alone.  (A KVM guest is one context: there the
+ * first poll takes them, as before.)
+ */
+static bool cmd_for(const struct rpc_state *rpc, const struct tclo_cmd *cmd,
+		    const struct tclo_chan *t)
+{
+	int vmusr;
+
+	if (!t->app[0] || strcmp(cmd->app ? cmd->app : TOOLS_APP_MAIN, t->app))
+		return false;
+	if (cmd->owner >= 0)
+		return t->owner == cmd->owner;
+	vmusr = copypaste_v4_owner(rpc->vm);
+	if (!strcmp(t->app, TOOLS_APP_USER) && vmusr >= 0 && t->owner == vmusr)
+		return !other_desktop_channel(rpc, vmusr);
+	return true;
 }
 
 static void tclo_poll(struct rpc_state *rpc, int chan)
@@ -484,7 +527,7 @@ static void tclo_poll(struct rpc_state *rpc, int chan)
 	for (GList *l = rpc->queue.head; l; l = l->next) {
 		struct tclo_cmd *cmd = l->data;
 
-		if (cmd_for(cmd, t)) {
+		if (cmd_for(rpc, cmd, t)) {
 			g_queue_delete_link(&rpc->queue, l);
 			tclo_send(rpc, chan, cmd);
 			return;
@@ -520,6 +563,12 @@ static void tclo_wakeup(struct rpc_state *rpc, const char *app)
 int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size_t len,
 		  rpc_tclo_done done, void *opaque)
 {
+	return rpc_tclo_send_to(rpc, app, -1, text, len, done, opaque);
+}
+
+int rpc_tclo_send_to(struct rpc_state *rpc, const char *app, int owner, const char *text,
+		     size_t len, rpc_tclo_done done, void *opaque)
+{
 	struct tclo_cmd *cmd;
 
 	if (g_queue_get_length(&rpc->queue) >= RPC_TCLO_QUEUE_MAX)
@@ -536,7 +585,11 @@ int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *text, size
 		return -ENOTCONN;
 	cmd = g_new0(struct tclo_cmd, 1);
 	cmd->app = app ? g_strdup(app) : NULL;
-	cmd->text = g_strndup(text, len);
+	cmd->owner = owner;
+	/* Binary commands (copy/paste v4 packets) hold NULs: copy every byte. */
+	cmd->text = g_malloc(len + 1);
+	memcpy(cmd->text, text, len);
+	cmd->text[len] = '\0';
 	cmd->len = len;
 	cmd->queued_ns = now_ns();
 	cmd->done = done;
@@ -597,6 +650,7 @@ static void on_opened(void *opaque, int chan, uint32_t proto)
 	if (proto == TCLO_PROTOCOL_NUM) {
 		memset(&rpc->tclo[chan], 0, sizeof(rpc->tclo[chan]));
 		rpc->tclo[chan].active = true;
+		rpc->tclo[chan].owner = msgchan_host_owner(rpc->chans, chan);
 		rpc->tclo[chan].opened_ns = now_ns();
 	}
 }

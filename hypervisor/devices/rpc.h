@@ -43,6 +43,9 @@ struct msgchan_host *rpc_channels(struct rpc_state *rpc);
 typedef void (*rpc_tclo_done)(void *opaque, int status, const char *reply, size_t len);
 int rpc_tclo_send(struct rpc_state *rpc, const char *app, const char *cmd, size_t len,
 		  rpc_tclo_done done, void *opaque);
+/* The same, only for the channel of guest context `owner` (-1: any). */
+int rpc_tclo_send_to(struct rpc_state *rpc, const char *app, int owner, const char *cmd,
+		     size_t len, rpc_tclo_done done, void *opaque);
 /* Fail queued or unanswered commands older than RPC_TCLO_TIMEOUT_NS. */
 void rpc_expire(struct rpc_state *rpc, uint64_t now_ns);
 

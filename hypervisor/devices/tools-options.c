@@ -302,10 +302,13 @@ bool tools_options_rpci(struct vm *vm, const char *cmd, const char *args, GStrin
 	else if (!strcmp(cmd, "guestlib.stat.get"))
 		/* Raw statistics (vmware-toolbox-cmd stat raw): none published. */
 		reply_fail(reply, "Statistic not available");
-	/* Copy/paste and DnD version 1: the legacy backdoor commands of copypaste.c. */
-	else if (!strcmp(cmd, "vmx.capability.dnd_version") ||
-		 !strcmp(cmd, "vmx.capability.copypaste_version"))
-		reply_ok(reply, "1");
+	/*
+	 * DnD version 4, as VMware hosts answer (copy/paste's own, also 4, is
+	 * copypaste.c's); drag and drop itself stays off: the desktop tools
+	 * are never sent "Set_Option enableDnD 1".
+	 */
+	else if (!strcmp(cmd, "vmx.capability.dnd_version"))
+		reply_ok(reply, "4");
 	/* Features Porthole has off, answered as a VMware host with them off. */
 	else if (!strcmp(cmd, "disk.wiper.enable"))
 		reply_ok(reply, "0");		/* shrinking disabled */

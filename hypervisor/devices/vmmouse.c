@@ -35,6 +35,12 @@ struct vmmouse {
 	unsigned int queued;
 	uint32_t last_x, last_y;	/* for relative packets */
 	bool wake_pending;		/* the last wakeup could not be delivered */
+	/* The host pointer over the guest (0..65535), as the viewer last sent it. */
+	bool host_known;
+	uint32_t host_x, host_y;
+	/* Where the guest's tools say their pointer is (SETPTRLOCATION). */
+	int32_t guest_x, guest_y;
+	uint64_t location_gets, location_sets;
 	uint64_t events, dropped, wakes, guest_errors;
 };
 
@@ -166,6 +172,10 @@ int vmmouse_host_event(struct vmmouse *m, const char *text, const char **why)
 		       "(1 left, 2 middle, 4 right), WHEEL -127..127";
 		return EINVAL;
 	}
+	/* Where the host pointer is counts even when no driver takes events (GETPTRLOCATION). */
+	m->host_known = true;
+	m->host_x = (uint32_t)x;
+	m->host_y = (uint32_t)y;
 	if (!m->active || m->queued > VMMOUSE_QUEUE_WORDS - VMMOUSE_PACKET_WORDS) {
 		m->dropped++;
 		return 0;
@@ -197,6 +207,27 @@ int vmmouse_host_event(struct vmmouse *m, const char *text, const char **why)
 	return 0;
 }
 
+uint32_t vmmouse_get_ptr_location(struct vmmouse *m, uint32_t width, uint32_t height)
+{
+	uint32_t x, y;
+
+	m->location_gets++;
+	if (!m->host_known || !width || !height)
+		return (uint32_t)(uint16_t)VMMOUSE_UNGRABBED_POS << 16 |
+		       (uint16_t)VMMOUSE_UNGRABBED_POS;
+	/* 0..65535 across the screen, as PH_CTL_POINTER: pixels 0..size-1 (fits 16 bits). */
+	x = (uint32_t)((uint64_t)m->host_x * (MIN(width, 32768u) - 1) / VMMOUSE_ABS_MAX);
+	y = (uint32_t)((uint64_t)m->host_y * (MIN(height, 32768u) - 1) / VMMOUSE_ABS_MAX);
+	return x << 16 | y;
+}
+
+void vmmouse_set_ptr_location(struct vmmouse *m, uint32_t ebx)
+{
+	m->guest_x = (int16_t)(ebx >> 16);
+	m->guest_y = (int16_t)(ebx & 0xFFFF);
+	m->location_sets++;
+}
+
 void vmmouse_status(struct vmmouse *m, GString *out)
 {
 	g_string_append_printf(out,
@@ -207,4 +238,11 @@ void vmmouse_status(struct vmmouse *m, GString *out)
 			       m->queued, (unsigned long long)m->events,
 			       (unsigned long long)m->dropped, (unsigned long long)m->wakes,
 			       (unsigned long long)m->guest_errors);
+	/* (Guest numbers, but plain integers: nothing to escape.) */
+	g_string_append_printf(out, "pointer.location-gets=%llu\npointer.location-sets=%llu\n",
+			       (unsigned long long)m->location_gets,
+			       (unsigned long long)m->location_sets);
+	if (m->location_sets)
+		g_string_append_printf(out, "pointer.guest-location=%d,%d\n", m->guest_x,
+				       m->guest_y);
 }

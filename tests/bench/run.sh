@@ -278,6 +278,15 @@ if want guestinfo_dbus; then
 	fi
 fi
 
+# ---- VMware's desktop tools (vmusr) next to porthole-agent (tests/bench/clipboard-vmusr.sh) ----
+if want vmusr; then
+	if [ ! -e /usr/lib/x86_64-linux-gnu/open-vm-tools/plugins/vmusr/libdndcp.so ]; then
+		echo "# clipboard-vmusr: skipped (needs open-vm-tools-desktop: installer/deps.sh)" >&2
+	else
+		bash "$(dirname "$0")/clipboard-vmusr.sh" "$build" || echo "# clipboard-vmusr: FAILED (see above)" >&2
+	fi
+fi
+
 # ---- idle costs: a guestd-only VM, porthole-hostd with 1 and 32 VMs (tests/bench/idle.sh) ----
 if want idle_guestd_vm_cpu || want hostd_idle_cpu; then
 	if ! command -v dbus-run-session >/dev/null; then

@@ -3,7 +3,7 @@
 """Seed inputs for the device-model fuzz targets: valid sequences in each
 target's input format (see the comment at the top of each fuzz-*.c), so the
 fuzzer starts from real protocol structure.  Run from the repository root;
-writes tests/fuzz/corpus/fuzz-{backdoor,rpc,vmci,guest-clock,control,guestinfo}/seed-*
+writes tests/fuzz/corpus/fuzz-{backdoor,rpc,vmci,guest-clock,control,guestinfo,dndcp}/seed-*
 (reproducers of bugs found live next to them, named for what they found)."""
 import os
 import struct
@@ -272,6 +272,36 @@ def guestinfo_seeds():
           r_rec(3, b"SetGuestDiskInfo " + DISK_JSON + b"\0") + r_rec(3, b"SetGuestInfo  1 h\0"))
 
 
+# ---- fuzz-dndcp: copy/paste v4 packets (VMware's DnDCPMsgHdrV4), clipboards ----
+def cp_hdr(cmd, session, total, offset, size, params=(0,) * 6):
+    return u32(cmd) + u32(2) + u32(3) + u32(session) + u32(0) + b"".join(u32(p) for p in params) + \
+        u32(total) + u32(offset) + u32(size)
+
+
+def cp_clip(text):
+    items = b""
+    for fmt in range(1, 11):
+        data = text + b"\0" if fmt == 1 else b""
+        items += u8(1 if data else 0) + u32(len(data)) + data
+    return u32(11) + items + u8(1)
+
+
+def dndcp_seeds():
+    clip = cp_clip(b"hello from the guest")
+    single = cp_hdr(2003, 1, len(clip), 0, len(clip)) + clip
+    ping = cp_hdr(1, 0, 0, 0, 0, (4, 0, 0x1F5, 0, 0, 0))
+    big = 70000
+    pieces = b"".join(r_rec(1, cp_hdr(2003, 2, big, off, 300) + bytes(300)) for off in range(0, 1500, 300))
+    write("fuzz-dndcp", "both-ways", r_rec(2 | 8) + r_rec(2 | 16) + r_rec(1, ping) + r_rec(1, single) +
+          r_rec(4) + r_rec(3, b"0 5\nhello") + r_rec(4, b"\0"))
+    write("fuzz-dndcp", "pieces", r_rec(2 | 8) + pieces + r_rec(1, cp_hdr(2003, 2, big + 1, 1500, 300) +
+          bytes(300)) + r_rec(2) + r_rec(1, cp_hdr(2003, 2, big, 1500, 300) + bytes(300)))
+    write("fuzz-dndcp", "bare", b"".join(r_rec(0, cp_hdr(2003, 3, big, off, 500) + bytes(500))
+                                         for off in range(0, 2500, 500)) + r_rec(0, single) + r_rec(5, clip))
+    write("fuzz-dndcp", "owners", r_rec(2 | 8) + r_rec(1 | 8, ping) + r_rec(5 | 8) + r_rec(1, ping) +
+          r_rec(4 | 8, bytes(3)) + r_rec(1, single))
+
+
 if __name__ == "__main__":
     backdoor_seeds()
     rpc_seeds()
@@ -279,3 +309,4 @@ if __name__ == "__main__":
     clock_seeds()
     control_seeds()
     guestinfo_seeds()
+    dndcp_seeds()

@@ -16,7 +16,10 @@
 #include <string.h>
 
 #include "backdoor/backdoor.h"
+#include "backdoor/dndcp.h"
 #include "backdoor/msgchan.h"
+#include "hypervisor/control-proto.h"
+#include "hypervisor/devices/copypaste.h"
 #include "hypervisor/devices/guestinfo.h"
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/vm.h"
@@ -396,6 +399,250 @@ static void test_binary_guest_info(void **state)
 	g_string_free(st, TRUE);
 }
 
+/* ---- copy/paste version 4, as VMware's desktop tools (vmusr) speak it ---- */
+
+/* Attach as the desktop tools ("toolbox-dnd") from guest context io_owner. */
+static void attach_desktop(struct msgchan *c)
+{
+	char *m = NULL;
+	size_t len;
+
+	assert_int_equal(msgchan_open(c, TCLO_PROTOCOL_NUM), 0);
+	assert_int_equal(msgchan_send(c, "", 0), 0);
+	assert_int_equal(msgchan_recv(c, &m, &len), 0);
+	free(m);
+	assert_int_equal(msgchan_send(c, "OK ATR toolbox-dnd", 18), 0);
+	assert_int_equal(msgchan_recv(c, &m, &len), 0);
+	assert_string_equal(m, "Capabilities_Register");
+	free(m);
+	assert_int_equal(msgchan_send(c, "OK ", 3), 0);
+	/* As a VMware host: copy/paste is offered on that channel. */
+	assert_int_equal(msgchan_recv(c, &m, &len), 0);
+	assert_string_equal(m, "Set_Option copypaste 1");
+	free(m);
+	assert_int_equal(msgchan_send(c, "OK ", 3), 0);
+	assert_int_equal(msgchan_recv(c, &m, &len), 0);
+	assert_null(m);
+}
+
+/* "copypaste.transport" + a packet, through a real RPCI channel: 1 taken, 0 refused. */
+static int send_packet(uint32_t cmd, uint32_t session, uint32_t total, uint32_t offset,
+		       const void *payload, uint32_t size)
+{
+	struct dndcp_hdr h = { .cmd = cmd, .session = session, .binary_size = total,
+			       .payload_offset = offset, .payload_size = size };
+	size_t n = sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE + size, len;
+	char *msg = malloc(n), *reply = NULL;
+	int r;
+
+	memcpy(msg, DNDCP_RPC_CP " ", sizeof(DNDCP_RPC_CP));
+	memcpy(msg + sizeof(DNDCP_RPC_CP), &h, sizeof(h));
+	if (size)
+		memcpy(msg + sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE, payload, size);
+	r = rpci_send_one(msg, n, &reply, &len);
+	free(msg);
+	free(reply);
+	return r;
+}
+
+/* The next TCLO command must be a v4 packet: its header, and its bytes in *binary. */
+static void recv_packet(struct msgchan *c, struct dndcp_hdr *h, char **whole, size_t *len)
+{
+	assert_int_equal(msgchan_send(c, "", 0), 0);	/* the next poll */
+	assert_int_equal(msgchan_recv(c, whole, len), 0);
+	assert_non_null(*whole);
+	assert_true(*len >= sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE);
+	assert_memory_equal(*whole, DNDCP_RPC_CP " ", sizeof(DNDCP_RPC_CP));
+	memcpy(h, *whole + sizeof(DNDCP_RPC_CP), sizeof(*h));
+}
+
+static GString *guest_text(void)
+{
+	GString *out = g_string_new(NULL);
+
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, "0", out), 0);
+	pthread_mutex_unlock(&vm->lock);
+	return out;
+}
+
+static void v4_register(void)
+{
+	char *reply = NULL;
+
+	assert_int_equal(rpci("tools.capability.copypaste_version 4", &reply), 1);
+	free(reply);
+	assert_int_equal(rpci("vmx.capability.copypaste_version", &reply), 1);
+	assert_string_equal(reply, "4");
+	free(reply);
+}
+
+/*
+ * Both ways with the real channels: the host's text reaches the tools as
+ * CP_CMD_RECV_CLIPBOARD, whole (its packet holds NULs: TCLO commands used to
+ * be cut at the first one), and the guest's CP_CMD_SEND_CLIPBOARD becomes
+ * the text the host bridge reads.
+ */
+static void test_v4_both_ways(void **state)
+{
+	struct msgchan c = { 0 };
+	struct dndcp_hdr h;
+	struct dndcp_clip clip;
+	const char *why;
+	char *whole = NULL;
+	size_t len;
+	uint32_t size;
+	uint8_t *cb;
+	GString *out = g_string_new(NULL), *text;
+
+	attach_desktop(&c);
+	v4_register();
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 10\nhello", out),
+			 0);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "5 10\n host", out),
+			 0);
+	pthread_mutex_unlock(&vm->lock);
+	recv_packet(&c, &h, &whole, &len);
+	assert_int_equal(h.cmd, CP_CMD_RECV_CLIPBOARD);
+	assert_int_equal(len, sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE + h.payload_size);
+	assert_int_equal(dndcp_clip_parse((uint8_t *)whole + sizeof(DNDCP_RPC_CP) + DNDCP_HDR_SIZE,
+					  h.payload_size, &clip, &why), 0);
+	assert_int_equal(dndcp_clip_text_len(&clip), 10);
+	assert_memory_equal(clip.item[DNDCP_FMT_TEXT], "hello host", 10);
+	free(whole);
+
+	cb = dndcp_clip_build("from the guest", 14, NULL, 0, NULL, 0, true, &size);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 1, size, 0, cb, size), 1);
+	text = guest_text();
+	assert_string_equal(text->str, "1 14\nfrom the guest");
+	g_string_free(text, TRUE);
+	/* The same text again (tools that can't tell it changed) is no new copy. */
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 2, size, 0, cb, size), 1);
+	text = guest_text();
+	assert_string_equal(text->str, "1 14\nfrom the guest");
+	g_string_free(text, TRUE);
+	free(cb);
+	g_string_free(out, TRUE);
+	msgchan_close(&c);
+}
+
+/*
+ * Hostile pieces through the device: a total that changes, a message cut
+ * by a version switch, packets from a process that never registered.  Each
+ * is refused ("0 ..."), counted, and leaves no message half-taken.
+ */
+static void test_v4_hostile_pieces(void **state)
+{
+	static uint8_t junk[DNDCP_MAX_PAYLOAD];
+	const uint32_t big = 2 * DNDCP_MAX_PAYLOAD;
+	struct msgchan c = { 0 };
+	struct dndcp_hdr h;
+	char *whole = NULL, *reply = NULL;
+	size_t len;
+	GString *st = g_string_new(NULL), *text;
+
+	attach_desktop(&c);
+	v4_register();
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, big, 0, junk, DNDCP_MAX_PAYLOAD), 1);
+	recv_packet(&c, &h, &whole, &len);		/* the host asks for the next piece */
+	assert_int_equal(h.cmd, DNDCP_CMD_REQUEST_NEXT);
+	assert_int_equal(h.param[1], big);
+	assert_int_equal(h.param[2], DNDCP_MAX_PAYLOAD);
+	free(whole);
+	assert_int_equal(msgchan_send(&c, "OK ", 3), 0);
+	assert_int_equal(msgchan_recv(&c, &whole, &len), 0);
+	assert_null(whole);
+	/* The next piece claims a larger total: refused, the message dropped. */
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, big + 4096, DNDCP_MAX_PAYLOAD, junk,
+				     DNDCP_MAX_PAYLOAD), 0);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, big, DNDCP_MAX_PAYLOAD, junk,
+				     DNDCP_MAX_PAYLOAD), 0);
+
+	/* A version switch in the middle of a message ends it. */
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 6, big, 0, junk, DNDCP_MAX_PAYLOAD), 1);
+	assert_int_equal(rpci("tools.capability.copypaste_version 3", &reply), 1);
+	free(reply);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 6, big, DNDCP_MAX_PAYLOAD, junk,
+				     DNDCP_MAX_PAYLOAD), 0);
+	v4_register();
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 6, big, DNDCP_MAX_PAYLOAD, junk,
+				     DNDCP_MAX_PAYLOAD), 0);
+
+	/* Another guest process than the tools that registered. */
+	io_owner = 9;
+	assert_int_equal(send_packet(DNDCP_CMD_PING, 0, 0, 0, NULL, 0), 0);
+	io_owner = 1;
+
+	/* Over the VM's clipboard limit: refused on the header. */
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, "max-size=1000", st),
+			 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 7, big, 0, junk, DNDCP_MAX_PAYLOAD), 0);
+
+	g_string_truncate(st, 0);
+	pthread_mutex_lock(&vm->lock);
+	copypaste_status(vm, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "clipboard.v4.refused=6\n"));
+	text = guest_text();
+	assert_string_equal(text->str, "0 0\n");		/* nothing half-sent got through */
+	g_string_free(text, TRUE);
+	g_string_free(st, TRUE);
+	msgchan_close(&c);
+}
+
+/*
+ * One owner per command on the desktop channel: vmusr (guest context 1,
+ * copy/paste v4 registered) and porthole-agent (context 2) both attach as
+ * "toolbox-dnd".  Whoever polls first, Resolution_Set goes to the agent
+ * and a copy/paste packet to vmusr.  (The old code gave each command to
+ * the first poller.)
+ */
+static void test_desktop_channel_owners(void **state)
+{
+	struct msgchan vmusr = { 0 }, agent = { 0 };
+	GString *out = g_string_new(NULL);
+	struct dndcp_hdr h;
+	char *m = NULL;
+	size_t len;
+
+	attach_desktop(&vmusr);
+	v4_register();
+	io_owner = 2;
+	attach_desktop(&agent);
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23,
+				       tclo_done, NULL), 0);
+	pthread_mutex_unlock(&vm->lock);
+	io_owner = 1;
+	assert_int_equal(msgchan_send(&vmusr, "", 0), 0);	/* vmusr polls first */
+	assert_int_equal(msgchan_recv(&vmusr, &m, &len), 0);
+	assert_null(m);
+	io_owner = 2;
+	assert_int_equal(msgchan_send(&agent, "", 0), 0);
+	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
+	assert_non_null(m);
+	assert_string_equal(m, "Resolution_Set 1366 700");
+	free(m);
+	assert_int_equal(msgchan_send(&agent, "OK ", 3), 0);	/* ... and polls first now */
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", out), 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
+	assert_null(m);
+	io_owner = 1;
+	recv_packet(&vmusr, &h, &m, &len);
+	assert_int_equal(h.cmd, CP_CMD_RECV_CLIPBOARD);
+	free(m);
+	g_string_free(out, TRUE);
+	msgchan_close(&vmusr);
+	io_owner = 2;
+	msgchan_close(&agent);
+	io_owner = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +657,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tclo_failure_reason_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tclo_app_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binary_guest_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_hostile_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);

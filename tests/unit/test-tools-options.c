@@ -18,6 +18,7 @@
 #include "backdoor/msgchan.h"
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/devices/tools-options.h"
+#include "hypervisor/devices/vmmouse.h"
 #include "hypervisor/vm.h"
 
 static struct vm *vm;
@@ -295,8 +296,10 @@ static void test_device_list(void **state)
 
 static void test_features_off(void **state)
 {
-	expect_reply("vmx.capability.dnd_version", 1, "1");
-	expect_reply("vmx.capability.copypaste_version", 1, "1");
+	/* As a VMware host: version 4 of both (DnD itself is never enabled). */
+	expect_reply("vmx.capability.dnd_version", 1, "4");
+	expect_reply("vmx.capability.copypaste_version", 1, "4");
+	expect_reply("dnd.is.active", 1, "0");
 	expect_reply("disk.wiper.enable", 1, "0");
 	expect_reply("deployPkg.update.state 4 0", 1, "");
 	expect_reply("vmbackup.eventSet req.aborted 0 x", 1, "");
@@ -388,6 +391,65 @@ static void test_failures_counted(void **state)
 	assert_true(g_str_has_prefix(escaped, "rpc.failures=a\\x3ab\\x2cc:1:-,vmx.set_option:3:"));
 }
 
+static uint32_t backdoor(uint32_t cmd, uint32_t ebx)
+{
+	struct bdoor_regs r;
+
+	bdoor_lb_cmd(&r, cmd, ebx);
+	bdoor_lb(&r);
+	return (uint32_t)r.ax;
+}
+
+/*
+ * A guest polling a command we don't have (vmusr polled 4 and 5, 20 times
+ * a second) gets a few lines a minute for it, and the next line says how
+ * many were dropped.  (The old code logged every call, up to the global
+ * 50 lines a second.)
+ */
+static void test_unknown_backdoor_rate_limited(void **state)
+{
+	guint handler = g_log_set_handler("porthole-hv", G_LOG_LEVEL_MESSAGE, count_log, NULL);
+
+	new_log_window();
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(backdoor(250, 0), BDOOR_UNSUPPORTED);
+		assert_int_equal(backdoor(251, 0), BDOOR_UNSUPPORTED);
+	}
+	assert_int_equal(unknown_lines, 2 * VM_GUEST_LOG_KIND_PER_MINUTE);
+	assert_int_equal(vm->log_kinds[250].dropped, 40 - VM_GUEST_LOG_KIND_PER_MINUTE);
+	/* A minute later: logged again, with the count of what was dropped. */
+	vm->log_kinds[250].window_us -= 61 * G_USEC_PER_SEC;
+	new_log_window();
+	assert_int_equal(backdoor(250, 0), BDOOR_UNSUPPORTED);
+	assert_int_equal(unknown_lines, 1);
+	assert_int_equal(vm->log_kinds[250].dropped, 0);
+	g_log_remove_handler("porthole-hv", handler);
+}
+
+/*
+ * GETPTRLOCATION (4) as VMware answers it: "ungrabbed" (-100, -100) until
+ * the host pointer was over the guest, then where it is in guest pixels;
+ * SETPTRLOCATION (5) is taken, nothing logged.  (The old code answered
+ * 0xFFFFFFFF, read as "grabbed at (-1, -1)": vmusr warped the guest
+ * pointer to the corner.)
+ */
+static void test_pointer_location(void **state)
+{
+	guint handler = g_log_set_handler("porthole-hv", G_LOG_LEVEL_MESSAGE, count_log, NULL);
+	const char *why;
+
+	new_log_window();
+	assert_int_equal(backdoor(BDOOR_CMD_GETPTRLOCATION, 0), 0xFF9CFF9Cu);
+	pthread_mutex_lock(&vm->lock);
+	assert_int_equal(vmmouse_host_event(vm->vmmouse, "65535 32768 0 0", &why), 0);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(backdoor(BDOOR_CMD_GETPTRLOCATION, 0),
+			 (vm->screen_width - 1) << 16 | (vm->screen_height - 1) / 2);
+	assert_int_equal(backdoor(BDOOR_CMD_SETPTRLOCATION, 12u << 16 | 34u), 0);
+	assert_int_equal(unknown_lines, 0);
+	g_log_remove_handler("porthole-hv", handler);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_features_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_logged_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_backdoor_rate_limited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointer_location, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,116 @@
+# VMware's own desktop tools, Debian's open-vm-tools-desktop (`vmtoolsd -n
+# vmusr`), in a guest X session next to porthole-viewer on the host, as on a
+# VMware host: copy/paste version 4 both ways (text, 1 MiB whole), the
+# pointer never warped to (0,0), a quiet hypervisor log while idle; then the
+# same guest with porthole-agent too (the agent serves the clipboard and
+# resizing, vmusr's channel stays its own).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/desktop.sh"
+
+[ -e /usr/lib/x86_64-linux-gnu/open-vm-tools/plugins/vmusr/libdndcp.so ] ||
+	die "open-vm-tools-desktop is not installed (installer/deps.sh installs it)"
+
+start_host_x
+start_desktop_vm vmusr --no-agent
+start_viewer vmusr
+hvlog=$BUILD/tests/e2e-vmusr-hv.log
+trap 'kill $VIEWER 2>/dev/null; cp "$DESK/viewer.log" "$BUILD/tests/e2e-vmusr-viewer.log"; cp "$DESK/vmusr.log" "$BUILD/tests/e2e-vmusr-vmusr.log" 2>/dev/null; desktop_cleanup' EXIT
+
+# vmusr logs at debug level into the shared directory.
+printf '%s\n' '[logging]' 'log = true' 'vmusr.level = debug' 'vmusr.handler = file' \
+	'vmusr.data = /x/vmusr.log' >"$DESK/tools.conf"
+# Before vmusr starts the host pointer is over the viewer at (20,20): vmusr's
+# pointer loop asks where (backdoor 4) and puts the guest pointer there.
+guest_sh 'xdotool mousemove 500 400' >/dev/null
+guest_sh 'vmtoolsd -n vmusr -c /x/tools.conf >/x/vmusr.out 2>&1 &' >/dev/null
+wait_until 20 "vmusr registered copy/paste version 4" sh -c \
+	"$BIN/porthole-ctl status vmusr --raw | grep -q '^clipboard.v4.version=4'"
+ok "vmusr registers copy/paste version 4 (the host answered 4 and sent Set_Option copypaste 1)"
+wait_until 20 "vmusr's ping" sh -c "$BIN/porthole-ctl status vmusr --raw | grep -q '^clipboard.v4.messages=[1-9]'"
+
+host_copy() { host_x xclip -selection "$1" -i ${3:+-t "$3"} "$2" >/dev/null 2>&1 & }
+# A guest copy as a user makes one: the text selected (PRIMARY) and copied
+# (CLIPBOARD).  vmusr sends the newer of the two by their TIMESTAMP, which
+# xclip doesn't answer, so with CLIPBOARD alone it would prefer its own
+# PRIMARY (the host's last text).
+guest_copy() {
+	guest_sh "xclip -selection primary -i $2 >/dev/null 2>&1 & xclip -selection $1 -i $2 >/dev/null 2>&1 &" >/dev/null
+}
+guest_paste_eq() {	# SEL FILE WHAT
+	local end=$((SECONDS + 30))
+	until user_press click && guest_sh "xclip -selection $1 -o >/x/pasted 2>/dev/null" >/dev/null &&
+		cmp -s "$2" "$DESK/pasted"; do
+		[ $SECONDS -lt $end ] || die "$3: guest paste differs ($(wc -c <"$DESK/pasted") bytes)"
+		sleep 0.5
+	done
+	ok "$3"
+}
+host_paste_eq() {
+	local end=$((SECONDS + 30))
+	until host_x xclip -selection "$1" -o >"$DESK/hpasted" 2>/dev/null &&
+		cmp -s "$2" "$DESK/hpasted"; do
+		[ $SECONDS -lt $end ] || die "$3: host paste differs ($(wc -c <"$DESK/hpasted") bytes)"
+		sleep 0.5
+	done
+	ok "$3"
+}
+
+printf 'hello vmusr from the host' >"$DESK/ascii"
+host_copy clipboard "$DESK/ascii"
+guest_paste_eq clipboard "$DESK/ascii" "text host -> guest through vmusr (copy/paste v4)"
+
+printf 'grüße from the guest, through vmusr' >"$DESK/utf8"
+guest_copy clipboard /x/utf8
+host_paste_eq clipboard "$DESK/utf8" "UTF-8 text guest -> host through vmusr"
+
+head -c 786432 /dev/urandom | base64 -w 0 >"$DESK/big"	# exactly 1 MiB
+host_copy clipboard "$DESK/big"
+guest_paste_eq clipboard "$DESK/big" "1 MiB host -> guest through vmusr, whole"
+guest_copy clipboard /x/big
+host_paste_eq clipboard "$DESK/big" "1 MiB guest -> host through vmusr, whole"
+
+# The pointer: vmusr put the guest pointer where the viewer's is, never at (0,0).
+loc=$(guest_sh 'xdotool getmouselocation --shell' | tr '\n' ' ')
+x=$(echo "$loc" | sed -n 's/.*X=\([0-9]*\).*/\1/p'); y=$(echo "$loc" | sed -n 's/.*Y=\([0-9]*\).*/\1/p')
+[ "$x" != 0 ] || [ "$y" != 0 ] || die "vmusr warped the guest pointer to (0,0)"
+[ "$x" -ge 17 ] && [ "$x" -le 22 ] && [ "$y" -ge 17 ] && [ "$y" -le 22 ] ||
+	die "the guest pointer is at ($x,$y), not where the viewer's is (20,20)"
+ok "the guest pointer follows the viewer's (GETPTRLOCATION: ($x,$y)), never warped to (0,0)"
+assert_match "pointer.location-gets=[1-9]" "$(ctl pointer-status vmusr)" "vmusr asked where the pointer is (backdoor 4)"
+
+# Idle: the hypervisor's log grows by fewer than 10 lines a minute (30 s here).
+before=$(wc -l <"$hvlog")
+sleep 30
+after=$(wc -l <"$hvlog")
+[ $((after - before)) -lt 5 ] || { tail -n $((after - before)) "$hvlog"; die "idle vmusr: $((after - before)) log lines in 30 s"; }
+ok "idle vmusr: $((after - before)) hypervisor log lines in 30 s (< 10 a minute)"
+
+# porthole-agent joins: it serves the clipboard and resizing; vmusr keeps its own channel.
+guest_sh "$GUEST_ENV $BIN/porthole-agent --wait-display 20 -v >/x/agent.log 2>&1 &" >/dev/null
+wait_until 20 "two desktop channels" sh -c \
+	"[ \$($BIN/porthole-ctl status vmusr --raw | grep -c '^tools.app=toolbox-dnd ') = 2 ]"
+ok "porthole-agent and vmusr each have their own toolbox-dnd channel"
+# A size in no mode list: the agent makes it, vmusr would answer "ERROR Invalid arguments".
+assert_eq "OK " "$(ctl tclo vmusr 'toolbox-dnd:Resolution_Set 1366 700')" \
+	"Resolution_Set goes to porthole-agent, not to vmusr"
+assert_match "dimensions: +1366x700 pixels" "$(guest_sh 'xdpyinfo | grep dimensions')" \
+	"the guest screen is 1366x700 exactly"
+assert_match "clipboard.v4.version=4" "$(ctl status vmusr --raw)" "vmusr's copy/paste registration is kept"
+printf 'host text with both tools' >"$DESK/both"
+host_copy clipboard "$DESK/both"
+guest_paste_eq clipboard "$DESK/both" "text host -> guest with porthole-agent and vmusr both running"
+printf 'guest text with both tools' >"$DESK/both2"
+guest_copy clipboard /x/both2
+host_paste_eq clipboard "$DESK/both2" "text guest -> host with both running"
+guest_copy clipboard /x/big
+host_paste_eq clipboard "$DESK/big" "1 MiB guest -> host with both running"
+
+# porthole-agent alone (vmusr stopped).
+guest_sh 'pkill -x vmtoolsd -U 0 -f "vmtoolsd -n vmusr" || pkill -f "vmtoolsd -n vmusr"' >/dev/null || true
+wait_until 10 "one desktop channel" sh -c \
+	"[ \$($BIN/porthole-ctl status vmusr --raw | grep -c '^tools.app=toolbox-dnd ') = 1 ]"
+printf 'agent alone' >"$DESK/alone"
+host_copy clipboard "$DESK/alone"
+guest_paste_eq clipboard "$DESK/alone" "text host -> guest with porthole-agent alone"
+guest_copy clipboard /x/utf8
+host_paste_eq clipboard "$DESK/utf8" "text guest -> host with porthole-agent alone"
