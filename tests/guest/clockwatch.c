@@ -9,13 +9,15 @@
  *   clockwatch host-state
  *	the clock state a test compares before and after: CLOCK_REALTIME minus
  *	CLOCK_MONOTONIC, and adjtimex's tick, freq, offset and status
- *   clockwatch check LOOPS
+ *   clockwatch check LOOPS [SYNC]
  *	the guest clock read without a trap (trap engine): which vDSO the
  *	process has; reads through it against the same clocks read by a raw
  *	(trapped) syscall; a step and a rate change made with a syscall seen
  *	by the very next read.  Prints "ready", runs LOOPS clock_gettime calls
  *	(the test counts the hypervisor's trapped reads meanwhile), "done",
- *	then "clockwatch check NAME ok|FAIL ..." lines
+ *	then "clockwatch check NAME ok|FAIL ..." lines.  It waits after
+ *	"ready" and after "done": 2 s, or with SYNC (a host path the guest
+ *	sees) until SYNC.start, then SYNC.end exist
  *   clockwatch mono SECONDS
  *	read CLOCK_MONOTONIC back to back (short pauses) for SECONDS; one
  *	line: "clockwatch mono samples=N backward=K max_backward_ns=B"
@@ -131,19 +133,37 @@ static bool has_porthole_vdso(void)
 	return found;
 }
 
-static int check(long loops)
+/* Wait for the test: `path` appearing (up to 60 s), or without one 2 s. */
+static void wait_for(const char *sync, const char *suffix)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char path[4096];
+
+	if (!sync) {
+		pause.tv_sec = 2;
+		pause.tv_nsec = 0;
+		nanosleep(&pause, NULL);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s%s", sync, suffix);
+	for (int i = 0; i < 3000 && access(path, F_OK); i++)
+		nanosleep(&pause, NULL);
+}
+
+static int check(long loops, const char *sync)
 {
 	static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
 					 CLOCK_BOOTTIME, CLOCK_TAI };
-	struct timespec pause = { 2, 0 }, ts;
-	int64_t last = now_ns(CLOCK_MONOTONIC), back = 0, t0, t1;
+	struct timespec ts;
+	int64_t last, back = 0, t0, t1;
 	long outside = 0, worst = 0;
 	struct timex tx;
 
 	printf("clockwatch vdso=%s\n", has_porthole_vdso() ? "porthole" : "none");
 	printf("clockwatch ready\n");
 	fflush(stdout);
-	nanosleep(&pause, NULL);
+	wait_for(sync, ".start");
+	last = now_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < loops; i++) {
 		int64_t t;
 
@@ -155,7 +175,7 @@ static int check(long loops)
 	}
 	printf("clockwatch done\n");
 	fflush(stdout);
-	nanosleep(&pause, NULL);
+	wait_for(sync, ".end");
 	verdict("loop-monotonic", back == 0, "max_backward_ns=%lld loops=%ld", (long long)back, loops);
 
 	/* A read through the vDSO, a trapped one, a vDSO one again: in that order. */
@@ -340,8 +360,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "watch"))
 		return watch(atof(argv[2]), argc > 3 ? atol(argv[3]) : 1000);
-	if (argc == 3 && !strcmp(argv[1], "check"))
-		return check(atol(argv[2]));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "check"))
+		return check(atol(argv[2]), argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && !strcmp(argv[1], "mono"))
 		return mono(atof(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "host-state"))
@@ -350,7 +370,7 @@ int main(int argc, char **argv)
 		pattern = argc > 2 ? argv[2] : NULL;
 		return bench();
 	}
-	fprintf(stderr, "usage: clockwatch watch SECONDS [INTERVAL_US] | check LOOPS | mono SECONDS | "
+	fprintf(stderr, "usage: clockwatch watch SECONDS [INTERVAL_US] | check LOOPS [SYNC] | mono SECONDS | "
 		"host-state | bench [PATTERN]\n");
 	return 2;
 }
