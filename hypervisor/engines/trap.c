@@ -388,6 +388,7 @@ static void emulate_cpuid(struct engine *e, struct tracee *t, struct user_regs_s
 	struct vcpu_regs r;
 
 	e->traps++;
+	atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 	count_cpuid_trap(e);
 	regs_from_user(&r, ur);
 	vm_cpuid(e->vm, &r);
@@ -485,6 +486,7 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 		return;
 	}
 	e->traps++;
+	atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 	emulate_io(e, t, &ur, &insn);
 	return;
 
@@ -958,6 +960,7 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 			exec_map_enter(e, t);
 			break;
 		}
+		atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 		trap_clock_syscall(e->vm->clock, tid);
 		resume(e, t, 0);
 		break;

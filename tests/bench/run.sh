@@ -109,6 +109,36 @@ if want backdoor_rt_seccomp_vs_none || want kvm.backdoor_rt_seccomp_vs_none; the
 	done
 fi
 
+# ---- traps per GuestRPC call (trap engine): 2000 calls less none, each way ----
+if want rpc || want traps; then
+	echo "# traps per GuestRPC call (64-byte info-set, LB and HB)" >&2
+	td=$(mktemp -d /tmp/porthole-bench-traps.XXXXXX)
+	phases="lb-0 lb-2000 hb-0 hb-2000"
+	"$build/bin/porthole-hv" run --name bench-traps --share "$td:/x" -- sh -c "
+		for p in $phases; do
+			while [ ! -e /x/go-\$p ]; do sleep 0.05; done
+			$build/tests/guest/bench-guest --rpc-calls \${p#*-} \${p%-*} >/x/\$p.out 2>&1
+			touch /x/done-\$p
+		done
+		sleep 300" >/dev/null 2>&1 &
+	traps_hv=$!
+	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-traps >/dev/null 2>&1 && break; sleep 0.1; done
+	ttraps() { "$build/bin/porthole-ctl" status bench-traps --raw | sed -n 's/^engine.traps=//p'; }
+	declare -A tcount
+	for p in $phases; do
+		t0=$(ttraps)
+		touch "$td/go-$p"
+		for _ in $(seq 1200); do [ -e "$td/done-$p" ] && break; sleep 0.05; done
+		tcount[$p]=$(( $(ttraps) - ${t0:-0} ))
+	done
+	for m in lb hb; do
+		awk "BEGIN { printf \"bench rpc.$m.64B_traps_per_call %.2f traps\n\", (${tcount[$m-2000]} - ${tcount[$m-0]}) / 2000 }"
+	done
+	"$build/bin/porthole-ctl" stop bench-traps >/dev/null 2>&1 || true
+	wait $traps_hv 2>/dev/null || true
+	rm -rf "$td"
+fi
+
 # ---- VMCI queue pairs and datagrams (trap engine) ----
 vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
 if vmci_want; then
@@ -140,8 +170,11 @@ if vmci_want; then
 		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s, host->guest ${h2gs[-1]} GB/s," \
 		     "memcpy ${mcs[-1]} GB/s, AF_UNIX ${uxs[-1]} GB/s" >&2
 	done
+	vtraps() { "$build/bin/porthole-ctl" status bench-vmci --raw | sed -n 's/^engine.traps=//p'; }
+	dg_traps0=$(vtraps)
 	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
 	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
+	dg_traps=$(( $(vtraps) - ${dg_traps0:-0} ))
 	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
 	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
@@ -155,6 +188,8 @@ if vmci_want; then
 		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
 			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
 	echo "bench vmci_dg_round_trip ${rtt:-0} us"
+	# every trap of the guest's ping program (its start included) over its 5000 round trips
+	awk "BEGIN { printf \"bench vmci_dg_round_trip_traps %.2f traps\n\", $dg_traps / 5000 }"
 	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
 	wait $vmci_hv 2>/dev/null || true
 	rm -rf "$vd"

@@ -171,6 +171,33 @@ static double rpc_rate(size_t payload, int hb, double min_secs, int max_iters)
 	return n / t;
 }
 
+/* Exactly `n` 64-byte info-sets on one channel. */
+static int rpc_calls(int n, int hb)
+{
+	struct msgchan c = { 0 };
+	size_t len;
+	char *cmd = make_cmd(64, &len);
+
+	if (msgchan_open(&c, RPCI_PROTOCOL_NUM)) {
+		fprintf(stderr, "bench: cannot open a channel\n");
+		return 1;
+	}
+	msgchan_set_hb(&c, hb);
+	for (int i = 0; i < n; i++) {
+		char *reply = NULL;
+
+		if (rpci_send(&c, cmd, len, &reply, NULL) != 1) {
+			fprintf(stderr, "bench: info-set failed\n");
+			return 1;
+		}
+		free(reply);
+	}
+	msgchan_close(&c);
+	free(cmd);
+	printf("calls=%d\n", n);
+	return 0;
+}
+
 /* The same request/reply shape over an AF_UNIX socketpair, echo by a child. */
 static double unix_rate(size_t payload, double min_secs)
 {
@@ -231,6 +258,9 @@ int main(int argc, char **argv)
 	}
 	if (pattern && !strcmp(pattern, "--cpuid"))
 		return cpuid_vs_floor();
+	/* --rpc-calls N lb|hb: N 64-byte info-sets and nothing else (make bench counts their traps) */
+	if (argc == 4 && !strcmp(argv[1], "--rpc-calls"))
+		return rpc_calls(atoi(argv[2]), !strcmp(argv[3], "hb"));
 	if (want("trap.backdoor_roundtrip") || want("trap.raw_trap_floor")) {
 		double floor_us, rt_us;
 
