@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -324,10 +325,32 @@ static bool tsc_usable(char *why, size_t why_len)
 	return true;
 }
 
+/*
+ * A new 0700 directory for the file, on a filesystem mounted without
+ * noexec: the guest's bind of the file keeps the host mount's flags (it
+ * may not clear them), and the image in it is mapped executable.
+ */
+static char *make_private_dir(void)
+{
+	const char *bases[] = { g_getenv("XDG_RUNTIME_DIR"), g_get_tmp_dir(), "/dev/shm" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(bases); i++) {
+		struct statvfs st;
+		char *dir;
+
+		if (!bases[i] || bases[i][0] != '/' || statvfs(bases[i], &st) || (st.f_flag & ST_NOEXEC))
+			continue;
+		dir = g_build_filename(bases[i], "porthole-vdso-XXXXXX", NULL);
+		if (g_mkdtemp_full(dir, 0700))
+			return dir;
+		g_free(dir);
+	}
+	return NULL;
+}
+
 bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, size_t why_len)
 {
 	size_t image = (size_t)(porthole_vdso_image_end - porthole_vdso_image);
-	g_autoptr(GError) err = NULL;
 	void *page;
 
 	memset(v, 0, sizeof(*v));
@@ -336,9 +359,10 @@ bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, siz
 		return false;
 	v->size = PH_CLOCK_PAGE_SIZE + ((image + 4095) & ~(size_t)4095);
 	/* A private directory: nobody else on the host can swap the file under us. */
-	v->dir = g_dir_make_tmp("porthole-vdso-XXXXXX", &err);
+	v->dir = make_private_dir();
 	if (!v->dir) {
-		snprintf(why, why_len, "cannot make its file: %s", err->message);
+		snprintf(why, why_len, "no directory to make its file in (all noexec, or: %s)",
+			 g_strerror(errno));
 		return false;
 	}
 	v->path = g_build_filename(v->dir, TRAP_VDSO_FILE_NAME, NULL);
