@@ -103,6 +103,24 @@ ZYDIS_LIBS := -lZydis
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 $(BIN)/porthole-hv: PKG_LIBS += $(ZYDIS_LIBS) $(SECCOMP_LIBS)
 $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
+# The trap engine's guest vDSO (hypervisor/vdso/): freestanding, position-
+# independent, without relocations; never sanitized (no ASan runtime in a
+# vDSO).  trap-clock.c embeds it (.incbin).
+VDSO := $(BUILD)/vdso/porthole-vdso.so
+VDSO_CFLAGS := -std=gnu11 $(WARN) -O2 -g -I. -ffreestanding -nostdlib -fPIC -fno-plt \
+	-fno-stack-protector -fcf-protection=none -MMD -MP
+$(BUILD)/vdso/vdso.o: hypervisor/vdso/vdso.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VDSO_CFLAGS) -c $< -o $@
+$(VDSO): $(BUILD)/vdso/vdso.o hypervisor/vdso/vdso.lds
+	$(CC) -nostdlib -shared -Wl,-T,hypervisor/vdso/vdso.lds -Wl,-soname=linux-vdso.so.1 \
+		-Wl,--hash-style=both -Wl,--no-undefined -Wl,-Bsymbolic -Wl,--build-id=none \
+		-Wl,-z,max-page-size=4096 -Wl,--eh-frame-hdr -Wl,-s -o $@ $<
+	@if readelf -r $@ | grep -q "Relocation section"; then \
+		echo "$@: a vDSO must have no relocations" >&2; rm -f $@; exit 1; fi
+-include $(wildcard $(BUILD)/vdso/*.d)
+$(OBJ)/hypervisor/engines/trap-clock.o: $(VDSO)
+$(OBJ)/hypervisor/engines/trap-clock.o: ALL_CFLAGS += -DPORTHOLE_VDSO_IMAGE='"$(VDSO)"'
 $(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -208,6 +209,8 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 			       (unsigned long long)++c->ctl->status_reads, count_subscribers(c->ctl));
 	if (vm->engine_status)
 		g_string_append(s, vm->engine_status);
+	if (!strcmp(vm->engine, "trap"))
+		g_string_append_printf(s, "engine.traps=%llu\n", atomic_load(&vm->traps));
 	if (vm->first_backdoor_us)
 		g_string_append_printf(s, "first-backdoor-ms=%.1f\n",
 				       vm_ms_since_process_start(vm->first_backdoor_us));

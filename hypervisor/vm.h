@@ -132,6 +132,12 @@ struct vm {
 	 * (how cpuid is intercepted, its counters); vm_set_engine_status().
 	 */
 	char *engine_status;
+	/*
+	 * Trap engine: every stop that cost a guest thread a round trip to
+	 * the engine (port I/O, cpuid, clock syscalls), for `porthole-ctl
+	 * status` (engine.traps) and the per-operation counts of `make bench`.
+	 */
+	_Atomic unsigned long long traps;
 };
 
 struct vm *vm_create(const struct vm_config *cfg);

@@ -143,6 +143,8 @@ struct plan {
 	char cgroup_procs[GUEST_CGROUP_MAX][PATH_MAX];
 	enum { CG_NONE, CG_V1_SYSTEMD, CG_V2 } cgroup_mount;
 	char console_path[64];	/* its /dev/pts path */
+	/* NULL, or the guest vDSO's directory: its parent and its name in it */
+	const char *vdso_dir, *vdso_parent, *vdso_dir_name;
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, ready_w, ready_r, go_r, go_w;
 	int alive_r;		/* pid 1's: EOF once the helper is gone */
@@ -726,6 +728,41 @@ static int setup_shares(const struct plan *p, const int *src_fds)
 	return 0;
 }
 
+/*
+ * The guest vDSO file (trap-clock.h): bound read-only, so no guest process
+ * can write the clock page the others read (the mount is locked read-only
+ * once the guest's user namespace is made); executable, as the image in it
+ * is mapped so.
+ */
+static int setup_vdso_file(int src_fd)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int dst = open_in_root(TRAP_VDSO_GUEST_PATH, true, true);
+
+	if (dst < 0) {
+		say("no mount point for the guest vDSO at ", TRAP_VDSO_GUEST_PATH, NULL, -dst);
+		return -1;
+	}
+	if (bind_fd(src_fd, dst, TRAP_VDSO_GUEST_PATH)) {
+		close(dst);
+		return -1;
+	}
+	close(dst);
+	/* The fd named what is now under the mount: look again. */
+	dst = open_in_root(TRAP_VDSO_GUEST_PATH, false, false);
+	if (dst < 0 || syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH, &attr, sizeof(attr))) {
+		say("making the guest vDSO read-only", NULL, NULL, dst < 0 ? -dst : errno);
+		if (dst >= 0)
+			close(dst);
+		return -1;
+	}
+	close(dst);
+	close(src_fd);
+	return 0;
+}
+
 /* ---- --overlay: a host tree laid over the guest's directories ---- */
 
 /* The overlay tree, bound here before the guest root hides the host's /tmp. */
@@ -993,7 +1030,7 @@ static void mount_guest_root(const struct plan *p, int root_dir_fd, int state_fd
 static void build_root(const struct plan *p)
 {
 	int *src_fds = NULL, tree = -1, overlay_fd = -1, root_dir_fd = -1, state_fd = -1;
-	int kernel_fds[2] = { -1, -1 };
+	int kernel_fds[2] = { -1, -1 }, vdso_fd = -1, vdso_dir_fd = -1, vdso_parent_fd = -1;
 
 	/* Shares first: the tmpfs on STAGE may hide them. */
 	if (p->n_shares) {
@@ -1005,6 +1042,15 @@ static void build_root(const struct plan *p)
 		src_fds[i] = open(p->shares[i].host_dir, O_PATH | O_CLOEXEC);
 		if (src_fds[i] < 0)
 			die("share ", p->shares[i].host_dir, errno);
+	}
+	if (p->vdso_dir) {
+		vdso_parent_fd = open(p->vdso_parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		vdso_dir_fd = open(p->vdso_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (vdso_parent_fd < 0 || vdso_dir_fd < 0)
+			die("the guest vDSO's directory ", p->vdso_dir, errno);
+		vdso_fd = openat(vdso_dir_fd, TRAP_VDSO_FILE_NAME, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (vdso_fd < 0)
+			die("the guest vDSO in ", p->vdso_dir, errno);
 	}
 	if (p->overlay) {
 		overlay_fd = open(p->overlay, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1061,8 +1107,17 @@ static void build_root(const struct plan *p)
 	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts))
 		_exit(EXIT_SETUP);
 	root_open();
-	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
+	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds) ||
+	    (vdso_fd >= 0 && setup_vdso_file(vdso_fd)))
 		_exit(EXIT_SETUP);
+	if (vdso_fd >= 0) {
+		/* Bound: the host needs neither file nor directory any more (the engine may not unlink). */
+		if (unlinkat(vdso_dir_fd, TRAP_VDSO_FILE_NAME, 0) ||
+		    unlinkat(vdso_parent_fd, p->vdso_dir_name, AT_REMOVEDIR))
+			say("removing the guest vDSO's file from the host", NULL, NULL, errno);
+		close(vdso_dir_fd);
+		close(vdso_parent_fd);
+	}
 	seal_mirrors();
 	close(root_fd);
 	free(src_fds);
@@ -1987,6 +2042,7 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	pid_t engine = getpid();
 	struct id_plan ids;
 	char *cwd;
+	g_autofree char *vdso_parent = NULL, *vdso_dir_name = NULL;
 
 	memset(sb, 0, sizeof(*sb));
 	sb->info_fd = sb->ready_fd = sb->go_fd = -1;
@@ -2050,6 +2106,11 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 		g_free(cwd);
 		cwd = NULL;
 		plan.envp = guest_environment();
+	}
+	if (opt->vdso_dir) {
+		plan.vdso_dir = opt->vdso_dir;
+		plan.vdso_parent = vdso_parent = g_path_get_dirname(opt->vdso_dir);
+		plan.vdso_dir_name = vdso_dir_name = g_path_get_basename(opt->vdso_dir);
 	}
 	plan.trace_exec_maps = opt->cpuid == TRAP_CPUID_PATCH;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());

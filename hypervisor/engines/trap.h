@@ -44,6 +44,10 @@ const char *trap_cpuid_mode_name(enum trap_cpuid_mode m);
  */
 int trap_probe_cpuid_faulting(void);
 
+/* Where guest processes find the guest vDSO file (the engine maps it at each exec). */
+#define TRAP_VDSO_GUEST_PATH	"/run/porthole-vdso"
+#define TRAP_VDSO_FILE_NAME	"vdso"
+
 struct trap_options {
 	enum trap_cpuid_mode cpuid;
 	char *const *argv;		/* guest command (argv[0] looked up in the guest PATH) */
@@ -76,6 +80,13 @@ struct trap_options {
 	int console_fd;
 	/* The VM's cgroups (guest-cgroup.h) the guest runs in, or NULL. */
 	const struct guest_cgroup *cgroup;
+	/*
+	 * NULL, or a private host directory holding the guest vDSO file
+	 * (trap-clock.h) as TRAP_VDSO_FILE_NAME: the sandbox binds the file
+	 * read-only at TRAP_VDSO_GUEST_PATH in the guest, then removes file
+	 * and directory from the host.
+	 */
+	const char *vdso_dir;
 };
 
 /*
