@@ -53,6 +53,7 @@ assert_eq done "$(cat "$share/out")" "the guest sees neither the host's /etc/sha
 assert_eq "bin dev etc proc run share sys tmp" "$(tr '\n' ' ' <"$share/ls" | sed 's/ $//')" \
 	"the guest's / is the --root tree and the mount points the sandbox makes"
 assert_eq 1 "$(cat "$share/unix-lines")" "/proc/net/unix lists no socket at all (header only): nothing to scan for"
+rm -f "$share"/*
 
 # ---- the console ----
 run_guest con --root "$root" --snapshot -- /bin/sh -c '
