@@ -121,10 +121,20 @@ assert_eq kept "$(cat "$share/motd")" "the guest's writes to / are kept across r
 run_guest snap --root "$root" --snapshot -- /bin/sh -c 'echo x >/etc/motd'
 run_guest snap --root "$root" --snapshot -- /bin/sh -c 'cat /etc/motd >/share/motd2 2>&1 || echo gone >/share/motd2'
 assert_eq gone "$(cat "$share/motd2")" "--snapshot throws the writes away"
-run_guest full --root "$root" --snapshot --disk-size 8M -- /bin/sh -c \
-	'dd if=/dev/zero of=/big bs=1M count=16 2>/share/dd-err; echo $? >/share/dd-st'
-[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
-	ok "--disk-size 8M: writing 16 MiB fails in the guest (ENOSPC)" || die "the disk cap did not hold: $(cat "$share/dd-err")"
+for keep in --snapshot ""; do
+	run_guest full --root "$root" $keep --disk-size 16M -- /bin/sh -c \
+		'dd if=/dev/zero of=/big bs=1M count=32 2>/share/dd-err; echo $? >/share/dd-st'
+	[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
+		ok "--disk-size 16M ${keep:-(kept)}: writing 32 MiB fails in the guest (ENOSPC)" ||
+		die "the disk cap ${keep:-(kept)} did not hold: $(cat "$share/dd-err")"
+	rm -f "$share"/*
+done
+[ -z "$(losetup -j "$XDG_STATE_HOME/porthole/vms/full/disk.img" 2>/dev/null)" ] &&
+	ok "the kept disk's loop device is gone with the VM" || die "loop device left behind"
+run_guest full --root "$root" --disk-size 32M -- /bin/sh -c 'ls -l /big | cut -c1 >/share/big; df -k / | tail -1 >/share/df'
+assert_eq - "$(cat "$share/big")" "what was written to the kept disk is there next run"
+size=$(awk '{ print $2 }' "$share/df")
+[ "$size" -gt 20000 ] && ok "--disk-size 32M grows the kept disk (${size} KiB)" || die "disk not grown: $(cat "$share/df")"
 rm -f "$share"/*
 
 # ---- limits ----
