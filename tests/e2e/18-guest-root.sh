@@ -168,3 +168,28 @@ run_guest cgw --root "$root" --snapshot -- /bin/sh -c '
 	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then d=/sys/fs/cgroup; else d=/sys/fs/cgroup/systemd; fi
 	mkdir $d/init.scope && echo $$ >$d/init.scope/cgroup.procs && grep -c init.scope /proc/self/cgroup >/share/cgw'
 assert_eq 1 "$(cat "$share/cgw" 2>/dev/null)" "the guest's root may make cgroups in its own tree and move into them"
+
+# Forced: a host without cgroup hierarchies: one line for each missing cap, and the guest runs.
+mkdir "$work/no-cgroups"
+PORTHOLE_CGROUP_ROOT=$work/no-cgroups run_guest nocg --root "$root" --snapshot -- /bin/sh -c 'echo ran >/share/ran'
+assert_eq ran "$(cat "$share/ran")" "without cgroups the guest still runs"
+assert_eq 3 "$(grep -c 'cgroup: no .* hierarchy (v1) on this host: ' "$work/nocg.hv")" \
+	"... after one line for each missing hierarchy (memory, pids, name=systemd)"
+rm -f "$share"/*
+
+# The v2 path on this v1 host: a hybrid host's unified hierarchy is a cgroup2
+# mount (without controllers): the guest gets a cgroup2 tree of its own to write.
+if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+	PORTHOLE_CGROUP_ROOT=/sys/fs/cgroup/unified run_guest cg2 --root "$root" --snapshot -- /bin/sh -c '
+		[ -e /sys/fs/cgroup/cgroup.controllers ] && grep -q "^0::/$" /proc/self/cgroup &&
+		mkdir /sys/fs/cgroup/init.scope && echo $$ >/sys/fs/cgroup/init.scope/cgroup.procs &&
+		grep -q "^0::/init.scope$" /proc/self/cgroup && echo v2-ok >/share/cg2'
+	assert_eq v2-ok "$(cat "$share/cg2" 2>/dev/null)" \
+		"cgroup v2: the guest's cgroup namespace is rooted at its cgroup, mounted at /sys/fs/cgroup, and writable"
+	grep -q 'cannot enable memory and pids' "$work/cg2.hv" &&
+		ok "... and a v2 hierarchy without the controllers is said once" || die "no line about the missing v2 controllers"
+	[ -z "$(ls -d /sys/fs/cgroup/unified/porthole-cg2-* 2>/dev/null)" ] &&
+		ok "... and its cgroup (with what the guest made in it) is removed" || die "v2 cgroup left behind"
+else
+	ok "# SKIP no cgroup2 mount on this host to try the v2 path on"
+fi
