@@ -193,3 +193,12 @@ if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
 else
 	ok "# SKIP no cgroup2 mount on this host to try the v2 path on"
 fi
+
+# Bad options get a clear refusal before anything starts.
+expect_fail 2 "not the absolute path of a directory" "--root with a relative path" -- \
+	"$BIN/porthole-hv" run --name bad --root relative/dir -- true
+expect_fail 2 "go with --root" "--snapshot without --root" -- "$BIN/porthole-hv" run --name bad --snapshot -- true
+expect_fail 2 "exclude each other" "--root with --host-root" -- \
+	"$BIN/porthole-hv" run --name bad --root "$root" --host-root -- true
+expect_fail 2 "16 to 4194304" "--pids 5" -- "$BIN/porthole-hv" run --name bad --pids 5 -- true
+expect_fail 2 "bad --console" "--console tty" -- "$BIN/porthole-hv" run --name bad --console tty -- true
