@@ -2143,6 +2143,9 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 		return -1;
 	}
 	choose_ids(opt, &ids);
+	if (opt->root && !opt->snapshot && ids.how != IDS_DIRECT)
+		g_message("disk: the guest's writes go to %s without a cap (a capped disk image "
+			  "needs porthole-hv to run as root; --snapshot is capped)", opt->state_dir);
 	if (pipe2(info, O_CLOEXEC) || pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC) ||
 	    pipe2(to_pid1, O_CLOEXEC) ||
 	    (ids.how != IDS_SINGLE &&
