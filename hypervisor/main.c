@@ -571,14 +571,21 @@ static int cmd_run(int argc, char **argv)
 			"or --kernel\n");
 		return 2;
 	}
-	/* What outlives a run: the --root overlay's upper layer, the namespace database. */
+	/*
+	 * What outlives a run: the --root overlay's upper layer, the namespace
+	 * database.  Only a kept --root overlay can't do without it; anything
+	 * else runs with nothing kept (a user without a writable home).
+	 */
 	if (!state_dir || strcmp(state_dir, "none")) {
+		bool given = state_dir != NULL;
 		char *dir = vm_state_dir(name, state_dir);
 
 		g_free(state_dir);
 		state_dir = dir;
-		if (!state_dir)
+		if (!state_dir && (given || (root && !snapshot)))
 			return 1;
+		if (!state_dir)
+			fprintf(stderr, "porthole-hv run: nothing of this VM is kept after it stops\n");
 	} else {
 		g_clear_pointer(&state_dir, g_free);
 	}
