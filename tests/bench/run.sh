@@ -257,6 +257,26 @@ if $kvm_any; then
 	fi
 fi
 
+# ---- why a KVM payload moves memory slowly here: instructions, not memory ----
+if kvm_want kvm.mem || kvm_want kvm.cpu; then
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -f "$build/payloads/bench-memory.bin" ]; then
+		echo "# kvm memory: skipped (no usable /dev/kvm, or no payloads in $build/payloads)" >&2
+	else
+		echo "# kvm memory: a register-only loop, page touches and copies in a KVM payload," \
+		     "the loop natively as the baseline" >&2
+		out=$("$build/bin/porthole-hv" run --name bench-kvm-mem --engine kvm \
+			--payload "$build/payloads/bench-memory.bin" 2>/dev/null | grep '^bench ' || true)
+		host=$("$build/tests/host/register-loop")
+		printf '%s\n%s\n' "$out" "$host"
+		g=$(echo "$out" | sed -n 's/^bench kvm.cpu.register_loop_iteration \([0-9.]*\) ns/\1/p')
+		h=$(echo "$host" | sed -n 's/^bench host.cpu.register_loop_iteration \([0-9.]*\) ns/\1/p')
+		# Far above 1: KVM executes the guest's instructions itself (nested or
+		# software-assisted), so every memory loop is slow for that reason.
+		awk "BEGIN { if (${h:-0} > 0 && ${g:-0} > 0)
+			printf \"bench kvm.cpu.register_loop_vs_host ratio %.0f\n\", $g / $h }"
+	fi
+fi
+
 # ---- VMCI stream from a KVM guest (the payload of e2e test 31) ----
 if kvm_want vmci_kvm_stream_1GiB; then
 	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -f "$build/payloads/vmci.bin" ]; then
