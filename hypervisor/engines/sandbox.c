@@ -1385,6 +1385,9 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	 * root's: the mapper of U3 (a child, in U2) writes them.  exec resets it.
 	 */
 	prctl(PR_SET_DUMPABLE, 1);
+	/* The guest's processes are the OOM killer's to choose from (see helper()). */
+	if (write_file_at(procfd, "self/oom_score_adj", "0"))
+		die("resetting oom_score_adj", NULL, errno);
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
 	mount_cgroups(p);
@@ -1508,6 +1511,12 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	if (procfd < 0)
 		die("open /proc", NULL, errno);
 
+	/*
+	 * The VM's memory cgroup counts us too: its OOM killer must take a
+	 * guest process, never us (pid 1 would die with us, and the VM).
+	 * Root only may lower it; pid 1 sets its own back to 0.
+	 */
+	write_file_at(procfd, "self/oom_score_adj", "-1000");
 	/* Before any guest process exists, and while we may still write there. */
 	for (int i = 0; i < p->n_cgroups; i++) {
 		int err = write_file_at(AT_FDCWD, p->cgroup_procs[i], "0");
