@@ -208,3 +208,33 @@ expect_fail 2 "exclude each other" "--root with --host-root" -- \
 	"$BIN/porthole-hv" run --name bad --root "$root" --host-root -- true
 expect_fail 2 "16 to 4194304" "--pids 5" -- "$BIN/porthole-hv" run --name bad --pids 5 -- true
 expect_fail 2 "bad --console" "--console tty" -- "$BIN/porthole-hv" run --name bad --console tty -- true
+
+# --overlay still lays a tree over a --root guest's /.
+mkdir -p "$work/ov/opt"
+echo laid-over >"$work/ov/opt/x"
+run_guest ov --root "$root" --snapshot --overlay "$work/ov" -- /bin/sh -c 'cat /opt/x >/share/ov'
+assert_eq laid-over "$(cat "$share/ov")" "--overlay works over a --root guest"
+rm -f "$share"/*
+
+# Unprivileged, without subordinate ids (nobody has none): the guest still
+# runs, on a single mapping and an uncapped kept overlay, each said in a line.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	nob=$work/nobody
+	mkdir -m 0755 "$nob"
+	chmod 0755 "$work"
+	chown nobody "$nob"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	as_nobody mkdir -m 0700 "$nob/run"
+	as_nobody env XDG_RUNTIME_DIR="$nob/run" XDG_STATE_HOME="$nob/state" \
+		"$BIN/porthole-hv" run --name nob --root "$root" --share "$share:/share" -- \
+		/bin/sh -c 'id -u >/share/nob-id' >"$work/nob.hv" 2>&1 || die "an unprivileged --root guest failed: $(tail -5 "$work/nob.hv")"
+	chmod 0700 "$work"
+	assert_eq 0 "$(cat "$share/nob-id")" "unprivileged: the guest runs as its root"
+	grep -q "guest ids: no range of 65536 ids for you in /etc/subuid" "$work/nob.hv" &&
+		ok "... after a line saying there is no id range for the user" || die "no line about the missing id range"
+	grep -q "disk: the guest's writes go to .* without a cap" "$work/nob.hv" &&
+		ok "... and one saying the kept overlay is uncapped" || die "no line about the uncapped overlay"
+	rm -f "$share"/*
+else
+	ok "# SKIP not root: the unprivileged run is the only one here"
+fi
