@@ -76,6 +76,14 @@ out=$(printf 'echo answer-$((6 * 7))\n' | ctl console conctl)
 assert_match 'answer-42' "$out" "porthole-ctl console: input reaches the guest, its output comes back"
 out=$(printf 'echo second\n' | ctl console conctl)
 assert_match 'second' "$out" "... and again after a detach"
+# From a terminal (script(1) makes one): raw mode, what was typed before it
+# kept, Ctrl-] detaches with status 0.
+st=0
+out=$( (printf 'echo tty-$((2 * 3))\r'; sleep 1; printf '\035'; sleep 0.5) |
+	timeout 10 script -qfec "$BIN/porthole-ctl console conctl" /dev/null) || st=$?
+assert_eq 0 "$st" "porthole-ctl console in a terminal: Ctrl-] detaches, status 0"
+assert_match 'tty-6' "$out" "... after the guest's shell ran what was typed"
+assert_match 'console detached' "$out" "... and it says it detached"
 ctl stop conctl >/dev/null
 wait_exit "$LAST_HV"
 
