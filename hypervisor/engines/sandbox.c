@@ -131,7 +131,7 @@ struct plan {
 	char *const *envp;	/* NULL: the hypervisor's environment */
 	int console_fd;		/* the guest's fds 0-2, or -1 for ours */
 	/*
-	 * Guest ids (see sandbox_ids): `ranged`, U1 is mapped by the engine
+	 * Guest ids (see choose_ids()): `ranged`, U1 is mapped by the engine
 	 * to a range of host ids and U2, U3 map 0..GUEST_IDS-1 through; else
 	 * U1 maps guest root to us and U2, U3 only root.
 	 */
@@ -140,7 +140,7 @@ struct plan {
 	int map_sock;		/* ranged: the helper's end of the map handshake */
 	int lower_tree, state_tree;	/* ranged as root: id-mapped copies, from the engine */
 	int to_pid1_r, to_pid1_w;	/* the helper tells pid 1 that U2 is mapped */
-	/* The VM's cgroups: the helper joins them first; pid 1 mounts the delegated one. */
+	/* The VM's cgroups: the helper opens them, pid 1 joins them and mounts the delegated one. */
 	int n_cgroups;
 	char cgroup_procs[GUEST_CGROUP_MAX][PATH_MAX];
 	int cgroup_fds[GUEST_CGROUP_MAX];
@@ -1468,7 +1468,7 @@ static void map_pid1(int procfd, pid_t pid1, const struct plan *p)
 }
 
 /*
- * Helper, ranged: the engine maps U1 (we cannot: see sandbox_ids), then
+ * Helper, ranged: the engine maps U1 (we cannot: see map_helper()), then
  * hands over id-mapped copies of the --root and state trees if it made
  * them.  We become U1's root, the guest root's host id: what we create
  * (the overlay's upper layer) is the guest's.
