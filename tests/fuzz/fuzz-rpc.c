@@ -228,7 +228,10 @@ static void rpci(struct harness *h, struct chan_slot *s, const uint8_t *msg, siz
 	g_free(reply);
 }
 
-/* What tools-options.c sends the main tools at attach and on a synctime change. */
+/*
+ * What tools-options.c sends the main tools at attach and on a synctime
+ * change, and copypaste.c the desktop tools.
+ */
 static bool pushed_option(const char *cmd)
 {
 	static const char *const options[] = {
@@ -237,6 +240,8 @@ static bool pushed_option(const char *cmd)
 		"Set_Option time.synchronize.tools.slewCorrection 1",
 		"Set_Option time.synchronize.tools.percentCorrection 50",
 		"Set_Option time.synchronize.tools.enable 1",
+		/* copypaste.c, to the desktop tools' channel when they attach */
+		"Set_Option copypaste 1", "Set_Option copypaste 0",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
