@@ -604,8 +604,10 @@ static int cmd_run(int argc, char **argv)
 	if (root) {
 		int ret = supervise_boots(&boot, &reset_fd);
 
-		if (ret >= 0)
+		if (ret >= 0) {
+			g_free(guest_argv_default[0]);
 			return ret;
+		}
 	}
 	/*
 	 * Before the control socket exists, so that no signal can end us with
@@ -739,7 +741,9 @@ static void probe_kvm(void)
  */
 static int cmd_image(int argc, char **argv)
 {
+	/* build/bin, build/san/bin; installed: PREFIX/bin */
 	static const char *const recipes[] = { "../../installer/image/build-image.sh",
+					       "../../../installer/image/build-image.sh",
 					       "../share/porthole/image/build-image.sh", NULL };
 	static const char *const inits[] = { "../image/porthole-init",
 					     "../share/porthole/image/porthole-init", NULL };
