@@ -6,13 +6,24 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest-cgroup.h"
 
-#define CGROUP_ROOT	"/sys/fs/cgroup"
+/*
+ * Where the hierarchies are mounted; PORTHOLE_CGROUP_ROOT moves it, for
+ * tests: an empty directory (a host without cgroups), or a cgroup2 mount
+ * such as a hybrid host's unified one (the v2 path on a v1 host).
+ */
+static const char *cgroup_root(void)
+{
+	const char *env = getenv("PORTHOLE_CGROUP_ROOT");
+
+	return env && env[0] == '/' ? env : "/sys/fs/cgroup";
+}
 
 char *guest_cgroup_own_path(const char *text, const char *controller)
 {
@@ -97,7 +108,7 @@ static int enable_controllers(const char *base, const char *leaf)
 static void create_v2(struct guest_cgroup *cg, const char *own, const char *leaf, uint64_t ram,
 		      unsigned int pids)
 {
-	g_autofree char *base = g_build_filename(CGROUP_ROOT, own, NULL);
+	g_autofree char *base = g_build_filename(cgroup_root(), own, NULL);
 	char *dir;
 	int err = enable_controllers(base, leaf);
 
@@ -153,6 +164,10 @@ void guest_cgroup_create(struct guest_cgroup *cg, const char *name, uint64_t ram
 			 unsigned int pids)
 {
 	g_autofree char *text = NULL, *leaf = NULL, *max = NULL, *npids = NULL, *own2 = NULL;
+	g_autofree char *controllers = g_build_filename(cgroup_root(), "cgroup.controllers", NULL);
+	g_autofree char *memory = g_build_filename(cgroup_root(), "memory", NULL);
+	g_autofree char *pids_mount = g_build_filename(cgroup_root(), "pids", NULL);
+	g_autofree char *systemd = g_build_filename(cgroup_root(), "systemd", NULL);
 	char *dir;
 
 	memset(cg, 0, sizeof(*cg));
@@ -161,25 +176,26 @@ void guest_cgroup_create(struct guest_cgroup *cg, const char *name, uint64_t ram
 		return;
 	}
 	leaf = g_strdup_printf("porthole-%s-%d", name, (int)getpid());
-	if (!access(CGROUP_ROOT "/cgroup.controllers", F_OK)) {
+
+	if (!access(controllers, F_OK)) {
 		own2 = guest_cgroup_own_path(text, "");
 		create_v2(cg, own2 ? own2 : "/", leaf, ram, pids);
 		return;
 	}
 	max = g_strdup_printf("%llu", (unsigned long long)ram);
 	npids = g_strdup_printf("%u", pids);
-	dir = create_v1(text, "memory", CGROUP_ROOT "/memory", leaf, "memory.limit_in_bytes", max,
+	dir = create_v1(text, "memory", memory, leaf, "memory.limit_in_bytes", max,
 			"--ram does not cap the guest's memory");
 	if (dir) {
 		/* Swap counts too where the kernel accounts it (else the file is absent). */
 		write_text(dir, "memory.memsw.limit_in_bytes", max);
 		add_dir(cg, dir);
 	}
-	dir = create_v1(text, "pids", CGROUP_ROOT "/pids", leaf, "pids.max", npids,
+	dir = create_v1(text, "pids", pids_mount, leaf, "pids.max", npids,
 			"--pids does not cap the guest's processes");
 	if (dir)
 		add_dir(cg, dir);
-	dir = create_v1(text, "name=systemd", CGROUP_ROOT "/systemd", leaf, NULL, NULL,
+	dir = create_v1(text, "name=systemd", systemd, leaf, NULL, NULL,
 			"systemd cannot run as the guest's init");
 	if (dir) {
 		add_dir(cg, dir);

@@ -406,7 +406,8 @@ static int cmd_run(int argc, char **argv)
 		{ "snapshot", 0, 0, G_OPTION_ARG_NONE, &snapshot,
 		  "With --root: keep the guest's writes in memory and throw them away at exit", NULL },
 		{ "disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size,
-		  "With --root --snapshot: cap on what the guest writes to its / (default 4G)",
+		  "With --root: cap on what the guest writes to its / (default 4G): an ext4 image "
+		  "in the VM's state dir (root), or the --snapshot tmpfs",
 		  "SIZE" },
 		{ "pids", 0, 0, G_OPTION_ARG_INT, &pids,
 		  "trap: most processes and threads the guest may have at once (default 1024)",

@@ -71,6 +71,7 @@
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/loop.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -1384,6 +1385,9 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	 * root's: the mapper of U3 (a child, in U2) writes them.  exec resets it.
 	 */
 	prctl(PR_SET_DUMPABLE, 1);
+	/* The guest's processes are the OOM killer's to choose from (see helper()). */
+	if (write_file_at(procfd, "self/oom_score_adj", "0"))
+		die("resetting oom_score_adj", NULL, errno);
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
 	mount_cgroups(p);
@@ -1507,6 +1511,12 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	if (procfd < 0)
 		die("open /proc", NULL, errno);
 
+	/*
+	 * The VM's memory cgroup counts us too: its OOM killer must take a
+	 * guest process, never us (pid 1 would die with us, and the VM).
+	 * Root only may lower it; pid 1 sets its own back to 0.
+	 */
+	write_file_at(procfd, "self/oom_score_adj", "-1000");
 	/* Before any guest process exists, and while we may still write there. */
 	for (int i = 0; i < p->n_cgroups; i++) {
 		int err = write_file_at(AT_FDCWD, p->cgroup_procs[i], "0");
@@ -1771,6 +1781,135 @@ static int idmapped_tree(const char *path, int userns)
 	return tree;
 }
 
+/* ---- the persistent upper layer's disk (root) ---- */
+
+#define DISK_IMAGE	"disk.img"
+
+/* Make `img` hold a file system of `size` bytes: new, or grown (never shrunk). 0 or -1. */
+static int prepare_disk_image(const char *img, uint64_t size)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *out = NULL;
+	struct stat st;
+	int fd, status;
+	bool fresh = false;
+
+	fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &st)) {
+		g_warning("disk: %s: %s", img, g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fresh = st.st_size == 0;
+	if ((uint64_t)st.st_size > size) {
+		g_message("disk: %s holds %llu MiB; --disk-size does not shrink it (remove it to "
+			  "start afresh)", img, (unsigned long long)(st.st_size >> 20));
+		close(fd);
+		return 0;
+	}
+	if ((uint64_t)st.st_size < size && ftruncate(fd, (off_t)size)) {
+		g_warning("disk: growing %s: %s", img, g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if ((uint64_t)st.st_size == size)
+		return 0;
+	{
+		/* Sparse: it takes the space the guest writes, up to the cap. */
+		char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-E",
+				 "lazy_itable_init=1,lazy_journal_init=1", (char *)img, NULL };
+		char *grow[] = { "resize2fs", "-f", (char *)img, NULL };
+
+		if (!g_spawn_sync(NULL, fresh ? mkfs : grow, NULL,
+				  G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+				  &out, &status, &err) ||
+		    !g_spawn_check_wait_status(status, NULL)) {
+			g_warning("disk: %s %s: %s", fresh ? "mkfs.ext4" : "resize2fs", img,
+				  err ? err->message : g_strstrip(out));
+			if (fresh)
+				unlink(img);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A loop device on `img` (freed with its last user): its fd, or -1. */
+static int attach_loop(const char *img)
+{
+	struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC), ret = -1;
+
+	cfg.fd = (uint32_t)open(img, O_RDWR | O_CLOEXEC);
+	if (ctl < 0 || (int)cfg.fd < 0) {
+		g_warning("disk: %s: %s", ctl < 0 ? "/dev/loop-control" : img, g_strerror(errno));
+		goto out;
+	}
+	/* Another process may take the free device first: try again. */
+	for (int attempt = 0; attempt < 8 && ret < 0; attempt++) {
+		char dev[32];
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE), fd;
+
+		if (n < 0)
+			break;
+		snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+			ret = fd;
+		else
+			close(fd);
+	}
+	if (ret < 0)
+		g_warning("disk: no loop device for %s: %s", img, g_strerror(errno));
+out:
+	if (ctl >= 0)
+		close(ctl);
+	if ((int)cfg.fd >= 0)
+		close((int)cfg.fd);
+	return ret;
+}
+
+/*
+ * The persistent upper layer's file system: `state_dir`/disk.img, an ext4
+ * image of --disk-size on a loop device, mounted detached (never in the
+ * host's tree) and id-mapped through `userns`.  Capped, and as crash-safe
+ * as ext4's journal.  A mount fd, or -1 after saying why (the state dir
+ * itself is used then, uncapped).
+ */
+static int disk_tree(const char *state_dir, uint64_t size, int userns)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+	g_autofree char *img = g_build_filename(state_dir, DISK_IMAGE, NULL);
+	char dev[64];
+	int loop, fs, mnt = -1;
+
+	if (prepare_disk_image(img, size))
+		return -1;
+	loop = attach_loop(img);
+	if (loop < 0)
+		return -1;
+	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", loop);
+	fs = (int)syscall(SYS_fsopen, "ext4", FSOPEN_CLOEXEC);
+	if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", dev, 0) ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) ||
+	    (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0 ||
+	    syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr))) {
+		g_warning("disk: mounting %s: %s", img, g_strerror(errno));
+		if (mnt >= 0)
+			close(mnt);
+		mnt = -1;
+	}
+	if (fs >= 0)
+		close(fs);
+	close(loop);	/* the mount holds the device now */
+	return mnt;
+}
+
 /*
  * The engine's part of IDS_DIRECT and IDS_NEWIDMAP: once the helper made
  * U1, map it: guest ids to the range, and our own id to GUEST_IDS, which
@@ -1823,7 +1962,12 @@ static int map_helper(const struct trap_options *opt, const struct id_plan *ids,
 		if (trees[0] >= 0) {
 			n_trees = 1;
 			if (!opt->snapshot && opt->state_dir) {
-				trees[1] = idmapped_tree(opt->state_dir, userns);
+				trees[1] = disk_tree(opt->state_dir, opt->disk_size, userns);
+				if (trees[1] < 0) {
+					g_warning("disk: the guest's writes go to %s, without a cap",
+						  opt->state_dir);
+					trees[1] = idmapped_tree(opt->state_dir, userns);
+				}
 				n_trees += trees[1] >= 0;
 			}
 		}
@@ -2008,6 +2152,9 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 		return -1;
 	}
 	choose_ids(opt, &ids);
+	if (opt->root && !opt->snapshot && ids.how != IDS_DIRECT)
+		g_message("disk: the guest's writes go to %s without a cap (a capped disk image "
+			  "needs porthole-hv to run as root; --snapshot is capped)", opt->state_dir);
 	if (pipe2(info, O_CLOEXEC) || pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC) ||
 	    pipe2(to_pid1, O_CLOEXEC) ||
 	    (ids.how != IDS_SINGLE &&

@@ -53,6 +53,7 @@ assert_eq done "$(cat "$share/out")" "the guest sees neither the host's /etc/sha
 assert_eq "bin dev etc proc run share sys tmp" "$(tr '\n' ' ' <"$share/ls" | sed 's/ $//')" \
 	"the guest's / is the --root tree and the mount points the sandbox makes"
 assert_eq 1 "$(cat "$share/unix-lines")" "/proc/net/unix lists no socket at all (header only): nothing to scan for"
+rm -f "$share"/*
 
 # ---- the console ----
 run_guest con --root "$root" --snapshot -- /bin/sh -c '
@@ -120,15 +121,26 @@ assert_eq kept "$(cat "$share/motd")" "the guest's writes to / are kept across r
 run_guest snap --root "$root" --snapshot -- /bin/sh -c 'echo x >/etc/motd'
 run_guest snap --root "$root" --snapshot -- /bin/sh -c 'cat /etc/motd >/share/motd2 2>&1 || echo gone >/share/motd2'
 assert_eq gone "$(cat "$share/motd2")" "--snapshot throws the writes away"
-run_guest full --root "$root" --snapshot --disk-size 8M -- /bin/sh -c \
-	'dd if=/dev/zero of=/big bs=1M count=16 2>/share/dd-err; echo $? >/share/dd-st'
-[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
-	ok "--disk-size 8M: writing 16 MiB fails in the guest (ENOSPC)" || die "the disk cap did not hold: $(cat "$share/dd-err")"
+for keep in --snapshot ""; do
+	run_guest full --root "$root" $keep --disk-size 16M -- /bin/sh -c \
+		'dd if=/dev/zero of=/big bs=1M count=32 2>/share/dd-err; echo $? >/share/dd-st'
+	[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
+		ok "--disk-size 16M ${keep:-(kept)}: writing 32 MiB fails in the guest (ENOSPC)" ||
+		die "the disk cap ${keep:-(kept)} did not hold: $(cat "$share/dd-err")"
+	rm -f "$share"/*
+done
+[ -z "$(losetup -j "$XDG_STATE_HOME/porthole/vms/full/disk.img" 2>/dev/null)" ] &&
+	ok "the kept disk's loop device is gone with the VM" || die "loop device left behind"
+run_guest full --root "$root" --disk-size 32M -- /bin/sh -c 'ls -l /big | cut -c1 >/share/big; df -k / | tail -1 >/share/df'
+assert_eq - "$(cat "$share/big")" "what was written to the kept disk is there next run"
+size=$(awk '{ print $2 }' "$share/df")
+[ "$size" -gt 20000 ] && ok "--disk-size 32M grows the kept disk (${size} KiB)" || die "disk not grown: $(cat "$share/df")"
 rm -f "$share"/*
 
 # ---- limits ----
 run_guest mem --root "$root" --snapshot --ram 64M -- /bin/sh -c \
-	'dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo $? >/share/mem-st'
+	'cat /proc/self/oom_score_adj >/share/oom; dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo $? >/share/mem-st'
+assert_eq 0 "$(cat "$share/oom")" "guest processes are the OOM killer's to take (oom_score_adj 0; the sandbox helper's is -1000)"
 st=$(cat "$share/mem-st")
 [ "$st" != 0 ] && ok "--ram 64M: a 128 MiB allocation fails in the guest (status $st)" ||
 	die "the guest allocated 2x --ram"
@@ -147,6 +159,8 @@ cg=$(sed -n 's/^[0-9]*:pids:\(.*\)/\1/p' /proc/self/cgroup)
 n=$(cat /sys/fs/cgroup/pids$cg/porthole-bomb-*/pids.current 2>/dev/null || echo none)
 [ "$n" != none ] && [ "$n" -le 64 ] && ok "the fork bomb stops at the pids cap ($n tasks of 64)" ||
 	die "pids in the guest's cgroup: $n"
+helper=$(pgrep -P "$LAST_HV" | head -1)
+assert_eq -1000 "$(cat "/proc/$helper/oom_score_adj")" "the sandbox helper is never the OOM killer's choice"
 ctl stop bomb >/dev/null
 wait_exit "$LAST_HV"
 [ -z "$(ls -d /sys/fs/cgroup/pids$cg/porthole-bomb-* 2>/dev/null)" ] &&
@@ -157,3 +171,37 @@ run_guest cgw --root "$root" --snapshot -- /bin/sh -c '
 	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then d=/sys/fs/cgroup; else d=/sys/fs/cgroup/systemd; fi
 	mkdir $d/init.scope && echo $$ >$d/init.scope/cgroup.procs && grep -c init.scope /proc/self/cgroup >/share/cgw'
 assert_eq 1 "$(cat "$share/cgw" 2>/dev/null)" "the guest's root may make cgroups in its own tree and move into them"
+
+# Forced: a host without cgroup hierarchies: one line for each missing cap, and the guest runs.
+mkdir "$work/no-cgroups"
+PORTHOLE_CGROUP_ROOT=$work/no-cgroups run_guest nocg --root "$root" --snapshot -- /bin/sh -c 'echo ran >/share/ran'
+assert_eq ran "$(cat "$share/ran")" "without cgroups the guest still runs"
+assert_eq 3 "$(grep -c 'cgroup: no .* hierarchy (v1) on this host: ' "$work/nocg.hv")" \
+	"... after one line for each missing hierarchy (memory, pids, name=systemd)"
+rm -f "$share"/*
+
+# The v2 path on this v1 host: a hybrid host's unified hierarchy is a cgroup2
+# mount (without controllers): the guest gets a cgroup2 tree of its own to write.
+if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+	PORTHOLE_CGROUP_ROOT=/sys/fs/cgroup/unified run_guest cg2 --root "$root" --snapshot -- /bin/sh -c '
+		[ -e /sys/fs/cgroup/cgroup.controllers ] && grep -q "^0::/$" /proc/self/cgroup &&
+		mkdir /sys/fs/cgroup/init.scope && echo $$ >/sys/fs/cgroup/init.scope/cgroup.procs &&
+		grep -q "^0::/init.scope$" /proc/self/cgroup && echo v2-ok >/share/cg2'
+	assert_eq v2-ok "$(cat "$share/cg2" 2>/dev/null)" \
+		"cgroup v2: the guest's cgroup namespace is rooted at its cgroup, mounted at /sys/fs/cgroup, and writable"
+	grep -q 'cannot enable memory and pids' "$work/cg2.hv" &&
+		ok "... and a v2 hierarchy without the controllers is said once" || die "no line about the missing v2 controllers"
+	[ -z "$(ls -d /sys/fs/cgroup/unified/porthole-cg2-* 2>/dev/null)" ] &&
+		ok "... and its cgroup (with what the guest made in it) is removed" || die "v2 cgroup left behind"
+else
+	ok "# SKIP no cgroup2 mount on this host to try the v2 path on"
+fi
+
+# Bad options get a clear refusal before anything starts.
+expect_fail 2 "not the absolute path of a directory" "--root with a relative path" -- \
+	"$BIN/porthole-hv" run --name bad --root relative/dir -- true
+expect_fail 2 "go with --root" "--snapshot without --root" -- "$BIN/porthole-hv" run --name bad --snapshot -- true
+expect_fail 2 "exclude each other" "--root with --host-root" -- \
+	"$BIN/porthole-hv" run --name bad --root "$root" --host-root -- true
+expect_fail 2 "16 to 4194304" "--pids 5" -- "$BIN/porthole-hv" run --name bad --pids 5 -- true
+expect_fail 2 "bad --console" "--console tty" -- "$BIN/porthole-hv" run --name bad --console tty -- true
