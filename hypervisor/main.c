@@ -314,11 +314,14 @@ static int catch_signals(void)
 #define RESET_MIN_INTERVAL_S	2	/* a guest resetting in a loop waits this long */
 
 static volatile sig_atomic_t supervised_child;
+static volatile sig_atomic_t supervisor_stop;	/* a stop came between two boots */
 
 static void pass_signal_on(int sig)
 {
 	if (supervised_child > 0)
 		kill(supervised_child, sig);
+	else
+		supervisor_stop = sig;
 }
 
 static int supervise_boots(unsigned int *boot, int *reset_fd)
@@ -345,12 +348,22 @@ static int supervise_boots(unsigned int *boot, int *reset_fd)
 		}
 		/* No signal lost between fork and publishing the child's pid. */
 		sigprocmask(SIG_BLOCK, &block, &old);
+		if (supervisor_stop) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			close(fds[0]);
+			close(fds[1]);
+			return 128 + supervisor_stop;
+		}
 		pid = fork();
 		if (pid == 0) {
+			pid_t parent = getppid();
+
 			for (size_t i = 0; i < G_N_ELEMENTS(passed); i++)
 				signal(passed[i], SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)	/* the supervisor died before prctl */
+				raise(SIGTERM);
 			close(fds[0]);
 			*reset_fd = fds[1];
 			return -1;
@@ -371,6 +384,7 @@ static int supervise_boots(unsigned int *boot, int *reset_fd)
 		close(fds[0]);
 		if (said != 'R')
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		/* (a stop that comes meanwhile ends the loop after the wait) */
 		if (g_get_monotonic_time() - started < RESET_MIN_INTERVAL_S * G_USEC_PER_SEC)
 			g_usleep(RESET_MIN_INTERVAL_S * G_USEC_PER_SEC);
 	}
