@@ -32,6 +32,8 @@ bus --method org.freedesktop.DBus.UpdateActivationEnvironment "{'XDG_RUNTIME_DIR
 dctl() { "$BIN/porthole-ctl" --dbus "$@"; }
 logs=$BUILD/tests/e2e-19
 rm -rf "$logs" && mkdir -p "$logs"
+# A VM without --snapshot keeps its writes in its state dir: a private one.
+export XDG_STATE_HOME=$logs/state
 
 command -v mmdebstrap >/dev/null || skip "mmdebstrap is not installed (installer/deps.sh installs it)"
 if ! "$BIN/porthole-hv" image create >"$logs/image.out" 2>"$logs/image.log"; then
@@ -66,7 +68,8 @@ log=$logs/guestd.log
 # The image's X session logs to /var/log/porthole; the guest's ids are a host
 # range that is not ours.
 mkdir -p "$logs/guest" && chmod 0777 "$logs/guest"
-start_vm img-guestd "$log" --root "$image" --snapshot --share "$offer:/media/porthole-additions" \
+# Its writes kept (no --snapshot): they outlive the reboot below.
+start_vm img-guestd "$log" --root "$image" --share "$offer:/media/porthole-additions" \
 	--share "$logs/guest:/var/log/porthole"
 hv=$LAST_HV
 wait_until 60 "guest tools running" tools_running img-guestd
@@ -100,6 +103,9 @@ out=$(ctl reboot img-guestd --timeout 60) || die "reboot failed: $out"
 assert_match 'restarted \(boot 2\)' "$out" "porthole-ctl reboot returns once the guest restarted"
 wait_until 60 "guest tools running after the reboot" tools_running img-guestd
 ok "the guest tools run again after the reboot"
+grep -q 'porthole-additions: porthole-guest-additions_.*installed already' "$log" ||
+	die "the second boot installed the additions again: the guest's writes did not outlive the reset"
+ok "the guest's writes outlive its reboot (the first-boot step finds the additions installed)"
 kill -0 "$hv" || die "porthole-hv ended at the reboot"
 
 out=$(ctl shutdown img-guestd --timeout 60) || die "shutdown failed: $out"
