@@ -7,7 +7,8 @@
  *   $XDG_RUNTIME_DIR/porthole/<vm-name>.sock
  * (or /tmp/porthole-<uid>/ without XDG_RUNTIME_DIR), in a directory of mode
  * 0700.  Both ends check the peer's uid (SO_PEERCRED): only the user who runs
- * the VM (or root) may talk to it.
+ * the VM (or root) may talk to it; the hypervisor also refuses processes of
+ * another user namespace (guests, even where their uid is the user's).
  *
  * Each packet is a struct ph_ctl_hdr followed by `len` payload bytes.  A
  * request gets exactly one reply packet with the same `seq` and `op`.  Text

@@ -142,13 +142,13 @@ int ctl_console(const char *vm)
 		tcgetattr(STDIN_FILENO, &saved);
 		raw = saved;
 		cfmakeraw(&raw);
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);	/* keep what was typed ahead */
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGWINCH, &sa, NULL);
 	}
 	ret = relay(r.fd, tty);
 	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
 		fprintf(stderr, "\nporthole-ctl: %s: console detached\n", vm);
 	}
 	/* Closing the connection gives the console back to the hypervisor's log. */

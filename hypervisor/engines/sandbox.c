@@ -5,8 +5,9 @@
  * Three processes and three user namespaces:
  *
  *   engine thread (host)
- *     `- helper: joins the VM's cgroups (guest-cgroup.h), drops root's
- *          supplementary groups, unshare(USER|NS) -> U1, mapped
+ *     `- helper: opens the VM's cgroups (guest-cgroup.h) for pid 1 to
+ *          join (it stays out: the OOM killer must not take it), drops
+ *          root's supplementary groups, unshare(USER|NS) -> U1, mapped
  *            --host-root (or no id range): "0 <our uid> 1" by itself;
  *            --root: "0 <base> 65536" + "65536 <our uid> 1" by the engine
  *            (only a process privileged over the parent namespace may map
@@ -28,14 +29,15 @@
  *            (read-only overlayfs per directory), the shares bound
  *            read-write, and pivot_root into it;
  *          unshare(TIME) (for its children), then clones pid 1 into
- *          USER|NS|PID|NET|UTS|IPC|CGROUP -> U2 (CLONE_UNTRACED: a debugger
+ *          USER|NS|PID|NET|UTS|IPC -> U2 (CLONE_UNTRACED: a debugger
  *          following our forks, strace -f, must leave pid 1 to the engine's
  *          PTRACE_SEIZE) and maps U2 "0 0 N" from outside (N = 65536 with
  *          a range, else 1): U1's mounts are now locked (MNT_LOCKED,
  *          MNT_LOCK_READONLY), so guest root can neither remount them
  *          writable nor unmount them to look underneath; U1's id 65536
  *          (us) is not in U2;
- *        `- guest pid 1: proc on /proc, sysfs on /sys (both read-only: the
+ *        `- guest pid 1: joins the VM's cgroups, unshare(CGROUP);
+ *             proc on /proc, sysfs on /sys (both read-only: the
  *             kernel insists, the host's are), its cgroup tree on
  *             /sys/fs/cgroup, hostname, lo up;
  *             unshare(USER|NS|UTS|IPC) -> U3, mapped "0 0 N" by a child
@@ -129,7 +131,7 @@ struct plan {
 	char *const *envp;	/* NULL: the hypervisor's environment */
 	int console_fd;		/* the guest's fds 0-2, or -1 for ours */
 	/*
-	 * Guest ids (see sandbox_ids): `ranged`, U1 is mapped by the engine
+	 * Guest ids (see choose_ids()): `ranged`, U1 is mapped by the engine
 	 * to a range of host ids and U2, U3 map 0..GUEST_IDS-1 through; else
 	 * U1 maps guest root to us and U2, U3 only root.
 	 */
@@ -138,9 +140,10 @@ struct plan {
 	int map_sock;		/* ranged: the helper's end of the map handshake */
 	int lower_tree, state_tree;	/* ranged as root: id-mapped copies, from the engine */
 	int to_pid1_r, to_pid1_w;	/* the helper tells pid 1 that U2 is mapped */
-	/* The VM's cgroups: the helper joins them first; pid 1 mounts the delegated one. */
+	/* The VM's cgroups: the helper opens them, pid 1 joins them and mounts the delegated one. */
 	int n_cgroups;
 	char cgroup_procs[GUEST_CGROUP_MAX][PATH_MAX];
+	int cgroup_fds[GUEST_CGROUP_MAX];
 	enum { CG_NONE, CG_V1_SYSTEMD, CG_V2 } cgroup_mount;
 	char console_path[64];	/* its /dev/pts path */
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
@@ -1360,6 +1363,22 @@ static void enter_u3(const struct plan *p, int procfd, pid_t host_pid)
 		_exit(EXIT_SETUP);	/* it said why */
 }
 
+/*
+ * Pid 1: into the VM's cgroups (the helper opened their cgroup.procs for
+ * us), then a cgroup namespace rooted there: what the guest's processes
+ * see of cgroups starts at the VM's.
+ */
+static void join_cgroups(const struct plan *p)
+{
+	for (int i = 0; i < p->n_cgroups; i++) {
+		if (write(p->cgroup_fds[i], "0", 1) != 1)
+			die("joining the VM's cgroup ", p->cgroup_procs[i], errno);
+		close(p->cgroup_fds[i]);
+	}
+	if (unshare(CLONE_NEWCGROUP))
+		die("unshare (cgroup namespace)", NULL, errno);
+}
+
 static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
 {
 	pid_t host_pid;
@@ -1378,6 +1397,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 		_exit(EXIT_SETUP);
 	close(p->alive_r);
 	close(p->info_w);
+	join_cgroups(p);
 	close(p->to_pid1_w);
 	host_pid = await_map(p);	/* of U2, by the helper */
 	/*
@@ -1385,9 +1405,7 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	 * root's: the mapper of U3 (a child, in U2) writes them.  exec resets it.
 	 */
 	prctl(PR_SET_DUMPABLE, 1);
-	/* The guest's processes are the OOM killer's to choose from (see helper()). */
-	if (write_file_at(procfd, "self/oom_score_adj", "0"))
-		die("resetting oom_score_adj", NULL, errno);
+
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
 	mount_cgroups(p);
@@ -1450,7 +1468,7 @@ static void map_pid1(int procfd, pid_t pid1, const struct plan *p)
 }
 
 /*
- * Helper, ranged: the engine maps U1 (we cannot: see sandbox_ids), then
+ * Helper, ranged: the engine maps U1 (we cannot: see map_helper()), then
  * hands over id-mapped copies of the --root and state trees if it made
  * them.  We become U1's root, the guest root's host id: what we create
  * (the overlay's upper layer) is the guest's.
@@ -1512,17 +1530,14 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 		die("open /proc", NULL, errno);
 
 	/*
-	 * The VM's memory cgroup counts us too: its OOM killer must take a
-	 * guest process, never us (pid 1 would die with us, and the VM).
-	 * Root only may lower it; pid 1 sets its own back to 0.
+	 * Opened while we may, for pid 1 to join: the kernel checks the
+	 * opener's credentials.  We stay out: the memory cgroup's OOM killer
+	 * must never take us (pid 1 would die with us, and the VM).
 	 */
-	write_file_at(procfd, "self/oom_score_adj", "-1000");
-	/* Before any guest process exists, and while we may still write there. */
 	for (int i = 0; i < p->n_cgroups; i++) {
-		int err = write_file_at(AT_FDCWD, p->cgroup_procs[i], "0");
-
-		if (err)
-			die("joining the VM's cgroup ", p->cgroup_procs[i], -err);
+		p->cgroup_fds[i] = open(p->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+		if (p->cgroup_fds[i] < 0)
+			die("opening the VM's cgroup ", p->cgroup_procs[i], errno);
 	}
 	/* Root's supplementary groups (gid 0 among them) must not follow the guest. */
 	if (geteuid() == 0 && setgroups(0, NULL))
@@ -1557,7 +1572,7 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	 * be mapped by a process privileged over the parent namespace.
 	 */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
-		CLONE_NEWIPC | CLONE_NEWCGROUP;
+		CLONE_NEWIPC;
 	pid1 = (pid_t)syscall(SYS_clone, flags | CLONE_UNTRACED | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid1 < 0)
 		die("clone (guest namespaces)", NULL, errno);
