@@ -17,8 +17,12 @@ while [ $# -gt 0 ]; do
 	*) dir=$1; shift ;;
 	esac
 done
+# Xorg's configuration is the guest additions' (installer/xorg-dummy.conf);
+# an installed recipe (make install) has its copy next to it.
+xorg=xorg-dummy.conf
+[ -f "$here/$xorg" ] || xorg=../xorg-dummy.conf
 recipe=(build-image.sh customize.sh packages porthole-init.c porthole-session
-	porthole-session.service porthole-additions porthole-additions.service ../xorg-dummy.conf)
+	porthole-session.service porthole-additions porthole-additions.service "$xorg")
 hash=$(cd "$here" && cat "${recipe[@]}" | sha256sum | cut -c1-12)
 [ -n "$init" ] && [ -x "$init" ] || { echo "build-image.sh: --init PATH (porthole-init) is needed" >&2; exit 2; }
 if [ -z "$dir" ]; then
