@@ -7,7 +7,8 @@
 # and reboot end or restart the VM and say so by their exit status, also
 # with stock vmtoolsd (open-vm-tools.service) as the guest tools; a guest
 # that does not stop makes shutdown fail after --timeout, and --force then
-# powers it off hard.
+# powers it off hard; vmtoolsd refusing (its poweroff script fails) makes it
+# fail at once, and porthole-ctl poweroff ends that VM.
 # The image is built once (about a minute, needs deb.debian.org) and cached
 # in ~/.cache/porthole/images; without mmdebstrap or the network this skips.
 # The D-Bus methods (porthole-hostd, activated on a private session bus, as
@@ -157,3 +158,23 @@ state=$(ctl status img-vmtools --raw 2>/dev/null | sed -n 's/^state=//p' || true
 ok "vmtoolsd's 'shutdown -h now': the D-Bus Shutdown returns once the VM stopped"
 wait_exit "$hv"
 assert_eq 0 "$HV_STATUS" "porthole-hv exits 0 after vmtoolsd's shutdown"
+
+# ---- stock vmtoolsd refusing: its pre-poweroff script fails ----
+vmconf=$logs/vmware-tools
+mkdir -p "$vmconf"
+printf '[powerops]\npoweroff-script=/etc/vmware-tools/refuse.sh\n' >"$vmconf/tools.conf"
+printf '#!/bin/sh\necho "refusing to power off"\nexit 1\n' >"$vmconf/refuse.sh"
+chmod 0755 "$vmconf" "$vmconf/refuse.sh"
+chmod 0644 "$vmconf/tools.conf"
+log=$logs/vmtools-refuse.log
+start_vm img-vmrefuse "$log" --root "$image" --snapshot --share "$vmconf:/etc/vmware-tools"
+hv=$LAST_HV
+wait_until 60 "vmtoolsd running" tools_running img-vmrefuse
+expect_fail 1 "the guest refused shutdown: ERROR the guest tools report that the guest's halt command failed" \
+	"vmtoolsd whose poweroff script fails: shutdown fails (exit 1)" -- ctl shutdown img-vmrefuse --timeout 30
+grep -q 'Script exit code: 1' "$log" || die "vmtoolsd did not run the poweroff script"
+kill -0 "$hv" || die "the VM ended although vmtoolsd refused"
+ok "the VM still runs"
+out=$(ctl poweroff img-vmrefuse) || die "poweroff failed: $out"
+wait_exit "$hv"
+assert_eq 137 "$HV_STATUS" "porthole-ctl poweroff powers it off hard"
