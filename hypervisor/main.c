@@ -756,12 +756,14 @@ static void probe_kvm(void)
  */
 static int cmd_image(int argc, char **argv)
 {
-	/* build/bin, build/san/bin; installed: PREFIX/bin */
+	/* build/bin, build/san/bin; make install: PREFIX/bin; the package: /usr/bin */
 	static const char *const recipes[] = { "../../installer/image/build-image.sh",
 					       "../../../installer/image/build-image.sh",
-					       "../share/porthole/image/build-image.sh", NULL };
+					       "../share/porthole/image/build-image.sh",
+					       "../lib/porthole/image/build-image.sh", NULL };
 	static const char *const inits[] = { "../image/porthole-init",
-					     "../share/porthole/image/porthole-init", NULL };
+					     "../share/porthole/image/porthole-init",
+					     "../lib/porthole/image/porthole-init", NULL };
 	g_autofree char *recipe = NULL, *init = NULL;
 	GPtrArray *args;
 
