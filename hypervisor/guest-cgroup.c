@@ -88,6 +88,76 @@ static void add_dir(struct guest_cgroup *cg, char *dir)
 		g_free(dir);
 }
 
+/*
+ * rmdir `dir` and what the guest made below it; bounded depth.  `patient`:
+ * retry a moment while the last guest processes are reaped.
+ */
+static void remove_tree(const char *dir, int depth, bool patient)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (depth < 16 && (d = opendir(dir))) {
+		while ((de = readdir(d))) {
+			g_autofree char *sub = NULL;
+
+			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			sub = g_build_filename(dir, de->d_name, NULL);
+			remove_tree(sub, depth + 1, patient);
+		}
+		closedir(d);
+	}
+	/*
+	 * unlinkat, not rmdir: the main thread's seccomp filter allows it.
+	 * Briefly: a killed helper a debugger holds back keeps the cgroup
+	 * busy, and a stop must not wait for that.
+	 */
+	for (int i = 0; i < (patient ? 10 : 1); i++) {
+		if (!unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) || errno == ENOENT)
+			return;
+		if (errno != EBUSY)
+			break;
+		if (patient)
+			g_usleep(10000);	/* the last guest processes are still being reaped */
+	}
+	if (patient)
+		g_message("cgroup: cannot remove %s: %s", dir, g_strerror(errno));
+}
+
+/*
+ * The cgroups of VMs whose porthole-hv died without removing them (killed,
+ * or stopped by its own seccomp filter): "porthole-NAME-PID" below `base`
+ * where PID is no running porthole-hv.  Only empty cgroups can be removed,
+ * so a live VM's are safe whatever its PID says.
+ */
+static void remove_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *dash = strrchr(de->d_name, '-');
+		g_autofree char *comm_path = NULL, *comm = NULL, *dir = NULL;
+		guint64 pid;
+
+		if (de->d_type != DT_DIR || !g_str_has_prefix(de->d_name, "porthole-") || !dash ||
+		    !g_ascii_string_to_unsigned(dash + 1, 10, 1, G_MAXINT, &pid, NULL) ||
+		    pid == (guint64)getpid())
+			continue;
+		comm_path = g_strdup_printf("/proc/%llu/comm", (unsigned long long)pid);
+		if (g_file_get_contents(comm_path, &comm, NULL, NULL) &&
+		    !strcmp(g_strstrip(comm), "porthole-hv"))
+			continue;
+		dir = g_build_filename(base, de->d_name, NULL);
+		remove_tree(dir, 0, false);
+	}
+	closedir(d);
+}
+
 /* v2: our cgroup's controllers for a child; a cgroup with processes can't give them. */
 static int enable_controllers(const char *base, const char *leaf)
 {
@@ -115,6 +185,7 @@ static void create_v2(struct guest_cgroup *cg, const char *own, const char *leaf
 	if (err)
 		g_warning("cgroup: cannot enable memory and pids for guests below %s (%s): "
 			  "--ram and --pids are not enforced", base, g_strerror(err));
+	remove_stale(base);
 	dir = make_dir(base, leaf);
 	if (!dir) {
 		g_warning("cgroup: mkdir in %s: %s: the guest runs without limits", base,
@@ -150,6 +221,7 @@ static char *create_v1(const char *text, const char *controller, const char *mou
 		return NULL;
 	}
 	base = g_build_filename(mount, own, NULL);
+	remove_stale(base);
 	dir = make_dir(base, leaf);
 	if (!dir) {
 		g_warning("cgroup: mkdir in %s: %s: %s", base, g_strerror(errno), what);
@@ -203,43 +275,10 @@ void guest_cgroup_create(struct guest_cgroup *cg, const char *name, uint64_t ram
 	}
 }
 
-/* rmdir `dir` and what the guest made below it; bounded depth. */
-static void remove_tree(const char *dir, int depth)
-{
-	DIR *d;
-	struct dirent *de;
-
-	if (depth < 16 && (d = opendir(dir))) {
-		while ((de = readdir(d))) {
-			g_autofree char *sub = NULL;
-
-			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, ".."))
-				continue;
-			sub = g_build_filename(dir, de->d_name, NULL);
-			remove_tree(sub, depth + 1);
-		}
-		closedir(d);
-	}
-	/*
-	 * unlinkat, not rmdir: the main thread's seccomp filter allows it.
-	 * Briefly: a killed helper a debugger holds back keeps the cgroup
-	 * busy, and a stop must not wait for that.
-	 */
-	for (int i = 0; i < 10; i++) {
-		if (!unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) || errno == ENOENT)
-			return;
-		if (errno != EBUSY)
-			break;
-		g_usleep(10000);	/* the last guest processes are still being reaped */
-	}
-	g_message("cgroup: cannot remove %s: %s", dir, g_strerror(errno));
-}
-
 void guest_cgroup_destroy(struct guest_cgroup *cg)
 {
 	for (int i = 0; i < cg->n; i++) {
-		remove_tree(cg->dirs[i], 0);
+		remove_tree(cg->dirs[i], 0, true);
 		g_free(cg->dirs[i]);
 	}
 	memset(cg, 0, sizeof(*cg));

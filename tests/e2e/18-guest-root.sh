@@ -179,6 +179,13 @@ ctl stop bomb >/dev/null
 wait_exit "$LAST_HV"
 [ -z "$(ls -d /sys/fs/cgroup/pids$cg/porthole-bomb-* 2>/dev/null)" ] &&
 	ok "the VM's cgroup is removed when it stops" || die "cgroup left behind"
+# One a killed porthole-hv left behind goes with the next VM's start.
+true & dead=$!
+wait $dead
+mkdir "/sys/fs/cgroup/pids$cg/porthole-stale-$dead"
+run_guest stale --root "$root" --snapshot -- /bin/true
+[ ! -e "/sys/fs/cgroup/pids$cg/porthole-stale-$dead" ] &&
+	ok "a dead porthole-hv's leftover cgroup is removed at the next start" || die "stale cgroup kept"
 
 # systemd's requirement: a cgroup tree of its own it may write.
 run_guest cgw --root "$root" --snapshot -- /bin/sh -c '
