@@ -345,15 +345,25 @@ MAN_PAGES := $(wildcard installer/man/*.[0-9])
 man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 HOST_DESKTOP_FILES := $(wildcard host-services/*/*.desktop)
 DBUS_SERVICE_FILE := $(DATADIR)/dbus-1/services/org.porthole.Host1.service
+# The guest image's recipe and init, for `porthole-hv image create`.
+IMAGE_DIR := $(DATADIR)/porthole/image
+IMAGE_SCRIPTS := $(addprefix installer/image/,build-image.sh customize.sh porthole-session \
+	porthole-additions)
+IMAGE_DATA := $(addprefix installer/image/,packages porthole-init.c porthole-session.service \
+	porthole-additions.service) installer/xorg-dummy.conf
 INSTALLED_FILES := $(addprefix $(BINDIR)/,$(notdir $(PROGRAMS))) \
+	$(addprefix $(IMAGE_DIR)/,$(notdir $(IMAGE_SCRIPTS) $(IMAGE_DATA)) porthole-init) \
 	$(foreach p,$(MAN_PAGES),$(call man_path,$(p))) $(DBUS_SERVICE_FILE) \
 	$(DATADIR)/dbus-1/interfaces/org.porthole.Host1.xml \
 	$(addprefix $(DATADIR)/applications/,$(notdir $(HOST_DESKTOP_FILES)))
 .PHONY: uninstall
-install: $(PROGRAMS)
+install: $(PROGRAMS) $(IMAGE_INIT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/dbus-1/services \
-		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications \
+		$(DESTDIR)$(IMAGE_DIR)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(IMAGE_SCRIPTS) $(IMAGE_INIT) $(DESTDIR)$(IMAGE_DIR)/
+	install -m 0644 $(IMAGE_DATA) $(DESTDIR)$(IMAGE_DIR)/
 	$(foreach p,$(MAN_PAGES),install -d $(dir $(DESTDIR)$(call man_path,$(p))) && \
 		sed 's/@VERSION@/$(VERSION)/' $(p) >$(DESTDIR)$(call man_path,$(p)) && \
 		chmod 0644 $(DESTDIR)$(call man_path,$(p))$(newline))

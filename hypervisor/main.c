@@ -315,11 +315,14 @@ static int catch_signals(void)
 #define RESET_MIN_INTERVAL_S	2	/* a guest resetting in a loop waits this long */
 
 static volatile sig_atomic_t supervised_child;
+static volatile sig_atomic_t supervisor_stop;	/* a stop came between two boots */
 
 static void pass_signal_on(int sig)
 {
 	if (supervised_child > 0)
 		kill(supervised_child, sig);
+	else
+		supervisor_stop = sig;
 }
 
 static int supervise_boots(unsigned int *boot, int *reset_fd)
@@ -346,12 +349,22 @@ static int supervise_boots(unsigned int *boot, int *reset_fd)
 		}
 		/* No signal lost between fork and publishing the child's pid. */
 		sigprocmask(SIG_BLOCK, &block, &old);
+		if (supervisor_stop) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			close(fds[0]);
+			close(fds[1]);
+			return 128 + supervisor_stop;
+		}
 		pid = fork();
 		if (pid == 0) {
+			pid_t parent = getppid();
+
 			for (size_t i = 0; i < G_N_ELEMENTS(passed); i++)
 				signal(passed[i], SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)	/* the supervisor died before prctl */
+				raise(SIGTERM);
 			close(fds[0]);
 			*reset_fd = fds[1];
 			return -1;
@@ -372,6 +385,7 @@ static int supervise_boots(unsigned int *boot, int *reset_fd)
 		close(fds[0]);
 		if (said != 'R')
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		/* (a stop that comes meanwhile ends the loop after the wait) */
 		if (g_get_monotonic_time() - started < RESET_MIN_INTERVAL_S * G_USEC_PER_SEC)
 			g_usleep(RESET_MIN_INTERVAL_S * G_USEC_PER_SEC);
 	}
@@ -629,8 +643,10 @@ static int cmd_run(int argc, char **argv)
 	if (root) {
 		int ret = supervise_boots(&boot, &reset_fd);
 
-		if (ret >= 0)
+		if (ret >= 0) {
+			g_free(guest_argv_default[0]);
 			return ret;
+		}
 	}
 	/*
 	 * Before the control socket exists, so that no signal can end us with
@@ -765,10 +781,14 @@ static void probe_kvm(void)
  */
 static int cmd_image(int argc, char **argv)
 {
+	/* build/bin, build/san/bin; make install: PREFIX/bin; the package: /usr/bin */
 	static const char *const recipes[] = { "../../installer/image/build-image.sh",
-					       "../share/porthole/image/build-image.sh", NULL };
+					       "../../../installer/image/build-image.sh",
+					       "../share/porthole/image/build-image.sh",
+					       "../lib/porthole/image/build-image.sh", NULL };
 	static const char *const inits[] = { "../image/porthole-init",
-					     "../share/porthole/image/porthole-init", NULL };
+					     "../share/porthole/image/porthole-init",
+					     "../lib/porthole/image/porthole-init", NULL };
 	g_autofree char *recipe = NULL, *init = NULL;
 	GPtrArray *args;
 

@@ -13,18 +13,17 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--init) init=$2; shift 2 ;;
 	--force) force=1; shift ;;
-	--print-hash) print_hash=1; shift ;;
 	-*) echo "build-image.sh: unknown option $1" >&2; exit 2 ;;
 	*) dir=$1; shift ;;
 	esac
 done
+# Xorg's configuration is the guest additions' (installer/xorg-dummy.conf);
+# an installed recipe (make install) has its copy next to it.
+xorg=xorg-dummy.conf
+[ -f "$here/$xorg" ] || xorg=../xorg-dummy.conf
 recipe=(build-image.sh customize.sh packages porthole-init.c porthole-session
-	porthole-session.service porthole-additions porthole-additions.service ../xorg-dummy.conf)
+	porthole-session.service porthole-additions porthole-additions.service "$xorg")
 hash=$(cd "$here" && cat "${recipe[@]}" | sha256sum | cut -c1-12)
-if [ -n "${print_hash:-}" ]; then
-	echo "$hash"
-	exit 0
-fi
 [ -n "$init" ] && [ -x "$init" ] || { echo "build-image.sh: --init PATH (porthole-init) is needed" >&2; exit 2; }
 if [ -z "$dir" ]; then
 	dir=${XDG_CACHE_HOME:-$HOME/.cache}/porthole/images/debian12-$hash
@@ -40,6 +39,12 @@ command -v mmdebstrap >/dev/null || {
 mkdir -p "$(dirname "$dir")"
 exec 9>"$dir.lock"
 flock 9
+# Another build of the same recipe may have finished while we waited.
+if [ $force = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+	echo "image: $dir (built meanwhile, recipe $hash)" >&2
+	echo "$dir"
+	exit 0
+fi
 tmp=$dir.tmp-$$
 rm -rf "$tmp"
 trap 'rm -rf "$tmp"' EXIT

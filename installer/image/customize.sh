@@ -24,5 +24,7 @@ done
 # ext4 snapshot reaping has nothing to do in a VM without disks.
 rm -f "$root/etc/systemd/system/multi-user.target.wants/e2scrub_reap.service"
 # Xorg's configuration: the dummy driver (no display device in this VM).
-install -m 0644 "$here/../xorg-dummy.conf" "$root/etc/X11/xorg.conf"
+xorg=$here/xorg-dummy.conf
+[ -f "$xorg" ] || xorg=$here/../xorg-dummy.conf
+install -m 0644 "$xorg" "$root/etc/X11/xorg.conf"
 echo porthole-guest >"$root/etc/hostname"

@@ -417,6 +417,8 @@ static pid_t spawn(const struct unit *u, const char *cmdline)
 	return pid;
 }
 
+static void reaped(pid_t pid, int st);
+
 /* Waits for one process of ours, reaping any other that ends meanwhile. */
 static int wait_for(pid_t pid, int timeout_s)
 {
@@ -429,9 +431,7 @@ static int wait_for(pid_t pid, int timeout_s)
 		if (got == pid)
 			return st;
 		if (got > 0) {
-			for (int i = 0; i < n_units; i++)
-				if (units[i].pid == got)
-					units[i].pid = 0;
+			reaped(got, st);	/* (a service may need restarting) */
 			continue;
 		}
 		if (got < 0 && errno == ECHILD)

@@ -166,7 +166,10 @@ cg=$(sed -n 's/^[0-9]*:pids:\(.*\)/\1/p' /proc/self/cgroup)
 n=$(cat /sys/fs/cgroup/pids$cg/porthole-bomb-*/pids.current 2>/dev/null || echo none)
 [ "$n" != none ] && [ "$n" -le 64 ] && ok "the fork bomb stops at the pids cap ($n tasks of 64)" ||
 	die "pids in the guest's cgroup: $n"
-helper=$(pgrep -P "$LAST_HV" | head -1)
+# A --root VM runs each boot in a child of porthole-hv (it restarts the guest
+# at a reset): the helper is that child's child.
+boot_hv=$(pgrep -P "$LAST_HV" -x porthole-hv | head -1)
+helper=$(pgrep -P "${boot_hv:-$LAST_HV}" | head -1)
 pid1=$(pgrep -P "$helper" | head -1)
 grep -q ':memory:.*/porthole-bomb-' "/proc/$pid1/cgroup" && ok "the guest's pid 1 is in the VM's memory cgroup" ||
 	die "pid 1 is not in the VM's memory cgroup: $(cat "/proc/$pid1/cgroup")"

@@ -7,7 +7,8 @@
 # and reboot end or restart the VM and say so by their exit status, also
 # with stock vmtoolsd (open-vm-tools.service) as the guest tools; a guest
 # that does not stop makes shutdown fail after --timeout, and --force then
-# powers it off hard.
+# powers it off hard; vmtoolsd refusing (its poweroff script fails) makes it
+# fail at once, and porthole-ctl poweroff ends that VM.
 # The image is built once (about a minute, needs deb.debian.org) and cached
 # in ~/.cache/porthole/images; without mmdebstrap or the network this skips.
 # The D-Bus methods (porthole-hostd, activated on a private session bus, as
@@ -22,7 +23,7 @@ image_cleanup() {
 	local p
 	# The activated hostd is the bus's child, not ours: stop it by its bus name.
 	p=$(bus --method org.freedesktop.DBus.GetConnectionUnixProcessID org.porthole.Host1 2>/dev/null |
-		sed -n 's/^(uint32 \([0-9]*\),)$/\1/p')
+		sed -n 's/^(uint32 \([0-9]*\),)$/\1/p' || true)
 	[ -n "$p" ] && kill "$p" 2>/dev/null || true
 	cleanup
 }
@@ -32,6 +33,8 @@ bus --method org.freedesktop.DBus.UpdateActivationEnvironment "{'XDG_RUNTIME_DIR
 dctl() { "$BIN/porthole-ctl" --dbus "$@"; }
 logs=$BUILD/tests/e2e-19
 rm -rf "$logs" && mkdir -p "$logs"
+# A VM without --snapshot keeps its writes in its state dir: a private one.
+export XDG_STATE_HOME=$logs/state
 
 command -v mmdebstrap >/dev/null || skip "mmdebstrap is not installed (installer/deps.sh installs it)"
 if ! "$BIN/porthole-hv" image create >"$logs/image.out" 2>"$logs/image.log"; then
@@ -42,11 +45,21 @@ image=$(tail -1 "$logs/image.out")
 ok "guest image: $image ($(grep -o 'built in [0-9]* s' "$logs/image.log" || echo cached))"
 
 # The guest additions package, offered to the guest as make run offers it.
-make -s -C "$top/installer" BUILD="$BUILD" >"$logs/packages.log" 2>&1 ||
-	die "make -C installer failed: $(tail -3 "$logs/packages.log")"
+# The sanitizer pass's package needs libasan, which users' guests (and the
+# image) have not: that pass offers the plain build's package, and tests its
+# own host side (porthole-hv, porthole-ctl, porthole-hostd).
+pkg_build=$BUILD
+if [ "$(cd "$BUILD" && pwd -P)" != "$(cd "$top" && pwd -P)/build" ]; then
+	pkg_build=$top/build
+	make -s -C "$top" packages >"$logs/packages.log" 2>&1 ||
+		die "make packages (plain build) failed: $(tail -3 "$logs/packages.log")"
+else
+	make -s -C "$top/installer" BUILD="$BUILD" >"$logs/packages.log" 2>&1 ||
+		die "make -C installer failed: $(tail -3 "$logs/packages.log")"
+fi
 offer=$logs/offer
 mkdir -p "$offer"
-cp "$BUILD"/packages/porthole-guest-additions_*.deb "$offer/"
+cp "$pkg_build"/packages/porthole-guest-additions_*.deb "$offer/"
 
 tools_running() { [ "$(status_field "$1" tools.status)" = running ]; }
 boots() { status_field "$1" boots; }
@@ -56,7 +69,8 @@ log=$logs/guestd.log
 # The image's X session logs to /var/log/porthole; the guest's ids are a host
 # range that is not ours.
 mkdir -p "$logs/guest" && chmod 0777 "$logs/guest"
-start_vm img-guestd "$log" --root "$image" --snapshot --share "$offer:/media/porthole-additions" \
+# Its writes kept (no --snapshot): they outlive the reboot below.
+start_vm img-guestd "$log" --root "$image" --share "$offer:/media/porthole-additions" \
 	--share "$logs/guest:/var/log/porthole"
 hv=$LAST_HV
 wait_until 60 "guest tools running" tools_running img-guestd
@@ -90,6 +104,9 @@ out=$(ctl reboot img-guestd --timeout 60) || die "reboot failed: $out"
 assert_match 'restarted \(boot 2\)' "$out" "porthole-ctl reboot returns once the guest restarted"
 wait_until 60 "guest tools running after the reboot" tools_running img-guestd
 ok "the guest tools run again after the reboot"
+grep -q 'porthole-additions: porthole-guest-additions_.*installed already' "$log" ||
+	die "the second boot installed the additions again: the guest's writes did not outlive the reset"
+ok "the guest's writes outlive its reboot (the first-boot step finds the additions installed)"
 kill -0 "$hv" || die "porthole-hv ended at the reboot"
 
 out=$(ctl shutdown img-guestd --timeout 60) || die "shutdown failed: $out"
@@ -141,3 +158,23 @@ state=$(ctl status img-vmtools --raw 2>/dev/null | sed -n 's/^state=//p' || true
 ok "vmtoolsd's 'shutdown -h now': the D-Bus Shutdown returns once the VM stopped"
 wait_exit "$hv"
 assert_eq 0 "$HV_STATUS" "porthole-hv exits 0 after vmtoolsd's shutdown"
+
+# ---- stock vmtoolsd refusing: its pre-poweroff script fails ----
+vmconf=$logs/vmware-tools
+mkdir -p "$vmconf"
+printf '[powerops]\npoweroff-script=/etc/vmware-tools/refuse.sh\n' >"$vmconf/tools.conf"
+printf '#!/bin/sh\necho "refusing to power off"\nexit 1\n' >"$vmconf/refuse.sh"
+chmod 0755 "$vmconf" "$vmconf/refuse.sh"
+chmod 0644 "$vmconf/tools.conf"
+log=$logs/vmtools-refuse.log
+start_vm img-vmrefuse "$log" --root "$image" --snapshot --share "$vmconf:/etc/vmware-tools"
+hv=$LAST_HV
+wait_until 60 "vmtoolsd running" tools_running img-vmrefuse
+expect_fail 1 "the guest refused shutdown: ERROR the guest tools report that the guest's halt command failed" \
+	"vmtoolsd whose poweroff script fails: shutdown fails (exit 1)" -- ctl shutdown img-vmrefuse --timeout 30
+grep -q 'Script exit code: 1' "$log" || die "vmtoolsd did not run the poweroff script"
+kill -0 "$hv" || die "the VM ended although vmtoolsd refused"
+ok "the VM still runs"
+out=$(ctl poweroff img-vmrefuse) || die "poweroff failed: $out"
+wait_exit "$hv"
+assert_eq 137 "$HV_STATUS" "porthole-ctl poweroff powers it off hard"
