@@ -57,12 +57,17 @@ static int64_t copy_available(struct vmci_qp_view *v, uint8_t *buf, size_t len, 
 	return moved;
 }
 
-/* What we ask to be woken at: all we still need, at most half the queue. */
+/*
+ * What we ask to be woken at: all we still need, at most half the queue,
+ * at least a byte (a queue of one or two bytes has no half worth waiting
+ * for; asking for nothing would never sleep).
+ */
 static uint64_t wake_threshold(const struct vmci_qp_view *v, size_t left, bool write)
 {
 	uint64_t half = ((write ? v->produce_size : v->consume_size) - 1) / 2;
+	uint64_t want = left < half ? left : half;
 
-	return left < half ? left : half;
+	return want ? want : 1;
 }
 
 /* Room (write) or data (read) enough to be worth waking for? */
@@ -70,7 +75,7 @@ static bool enough_now(const struct vmci_qp_view *v, uint64_t want, bool write)
 {
 	int64_t n = write ? ring_free_space(v) : ring_ready(v);
 
-	return n < 0 || (uint64_t)n >= want || (want == 0 && n > 0);
+	return n < 0 || (uint64_t)n >= want;
 }
 
 static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write,
