@@ -38,6 +38,8 @@
 #include "trap-clock.h"
 #include "trap.h"
 
+G_STATIC_ASSERT((O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) == 0x80900);
+
 /* The vDSO image (Makefile: $(VDSO)), between these two symbols. */
 __asm__(".section .rodata\n"
 	"porthole_vdso_image:\n"
@@ -48,11 +50,14 @@ extern const uint8_t porthole_vdso_image[], porthole_vdso_image_end[];
 
 /*
  * The mapping stub, run by the new program at its exec stop (trap.c):
- *   fd = openat(AT_FDCWD, TRAP_VDSO_GUEST_PATH, O_RDONLY | O_CLOEXEC);
+ *   fd = openat(AT_FDCWD, TRAP_VDSO_GUEST_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
  *   base = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
  *   mprotect(base + 4096, len - 4096, PROT_READ | PROT_EXEC)	(else munmap)
  *   close(fd); RAX = base or -errno; int3
  * Only data here: the hypervisor never runs it.  `len` is filled in.
+ * The engine waits for the stub: the open must not block, whatever the
+ * guest put at that path (a FIFO it mounted there), nor make a terminal
+ * the process's own.
  */
 __asm__(".section .rodata\n"
 	".balign 8\n"
@@ -60,7 +65,7 @@ __asm__(".section .rodata\n"
 	"	mov $257, %eax\n"
 	"	mov $-100, %rdi\n"
 	"	lea vdso_stub_path(%rip), %rsi\n"
-	"	mov $0x80000, %edx\n"
+	"	mov $0x80900, %edx\n"
 	"	syscall\n"
 	"	mov %rax, %rbx\n"
 	"	test %rax, %rax\n"

@@ -10,7 +10,8 @@
 #   page:  a million clock_gettime/gettimeofday/time calls, no trapped read; vDSO reads
 #          bracket the hypervisor's (trapped) reads; a step and a rate
 #          change from the guest seen by the next read; CLOCK_MONOTONIC
-#          never back while the host changes rate and offset
+#          never back while the host changes rate and offset; a FIFO the
+#          guest puts at the vDSO file's path neither hangs nor breaks it
 . "$(dirname "$0")/lib.sh"
 
 PERIOD=2
@@ -101,6 +102,21 @@ assert_eq 0 "$HV_STATUS" "the page VM's checks passed"
 wait_exit $TRAPCLOCK_HV
 assert_eq 0 "$HV_STATUS" "the forced-trap VM's checks passed"
 rm -f "$sync"-*
+
+# A guest that puts a FIFO where the vDSO file was: its new programs read the
+# clock through traps, and the engine, which waits for the mapping code it
+# runs in each new program, is not stuck in that open.
+fifo_log=$BUILD/tests/e2e-40-fifo.log
+start_vm ts-fifo "$fifo_log" -- $GUEST_ENV sh -c "mount -t tmpfs none /run && mkfifo /run/porthole-vdso &&
+	$GBIN/clockwatch check 10; echo fifo-exit=\$?"
+FIFO_HV=$LAST_HV
+wait_until 30 "the FIFO guest's clockwatch" grep -q "^fifo-exit=" "$fifo_log"
+assert_eq "fifo-exit=0" "$(grep "^fifo-exit=" "$fifo_log")" "a FIFO at the vDSO's path: clockwatch ran"
+grep -q "^clockwatch vdso=none" "$fifo_log" || die "a FIFO at the vDSO's path: the process still got a vDSO"
+grep -q "cannot map the guest vDSO into guest process" "$fifo_log" ||
+	die "a FIFO at the vDSO's path: no log line"
+ok "a FIFO at the vDSO's path: trapped clock reads, one log line"
+wait_exit $FIFO_HV
 
 # Sampled from the moment the error starts, alongside the other tests.
 ctl clock ts-rate --rate 200 >/dev/null
