@@ -164,41 +164,61 @@ if vmci_want; then
 			w b\$i; $G stream-recv 2002 21 -q 4194304 --raw >/x/b\$i.out 2>&1
 		done
 		w c; $G ping 2003 5000 >/x/c.out 2>&1
+		w d; $build/tests/guest/bench-guest trap.raw_trap_floor >/x/floor.out 2>&1
 		sleep 300" >/dev/null 2>&1 &
 	vmci_hv=$!
 	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
 	vfield() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | head -1; }
 	median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-	g2hs=() h2gs=() mcs=() uxs=()
+	g2hs=() h2gs=() mcs=() mcolds=() uxs=() g2hsl=() h2gsl=()
 	for i in 1 2 3; do
 		V stream-recv 2001 --raw >"$vd/ha$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-a$i"; wait $p || true
 		V stream-send 2002 -n $GiB --raw >"$vd/hb$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-b$i"; wait $p || true
 		"$build/bin/porthole-vmci" - baseline $GiB >"$vd/base$i.out"
 		g2hs+=("$(vfield gbps "$vd/ha$i.out")"); h2gs+=("$(vfield gbps "$vd/hb$i.out")")
 		mcs+=("$(vfield memcpy-gbps "$vd/base$i.out")"); uxs+=("$(vfield unix-gbps "$vd/base$i.out")")
-		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s, host->guest ${h2gs[-1]} GB/s," \
-		     "memcpy ${mcs[-1]} GB/s, AF_UNIX ${uxs[-1]} GB/s" >&2
+		mcolds+=("$(vfield memcpy-cold-gbps "$vd/base$i.out")")
+		# Sleeps of the side that waited on the other (host reader, host writer), per GiB.
+		g2hsl+=("$(vfield sleeps "$vd/ha$i.out")"); h2gsl+=("$(vfield sleeps "$vd/hb$i.out")")
+		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s (host slept ${g2hsl[-1]} times)," \
+		     "host->guest ${h2gs[-1]} GB/s (host slept ${h2gsl[-1]} times)," \
+		     "memcpy ${mcs[-1]} GB/s in cache, ${mcolds[-1]} GB/s memory-bound," \
+		     "AF_UNIX ${uxs[-1]} GB/s" >&2
 	done
 	vtraps() { "$build/bin/porthole-ctl" status bench-vmci --raw | sed -n 's/^engine.traps=//p'; }
 	dg_traps0=$(vtraps)
 	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
 	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
+	sleep 0.2	# the ping program's exit
 	dg_traps=$(( $(vtraps) - ${dg_traps0:-0} ))
+	touch "$vd/go-d"	# the trap floor, after the count
 	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
-	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}")
+	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}"); mcold=$(median3 "${mcolds[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
+	for _ in $(seq 100); do grep -q raw_trap_floor "$vd/floor.out" 2>/dev/null && break; sleep 0.1; done
+	floor=$(sed -n 's/^bench trap.raw_trap_floor \([0-9.]*\) us/\1/p' "$vd/floor.out" 2>/dev/null)
 	echo "bench vmci_qp_guest_to_host_1MiB_writes ${g2h:-0} GB/s"
 	echo "bench vmci_qp_host_to_guest_1MiB_writes ${h2g:-0} GB/s"
 	echo "bench memcpy_1MiB ${mc:-0} GB/s"
+	echo "bench memcpy_1MiB_memory_bound ${mcold:-0} GB/s"
+	echo "bench vmci_qp_guest_to_host_host_sleeps_per_GiB $(median3 "${g2hsl[@]}") count"
+	echo "bench vmci_qp_host_to_guest_host_sleeps_per_GiB $(median3 "${h2gsl[@]}") count"
 	echo "bench unix_stream_socket_1MiB_writes ${ux:-0} GB/s"
-	awk "BEGIN { m = ${mc:-0}; u = ${ux:-0};
+	# _vs_memcpy: against memcpy in cache (the ring's 4 MiB stays cached);
+	# _vs_memcpy_memory_bound: against memcpy through 256 MiB.
+	awk "BEGIN { m = ${mc:-0}; u = ${ux:-0}; c = ${mcold:-0};
 		if (m > 0) { printf \"bench vmci_qp_guest_to_host_vs_memcpy ratio %.2f\n\", ${g2h:-0} / m;
 			     printf \"bench vmci_qp_host_to_guest_vs_memcpy ratio %.2f\n\", ${h2g:-0} / m }
+		if (c > 0) { printf \"bench vmci_qp_guest_to_host_vs_memcpy_memory_bound ratio %.2f\n\", ${g2h:-0} / c;
+			     printf \"bench vmci_qp_host_to_guest_vs_memcpy_memory_bound ratio %.2f\n\", ${h2g:-0} / c }
 		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
 			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
 	echo "bench vmci_dg_round_trip ${rtt:-0} us"
 	# every trap of the guest's ping program (its start included) over its 5000 round trips
 	awk "BEGIN { printf \"bench vmci_dg_round_trip_traps %.2f traps\n\", $dg_traps / 5000 }"
+	# The floor: one bare trapped instruction, measured in the same VM right after.
+	echo "bench vmci_dg_raw_trap_floor ${floor:-0} us"
+	awk "BEGIN { if (${floor:-0} > 0) printf \"bench vmci_dg_round_trip_vs_raw_trap ratio %.2f\n\", ${rtt:-0} / ${floor:-0} }"
 	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
 	wait $vmci_hv 2>/dev/null || true
 	rm -rf "$vd"

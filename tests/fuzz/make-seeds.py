@@ -164,6 +164,11 @@ def vmci_seeds():
           v_hv(3, handle(7000) + u64(5)) + v_host(0, 21, handle(7000)) + v_hv(5, handle(7000)) +
           v_host(0, 16, u32(7001)) + v_hv(5, u32(2) + u32(7001)) + v_hv(4, handle(7000)) +
           u8(2 | 8) + u8(0) + u8(0) + u8(7 | 2 << 5) + v_alloc(2) + u8(7 | 8))
+    dg = vmci_dg(3, 2050, b"hello", src=(2, 6000))
+    write("fuzz-vmci", "mailbox", u8(0) + v_alloc(4) + u8(2 | 16) + u8(4) + v_hv(6, u32(2050)) +
+          v_host(1, 16, u32(6000)) + v_host(1, 18, dg) + v_host(1, 18, dg) + u8(5) +
+          u8(6) + u8(0x38) + u32(29) + u8(5 | 16) + u32(4100) + v_host(1, 18, dg) + u8(5) +
+          u8(2 | 8) + u8(0) + u8(0) + v_host(1, 18, dg) + u8(5) + u16(64))
     write("fuzz-vmci", "kvm-qp", u8(1) + v_qp(6000, 1, 2, [0x200, 0x201, 0x202, 0x203, 0x204]) +
           v_attach(0, 6000) + v_hv(11, handle(6000)) +
           v_qp(6000, 2, 2, [0x300 + i for i in range(6)]) + v_attach(0, 6000, 3) +
