@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Clock syscalls of guest processes, carried out on the guest clock.  See
- * trap-clock.h.
+ * Clock syscalls of guest processes, carried out on the guest clock, and
+ * the guest vDSO file that spares most of them.  See trap-clock.h.
  *
  * The seccomp filter (sandbox.c) returns SECCOMP_RET_TRACE for
  * clock_gettime (on the clocks the guest clock keeps), gettimeofday, time,
