@@ -10,7 +10,8 @@
 #   page:  a million clock_gettime/gettimeofday/time calls, no trapped read; vDSO reads
 #          bracket the hypervisor's (trapped) reads; a step and a rate
 #          change from the guest seen by the next read; CLOCK_MONOTONIC
-#          never back while the host changes rate and offset; a FIFO the
+#          never back while the host changes rate and offset; guest root
+#          can't write the page or remount it writable; a FIFO the
 #          guest puts at the vDSO file's path neither hangs nor breaks it
 . "$(dirname "$0")/lib.sh"
 
@@ -51,7 +52,10 @@ trapclock_log=$BUILD/tests/e2e-40-trapclock.log
 # The guest sees the host's tree read-only: files made here tell clockwatch when to go on.
 sync=$BUILD/tests/e2e-40-sync
 rm -f "$sync"-*
-start_vm ts-page "$page_log" -- $GUEST_ENV sh -c "$GBIN/clockwatch check 1000000 $sync-page && $GBIN/clockwatch mono 8"
+start_vm ts-page "$page_log" -- $GUEST_ENV sh -c "
+	if echo x 2>/dev/null >/run/porthole-vdso; then echo page-WRITTEN; fi
+	if mount -o remount,bind,rw /run/porthole-vdso 2>/dev/null; then echo page-REMOUNTED-RW; fi
+	$GBIN/clockwatch check 1000000 $sync-page && $GBIN/clockwatch mono 8"
 PAGE_HV=$LAST_HV
 export PORTHOLE_GUEST_CLOCK=trap
 start_vm ts-trapclock "$trapclock_log" -- $GUEST_ENV "$GBIN/clockwatch" check 2000 "$sync-trap"
@@ -73,6 +77,8 @@ grep -q "^clockwatch vdso=porthole" "$page_log" || die "the guest process has no
 grep -q "guest clock: read from a clock page" "$page_log" || die "the hypervisor did not say the clock page is in use"
 [ "$n" -lt 100 ] || die "page: $n trapped clock reads during 1000000 clock reads"
 ok "page: 1000000 clock_gettime/gettimeofday/time calls, $n trapped reads"
+! grep -q "^page-" "$page_log" || die "guest root could write the clock page: $(grep "^page-" "$page_log")"
+ok "guest root can neither write the clock page nor remount it writable"
 n=$(trapped_reads ts-trapclock "$trapclock_log" "$sync-trap")
 echo "# forced trap: $n trapped clock reads during 2000 clock_gettime calls"
 grep -q "^clockwatch vdso=none" "$trapclock_log" || die "PORTHOLE_GUEST_CLOCK=trap: the guest still has a vDSO"
