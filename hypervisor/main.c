@@ -442,6 +442,8 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	if (!run.kvm)
+		trap_engine_cleanup();
 
 	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
 	/* No request may reach the VM from here on; pending replies still go out. */

@@ -403,13 +403,37 @@ void trap_vdso_unlink(struct trap_vdso *v)
 		g_unlink(v->path);
 	if (v->dir)
 		g_rmdir(v->dir);
-	trap_vdso_forget_path(v);
+	g_clear_pointer(&v->path, g_free);
+	g_clear_pointer(&v->dir, g_free);
 }
+
+/*
+ * The directory of the last file the sandbox was to remove, for
+ * trap_vdso_cleanup(): a sandbox stopped before it got there leaves it.
+ * Set by the engine thread, read once it is joined.
+ */
+static char *left_dir;
 
 void trap_vdso_forget_path(struct trap_vdso *v)
 {
+	if (v->dir) {
+		g_free(left_dir);
+		left_dir = g_steal_pointer(&v->dir);
+	}
 	g_clear_pointer(&v->path, g_free);
-	g_clear_pointer(&v->dir, g_free);
+}
+
+void trap_vdso_cleanup(void)
+{
+	g_autofree char *file = NULL;
+
+	if (!left_dir)
+		return;
+	/* unlinkat: what the control thread's filter allows (no rmdir); gone already is fine */
+	file = g_build_filename(left_dir, TRAP_VDSO_FILE_NAME, NULL);
+	unlinkat(AT_FDCWD, file, 0);
+	unlinkat(AT_FDCWD, left_dir, AT_REMOVEDIR);
+	g_clear_pointer(&left_dir, g_free);
 }
 
 void trap_vdso_destroy(struct trap_vdso *v)

@@ -1220,6 +1220,11 @@ static int spawn_sandbox(struct vm *vm, const struct trap_options *opt, struct s
 	return err;
 }
 
+void trap_engine_cleanup(void)
+{
+	trap_vdso_cleanup();
+}
+
 int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 {
 	struct engine e = { .vm = vm };
