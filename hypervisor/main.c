@@ -718,6 +718,8 @@ static int cmd_run(int argc, char **argv)
 	if (con)
 		console_drain(con);
 	namespace_db_flush(run.vm);	/* what the guest set in its last second */
+	if (!run.kvm)
+		trap_engine_cleanup();
 
 	if (run.status == TRAP_GUEST_RESET && reset_fd >= 0) {
 		g_message("VM '%s': the guest reset itself (reboot): starting it again from its "

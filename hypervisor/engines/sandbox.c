@@ -736,35 +736,40 @@ static int setup_shares(const struct plan *p, const int *src_fds)
  * The guest vDSO file (trap-clock.h): bound read-only, so no guest process
  * can write the clock page the others read (the mount is locked read-only
  * once the guest's user namespace is made); executable, as the image in it
- * is mapped so.
+ * is mapped so.  Where that cannot be done (an --overlay tree covering
+ * /run read-only, no mount_setattr), the guest goes without: the engine
+ * finds no file and its processes' clock reads trap.
  */
-static int setup_vdso_file(int src_fd)
+static void setup_vdso_file(int src_fd)
 {
 	struct mount_attr attr = {
 		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
 	};
 	int dst = open_in_root(TRAP_VDSO_GUEST_PATH, true, true);
+	bool readonly;
 
 	if (dst < 0) {
 		say("no mount point for the guest vDSO at ", TRAP_VDSO_GUEST_PATH, NULL, -dst);
-		return -1;
+		return;
 	}
 	if (bind_fd(src_fd, dst, TRAP_VDSO_GUEST_PATH)) {
 		close(dst);
-		return -1;
+		return;
 	}
 	close(dst);
 	/* The fd named what is now under the mount: look again. */
 	dst = open_in_root(TRAP_VDSO_GUEST_PATH, false, false);
-	if (dst < 0 || syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH, &attr, sizeof(attr))) {
-		say("making the guest vDSO read-only", NULL, NULL, dst < 0 ? -dst : errno);
-		if (dst >= 0)
-			close(dst);
-		return -1;
+	readonly = dst >= 0 &&
+		   (!syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH, &attr, sizeof(attr)) ||
+		    !mount(NULL, NEWROOT TRAP_VDSO_GUEST_PATH, NULL,
+			   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
+	if (dst >= 0)
+		close(dst);
+	if (!readonly) {
+		/* A writable clock page would let one guest process lie to the others: none. */
+		say("making the guest vDSO read-only", NULL, NULL, errno);
+		umount2(NEWROOT TRAP_VDSO_GUEST_PATH, MNT_DETACH);
 	}
-	close(dst);
-	close(src_fd);
-	return 0;
 }
 
 /* ---- --overlay: a host tree laid over the guest's directories ---- */
@@ -1111,10 +1116,11 @@ static void build_root(const struct plan *p)
 	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts))
 		_exit(EXIT_SETUP);
 	root_open();
-	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds) ||
-	    (vdso_fd >= 0 && setup_vdso_file(vdso_fd)))
+	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
 		_exit(EXIT_SETUP);
 	if (vdso_fd >= 0) {
+		setup_vdso_file(vdso_fd);
+		close(vdso_fd);
 		/* Bound: the host needs neither file nor directory any more (the engine may not unlink). */
 		if (unlinkat(vdso_dir_fd, TRAP_VDSO_FILE_NAME, 0) ||
 		    unlinkat(vdso_parent_fd, p->vdso_dir_name, AT_REMOVEDIR))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Clock syscalls of guest processes, carried out on the guest clock.  See
- * trap-clock.h.
+ * Clock syscalls of guest processes, carried out on the guest clock, and
+ * the guest vDSO file that spares most of them.  See trap-clock.h.
  *
  * The seccomp filter (sandbox.c) returns SECCOMP_RET_TRACE for
  * clock_gettime (on the clocks the guest clock keeps), gettimeofday, time,
@@ -38,6 +38,8 @@
 #include "trap-clock.h"
 #include "trap.h"
 
+G_STATIC_ASSERT((O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) == 0x80900);
+
 /* The vDSO image (Makefile: $(VDSO)), between these two symbols. */
 __asm__(".section .rodata\n"
 	"porthole_vdso_image:\n"
@@ -48,11 +50,14 @@ extern const uint8_t porthole_vdso_image[], porthole_vdso_image_end[];
 
 /*
  * The mapping stub, run by the new program at its exec stop (trap.c):
- *   fd = openat(AT_FDCWD, TRAP_VDSO_GUEST_PATH, O_RDONLY | O_CLOEXEC);
+ *   fd = openat(AT_FDCWD, TRAP_VDSO_GUEST_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
  *   base = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
  *   mprotect(base + 4096, len - 4096, PROT_READ | PROT_EXEC)	(else munmap)
  *   close(fd); RAX = base or -errno; int3
  * Only data here: the hypervisor never runs it.  `len` is filled in.
+ * The engine waits for the stub: the open must not block, whatever the
+ * guest put at that path (a FIFO it mounted there), nor make a terminal
+ * the process's own.
  */
 __asm__(".section .rodata\n"
 	".balign 8\n"
@@ -60,7 +65,7 @@ __asm__(".section .rodata\n"
 	"	mov $257, %eax\n"
 	"	mov $-100, %rdi\n"
 	"	lea vdso_stub_path(%rip), %rsi\n"
-	"	mov $0x80000, %edx\n"
+	"	mov $0x80900, %edx\n"
 	"	syscall\n"
 	"	mov %rax, %rbx\n"
 	"	test %rax, %rax\n"
@@ -398,13 +403,37 @@ void trap_vdso_unlink(struct trap_vdso *v)
 		g_unlink(v->path);
 	if (v->dir)
 		g_rmdir(v->dir);
-	trap_vdso_forget_path(v);
+	g_clear_pointer(&v->path, g_free);
+	g_clear_pointer(&v->dir, g_free);
 }
+
+/*
+ * The directory of the last file the sandbox was to remove, for
+ * trap_vdso_cleanup(): a sandbox stopped before it got there leaves it.
+ * Set by the engine thread, read once it is joined.
+ */
+static char *left_dir;
 
 void trap_vdso_forget_path(struct trap_vdso *v)
 {
+	if (v->dir) {
+		g_free(left_dir);
+		left_dir = g_steal_pointer(&v->dir);
+	}
 	g_clear_pointer(&v->path, g_free);
-	g_clear_pointer(&v->dir, g_free);
+}
+
+void trap_vdso_cleanup(void)
+{
+	g_autofree char *file = NULL;
+
+	if (!left_dir)
+		return;
+	/* unlinkat: what the control thread's filter allows (no rmdir); gone already is fine */
+	file = g_build_filename(left_dir, TRAP_VDSO_FILE_NAME, NULL);
+	unlinkat(AT_FDCWD, file, 0);
+	unlinkat(AT_FDCWD, left_dir, AT_REMOVEDIR);
+	g_clear_pointer(&left_dir, g_free);
 }
 
 void trap_vdso_destroy(struct trap_vdso *v)

@@ -39,12 +39,15 @@ struct trap_vdso {
 bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, size_t why_len);
 /*
  * Remove the file from the host, where no sandbox was made to do so; once
- * one was, just forget its name.  Destroy: drop the page from the clock,
- * close (it never unlinks: the engine thread's filter forbids it).
+ * one was, forget its name (the sandbox removes it; trap_vdso_cleanup()
+ * does if the sandbox was stopped first).  Destroy: drop the page from the
+ * clock, close (it never unlinks: the engine thread's filter forbids it).
  */
 void trap_vdso_unlink(struct trap_vdso *v);
 void trap_vdso_forget_path(struct trap_vdso *v);
 void trap_vdso_destroy(struct trap_vdso *v);
+/* After the engine thread ended, from a thread that may unlink: what a stopped sandbox left. */
+void trap_vdso_cleanup(void);
 
 /*
  * The code the engine runs in a new program to map the file: it leaves

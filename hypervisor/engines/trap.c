@@ -22,6 +22,9 @@
  * page holding the entry point, runs it to the int3 and puts bytes and
  * registers back.  (A single-stepped bare `syscall` would not do: at the
  * exec stop execve has yet to return, and its return value overwrites RAX.)
+ * The same way, before that, the new program maps the guest vDSO file
+ * (trap-clock.h: the clock page and our vDSO image) and its auxiliary
+ * vector is pointed at the image, so its clock reads need no trap.
  *
  * Where the CPU has no CPUID faulting (or --cpuid=patch), cpuid is patched
  * into ud2 instead (cpuid-patch.h): at exec, and after each mmap/mprotect
@@ -1222,6 +1225,11 @@ static int spawn_sandbox(struct vm *vm, const struct trap_options *opt, struct s
 	err = sandbox_spawn(&o, sb);
 	g_free(shares);
 	return err;
+}
+
+void trap_engine_cleanup(void)
+{
+	trap_vdso_cleanup();
 }
 
 int trap_engine_run(struct vm *vm, const struct trap_options *opt)

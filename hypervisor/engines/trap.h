@@ -113,4 +113,11 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt);
  */
 void trap_engine_stop(void);
 
+/*
+ * Once trap_engine_run() has returned, from a thread whose filter allows
+ * unlinkat (the engine thread's does not): remove the host files of a
+ * guest sandbox stopped before it removed them itself.
+ */
+void trap_engine_cleanup(void);
+
 #endif

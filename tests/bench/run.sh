@@ -166,7 +166,7 @@ if vmci_want; then
 			w b\$i; $G stream-recv 2002 21 -q 4194304 --raw >/x/b\$i.out 2>&1
 		done
 		w c; $G ping 2003 5000 >/x/c.out 2>&1
-		$build/tests/guest/bench-guest trap.raw_trap_floor >/x/floor.out 2>&1
+		w d; $build/tests/guest/bench-guest trap.raw_trap_floor >/x/floor.out 2>&1
 		sleep 300" >/dev/null 2>&1 &
 	vmci_hv=$!
 	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
@@ -191,7 +191,9 @@ if vmci_want; then
 	dg_traps0=$(vtraps)
 	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
 	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
+	sleep 0.2	# the ping program's exit
 	dg_traps=$(( $(vtraps) - ${dg_traps0:-0} ))
+	touch "$vd/go-d"	# the trap floor, after the count
 	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
 	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}"); mcold=$(median3 "${mcolds[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
@@ -214,11 +216,11 @@ if vmci_want; then
 		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
 			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
 	echo "bench vmci_dg_round_trip ${rtt:-0} us"
+	# every trap of the guest's ping program (its start included) over its 5000 round trips
+	awk "BEGIN { printf \"bench vmci_dg_round_trip_traps %.2f traps\n\", $dg_traps / 5000 }"
 	# The floor: one bare trapped instruction, measured in the same VM right after.
 	echo "bench vmci_dg_raw_trap_floor ${floor:-0} us"
 	awk "BEGIN { if (${floor:-0} > 0) printf \"bench vmci_dg_round_trip_vs_raw_trap ratio %.2f\n\", ${rtt:-0} / ${floor:-0} }"
-	# every trap of the guest's ping program (its start included) over its 5000 round trips
-	awk "BEGIN { printf \"bench vmci_dg_round_trip_traps %.2f traps\n\", $dg_traps / 5000 }"
 	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
 	wait $vmci_hv 2>/dev/null || true
 	rm -rf "$vd"

@@ -10,7 +10,9 @@
 #   page:  a million clock_gettime/gettimeofday/time calls, no trapped read; vDSO reads
 #          bracket the hypervisor's (trapped) reads; a step and a rate
 #          change from the guest seen by the next read; CLOCK_MONOTONIC
-#          never back while the host changes rate and offset
+#          never back while the host changes rate and offset; guest root
+#          can't write the page or remount it writable; a FIFO the
+#          guest puts at the vDSO file's path neither hangs nor breaks it
 . "$(dirname "$0")/lib.sh"
 
 PERIOD=2
@@ -50,7 +52,10 @@ trapclock_log=$BUILD/tests/e2e-40-trapclock.log
 # The guest sees the host's tree read-only: files made here tell clockwatch when to go on.
 sync=$BUILD/tests/e2e-40-sync
 rm -f "$sync"-*
-start_vm ts-page "$page_log" -- $GUEST_ENV sh -c "$GBIN/clockwatch check 1000000 $sync-page && $GBIN/clockwatch mono 8"
+start_vm ts-page "$page_log" -- $GUEST_ENV sh -c "
+	if echo x 2>/dev/null >/run/porthole-vdso; then echo page-WRITTEN; fi
+	if mount -o remount,bind,rw /run/porthole-vdso 2>/dev/null; then echo page-REMOUNTED-RW; fi
+	$GBIN/clockwatch check 1000000 $sync-page && $GBIN/clockwatch mono 8"
 PAGE_HV=$LAST_HV
 export PORTHOLE_GUEST_CLOCK=trap
 start_vm ts-trapclock "$trapclock_log" -- $GUEST_ENV "$GBIN/clockwatch" check 2000 "$sync-trap"
@@ -72,6 +77,8 @@ grep -q "^clockwatch vdso=porthole" "$page_log" || die "the guest process has no
 grep -q "guest clock: read from a clock page" "$page_log" || die "the hypervisor did not say the clock page is in use"
 [ "$n" -lt 100 ] || die "page: $n trapped clock reads during 1000000 clock reads"
 ok "page: 1000000 clock_gettime/gettimeofday/time calls, $n trapped reads"
+! grep -q "^page-" "$page_log" || die "guest root could write the clock page: $(grep "^page-" "$page_log")"
+ok "guest root can neither write the clock page nor remount it writable"
 n=$(trapped_reads ts-trapclock "$trapclock_log" "$sync-trap")
 echo "# forced trap: $n trapped clock reads during 2000 clock_gettime calls"
 grep -q "^clockwatch vdso=none" "$trapclock_log" || die "PORTHOLE_GUEST_CLOCK=trap: the guest still has a vDSO"
@@ -101,6 +108,21 @@ assert_eq 0 "$HV_STATUS" "the page VM's checks passed"
 wait_exit $TRAPCLOCK_HV
 assert_eq 0 "$HV_STATUS" "the forced-trap VM's checks passed"
 rm -f "$sync"-*
+
+# A guest that puts a FIFO where the vDSO file was: its new programs read the
+# clock through traps, and the engine, which waits for the mapping code it
+# runs in each new program, is not stuck in that open.
+fifo_log=$BUILD/tests/e2e-40-fifo.log
+start_vm ts-fifo "$fifo_log" -- $GUEST_ENV sh -c "mount -t tmpfs none /run && mkfifo /run/porthole-vdso &&
+	$GBIN/clockwatch check 10; echo fifo-exit=\$?"
+FIFO_HV=$LAST_HV
+wait_until 30 "the FIFO guest's clockwatch" grep -q "^fifo-exit=" "$fifo_log"
+assert_eq "fifo-exit=0" "$(grep "^fifo-exit=" "$fifo_log")" "a FIFO at the vDSO's path: clockwatch ran"
+grep -q "^clockwatch vdso=none" "$fifo_log" || die "a FIFO at the vDSO's path: the process still got a vDSO"
+grep -q "cannot map the guest vDSO into guest process" "$fifo_log" ||
+	die "a FIFO at the vDSO's path: no log line"
+ok "a FIFO at the vDSO's path: trapped clock reads, one log line"
+wait_exit $FIFO_HV
 
 # Sampled from the moment the error starts, alongside the other tests.
 ctl clock ts-rate --rate 200 >/dev/null

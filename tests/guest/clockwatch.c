@@ -364,7 +364,7 @@ int main(int argc, char **argv)
 		pattern = argc > 2 ? argv[2] : NULL;
 		return bench();
 	}
-	fprintf(stderr, "usage: clockwatch watch SECONDS [INTERVAL_US] | check LOOPS [SYNC] | mono SECONDS | "
-		"host-state | bench [PATTERN]\n");
+	fprintf(stderr, "usage: clockwatch watch SECONDS [INTERVAL_US] | check LOOPS [SYNC] |\n"
+		"       mono SECONDS | host-state | bench [PATTERN]\n");
 	return 2;
 }
