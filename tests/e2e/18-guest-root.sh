@@ -237,17 +237,24 @@ rm -f "$share"/*
 # Unprivileged, without subordinate ids (nobody has none): the guest still
 # runs, on a single mapping and an uncapped kept overlay, each said in a line.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-	nob=$work/nobody
-	mkdir -m 0755 "$nob"
-	chmod 0755 "$work"
-	chown nobody "$nob"
+	# All of it where nobody can reach it (the checkout may be under a 0700 home).
+	nob=$(mktemp -d /var/tmp/porthole-18-nobody.XXXXXX)
+	chmod 0755 "$nob"
+	cp "$BIN/porthole-hv" "$nob/"
+	cp -a "$root" "$nob/root"
+	mkdir -m 0755 "$nob/share"
+	chown nobody "$nob/share"
 	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
-	as_nobody mkdir -m 0700 "$nob/run"
-	as_nobody env XDG_RUNTIME_DIR="$nob/run" XDG_STATE_HOME="$nob/state" \
-		"$BIN/porthole-hv" run --name nob --root "$root" --share "$share:/share" -- \
-		/bin/sh -c 'id -u >/share/nob-id' >"$work/nob.hv" 2>&1 || die "an unprivileged --root guest failed: $(tail -5 "$work/nob.hv")"
-	chmod 0700 "$work"
-	assert_eq 0 "$(cat "$share/nob-id")" "unprivileged: the guest runs as its root"
+	mkdir -m 0700 "$nob/run"
+	chown nobody "$nob/run"
+	as_nobody env XDG_RUNTIME_DIR="$nob/run" XDG_STATE_HOME="$nob/run/state" \
+		"$nob/porthole-hv" run --name nob --root "$nob/root" --share "$nob/share:/share" -- \
+		/bin/sh -c 'id -u >/share/nob-id' >"$work/nob.hv" 2>&1 || {
+		rm -rf "$nob"
+		die "an unprivileged --root guest failed: $(tail -5 "$work/nob.hv")"
+	}
+	assert_eq 0 "$(cat "$nob/share/nob-id")" "unprivileged: the guest runs as its root"
+	rm -rf "$nob"
 	grep -q "guest ids: no range of 65536 ids for you in /etc/subuid" "$work/nob.hv" &&
 		ok "... after a line saying there is no id range for the user" || die "no line about the missing id range"
 	grep -q "disk: the guest's writes go to .* without a cap" "$work/nob.hv" &&
