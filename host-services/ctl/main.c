@@ -112,6 +112,66 @@ static int call(const char *vm, enum ph_ctl_op op, const char *payload, int time
 	return r->status;
 }
 
+static void print_failure(const char *vm, int st, const struct ph_reply *r);
+
+/*
+ * The guest's text when it is over one control packet (op 43 says EFBIG):
+ * read with op 45 in pieces of "<serial> <total>\n<bytes>", and printed as
+ * op 43 prints, "<serial>\n<text>".  A new copy while reading starts over.
+ */
+static int guest_text_in_pieces(const char *vm)
+{
+	g_autoptr(GByteArray) text = g_byte_array_new();
+	unsigned long long serial = 0, total = 0;
+	int restarts = 0;
+
+	for (;;) {
+		struct ph_reply r = { 0 };
+		unsigned long long s = 0, t = 0;
+		char off[24];
+		const char *nl;
+		gsize piece;
+		int st;
+
+		snprintf(off, sizeof(off), "%u", text->len);
+		st = call(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, off, DEFAULT_TIMEOUT_MS, &r);
+		if (st) {
+			print_failure(vm, st, &r);
+			ph_reply_clear(&r);
+			return CTL_EXIT_FAILED;
+		}
+		nl = memchr(r.data->str, '\n', r.data->len);
+		if (!nl || sscanf(r.data->str, "%llu %llu", &s, &t) != 2) {
+			fprintf(stderr, "porthole-ctl: %s: a guest text piece without its header\n", vm);
+			ph_reply_clear(&r);
+			return CTL_EXIT_FAILED;
+		}
+		if (text->len && s != serial) {
+			g_byte_array_set_size(text, 0);		/* a new copy: start over */
+			if (++restarts > 3) {
+				fprintf(stderr, "porthole-ctl: %s: the guest's text keeps changing\n", vm);
+				ph_reply_clear(&r);
+				return CTL_EXIT_FAILED;
+			}
+		}
+		serial = s;
+		total = t;
+		piece = r.data->len - (gsize)(nl + 1 - r.data->str);
+		g_byte_array_append(text, (const guint8 *)nl + 1, (guint)piece);
+		ph_reply_clear(&r);
+		if (text->len >= total || !piece)
+			break;
+	}
+	if (text->len != total) {
+		fprintf(stderr, "porthole-ctl: %s: the guest's text ended at %u of %llu bytes\n", vm,
+			text->len, total);
+		return CTL_EXIT_FAILED;
+	}
+	printf("%llu\n", serial);
+	fwrite(text->data, 1, text->len, stdout);
+	return CTL_EXIT_OK;
+}
+
 static const char *field(GHashTable *kv, const char *key, const char *dflt)
 {
 	const char *v = g_hash_table_lookup(kv, key);
@@ -593,7 +653,9 @@ int main(int argc, char **argv)
 				     ctl_usage_error(c, "unexpected argument '%s'", argv[4]);
 		st = call(vm, set ? PH_CTL_CLIPBOARD_LEGACY_SET : PH_CTL_CLIPBOARD_LEGACY_GET,
 			  set ? argv[4] : NULL, DEFAULT_TIMEOUT_MS, &r);
-		if (st == 0) {
+		if (!set && st == EFBIG) {
+			ret = guest_text_in_pieces(vm);
+		} else if (st == 0) {
 			if (set)
 				ctl_done(vm, "legacy clipboard text set (%zu bytes)", strlen(argv[4]));
 			else
