@@ -461,7 +461,7 @@ static GString *guest_text(void)
 	GString *out = g_string_new(NULL);
 
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, "0", out), 0);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, "0", strlen("0"), out), 0);
 	pthread_mutex_unlock(&vm->lock);
 	return out;
 }
@@ -498,9 +498,9 @@ static void test_v4_both_ways(void **state)
 	attach_desktop(&c);
 	v4_register();
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 10\nhello", out),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 10\nhello", strlen("0 10\nhello"), out),
 			 0);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "5 10\n host", out),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "5 10\n host", strlen("5 10\n host"), out),
 			 0);
 	pthread_mutex_unlock(&vm->lock);
 	recv_packet(&c, &h, &whole, &len);
@@ -515,12 +515,12 @@ static void test_v4_both_ways(void **state)
 	cb = dndcp_clip_build("from the guest", 14, NULL, 0, NULL, 0, true, &size);
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 1, size, 0, cb, size), 1);
 	text = guest_text();
-	assert_string_equal(text->str, "1 14\nfrom the guest");
+	assert_string_equal(text->str, "1 14 1\nfrom the guest");
 	g_string_free(text, TRUE);
 	/* The same text again (tools that can't tell it changed) is no new copy. */
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 2, size, 0, cb, size), 1);
 	text = guest_text();
-	assert_string_equal(text->str, "1 14\nfrom the guest");
+	assert_string_equal(text->str, "1 14 1\nfrom the guest");
 	g_string_free(text, TRUE);
 	free(cb);
 	g_string_free(out, TRUE);
@@ -576,7 +576,7 @@ static void test_v4_hostile_pieces(void **state)
 
 	/* Over the VM's clipboard limit: refused on the header. */
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, "max-size=1000", st),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, "max-size=1000", strlen("max-size=1000"), st),
 			 0);
 	pthread_mutex_unlock(&vm->lock);
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 7, big, 0, junk, DNDCP_MAX_PAYLOAD), 0);
@@ -587,7 +587,7 @@ static void test_v4_hostile_pieces(void **state)
 	pthread_mutex_unlock(&vm->lock);
 	assert_non_null(strstr(st->str, "clipboard.v4.refused=6\n"));
 	text = guest_text();
-	assert_string_equal(text->str, "0 0\n");		/* nothing half-sent got through */
+	assert_string_equal(text->str, "0 0 0\n");		/* nothing half-sent got through */
 	g_string_free(text, TRUE);
 	g_string_free(st, TRUE);
 	msgchan_close(&c);
@@ -628,7 +628,7 @@ static void test_desktop_channel_owners(void **state)
 	free(m);
 	assert_int_equal(msgchan_send(&agent, "OK ", 3), 0);	/* ... and polls first now */
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", out), 0);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", strlen("0 2\nhi"), out), 0);
 	pthread_mutex_unlock(&vm->lock);
 	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
 	assert_null(m);
