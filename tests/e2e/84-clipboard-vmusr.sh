@@ -69,6 +69,69 @@ guest_paste_eq clipboard "$DESK/big" "1 MiB host -> guest through vmusr, whole"
 guest_copy clipboard /x/big
 host_paste_eq clipboard "$DESK/big" "1 MiB guest -> host through vmusr, whole"
 
+# A PNG both ways.  vmusr hands images to GTK, which encodes them again: the
+# pixels must be the same, not the bytes.
+python3 - "$DESK/img.png" <<'PY'
+import struct, sys, zlib
+w, h = 64, 48
+raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 4 % 256, y * 5 % 256, (x ^ y) % 256)) for y in range(h))
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+# same_pixels A B: both PNGs (8-bit RGB or RGBA, not interlaced) have the same size and RGB.
+same_pixels() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys, zlib
+def rgb(path):
+    d = open(path, "rb").read()
+    assert d[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(d):
+        n, t = struct.unpack(">I4s", d[pos:pos + 8])
+        body = d[pos + 8:pos + 8 + n]
+        if t == b"IHDR":
+            w, h, depth, ctype, _, _, lace = struct.unpack(">IIBBBBB", body)
+        elif t == b"IDAT":
+            idat += body
+        pos += 12 + n
+    assert depth == 8 and ctype in (2, 6) and lace == 0, (depth, ctype, lace)
+    bpp = 3 if ctype == 2 else 4
+    raw, stride, prev, out = zlib.decompress(idat), w * bpp, bytearray(w * bpp), []
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1: line[i] = (line[i] + a) & 255
+            elif f == 2: line[i] = (line[i] + b) & 255
+            elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += [bytes(line[x * bpp:x * bpp + 3]) for x in range(w)]
+        prev = line
+    return w, h, out
+sys.exit(0 if rgb(sys.argv[1]) == rgb(sys.argv[2]) else 1)
+PY
+}
+host_x xclip -selection clipboard -t image/png -i "$DESK/img.png" >/dev/null 2>&1 &
+end=$((SECONDS + 30))
+until user_press click && guest_sh "xclip -selection clipboard -t image/png -o >/x/gimg.png 2>/dev/null" >/dev/null &&
+	same_pixels "$DESK/img.png" "$DESK/gimg.png" 2>/dev/null; do
+	[ $SECONDS -lt $end ] || die "PNG host -> guest through vmusr: the guest's image differs"
+	sleep 0.5
+done
+ok "PNG image host -> guest through vmusr (the same pixels)"
+guest_sh "xclip -selection primary -t image/png -i /x/img.png >/dev/null 2>&1 &
+	xclip -selection clipboard -t image/png -i /x/img.png >/dev/null 2>&1 &" >/dev/null
+end=$((SECONDS + 30))
+until host_x xclip -selection clipboard -t image/png -o >"$DESK/himg.png" 2>/dev/null &&
+	same_pixels "$DESK/img.png" "$DESK/himg.png" 2>/dev/null; do
+	[ $SECONDS -lt $end ] || die "PNG guest -> host through vmusr: the host's image differs"
+	sleep 0.5
+done
+ok "PNG image guest -> host through vmusr (the same pixels)"
+
 # The pointer: vmusr put the guest pointer where the viewer's is, never at (0,0).
 loc=$(guest_sh 'xdotool getmouselocation --shell' | tr '\n' ' ')
 x=$(echo "$loc" | sed -n 's/.*X=\([0-9]*\).*/\1/p'); y=$(echo "$loc" | sed -n 's/.*Y=\([0-9]*\).*/\1/p')
