@@ -127,6 +127,9 @@ struct clip {
 	guint agent_check;
 	/* The formats of a host copy legacy/v4 tools don't have yet: pushed at the next press. */
 	uint32_t legacy_push_pending;
+	/* The last text pushed to them, and the host copy it came from (echo check). */
+	GBytes *pushed_text;
+	uint32_t pushed_copy;
 	GList *transfers;		/* struct transfer * */
 	struct viewer_log_limit refusals;	/* guest reads we refused */
 };
@@ -536,6 +539,24 @@ static void push_host_data(struct clip *c, const char *data, size_t len, bool pn
 			return;
 		off += piece;
 	} while (off < total);
+	if (!png) {
+		if (c->pushed_text)
+			g_bytes_unref(c->pushed_text);
+		c->pushed_text = g_bytes_new(data, total);
+		c->pushed_copy = copy;
+	}
+}
+
+/*
+ * No loop: v4 tools own the selections the host's text was pushed into
+ * and may send it back when asked (vmusr prefers its own PRIMARY over an
+ * owner that can't say when it copied).  While the host has made no other
+ * copy since that push, the same text coming back is no guest copy.
+ */
+static bool is_echo(struct clip *c, GBytes *text, GBytes *png)
+{
+	return text && !png && c->pushed_text && g_bytes_equal(text, c->pushed_text) &&
+	       c->pushed_copy == (c->my_serial[PH_CLIP_SEL_CLIPBOARD] & CLIP_LEGACY_SERIAL);
 }
 
 /* Our X selection was read: for a guest paste, or for the legacy push. */
@@ -799,6 +820,11 @@ static gboolean on_legacy_poll(gpointer data)
 				g_bytes_unref(text);
 			return G_SOURCE_CONTINUE;
 		}
+		if (is_echo(c, text, png)) {
+			g_debug("clipboard: the guest tools sent back the host's own text");
+			g_bytes_unref(text);
+			goto done;
+		}
 		if (c->legacy_text)
 			g_bytes_unref(c->legacy_text);
 		if (c->legacy_png)
@@ -811,6 +837,7 @@ static gboolean on_legacy_poll(gpointer data)
 		xsel_own(c->xsel, PH_CLIP_SEL_CLIPBOARD, formats);
 		c->legacy_owned = true;
 	}
+done:
 	c->legacy_serial = serial;
 	c->legacy_serial_known = true;
 	return G_SOURCE_CONTINUE;
@@ -903,6 +930,8 @@ static void clipboard_fini(struct viewer *v, void *state)
 		g_bytes_unref(c->legacy_text);
 	if (c->legacy_png)
 		g_bytes_unref(c->legacy_png);
+	if (c->pushed_text)
+		g_bytes_unref(c->pushed_text);
 	xsel_free(c->xsel);
 	the_clip = NULL;
 	g_free(c);

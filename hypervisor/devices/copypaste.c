@@ -383,16 +383,6 @@ static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const 
 	if (has_text == cp->guest_has_text && same_bytes(cp->guest_text, text, text_len) &&
 	    same_bytes(cp->guest_png, png, png_len))
 		return;
-	/*
-	 * No loop: the tools own the selections the host's clipboard was
-	 * pushed into, and send it back when asked (vmusr prefers its own
-	 * PRIMARY over an owner that can't say when it copied): the host has
-	 * it.  (An image comes back re-encoded: that one echo is taken as a
-	 * copy, once; the bridge pushes only other applications' copies.)
-	 */
-	if (has_text == cp->host_text_set && same_bytes(cp->host_text, text, text_len) &&
-	    same_bytes(cp->host_png, png, png_len))
-		return;
 	g_byte_array_set_size(cp->guest_text, 0);
 	if (has_text)
 		g_byte_array_append(cp->guest_text, text, text_len);

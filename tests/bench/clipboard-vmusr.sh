@@ -25,7 +25,8 @@ wait_until 30 "vmusr's copy/paste" sh -c \
 	"$BIN/porthole-ctl status bench-vmusr --raw | grep -q '^clipboard.v4.version=4'"
 head -c 7864320 /dev/urandom | base64 -w 0 >"$DESK/10m"
 head -c 3000000 /dev/urandom | base64 -w 0 >"$DESK/4m"	# 4,000,000 bytes
-median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] }'; }
+head -c 3000000 /dev/urandom | base64 -w 0 >"$DESK/4m2"	# other bytes the other way
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)] }'; }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
 # host -> guest: a host copy, the user's click in the viewer, the guest pastes it whole.
@@ -72,7 +73,7 @@ else
 fi
 echo "# clipboard-vmusr: 4,000,000 bytes through vmusr ($RUNS each way)" >&2
 v_h2g=$(for i in $(seq $RUNS); do reset_both; h2g_us "$DESK/4m" click; done | median)
-v_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m"; done | median)
+v_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m2"; done | median)
 
 echo "# clipboard-vmusr: the same through porthole-agent ($RUNS each way)" >&2
 guest_sh "$GUEST_ENV $BIN/porthole-agent --wait-display 20 >/x/agent.log 2>&1 &" >/dev/null
@@ -80,7 +81,7 @@ wait_until 20 "the agent" sh -c \
 	"[ \$($BIN/porthole-ctl status bench-vmusr --raw | grep -c '^tools.app=toolbox-dnd ') = 2 ]"
 sleep 2
 a_h2g=$(for i in $(seq $RUNS); do reset_both; h2g_us "$DESK/4m" key; done | median)
-a_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m"; done | median)
+a_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m2"; done | median)
 a_10m=$(reset_both; h2g_us "$DESK/10m" key)
 [ -n "$v_h2g" ] && [ -n "$v_g2h" ] && [ -n "$a_h2g" ] && [ -n "$a_g2h" ] ||
 	die "a transfer failed (vmusr '$v_h2g' '$v_g2h', agent '$a_h2g' '$a_g2h')"

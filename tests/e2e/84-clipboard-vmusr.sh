@@ -66,8 +66,25 @@ host_paste_eq clipboard "$DESK/utf8" "UTF-8 text guest -> host through vmusr"
 head -c 786432 /dev/urandom | base64 -w 0 >"$DESK/big"	# exactly 1 MiB
 host_copy clipboard "$DESK/big"
 guest_paste_eq clipboard "$DESK/big" "1 MiB host -> guest through vmusr, whole"
-guest_copy clipboard /x/big
-host_paste_eq clipboard "$DESK/big" "1 MiB guest -> host through vmusr, whole"
+# (Other bytes the other way: the host still holds the first.)
+head -c 786432 /dev/urandom | base64 -w 0 >"$DESK/big2"
+guest_copy clipboard /x/big2
+host_paste_eq clipboard "$DESK/big2" "1 MiB guest -> host through vmusr, whole"
+# The host's own text, sent back by vmusr (it prefers its own PRIMARY over
+# xclip's selection that has no TIMESTAMP), is no guest copy: the host
+# clipboard stays with the host application that has it.
+printf 'host original' >"$DESK/orig"
+host_copy clipboard "$DESK/orig"
+guest_paste_eq clipboard "$DESK/orig" "text host -> guest before an echo"
+takes() { grep -c 'bytes of text, .* of image from' "$DESK/viewer.log"; }
+before=$(takes)
+guest_sh 'xclip -selection clipboard -i /dev/null >/dev/null 2>&1 &' >/dev/null
+sleep 4
+[ "$(takes)" = "$before" ] ||
+	die "the viewer took vmusr's echo of the host's text as a guest copy: $(grep 'of image from' "$DESK/viewer.log" | tail -1)"
+cmp -s "$DESK/orig" <(host_x xclip -selection clipboard -o 2>/dev/null) ||
+	die "the host clipboard changed after the guest sent the host's own text back"
+ok "the host's own text sent back by vmusr is not taken as a guest copy"
 
 # A PNG both ways.  vmusr hands images to GTK, which encodes them again: the
 # pixels must be the same, not the bytes.
@@ -165,8 +182,9 @@ guest_paste_eq clipboard "$DESK/both" "text host -> guest with porthole-agent an
 printf 'guest text with both tools' >"$DESK/both2"
 guest_copy clipboard /x/both2
 host_paste_eq clipboard "$DESK/both2" "text guest -> host with both running"
-guest_copy clipboard /x/big
-host_paste_eq clipboard "$DESK/big" "1 MiB guest -> host with both running"
+head -c 786432 /dev/urandom | base64 -w 0 >"$DESK/big3"
+guest_copy clipboard /x/big3
+host_paste_eq clipboard "$DESK/big3" "1 MiB guest -> host with both running"
 
 # porthole-agent alone (vmusr stopped).
 guest_sh 'pkill -x vmtoolsd -U 0 -f "vmtoolsd -n vmusr" || pkill -f "vmtoolsd -n vmusr"' >/dev/null || true
