@@ -241,8 +241,9 @@ static void v4_send_packet(struct vm *vm, struct copypaste_state *cp, const uint
 	r = vm->rpc ? rpc_tclo_send_to(vm->rpc, TOOLS_APP_USER, cp->v4_owner, cmd->str, cmd->len,
 				       NULL, NULL) : -ENOTCONN;
 	if (r)
-		vm_guest_log(vm, "clipboard v4: packet for the desktop tools not queued (%s)",
-			     g_strerror(-r));
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_QUEUE,
+				 "clipboard v4: packet for the desktop tools not queued (%s)",
+				 g_strerror(-r));
 	g_string_free(cmd, TRUE);
 }
 
@@ -436,8 +437,9 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 	const char *why;
 
 	if (!v4_ready(cp) || owner != cp->v4_owner) {
-		vm_guest_log(vm, "clipboard v4: packet from guest context %d, which did not register "
-			     "copy/paste version %d; refused", owner, DNDCP_VERSION);
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_V4, "clipboard v4: packet from guest "
+				 "context %d, which did not register copy/paste version %d; refused",
+				 owner, DNDCP_VERSION);
 		cp->v4_refused++;
 		g_string_append(reply, RPCI_FAILURE_PREFIX "copy/paste version 4 is not registered");
 		return;
@@ -455,7 +457,8 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 		v4_send_short(vm, cp, &req);
 		break;
 	default:
-		vm_guest_log(vm, "clipboard v4: packet of %zu bytes refused: %s", len, why);
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_V4,
+				 "clipboard v4: packet of %zu bytes refused: %s", len, why);
 		cp->v4_refused++;
 		cp->v4_request_ns = 0;
 		v4_hdr(&req, DNDCP_CMD_REPLY, 0);
