@@ -254,19 +254,28 @@ static void cmd_set_versiontype(struct rpc_state *rpc, char *args, struct rpci_r
 	}
 }
 
+/*
+ * Capabilities are kept per guest context ("<owner> <name>"; names have no
+ * space): porthole-agent and VMware's vmusr register under the same names
+ * and must not overwrite each other.  (A KVM guest is one context.)
+ */
 static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 			   struct rpci_reply *r)
 {
+	char *key;
+
 	if (!valid_key(name)) {
 		reply_fail(r, "Invalid capability name");
 		return;
 	}
-	if (!g_hash_table_contains(rpc->caps, name) &&
+	key = g_strdup_printf("%d %s", rpc->rpci_owner, name);
+	if (!g_hash_table_contains(rpc->caps, key) &&
 	    g_hash_table_size(rpc->caps) >= RPC_CAPABILITIES_MAX) {
+		g_free(key);
 		reply_fail(r, "Too many capabilities");
 		return;
 	}
-	g_hash_table_replace(rpc->caps, g_strdup(name),
+	g_hash_table_replace(rpc->caps, key,
 			     g_strndup(args ? g_strstrip(args) : "", RPC_GUESTINFO_KEY_MAX));
 	/* VMware's desktop tools say which copy/paste protocol they speak. */
 	if (!strcmp(name, "copypaste_version"))
@@ -810,7 +819,7 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 		}
 		if (!first)
 			g_string_append_c(out, ',');
-		vm_append_guest_text(out, k, STATUS_TEXT_MAX, ",:=");
+		vm_append_guest_text(out, strchr(k, ' ') + 1, STATUS_TEXT_MAX, ",:=");
 		if (*(char *)v) {
 			g_string_append_c(out, ':');
 			vm_append_guest_text(out, v, STATUS_TEXT_MAX, ",:=");

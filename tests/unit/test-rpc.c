@@ -643,6 +643,33 @@ static void test_desktop_channel_owners(void **state)
 	io_owner = 1;
 }
 
+/*
+ * Capabilities per guest context: vmusr (context 1) and porthole-agent
+ * (context 2) register the same name; both values stay.  (The old code
+ * kept one value per name: the last registration won.)
+ */
+static void test_capabilities_per_context(void **state)
+{
+	GString *st = g_string_new(NULL);
+	char *reply = NULL;
+
+	assert_int_equal(rpci("tools.capability.resolution_set 0", &reply), 1);
+	free(reply);
+	io_owner = 2;
+	assert_int_equal(rpci("tools.capability.resolution_set 1", &reply), 1);
+	free(reply);
+	io_owner = 1;
+	assert_int_equal(rpci("tools.capability.resolution_set 0", &reply), 1);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "resolution_set:1"));
+	assert_non_null(strstr(st->str, "resolution_set:0"));
+	assert_null(strstr(strstr(st->str, "resolution_set:0") + 1, "resolution_set:0"));
+	g_string_free(st, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +687,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v4_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_hostile_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
