@@ -30,12 +30,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR 
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
 # host -> guest: a host copy, the user's click in the viewer, the guest pastes it whole.
-h2g_us() {	# FILE PRESS
+h2g_us() {	# FILE PRESS [TRIES]
 	local s i
 	host_x xclip -selection clipboard -i "$1" >/dev/null 2>&1 &
 	sleep 0.5
 	s=$(now_us)
-	for i in $(seq 600); do
+	for i in $(seq "${3:-600}"); do
 		$2	# (the agent lets one read through per press; vmusr got the push at the first)
 		guest_sh "xclip -selection clipboard -o 2>/dev/null | cmp -s - /x/$(basename "$1")" >/dev/null &&
 			{ echo $(($(now_us) - s)); return 0; }
@@ -66,7 +66,8 @@ reset_both() {
 }
 
 echo "# clipboard-vmusr: 10 MiB through vmusr (over the protocol's 4 MiB)" >&2
-if h2g_us "$DESK/10m" click >/dev/null; then
+# (The hypervisor refuses it at once: a few tries say so.)
+if h2g_us "$DESK/10m" click 40 >/dev/null; then
 	echo "bench clipboard_vmusr_10MiB_host_to_guest passed-unexpectedly"
 else
 	echo "bench clipboard_vmusr_10MiB_host_to_guest refused (copy/paste v4 carries at most 4 MiB)"

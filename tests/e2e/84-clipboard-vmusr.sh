@@ -71,6 +71,25 @@ cmp -s "$DESK/orig" <(host_x xclip -selection clipboard -o 2>/dev/null) ||
 	die "the host clipboard changed after the guest sent the host's own text back"
 ok "the host's own text sent back by vmusr is not taken as a guest copy"
 
+# The VM's policy holds for vmusr as for the agent: nothing crosses a
+# direction that is off, and the refusal is logged.
+ctl clipboard-policy vmusr guest-to-host=off >/dev/null
+printf 'guest secret' >"$DESK/secret"
+guest_copy clipboard /x/secret
+sleep 3
+! cmp -s "$DESK/secret" <(host_x xclip -selection clipboard -o 2>/dev/null) ||
+	die "guest-to-host=off: vmusr's copy reached the host"
+ctl clipboard-policy vmusr guest-to-host=on host-to-guest=off >/dev/null
+printf 'host secret' >"$DESK/hsecret"
+host_copy clipboard "$DESK/hsecret"
+sleep 1
+user_press click
+sleep 2
+! guest_sh 'xclip -selection clipboard -o 2>/dev/null' | cmp -s - "$DESK/hsecret" ||
+	die "host-to-guest=off: the host's copy reached vmusr"
+ctl clipboard-policy vmusr host-to-guest=on >/dev/null
+ok "the VM's clipboard policy holds for vmusr both ways"
+
 # A PNG both ways.  vmusr hands images to GTK, which encodes them again: the
 # pixels must be the same, not the bytes.
 python3 - "$DESK/img.png" <<'PY'
