@@ -789,7 +789,8 @@ int copypaste_control(struct vm *vm, unsigned int op, const char *payload, size_
 			g_string_append(out, "guest-to-host sharing is off");
 			return EPERM;
 		}
-		if (cp->guest_text->len > GUEST_TEXT_PIECE) {
+		/* (A legacy text always fits a control packet; a v4 one may not.) */
+		if (cp->guest_text->len > PH_CLIP_LEGACY_MAX) {
 			g_string_append_printf(out, "%u bytes: read it in pieces (op %d)",
 					       cp->guest_text->len, PH_CTL_CLIPBOARD_GUEST_TEXT);
 			return EFBIG;
