@@ -407,6 +407,14 @@ static void v4_message(struct vm *vm, struct copypaste_state *cp, const struct d
 		reply.param[0] = DNDCP_VERSION;
 		reply.param[2] = DNDCP_HOST_CAPS;
 		v4_send_short(vm, cp, &reply);
+		/*
+		 * The tools (re)started their copy/paste (vmusr does at every
+		 * channel reset, 0.3 s after registering): what they held of
+		 * the host's clipboard is gone; they get it again.  (Only what
+		 * the user's press already let through: nothing new is read.)
+		 */
+		if (cp->host_text_set || cp->host_png->len)
+			v4_push_host_clipboard(vm, cp);
 		break;
 	case DNDCP_CMD_REQUEST_NEXT:
 		if (dndcp_tx_request_ok(&cp->tx, h))
