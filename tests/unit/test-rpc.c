@@ -670,6 +670,43 @@ static void test_capabilities_per_context(void **state)
 	g_string_free(st, TRUE);
 }
 
+/*
+ * A guest that starts a big message and never finishes it: at the host
+ * bridge's next poll after 5 s without a piece the message is dropped (its
+ * buffer freed, counted as refused) and the next piece is refused.
+ */
+static void test_v4_never_finishing(void **state)
+{
+	static uint8_t junk[DNDCP_MAX_PAYLOAD];
+	struct msgchan c = { 0 };
+	struct dndcp_hdr h;
+	char *whole = NULL;
+	size_t len;
+	GString *st = g_string_new(NULL), *text;
+
+	attach_desktop(&c);
+	v4_register();
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, 3 * DNDCP_MAX_PAYLOAD, 0, junk,
+				     DNDCP_MAX_PAYLOAD), 1);
+	recv_packet(&c, &h, &whole, &len);
+	assert_int_equal(h.cmd, DNDCP_CMD_REQUEST_NEXT);
+	free(whole);
+	g_usleep(5200 * 1000);
+	text = guest_text();		/* the bridge's poll */
+	g_string_free(text, TRUE);
+	pthread_mutex_lock(&vm->lock);
+	copypaste_status(vm, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "clipboard.v4.refused=1\n"));
+	recv_packet(&c, &h, &whole, &len);	/* and it asks for the clipboard anew */
+	assert_int_equal(h.cmd, CP_CMD_REQUEST_CLIPBOARD);
+	free(whole);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, 3 * DNDCP_MAX_PAYLOAD,
+				     DNDCP_MAX_PAYLOAD, junk, DNDCP_MAX_PAYLOAD), 0);
+	g_string_free(st, TRUE);
+	msgchan_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_binary_guest_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_hostile_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_never_finishing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
 	};
