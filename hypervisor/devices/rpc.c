@@ -439,6 +439,40 @@ static bool other_desktop_channel(const struct rpc_state *rpc, int owner)
 	return false;
 }
 
+/* Guest context `owner` registered capability `name` with a value other than 0. */
+static bool context_has_cap(const struct rpc_state *rpc, int owner, const char *name)
+{
+	char *key = g_strdup_printf("%d %s", owner, name);
+	const char *v = g_hash_table_lookup(rpc->caps, key);
+
+	g_free(key);
+	return v && *v && strcmp(v, "0");
+}
+
+/* The capability a desktop command needs ("Resolution_Set ..."), or NULL. */
+static const char *resize_cap(const char *text, size_t len)
+{
+	if (len > 15 && !memcmp(text, "Resolution_Set ", 15))
+		return "resolution_set";
+	if (len > 20 && !memcmp(text, "DisplayTopology_Set ", 20))
+		return "display_topology_set";
+	return NULL;
+}
+
+/*
+ * VMware's vmusr (the context that registered copy/paste v4) is sent
+ * resize commands only when it said it can resize: where it can't (no
+ * VMware display driver, see README) it answers errors and leaves the
+ * screen at some other size, as a VMware host never asks it.
+ */
+static bool channel_can_take(const struct rpc_state *rpc, const struct tclo_chan *t,
+			     const char *cap)
+{
+	int vmusr = copypaste_v4_owner(rpc->vm);
+
+	return !cap || vmusr < 0 || t->owner != vmusr || context_has_cap(rpc, t->owner, cap);
+}
+
 /*
  * Whether channel `t` may take `cmd`.  Two programs may attach as the
  * desktop tools ("toolbox-dnd"): porthole-agent and VMware's vmusr.  Each
@@ -458,6 +492,8 @@ static bool cmd_for(const struct rpc_state *rpc, const struct tclo_cmd *cmd,
 		return false;
 	if (cmd->owner >= 0)
 		return t->owner == cmd->owner;
+	if (!channel_can_take(rpc, t, resize_cap(cmd->text, cmd->len)))
+		return false;
 	vmusr = copypaste_v4_owner(rpc->vm);
 	if (!strcmp(t->app, TOOLS_APP_USER) && vmusr >= 0 && t->owner == vmusr)
 		return !other_desktop_channel(rpc, vmusr);
@@ -504,6 +540,18 @@ static bool app_attached(const struct rpc_state *rpc, const char *app)
 	return false;
 }
 
+/* Some attached desktop channel may take command `text` (channel_can_take). */
+static bool desktop_can_take(const struct rpc_state *rpc, const char *text, size_t len)
+{
+	const char *cap = resize_cap(text, len);
+
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		if (rpc->tclo[i].active && !strcmp(rpc->tclo[i].app, TOOLS_APP_USER) &&
+		    channel_can_take(rpc, &rpc->tclo[i], cap))
+			return true;
+	return false;
+}
+
 /* Tell an application that maps its wakeup resource to poll now (see the top). */
 static void tclo_wakeup(struct rpc_state *rpc, const char *app)
 {
@@ -544,6 +592,8 @@ int rpc_tclo_send_to(struct rpc_state *rpc, const char *app, int owner, const ch
 	 */
 	if (app && strcmp(app, TOOLS_APP_MAIN) && !app_attached(rpc, app))
 		return -ENOTCONN;
+	if (app && !strcmp(app, TOOLS_APP_USER) && owner < 0 && !desktop_can_take(rpc, text, len))
+		return -EOPNOTSUPP;	/* say so at once: nobody will ever take it */
 	cmd = g_new0(struct tclo_cmd, 1);
 	cmd->app = app ? g_strdup(app) : NULL;
 	cmd->owner = owner;

@@ -169,6 +169,14 @@ after=$(wc -l <"$hvlog")
 [ $((after - before)) -lt 5 ] || { tail -n $((after - before)) "$hvlog"; die "idle vmusr: $((after - before)) log lines in 30 s"; }
 ok "idle vmusr: $((after - before)) hypervisor log lines in 30 s (< 10 a minute)"
 
+# Resizing with vmusr alone: it registered no resolution capability (no
+# VMware display driver: README), so a resize is refused at once, as a VMware
+# host never sends it, and the guest screen stays as it is.
+size=$(guest_sh 'xdpyinfo | grep dimensions')
+expect_fail 1 'not supported' "Resolution_Set with vmusr alone is refused (no resolution capability)" -- \
+	ctl tclo vmusr 'toolbox-dnd:Resolution_Set 1366 700'
+assert_eq "$size" "$(guest_sh 'xdpyinfo | grep dimensions')" "the guest screen is unchanged"
+
 # porthole-agent joins: it serves the clipboard and resizing; vmusr keeps its own channel.
 guest_sh "$GUEST_ENV $BIN/porthole-agent --wait-display 20 -v >/x/agent.log 2>&1 &" >/dev/null
 wait_until 20 "two desktop channels" sh -c \

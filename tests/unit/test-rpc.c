@@ -707,6 +707,40 @@ static void test_v4_never_finishing(void **state)
 	msgchan_close(&c);
 }
 
+/*
+ * vmusr alone, without a resolution capability (it has no VMware display
+ * driver): a resize fails at once (EOPNOTSUPP) instead of reaching tools
+ * that would answer an error and leave the screen at another size; once
+ * it registers resolution_set it gets them.
+ */
+static void test_vmusr_resize_needs_capability(void **state)
+{
+	struct msgchan vmusr = { 0 };
+	char *m = NULL, *reply = NULL;
+	size_t len;
+
+	int r;
+
+	attach_desktop(&vmusr);
+	v4_register();
+	pthread_mutex_lock(&vm->lock);
+	r = rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23, tclo_done, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(r, -EOPNOTSUPP);
+	assert_int_equal(rpci("tools.capability.resolution_set 1", &reply), 1);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	r = rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23, tclo_done, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(r, 0);
+	assert_int_equal(msgchan_send(&vmusr, "", 0), 0);
+	assert_int_equal(msgchan_recv(&vmusr, &m, &len), 0);
+	assert_non_null(m);
+	assert_string_equal(m, "Resolution_Set 1366 700");
+	free(m);
+	msgchan_close(&vmusr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +760,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v4_never_finishing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmusr_resize_needs_capability, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
