@@ -770,7 +770,9 @@ static bool guest_text_piece(struct clip *c, size_t offset, bool png, uint64_t *
 			   (PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) | PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG));
 		ok = *total <= CLIP_HOST_TEXT_MAX + 128u && off < r.data->len + 1;
 		if (ok && text) {
-			ok = r.data->len > off && text->len + (r.data->len - off) <= *total;
+			/* Some bytes, unless there are none (an empty text), never past the total. */
+			ok = (r.data->len > off || *total == 0) &&
+			     text->len + (r.data->len - off) <= *total;
 			if (ok)
 				g_byte_array_append(text, (const guint8 *)r.data->str + off,
 						    (guint)(r.data->len - off));
