@@ -527,8 +527,10 @@ void copypaste_guest_version(struct vm *vm, int owner, const char *version)
 	v4_forget(cp);
 	cp->v4_version = v;
 	cp->v4_owner = v == DNDCP_VERSION ? owner : -1;
-	vm_guest_log(vm, "clipboard: guest context %d registered copy/paste version %u%s", owner,
-		     v, v == DNDCP_VERSION ? "" : " (this host speaks 4; legacy for others)");
+	/* (Tools register at every channel reset: a few lines a minute.) */
+	vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_VERSION,
+			 "clipboard: guest context %d registered copy/paste version %u%s", owner, v,
+			 v == DNDCP_VERSION ? "" : " (this host speaks 4; legacy for others)");
 }
 
 void copypaste_desktop_attached(struct vm *vm, int owner)
