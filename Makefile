@@ -73,9 +73,17 @@ GUEST_EXTRA += $(BUILD)/tests/guest/exec-timer-static
 # Host-side test helpers (e.g. a StatusNotifierWatcher written to the spec).
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(TEST_HOST_SRCS))
 
+# The guest image's init (installer/image/): part of the image, not of the
+# guest additions; never sanitized (it runs as the image's pid 1).
+IMAGE_INIT := $(BUILD)/image/porthole-init
+
 .SECONDARY:
-.PHONY: all deps check check-plain check-san unit e2e bench run install clean packages
-all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(GUEST_EXTRA) $(HOST_TESTS) $(PAYLOADS)
+.PHONY: all deps check check-plain check-san unit e2e bench run install clean packages image
+all: $(PROGRAMS) $(UNIT_TESTS) $(GUEST_TESTS) $(GUEST_EXTRA) $(HOST_TESTS) $(PAYLOADS) $(IMAGE_INIT)
+
+$(IMAGE_INIT): installer/image/porthole-init.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $<
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,6 +103,24 @@ ZYDIS_LIBS := -lZydis
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 $(BIN)/porthole-hv: PKG_LIBS += $(ZYDIS_LIBS) $(SECCOMP_LIBS)
 $(BIN)/porthole-hv: $(call objs,hypervisor/main.c) $(LIB_HV) $(LIB_BACKDOOR)
+# The trap engine's guest vDSO (hypervisor/vdso/): freestanding, position-
+# independent, without relocations; never sanitized (no ASan runtime in a
+# vDSO).  trap-clock.c embeds it (.incbin).
+VDSO := $(BUILD)/vdso/porthole-vdso.so
+VDSO_CFLAGS := -std=gnu11 $(WARN) -O2 -g -I. -ffreestanding -nostdlib -fPIC -fno-plt \
+	-fno-stack-protector -fcf-protection=none -MMD -MP
+$(BUILD)/vdso/vdso.o: hypervisor/vdso/vdso.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VDSO_CFLAGS) -c $< -o $@
+$(VDSO): $(BUILD)/vdso/vdso.o hypervisor/vdso/vdso.lds
+	$(CC) -nostdlib -shared -Wl,-T,hypervisor/vdso/vdso.lds -Wl,-soname=linux-vdso.so.1 \
+		-Wl,--hash-style=both -Wl,--no-undefined -Wl,-Bsymbolic -Wl,--build-id=none \
+		-Wl,-z,max-page-size=4096 -Wl,--eh-frame-hdr -Wl,-s -o $@ $<
+	@if readelf -r $@ | grep -q "Relocation section"; then \
+		echo "$@: a vDSO must have no relocations" >&2; rm -f $@; exit 1; fi
+-include $(wildcard $(BUILD)/vdso/*.d)
+$(OBJ)/hypervisor/engines/trap-clock.o: $(VDSO)
+$(OBJ)/hypervisor/engines/trap-clock.o: ALL_CFLAGS += -DPORTHOLE_VDSO_IMAGE='"$(VDSO)"'
 $(BIN)/porthole-guestd: $(call objs,$(GUESTD_SRCS)) $(LIB_GUEST) $(LIB_BACKDOOR)
 $(BIN)/porthole-rpc: $(call objs,$(RPC_SRCS)) $(LIB_BACKDOOR)
 $(BIN)/porthole-ctl: $(call objs,$(CTL_SRCS)) $(LIB_HOST)
@@ -254,7 +280,7 @@ build/fuzz/fuzz-vmci: tests/fuzz/fuzz-vmci.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guest-clock
 build/fuzz/fuzz-guest-clock: tests/fuzz/fuzz-guest-clock.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-control
-build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c $(FUZZ_DEVICE_SRCS)
+build/fuzz/fuzz-control: tests/fuzz/fuzz-control.c hypervisor/control.c hypervisor/console.c $(FUZZ_DEVICE_SRCS)
 FUZZ_TARGETS += build/fuzz/fuzz-guestinfo
 build/fuzz/fuzz-guestinfo: tests/fuzz/fuzz-guestinfo.c $(FUZZ_DEVICE_SRCS)
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
@@ -287,6 +313,10 @@ BENCH ?=
 bench: all
 	@tests/bench/run.sh $(BUILD) '$(BENCH)'
 
+# ---- the guest image: a Debian 12 root with porthole-init (cached, see README) ----
+image: deps all
+	@$(BIN)/porthole-hv image create
+
 # ---- demo VM ----
 run: deps all
 	@tests/run-demo.sh $(BUILD)
@@ -315,15 +345,25 @@ MAN_PAGES := $(wildcard installer/man/*.[0-9])
 man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 HOST_DESKTOP_FILES := $(wildcard host-services/*/*.desktop)
 DBUS_SERVICE_FILE := $(DATADIR)/dbus-1/services/org.porthole.Host1.service
+# The guest image's recipe and init, for `porthole-hv image create`.
+IMAGE_DIR := $(DATADIR)/porthole/image
+IMAGE_SCRIPTS := $(addprefix installer/image/,build-image.sh customize.sh porthole-session \
+	porthole-additions)
+IMAGE_DATA := $(addprefix installer/image/,packages porthole-init.c porthole-session.service \
+	porthole-additions.service) installer/xorg-dummy.conf
 INSTALLED_FILES := $(addprefix $(BINDIR)/,$(notdir $(PROGRAMS))) \
+	$(addprefix $(IMAGE_DIR)/,$(notdir $(IMAGE_SCRIPTS) $(IMAGE_DATA)) porthole-init) \
 	$(foreach p,$(MAN_PAGES),$(call man_path,$(p))) $(DBUS_SERVICE_FILE) \
 	$(DATADIR)/dbus-1/interfaces/org.porthole.Host1.xml \
 	$(addprefix $(DATADIR)/applications/,$(notdir $(HOST_DESKTOP_FILES)))
 .PHONY: uninstall
-install: $(PROGRAMS)
+install: $(PROGRAMS) $(IMAGE_INIT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/dbus-1/services \
-		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces $(DESTDIR)$(DATADIR)/applications \
+		$(DESTDIR)$(IMAGE_DIR)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(IMAGE_SCRIPTS) $(IMAGE_INIT) $(DESTDIR)$(IMAGE_DIR)/
+	install -m 0644 $(IMAGE_DATA) $(DESTDIR)$(IMAGE_DIR)/
 	$(foreach p,$(MAN_PAGES),install -d $(dir $(DESTDIR)$(call man_path,$(p))) && \
 		sed 's/@VERSION@/$(VERSION)/' $(p) >$(DESTDIR)$(call man_path,$(p)) && \
 		chmod 0644 $(DESTDIR)$(call man_path,$(p))$(newline))

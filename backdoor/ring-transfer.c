@@ -2,8 +2,17 @@
 /*
  * Whole transfers through a queue pair, the same for guest and host: copy
  * while the ring has room (or data), ring the peer's doorbell only when it
- * said it sleeps, spin briefly, then set our waiting flag and sleep until our
- * doorbell rings.  Hosted code only (errno values); payloads use ring.c.
+ * said it sleeps and what it waits for is there, spin briefly, then set our
+ * waiting flag and sleep until our doorbell rings.  Hosted code only (errno
+ * values); payloads use ring.c.
+ *
+ * A sleeper asks to be woken only once it can move a good share of the ring
+ * (half of it, or all it still needs): woken for every few bytes, a writer
+ * facing a reader that is descheduled now and then would sleep and wake per
+ * read, and each round costs a doorbell through the hypervisor.  Both sides
+ * cannot sleep at once: a writer sleeps with more than half the ring full,
+ * which is at least what a sleeping reader asks for, and whoever moved last
+ * sees the other's flag (set, then a full barrier, then the ring re-checked).
  */
 #include <errno.h>
 #include <time.h>
@@ -28,6 +37,7 @@ static int64_t copy_available(struct vmci_qp_view *v, uint8_t *buf, size_t len, 
 	uint32_t theirs = write ? VMCI_RING_WAIT_DATA : VMCI_RING_WAIT_SPACE;
 	int64_t moved = 0;
 
+
 	while (*off < len) {
 		int64_t n = write ? ring_write(v, buf + *off, len - *off)
 				  : ring_read(v, buf + *off, len - *off);
@@ -38,10 +48,34 @@ static int64_t copy_available(struct vmci_qp_view *v, uint8_t *buf, size_t len, 
 			break;
 		*off += (size_t)n;
 		moved += n;
-		if (ring_peer_waiting(v, theirs))
+		if (ring_peer_wants_wakeup(v, theirs)) {
 			side->notify(side->opaque);
+			if (side->stats)
+				side->stats->doorbells++;
+		}
 	}
 	return moved;
+}
+
+/*
+ * What we ask to be woken at: all we still need, at most half the queue,
+ * at least a byte (a queue of one or two bytes has no half worth waiting
+ * for; asking for nothing would never sleep).
+ */
+static uint64_t wake_threshold(const struct vmci_qp_view *v, size_t left, bool write)
+{
+	uint64_t half = ((write ? v->produce_size : v->consume_size) - 1) / 2;
+	uint64_t want = left < half ? left : half;
+
+	return want ? want : 1;
+}
+
+/* Room (write) or data (read) enough to be worth waking for? */
+static bool enough_now(const struct vmci_qp_view *v, uint64_t want, bool write)
+{
+	int64_t n = write ? ring_free_space(v) : ring_ready(v);
+
+	return n < 0 || (uint64_t)n >= want;
 }
 
 static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write,
@@ -54,6 +88,7 @@ static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write
 
 	while (off < len) {
 		int64_t n = copy_available(v, buf, len, &off, write, side);
+		uint64_t want;
 		int r;
 
 		if (n < 0)
@@ -74,10 +109,15 @@ static int transfer(struct vmci_qp_view *v, uint8_t *buf, size_t len, bool write
 			else if (now - stalled_since >= side->stall_ms)
 				return -ETIMEDOUT;
 		}
-		ring_set_waiting(v, ours);
+		want = wake_threshold(v, len - off, write);
+		ring_set_waiting_for(v, ours, want);
 		/* Re-check after publishing the flag: the peer may have moved meanwhile. */
-		r = (write ? ring_free_space(v) : ring_ready(v)) == 0 ?
-		    side->wait(side->opaque, 1000) : 0;
+		r = 0;
+		if (!enough_now(v, want, write)) {
+			r = side->wait(side->opaque, 1000);
+			if (side->stats)
+				side->stats->sleeps++;
+		}
 		ring_set_waiting(v, 0);
 		if (r < 0)
 			return r;
@@ -93,6 +133,7 @@ int ring_transfer_step(struct vmci_qp_view *v, void *buf, size_t len, size_t *of
 	ring_set_waiting(v, 0);
 	for (;;) {
 		int64_t n = copy_available(v, buf, len, off, write, side);
+		uint64_t want;
 
 		if (n < 0)
 			return (int)n;
@@ -100,9 +141,10 @@ int ring_transfer_step(struct vmci_qp_view *v, void *buf, size_t len, size_t *of
 			return 0;
 		if (side->peer_gone(side->opaque))
 			return -EPIPE;
-		ring_set_waiting(v, ours);
+		want = wake_threshold(v, len - *off, write);
+		ring_set_waiting_for(v, ours, want);
 		/* Re-check after publishing the flag, as transfer() does before sleeping. */
-		if ((write ? ring_free_space(v) : ring_ready(v)) == 0)
+		if (!enough_now(v, want, write))
 			return -EAGAIN;
 		ring_set_waiting(v, 0);
 	}

@@ -125,10 +125,43 @@ void ring_set_waiting(struct vmci_qp_view *v, uint32_t what)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+void ring_set_waiting_for(struct vmci_qp_view *v, uint32_t what, uint64_t bytes)
+{
+	__atomic_store_n(&v->produce_hdr->wake_bytes, bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes,
+			 __ATOMIC_RELAXED);
+	ring_set_waiting(v, what);
+}
+
 bool ring_peer_waiting(const struct vmci_qp_view *v, uint32_t what)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return __atomic_load_n(&v->consume_hdr->waiting, __ATOMIC_RELAXED) & what;
+}
+
+bool ring_peer_wants_wakeup(const struct vmci_qp_view *v, uint32_t what)
+{
+	uint64_t want, have;
+	int64_t n;
+
+	if (!ring_peer_waiting(v, what))
+		return false;
+	want = __atomic_load_n(&v->consume_hdr->wake_bytes, __ATOMIC_RELAXED);
+	if (what == VMCI_RING_WAIT_DATA) {
+		/* The peer's consume queue is our produce queue: bytes in it. */
+		n = ring_free_space(v);
+		if (n < 0)
+			return true;
+		have = v->produce_size - 1 - (uint64_t)n;
+		want = want < v->produce_size - 1 ? want : v->produce_size - 1;
+	} else {
+		/* The peer's produce queue is our consume queue: room in it. */
+		n = ring_ready(v);
+		if (n < 0)
+			return true;
+		have = v->consume_size - 1 - (uint64_t)n;
+		want = want < v->consume_size - 1 ? want : v->consume_size - 1;
+	}
+	return have >= want;
 }
 
 bool ring_spin_until(const struct vmci_qp_view *v, uint32_t what, unsigned int spins)

@@ -26,7 +26,9 @@
  * then, Porthole, at byte 24: u32 waiting, VMCI_RING_WAIT_* bits: the owner
  * is about to sleep until data arrives in its consume queue or space frees
  * in its produce queue, so the peer must notify (doorbell) after it moves a
- * pointer.  Each endpoint writes only its own produce queue's header.
+ * pointer; at byte 28: u32 wake_bytes, how much data (or space) the sleeper
+ * needs before a doorbell is worth its cost (0: any).  Each endpoint writes
+ * only its own produce queue's header.
  *
  * Discipline: offsets are in [0, size); tail == head is empty; one byte
  * stays free, so a queue holds size - 1 bytes.  The writer copies data,
@@ -50,7 +52,7 @@ struct vmci_queue_header {
 	uint64_t producer_tail;
 	uint64_t consumer_head;
 	uint32_t waiting;		/* Porthole: VMCI_RING_WAIT_* */
-	uint32_t pad;
+	uint32_t wake_bytes;		/* Porthole: wake me at this much; 0: any */
 };
 
 #define VMCI_RING_WAIT_DATA	0x1	/* sleeping until the consume queue has data */
@@ -98,8 +100,21 @@ int64_t ring_read(struct vmci_qp_view *v, void *buf, size_t len);
  * or clear it (0).  Full barrier after: re-check the ring before sleeping.
  */
 void ring_set_waiting(struct vmci_qp_view *v, uint32_t what);
+/*
+ * The same, asking to be woken only once `bytes` of data (or space) are
+ * there: a sleeper woken for a few bytes sleeps again at once, and every
+ * sleep costs a doorbell through the hypervisor (traps, for a guest).
+ */
+void ring_set_waiting_for(struct vmci_qp_view *v, uint32_t what, uint64_t bytes);
 /* Does the peer wait for `what`?  Call after moving a pointer (full barrier before). */
 bool ring_peer_waiting(const struct vmci_qp_view *v, uint32_t what);
+/*
+ * Does the peer wait for `what` and is there now as much as it asked for
+ * (ring_set_waiting_for)?  Then ring its doorbell.  A wake_bytes beyond what
+ * the queue can ever hold counts as "a full queue"; an index out of range
+ * (a broken peer) as "yes": a spurious doorbell is harmless.
+ */
+bool ring_peer_wants_wakeup(const struct vmci_qp_view *v, uint32_t what);
 
 /*
  * Before sleeping: watch the ring for up to `spins` pause instructions
@@ -123,6 +138,13 @@ struct ring_side {
 	 * SIGSTOPped or wedged must not block a main loop for good).
 	 */
 	int stall_ms;
+	struct ring_stats *stats;	/* NULL, or counters to add to */
+};
+
+/* What a transfer cost in sleeps and doorbells (for benchmarks and tests). */
+struct ring_stats {
+	uint64_t sleeps;	/* times we waited for our doorbell */
+	uint64_t doorbells;	/* times we rang the peer's */
 };
 
 /*

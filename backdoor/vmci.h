@@ -42,6 +42,9 @@
 #define VMCI_REG_CAPS		0x18	/* read: VMCI_CAPS_* */
 #define VMCI_REG_RESULT_LOW	0x1C	/* read: result of the last send (low 32) */
 #define VMCI_REG_RESULT_HIGH	0x20	/* read: high 32 bits */
+/* 0x24..0x37: VMware's DMA datagram registers, not implemented. */
+/* Porthole: write: send the datagram of this many bytes in the mailbox (below). */
+#define VMCI_REG_PH_MAILBOX_SEND 0x38
 
 #define VMCI_STATUS_INT_ON	0x1
 #define VMCI_CONTROL_RESET	0x1
@@ -52,6 +55,7 @@
 #define VMCI_CAPS_DATAGRAM	0x4
 #define VMCI_CAPS_NOTIFICATIONS	0x8
 #define VMCI_CAPS_PPN64		0x10
+#define VMCI_CAPS_PH_MAILBOX	0x80000000u	/* Porthole: the mailbox below */
 
 /* ---- handles and contexts ---- */
 #define VMCI_INVALID_ID		0xFFFFFFFFu
@@ -110,6 +114,8 @@ enum vmci_hv_resource {
 	 */
 	VMCI_PH_PAGES_ALLOC = 32,
 	VMCI_PH_PAGES_FREE = 33,	/* u64 first_ppn, u64 count */
+	/* Porthole: u64 ppns[n], n = 0 (off) or 2..VMCI_PH_MAILBOX_MAX_PAGES */
+	VMCI_PH_MAILBOX_SET = 34,
 	VMCI_HV_RESOURCE_END
 };
 
@@ -207,6 +213,42 @@ struct vmci_guest_hello {
 	uint32_t magic;
 	uint32_t context_id;
 	uint64_t ram_size;
+};
+
+/*
+ * Porthole: the mailbox, a datagram path with one trap per round trip.
+ * The port path costs a trapped instruction each for the send, the result
+ * (two), ICR and DATA_IN: five faults a round trip in the trap engine, each
+ * a ptrace stop.  A context that registers a mailbox (VMCI_PH_MAILBOX_SET,
+ * pages it may use) sends with one `outl` and receives with none:
+ *
+ *   page 0: struct vmci_ph_mailbox_hdr, then from VMCI_PH_MAILBOX_TX_OFFSET
+ *           one datagram to send: write its length to
+ *           VMCI_REG_PH_MAILBOX_SEND; the device reads it once, sends it,
+ *           and stores the result in tx_result (and RESULT_LOW/HIGH).
+ *   pages 1..n-1: the receive ring, (n - 1) * 4096 bytes: the device
+ *           writes each datagram for the context (header, payload, padded
+ *           to 8 bytes, wrapping at the end) at rx_tail and then moves
+ *           rx_tail; the guest reads from rx_head and moves rx_head.
+ *           rx_head == rx_tail: empty; 8 bytes always stay free.  A
+ *           datagram that does not fit is refused to its sender
+ *           (VMCI_ERROR_NO_RESOURCES) and counted in rx_dropped.
+ *
+ * With a mailbox, every datagram or doorbell for the context is followed by
+ * a wakeup on its guest socket (not only when ICR goes non-zero, since the
+ * guest no longer reads ICR).  The pages stay the guest's: freeing one, or
+ * the context ending, turns the mailbox off.
+ */
+#define VMCI_PH_MAILBOX_MAX_PAGES	18	/* a largest datagram fits the ring */
+#define VMCI_PH_MAILBOX_TX_OFFSET	64u
+#define VMCI_PH_MAILBOX_TX_MAX		(VMCI_PAGE_SIZE - VMCI_PH_MAILBOX_TX_OFFSET)
+
+struct vmci_ph_mailbox_hdr {
+	int64_t tx_result;		/* device: the last mailbox send's result */
+	uint32_t rx_head;		/* guest: next byte it reads */
+	uint32_t rx_tail;		/* device: next byte it writes */
+	uint32_t rx_dropped;		/* device: datagrams that did not fit */
+	uint32_t pad;
 };
 
 /* ---- host services: the control-socket operations (control-proto.h) ---- */

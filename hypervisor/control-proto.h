@@ -7,12 +7,14 @@
  *   $XDG_RUNTIME_DIR/porthole/<vm-name>.sock
  * (or /tmp/porthole-<uid>/ without XDG_RUNTIME_DIR), in a directory of mode
  * 0700.  Both ends check the peer's uid (SO_PEERCRED): only the user who runs
- * the VM (or root) may talk to it.
+ * the VM (or root) may talk to it; the hypervisor also refuses processes of
+ * another user namespace (guests, even where their uid is the user's).
  *
  * Each packet is a struct ph_ctl_hdr followed by `len` payload bytes.  A
  * request gets exactly one reply packet with the same `seq` and `op`.  Text
  * payloads are UTF-8 without a terminating NUL.  Replies to PH_CTL_MEMORY
- * carry the guest RAM memfd as SCM_RIGHTS ancillary data.
+ * carry the guest RAM memfd, to PH_CTL_CONSOLE the console pty's master, as
+ * SCM_RIGHTS ancillary data.
  */
 #ifndef PORTHOLE_CONTROL_PROTO_H
 #define PORTHOLE_CONTROL_PROTO_H
@@ -83,6 +85,14 @@ enum ph_ctl_op {
 	 * already waiting there).
 	 */
 	PH_CTL_EVENT = 11,
+	/*
+	 * "" -> "log=<path of the console log>\n", and the master of the
+	 * guest's console pty as SCM_RIGHTS (trap engine; ENODEV without a
+	 * console, EBUSY while another client has it).  The connection holds
+	 * the console until it closes; meanwhile the hypervisor does not read
+	 * it, so the log lacks what the guest wrote then.
+	 */
+	PH_CTL_CONSOLE = 12,
 
 	/*
 	 * VMCI (backdoor/vmci.h).  Binary payloads, little-endian structs.
@@ -156,6 +166,19 @@ enum ph_ctl_op {
 	 * guest-to-host off.
 	 */
 	PH_CTL_CLIPBOARD_GUEST_TEXT = 45,
+	/*
+	 * The guest's namespace database (hypervisor/devices/namespace-db.c):
+	 * "" -> "NAME keys=N bytes=N\n" per namespace; "NS" -> "KEY=VALUE\n"
+	 * lines; "NS\nKEY" -> the value.  Guest text escaped as \xHH.
+	 * ENOENT: no such namespace or key.
+	 */
+	PH_CTL_NAMESPACE = 50,
+	/*
+	 * Periodic time sync by the guest tools (VMware's synctime option):
+	 * "on" / "off" sets it and pushes Set_Option synctime to the tools;
+	 * "" only reads.  -> "synctime=0|1\n".  EINVAL for anything else.
+	 */
+	PH_CTL_SYNC_TIME = 51,
 };
 
 /* Requests whose payload is binary rather than text. */

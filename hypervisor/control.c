@@ -17,16 +17,19 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "control-proto.h"
 #include "control.h"
 #include "devices/copypaste.h"
 #include "devices/guestinfo.h"
+#include "devices/namespace-db.h"
 #include "devices/rpc.h"
 #include "devices/tools-options.h"
 #include "devices/vmci.h"
@@ -52,6 +55,7 @@ struct control {
 	bool tools_running;		/* as last seen by on_expire */
 	uint64_t status_reads;		/* PH_CTL_STATUS requests: shows who polls */
 	bool events_stopped;		/* vm->notify unhooked (the VM may be gone) */
+	struct console *console;	/* NULL: none (KVM engine) */
 };
 
 /* What changed, as PH_CTL_EVENT words: fixed strings, never guest text. */
@@ -96,6 +100,7 @@ static void client_free(gpointer p)
 {
 	struct client *c = p;
 
+	console_detach(c->ctl->console, c->id);
 	if (c->src)
 		g_source_remove(c->src);
 	/*
@@ -199,11 +204,13 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	g_string_append_printf(s, "name=%s\nengine=%s\nstate=%s\nuptime=%.1f\nram=%llu\n",
 			       vm->name, vm->engine, states[vm->state], vm_uptime(vm),
 			       (unsigned long long)vm->ram_size);
-	g_string_append_printf(s, "pid=%d\n", (int)getpid());
+	g_string_append_printf(s, "pid=%d\nboots=%u\n", (int)getpid(), vm->boots);
 	g_string_append_printf(s, "control.status-reads=%llu\ncontrol.subscribers=%u\n",
 			       (unsigned long long)++c->ctl->status_reads, count_subscribers(c->ctl));
 	if (vm->engine_status)
 		g_string_append(s, vm->engine_status);
+	if (!strcmp(vm->engine, "trap"))
+		g_string_append_printf(s, "engine.traps=%llu\n", atomic_load(&vm->traps));
 	if (vm->first_backdoor_us)
 		g_string_append_printf(s, "first-backdoor-ms=%.1f\n",
 				       vm_ms_since_process_start(vm->first_backdoor_us));
@@ -212,6 +219,7 @@ static void op_status(struct client *c, const struct ph_ctl_hdr *h)
 	tools_options_status(vm, s);
 	copypaste_status(vm, s);
 	guestinfo_status(vm, s);
+	namespace_db_status(vm, s);
 	vmci_status(vm->vmci, s);
 	pthread_mutex_unlock(&vm->lock);
 	if (send_reply(c, h->op, h->seq, 0, s->str, s->len, -1))
@@ -389,6 +397,21 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 			client_drop(c);
 		g_free(value);
 		return;
+	case PH_CTL_CONSOLE: {
+		int fd = c->ctl->console ? console_attach(c->ctl->console, c->id) : -ENODEV;
+
+		if (fd < 0) {
+			status = -fd;
+			break;
+		}
+		value = g_strdup_printf("log=%s\n", console_log_path(c->ctl->console));
+		if (send_reply(c, h->op, h->seq, 0, value, strlen(value), fd)) {
+			console_detach(c->ctl->console, c->id);
+			client_drop(c);
+		}
+		g_free(value);
+		return;
+	}
 	case PH_CTL_RESET_CHANNELS:
 		pthread_mutex_lock(&vm->lock);
 		if (vm->rpc)
@@ -439,6 +462,29 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		value = g_string_free(s, FALSE);
 		break;
 	}
+	case PH_CTL_NAMESPACE: {
+		GString *s = g_string_new(NULL);
+
+		pthread_mutex_lock(&vm->lock);
+		status = namespace_db_control(vm, payload, s);
+		pthread_mutex_unlock(&vm->lock);
+		value = g_string_free(s, FALSE);
+		break;
+	}
+	case PH_CTL_SYNC_TIME:
+		if (*payload && strcmp(payload, "on") && strcmp(payload, "off")) {
+			status = EINVAL;
+			value = g_strdup("expected on or off");
+			break;
+		}
+		pthread_mutex_lock(&vm->lock);
+		if (*payload)
+			tools_options_set_sync_time(vm, !strcmp(payload, "on"));
+		value = g_strdup_printf("synctime=%d\n", tools_options_sync_time(vm));
+		pthread_mutex_unlock(&vm->lock);
+		if (*payload)
+			g_message("periodic time sync turned %s by the host", payload);
+		break;
 	case PH_CTL_STOP:
 		g_message("stop requested over the control socket");
 		if (c->ctl->stop)
@@ -498,6 +544,25 @@ static gboolean on_client(gint fd, GIOCondition cond, gpointer p)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Whether process `pid` is in another user namespace than ours: a guest
+ * of the trap engine (or any sandboxed process) even where its uid is
+ * ours (--host-root, or no range of guest ids).  A peer we may not look
+ * at (another uid: root) is not taken for one.
+ */
+static bool peer_in_other_userns(pid_t pid)
+{
+	char path[64], theirs[64], ours[64];
+	ssize_t n, m;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	n = readlink(path, theirs, sizeof(theirs) - 1);
+	m = readlink("/proc/self/ns/user", ours, sizeof(ours) - 1);
+	if (n <= 0 || m <= 0)
+		return n <= 0 && errno == ENOENT;	/* gone: refuse */
+	return n != m || memcmp(theirs, ours, (size_t)n);
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 {
 	struct control *ctl = p;
@@ -510,6 +575,12 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer p)
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
 	    (cred.uid != getuid() && cred.uid != 0)) {
 		g_message("control: refusing a client of uid %u", (unsigned int)cred.uid);
+		close(cfd);
+		return G_SOURCE_CONTINUE;
+	}
+	if (peer_in_other_userns(cred.pid)) {
+		g_message("control: refusing process %d: it runs in another user namespace "
+			  "(a guest?)", (int)cred.pid);
 		close(cfd);
 		return G_SOURCE_CONTINUE;
 	}
@@ -540,6 +611,8 @@ static gboolean on_expire(gpointer p)
 		running = rpc_tools_running(ctl->vm->rpc, now);
 	}
 	pthread_mutex_unlock(&ctl->vm->lock);
+	/* At most a write a second, whatever the guest sets. */
+	namespace_db_flush(ctl->vm);
 	/*
 	 * Tools that stop polling change the status with no call to notify
 	 * (a poll that brings them back does call it).
@@ -568,6 +641,11 @@ static int prepare_dir(const char *dir, GError **error)
 		return -1;
 	}
 	return 0;
+}
+
+void control_set_console(struct control *ctl, struct console *con)
+{
+	ctl->console = con;
 }
 
 struct control *control_start(struct vm *vm, void (*stop)(void *), void *stop_opaque,

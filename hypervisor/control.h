@@ -27,6 +27,10 @@ void control_quiesce(struct control *ctl);
  */
 void control_add_client(struct control *ctl, int fd);
 
+/* Hand PH_CTL_CONSOLE the VM's console (before serving clients; it outlives them). */
+struct console;
+void control_set_console(struct control *ctl, struct console *con);
+
 /* True for names usable as a socket file name: [A-Za-z0-9._-], not starting with '.'. */
 gboolean control_valid_name(const char *name);
 

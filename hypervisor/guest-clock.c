@@ -10,9 +10,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backdoor/clock-page.h"
 #include "guest-clock.h"
 
 /* The kernel's ADJ_ADJTIME: part of ADJ_OFFSET_SINGLESHOT, what adjtime() sends. */
@@ -34,6 +36,16 @@ struct guest_clock {
 	long maxerror, esterror, constant;
 	int tai;
 	uint64_t reads, steps, adjustments;
+	/* The clock page guest processes read (NULL: none), rewritten on every change. */
+	struct ph_clock_page *page;
+	/*
+	 * Set once by guest_clock_use_page(): host time is the TSC by the
+	 * page's calibration, for the hypervisor's reads as for the guest's.
+	 */
+	atomic_bool tsc_on;
+	uint64_t tsc_ref, tsc_mult;
+	int64_t host_ref;
+	uint32_t tsc_shift;
 };
 
 static int64_t host_now(clockid_t id)
@@ -44,15 +56,18 @@ static int64_t host_now(clockid_t id)
 	return (int64_t)ts.tv_sec * GUEST_CLOCK_NSEC + ts.tv_nsec;
 }
 
+/* The host's clock the guest clock runs on: CLOCK_MONOTONIC, or the TSC once calibrated. */
+static int64_t clock_host_now(struct guest_clock *c)
+{
+	if (atomic_load_explicit(&c->tsc_on, memory_order_acquire))
+		return ph_clock_tsc_to_host(c->tsc_ref, c->host_ref, c->tsc_mult, c->tsc_shift,
+					    ph_clock_rdtsc());
+	return host_now(CLOCK_MONOTONIC);
+}
+
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* d * ppb / 1e9, without overflow. */
-static int64_t scale(int64_t d, int64_t ppb)
-{
-	return (int64_t)((__int128)d * ppb / GUEST_CLOCK_NSEC);
 }
 
 /* The rate of CLOCK_REALTIME/MONOTONIC, without the slew, in ppb. */
@@ -64,46 +79,75 @@ static int64_t steady_ppb(const struct guest_clock *c)
 	return c->drift_ppb + freq_ppb + tick_ppb;
 }
 
-struct clock_point {
-	int64_t rt, mono, raw, slew_left;
-};
+/* The current piece, as the clock page describes it (backdoor/clock-page.h). */
+static void current_piece(const struct guest_clock *c, struct ph_clock_piece *p)
+{
+	int64_t mag = c->slew_ns < 0 ? -c->slew_ns : c->slew_ns;
+
+	*p = (struct ph_clock_piece){
+		.base_host = c->base_host,
+		.base_rt = c->base_rt,
+		.base_mono = c->base_mono,
+		.base_raw = c->base_raw,
+		.boot_delta = c->boot_delta,
+		.tai_ns = (int64_t)c->tai * GUEST_CLOCK_NSEC,
+		.steady_ppb = steady_ppb(c),
+		.drift_ppb = c->drift_ppb,
+		.slew_ns = c->slew_ns,
+		/* host ns until |slew| is absorbed at SLEW_PPB */
+		.slew_need = (int64_t)(((__int128)mag * GUEST_CLOCK_NSEC + GUEST_CLOCK_SLEW_PPB - 1) /
+				       GUEST_CLOCK_SLEW_PPB),
+	};
+}
 
 /*
  * Where the guest's clocks are at host time `h` (not before the current
- * piece's origin), without changing anything: the piece runs at the steady
- * rate plus the slew until the slew is used up, then at the steady rate.
+ * piece's origin), without changing anything: the same arithmetic as the
+ * guest's own reads from the clock page.
  */
-static void project(const struct guest_clock *c, int64_t h, struct clock_point *p)
+static void project(const struct guest_clock *c, int64_t h, struct ph_clock_point *p)
 {
-	int64_t d = h > c->base_host ? h - c->base_host : 0;
-	int64_t rate = steady_ppb(c), adv = 0;
+	struct ph_clock_piece piece;
 
-	p->slew_left = c->slew_ns;
-	if (c->slew_ns) {
-		int64_t sign = c->slew_ns > 0 ? 1 : -1;
-		int64_t mag = c->slew_ns * sign;
-		/* host ns until |slew| is absorbed at SLEW_PPB */
-		int64_t need = (int64_t)(((__int128)mag * GUEST_CLOCK_NSEC + GUEST_CLOCK_SLEW_PPB - 1) /
-					 GUEST_CLOCK_SLEW_PPB);
+	current_piece(c, &piece);
+	ph_clock_project(&piece, h, p);
+}
 
-		if (d >= need) {
-			adv = mag * sign;
-			p->slew_left = 0;
-		} else {
-			adv = sign * scale(d, GUEST_CLOCK_SLEW_PPB);
-			p->slew_left = c->slew_ns - adv;
-		}
+/*
+ * A change of the clock, under the lock: the page is marked as being
+ * written (odd seq) before the host time of the change is read, so a
+ * guest read that still saw the old piece read the TSC before that time,
+ * and the new piece, which starts where the old one is then, never gives
+ * it a smaller value.  `h` is the host time, or HOST_NOW for "read it now".
+ */
+#define HOST_NOW	INT64_MIN
+
+static int64_t write_begin(struct guest_clock *c, int64_t h)
+{
+	if (c->page) {
+		__atomic_store_n(&c->page->seq, c->page->seq + 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	}
-	adv += d + scale(d, rate);
-	p->rt = c->base_rt + adv;
-	p->mono = c->base_mono + adv;
-	p->raw = c->base_raw + d + scale(d, c->drift_ppb);
+	return h == HOST_NOW ? clock_host_now(c) : h;
+}
+
+/* The new piece to the page, seq even again. */
+static void write_end(struct guest_clock *c)
+{
+	struct ph_clock_piece piece;
+
+	if (!c->page)
+		return;
+	current_piece(c, &piece);
+	c->page->piece = piece;
+	c->page->writes++;
+	__atomic_store_n(&c->page->seq, (c->page->seq + 1) & ~1u, __ATOMIC_RELEASE);
 }
 
 /* Start a new piece at host time `h` (before any change of rate). */
 static void rebase(struct guest_clock *c, int64_t h)
 {
-	struct clock_point p;
+	struct ph_clock_point p;
 
 	if (h < c->base_host)
 		h = c->base_host;
@@ -151,14 +195,7 @@ void guest_clock_free(struct guest_clock *c)
 
 bool guest_clock_keeps(clockid_t id)
 {
-	switch (id) {
-	case CLOCK_REALTIME: case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW:
-	case CLOCK_REALTIME_COARSE: case CLOCK_MONOTONIC_COARSE: case CLOCK_BOOTTIME:
-	case CLOCK_REALTIME_ALARM: case CLOCK_BOOTTIME_ALARM: case CLOCK_TAI:
-		return true;
-	default:
-		return false;
-	}
+	return ph_clock_keeps((int)id);
 }
 
 static struct timespec to_ts(int64_t ns)
@@ -175,31 +212,17 @@ static struct timespec to_ts(int64_t ns)
 int guest_clock_gettime_at(struct guest_clock *c, clockid_t id, int64_t host_mono_ns,
 			   struct timespec *ts)
 {
-	struct clock_point p;
+	struct ph_clock_piece piece;
+	struct ph_clock_point p;
 	int64_t v;
 
 	if (!guest_clock_keeps(id))
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	project(c, host_mono_ns, &p);
+	current_piece(c, &piece);
+	ph_clock_project(&piece, host_mono_ns, &p);
 	c->reads++;
-	switch (id) {
-	case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_COARSE:
-		v = p.mono;
-		break;
-	case CLOCK_MONOTONIC_RAW:
-		v = p.raw;
-		break;
-	case CLOCK_BOOTTIME: case CLOCK_BOOTTIME_ALARM:
-		v = p.mono + c->boot_delta;
-		break;
-	case CLOCK_TAI:
-		v = p.rt + (int64_t)c->tai * GUEST_CLOCK_NSEC;
-		break;
-	default:
-		v = p.rt;
-		break;
-	}
+	v = ph_clock_value(&piece, &p, (int)id);
 	pthread_mutex_unlock(&c->lock);
 	*ts = to_ts(v);
 	return 0;
@@ -207,7 +230,7 @@ int guest_clock_gettime_at(struct guest_clock *c, clockid_t id, int64_t host_mon
 
 int guest_clock_gettime(struct guest_clock *c, clockid_t id, struct timespec *ts)
 {
-	return guest_clock_gettime_at(c, id, host_now(CLOCK_MONOTONIC), ts);
+	return guest_clock_gettime_at(c, id, clock_host_now(c), ts);
 }
 
 static void step_locked(struct guest_clock *c, int64_t rt_ns, int64_t h)
@@ -222,14 +245,16 @@ int guest_clock_settime_at(struct guest_clock *c, int64_t rt_ns, int64_t host_mo
 	if (rt_ns < 0 || rt_ns > GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
+	host_mono_ns = write_begin(c, host_mono_ns);
 	step_locked(c, rt_ns, host_mono_ns);
+	write_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
 int guest_clock_settime(struct guest_clock *c, int64_t rt_ns)
 {
-	return guest_clock_settime_at(c, rt_ns, host_now(CLOCK_MONOTONIC));
+	return guest_clock_settime_at(c, rt_ns, HOST_NOW);
 }
 
 /* The kernel's checks (timekeeping_validate_timex), before anything changes. */
@@ -255,11 +280,12 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 {
 	unsigned int modes = tx->modes;
 	int err = validate_timex(tx), state;
-	struct clock_point p;
+	struct ph_clock_point p;
 
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
+	host_mono_ns = write_begin(c, host_mono_ns);
 	if (modes)
 		c->adjustments++;
 	/* Every change below may change the rate: start a new piece first. */
@@ -275,6 +301,7 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 			c->slew_singleshot = true;
 		}
 		tx->offset = old;
+		write_end(c);
 		pthread_mutex_unlock(&c->lock);
 		return (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
 	}
@@ -338,28 +365,31 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 	if (!(c->status & STA_NANO))
 		tx->time.tv_usec /= 1000;
 	state = (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
+	write_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return state;
 }
 
 int guest_clock_adjtimex(struct guest_clock *c, struct timex *tx)
 {
-	return guest_clock_adjtimex_at(c, tx, host_now(CLOCK_MONOTONIC));
+	return guest_clock_adjtimex_at(c, tx, HOST_NOW);
 }
 
 void guest_clock_jump_at(struct guest_clock *c, int64_t delta_ns, int64_t host_mono_ns)
 {
 	pthread_mutex_lock(&c->lock);
+	host_mono_ns = write_begin(c, host_mono_ns);
 	rebase(c, host_mono_ns);
 	c->base_rt = clamp64(c->base_rt + clamp64(delta_ns, -GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC,
 						  GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC),
 			     0, GUEST_CLOCK_MAX_STEP_S * GUEST_CLOCK_NSEC);
+	write_end(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
 void guest_clock_jump(struct guest_clock *c, int64_t delta_ns)
 {
-	guest_clock_jump_at(c, delta_ns, host_now(CLOCK_MONOTONIC));
+	guest_clock_jump_at(c, delta_ns, HOST_NOW);
 }
 
 int guest_clock_set_drift_at(struct guest_clock *c, int64_t drift_ppb, int64_t host_mono_ns)
@@ -367,21 +397,23 @@ int guest_clock_set_drift_at(struct guest_clock *c, int64_t drift_ppb, int64_t h
 	if (drift_ppb < -GUEST_CLOCK_MAX_DRIFT_PPB || drift_ppb > GUEST_CLOCK_MAX_DRIFT_PPB)
 		return -ERANGE;
 	pthread_mutex_lock(&c->lock);
+	host_mono_ns = write_begin(c, host_mono_ns);
 	rebase(c, host_mono_ns);
 	c->drift_ppb = drift_ppb;
+	write_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
 int guest_clock_set_drift(struct guest_clock *c, int64_t drift_ppb)
 {
-	return guest_clock_set_drift_at(c, drift_ppb, host_now(CLOCK_MONOTONIC));
+	return guest_clock_set_drift_at(c, drift_ppb, HOST_NOW);
 }
 
 void guest_clock_info_at(struct guest_clock *c, int64_t host_rt_ns, int64_t host_mono_ns,
 			 struct guest_clock_info *info)
 {
-	struct clock_point p;
+	struct ph_clock_point p;
 
 	pthread_mutex_lock(&c->lock);
 	project(c, host_mono_ns, &p);
@@ -406,17 +438,15 @@ void guest_clock_info_at(struct guest_clock *c, int64_t host_rt_ns, int64_t host
 void guest_clock_info(struct guest_clock *c, struct guest_clock_info *info)
 {
 	/* The two host clocks read back to back: their gap is the error of offset_ns. */
-	int64_t rt = host_now(CLOCK_REALTIME), mono = host_now(CLOCK_MONOTONIC);
+	int64_t rt = host_now(CLOCK_REALTIME), mono = clock_host_now(c);
 
 	guest_clock_info_at(c, rt, mono, info);
 }
 
 int guest_clock_control(struct guest_clock *c, const char *request, GString *reply)
 {
-	/* The two host clocks read back to back, as guest_clock_info() does. */
-	int64_t rt = host_now(CLOCK_REALTIME), mono = host_now(CLOCK_MONOTONIC);
-
-	return guest_clock_control_at(c, request, reply, rt, mono);
+	/* Changes read the host's time as write_begin() does; the report after them. */
+	return guest_clock_control_at(c, request, reply, 0, HOST_NOW);
 }
 
 int guest_clock_control_at(struct guest_clock *c, const char *request, GString *reply,
@@ -470,6 +500,11 @@ int guest_clock_control_at(struct guest_clock *c, const char *request, GString *
 	}
 	if (have_jump)
 		guest_clock_jump_at(c, jump, host_mono_ns);
+	if (host_mono_ns == HOST_NOW) {
+		/* The two host clocks read back to back, as guest_clock_info() does. */
+		host_rt_ns = host_now(CLOCK_REALTIME);
+		host_mono_ns = clock_host_now(c);
+	}
 
 	guest_clock_info_at(c, host_rt_ns, host_mono_ns, &info);
 	g_string_append_printf(reply,
@@ -489,4 +524,91 @@ int guest_clock_control_at(struct guest_clock *c, const char *request, GString *
 			       info.offset_ns, info.drift_ppb, info.rate_ppb, info.freq, info.tick,
 			       info.slew_left_ns, info.reads, info.steps, info.adjustments);
 	return 0;
+}
+
+/* ---- the clock page ---- */
+
+/* One (TSC, CLOCK_MONOTONIC) pair, the TSC read on both sides: false if preempted between. */
+static bool tsc_sample(uint64_t *tsc, int64_t *ns)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 8; i++) {
+		uint64_t t0 = ph_clock_rdtsc();
+		int64_t h = host_now(CLOCK_MONOTONIC);
+		uint64_t t1 = ph_clock_rdtsc();
+
+		if (t1 > t0 && t1 - t0 < best) {
+			best = t1 - t0;
+			*tsc = t0 + (t1 - t0) / 2;
+			*ns = h;
+		}
+	}
+	return best < UINT64_MAX;
+}
+
+/*
+ * The TSC's rate against CLOCK_MONOTONIC, measured over 50 ms, as a
+ * multiplier with a 32-bit shift: the error is the bracket of the two
+ * samples (a few hundred cycles) over 50 ms, a few ppm, which time sync
+ * corrects like any oscillator error.  Once per process.
+ */
+static uint64_t tsc_mult_q32(void)
+{
+	static gsize mult;
+
+	if (g_once_init_enter(&mult)) {
+		struct timespec pause = { 0, 50 * 1000 * 1000 };
+		uint64_t t0 = 0, t1 = 0, m = 0;
+		int64_t h0 = 0, h1 = 0;
+
+		if (tsc_sample(&t0, &h0)) {
+			nanosleep(&pause, NULL);
+			if (tsc_sample(&t1, &h1) && t1 > t0 && h1 > h0)
+				m = (uint64_t)(((unsigned __int128)(h1 - h0) << 32) / (t1 - t0));
+		}
+		g_once_init_leave(&mult, m ? m : 1);	/* 1: no usable TSC */
+	}
+	return mult > 1 ? mult : 0;
+}
+
+bool guest_clock_use_page(struct guest_clock *c, struct ph_clock_page *page, bool use_tsc)
+{
+	uint64_t mult = use_tsc ? tsc_mult_q32() : 0;
+	uint64_t tsc = 0;
+	int64_t h = 0;
+
+	pthread_mutex_lock(&c->lock);
+	memset(page, 0, sizeof(*page));
+	page->magic = PH_CLOCK_PAGE_MAGIC;
+	if (mult && !atomic_load(&c->tsc_on) && tsc_sample(&tsc, &h)) {
+		/*
+		 * From here host time is the TSC's, starting at CLOCK_MONOTONIC
+		 * now: the current piece's origin stays in the past.
+		 */
+		c->tsc_ref = tsc;
+		c->host_ref = h;
+		c->tsc_mult = mult;
+		c->tsc_shift = 32;
+		atomic_store_explicit(&c->tsc_on, true, memory_order_release);
+	}
+	if (atomic_load(&c->tsc_on)) {
+		page->flags = PH_CLOCK_TSC;
+		page->tsc_ref = c->tsc_ref;
+		page->host_ref = c->host_ref;
+		page->tsc_mult = c->tsc_mult;
+		page->tsc_shift = c->tsc_shift;
+	}
+	c->page = page;
+	write_begin(c, 0);
+	write_end(c);
+	pthread_mutex_unlock(&c->lock);
+	return page->flags & PH_CLOCK_TSC;
+}
+
+void guest_clock_drop_page(struct guest_clock *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->page = NULL;
+	pthread_mutex_unlock(&c->lock);
 }

@@ -105,4 +105,17 @@ int guest_clock_control_at(struct guest_clock *c, const char *request, GString *
 			   int64_t host_rt_ns, int64_t host_mono_ns);
 int guest_clock_control(struct guest_clock *c, const char *request, GString *reply);
 
+/*
+ * The clock page guest processes read (backdoor/clock-page.h): filled now
+ * and rewritten on every change until guest_clock_drop_page().  With
+ * `use_tsc`, the TSC is calibrated (once per process, 50 ms) and from then
+ * on host time is the TSC's for every read of this clock, the
+ * hypervisor's as the guest's, so both get the same nanosecond.  Returns
+ * whether the page carries a TSC calibration (without one, guest readers
+ * make the trapped syscall).
+ */
+struct ph_clock_page;
+bool guest_clock_use_page(struct guest_clock *c, struct ph_clock_page *page, bool use_tsc);
+void guest_clock_drop_page(struct guest_clock *c);
+
 #endif

@@ -3,6 +3,7 @@
  * porthole-hv: run a guest with the Porthole device model.
  *
  *   porthole-hv run [--name N] [--ram SIZE] [--share HOST[:GUEST]]... [--overlay DIR]
+ *                   [--root DIR [--snapshot] [--disk-size SIZE] | --host-root]
  *                   [--cpuid auto|fault|patch|off] [--testdev] [--no-seccomp]
  *                   [-- CMD ARGS...]
  *   porthole-hv run --engine kvm [--name N] [--ram SIZE] --payload FILE
@@ -25,16 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
+#include "console.h"
 #include "control-proto.h"
 #include "control.h"
+#include "devices/namespace-db.h"
 #include "engines/kvm.h"
+#include "engines/sandbox.h"
 #include "engines/trap.h"
+#include "guest-cgroup.h"
 #include "thread-filter.h"
 #include "vm.h"
 
@@ -106,24 +114,76 @@ static char *default_name(void)
 	return g_strdup_printf("vm-%d", (int)getpid());
 }
 
-/* The default guest: the guest daemon installed next to us. */
-static char *default_guest(void)
+/* This program's directory (NULL when unknown). */
+static char *self_dir(void)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *dir, *path;
 
 	if (n <= 0)
-		return g_strdup("porthole-guestd");
+		return NULL;
 	self[n] = '\0';
-	dir = g_path_get_dirname(self);
-	path = g_build_filename(dir, "porthole-guestd", NULL);
-	g_free(dir);
-	if (access(path, X_OK)) {
+	return g_path_get_dirname(self);
+}
+
+/*
+ * The first of `candidates` (relative to our directory) that exists with
+ * `mode` (access(2)), or NULL.
+ */
+static char *find_next_to_us(const char *const *candidates, int mode)
+{
+	g_autofree char *dir = self_dir();
+
+	for (; dir && *candidates; candidates++) {
+		char *path = g_build_filename(dir, *candidates, NULL);
+
+		if (!access(path, mode))
+			return path;
 		g_free(path);
-		return g_strdup("porthole-guestd");
 	}
-	return path;
+	return NULL;
+}
+
+/* The default guest: the guest daemon installed next to us. */
+static char *default_guest(void)
+{
+	static const char *const guestd[] = { "porthole-guestd", NULL };
+	char *path = find_next_to_us(guestd, X_OK);
+
+	return path ? path : g_strdup("porthole-guestd");
+}
+
+/*
+ * Where a VM keeps what outlives a run (its --root overlay's upper layer,
+ * its namespace database): --state-dir, else $XDG_STATE_HOME/porthole/vms/NAME,
+ * made private to us.  NULL after saying why.
+ */
+static char *vm_state_dir(const char *name, const char *given)
+{
+	g_autofree char *dir = given ? g_strdup(given) :
+			       g_build_filename(g_get_user_state_dir(), "porthole", "vms", name, NULL);
+
+	if (g_mkdir_with_parents(dir, 0700) || chmod(dir, 0700)) {
+		fprintf(stderr, "porthole-hv run: the VM's state directory %s: %s\n", dir,
+			g_strerror(errno));
+		return NULL;
+	}
+	return g_steal_pointer(&dir);
+}
+
+/* The VM console, its log next to the control socket. */
+static struct console *open_console(const char *name, GError **error)
+{
+	char dir[PATH_MAX];
+	g_autofree char *log = NULL;
+
+	if (ph_ctl_dir(dir, sizeof(dir))) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+			    "the VM console: no directory for its log");
+		return NULL;
+	}
+	log = g_strdup_printf("%s/%s.console.log", dir, name);
+	return console_open(log, error);
 }
 
 static gboolean quit_loop(gpointer p)
@@ -242,13 +302,106 @@ static int catch_signals(void)
 	return 0;
 }
 
+/*
+ * A guest with a root of its own is a machine: when it resets (its pid 1
+ * ended by SIGHUP, TRAP_GUEST_RESET) it starts again from its init.  The
+ * hypervisor's threads cannot start processes once filtered
+ * (thread-filter.c), so each boot is a child of this small supervisor, made
+ * before any thread or filter exists: the child says "reset" on a pipe and
+ * exits, and the supervisor starts the next.  Signals that stop a VM are
+ * passed on to the running boot.  Returns our exit status, or -1 in a child
+ * (which runs the VM, boot number in *boot, pipe in *reset_fd).
+ */
+#define RESET_MIN_INTERVAL_S	2	/* a guest resetting in a loop waits this long */
+
+static volatile sig_atomic_t supervised_child;
+static volatile sig_atomic_t supervisor_stop;	/* a stop came between two boots */
+
+static void pass_signal_on(int sig)
+{
+	if (supervised_child > 0)
+		kill(supervised_child, sig);
+	else
+		supervisor_stop = sig;
+}
+
+static int supervise_boots(unsigned int *boot, int *reset_fd)
+{
+	static const int passed[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = pass_signal_on, .sa_flags = SA_RESTART };
+	sigset_t block, old;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < G_N_ELEMENTS(passed); i++) {
+		sigaction(passed[i], &sa, NULL);
+		sigaddset(&block, passed[i]);
+	}
+	for (*boot = 1;; ++*boot) {
+		gint64 started = g_get_monotonic_time();
+		int fds[2], st;
+		char said = 0;
+		pid_t pid;
+
+		if (pipe2(fds, O_CLOEXEC)) {
+			fprintf(stderr, "porthole-hv: pipe: %s\n", g_strerror(errno));
+			return 1;
+		}
+		/* No signal lost between fork and publishing the child's pid. */
+		sigprocmask(SIG_BLOCK, &block, &old);
+		if (supervisor_stop) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			close(fds[0]);
+			close(fds[1]);
+			return 128 + supervisor_stop;
+		}
+		pid = fork();
+		if (pid == 0) {
+			pid_t parent = getppid();
+
+			for (size_t i = 0; i < G_N_ELEMENTS(passed); i++)
+				signal(passed[i], SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)	/* the supervisor died before prctl */
+				raise(SIGTERM);
+			close(fds[0]);
+			*reset_fd = fds[1];
+			return -1;
+		}
+		supervised_child = pid;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(fds[1]);
+		if (pid < 0) {
+			fprintf(stderr, "porthole-hv: fork: %s\n", g_strerror(errno));
+			close(fds[0]);
+			return 1;
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		supervised_child = 0;
+		if (read(fds[0], &said, 1) != 1)
+			said = 0;
+		close(fds[0]);
+		if (said != 'R')
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		/* (a stop that comes meanwhile ends the loop after the wait) */
+		if (g_get_monotonic_time() - started < RESET_MIN_INTERVAL_S * G_USEC_PER_SEC)
+			g_usleep(RESET_MIN_INTERVAL_S * G_USEC_PER_SEC);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	g_autofree char *name = NULL, *ram = NULL, *vendor = NULL, *engine = NULL, *screen = NULL;
 	g_autofree char *payload = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-	g_autofree char *overlay = NULL, *cpuid = NULL;
+	g_autofree char *overlay = NULL, *cpuid = NULL, *root = NULL, *disk_size = NULL;
+	g_autofree char *state_dir = NULL, *console_mode = NULL;
 	g_auto(GStrv) shares = NULL;
 	gboolean no_hb = FALSE, testdev = FALSE, no_seccomp = FALSE, sync_time = FALSE;
+	gboolean host_root = FALSE, snapshot = FALSE;
+	gint pids = GUEST_DEFAULT_PIDS;
+	struct guest_cgroup cgroup = { 0 };
 	const char *seccomp_env = g_getenv("PORTHOLE_SECCOMP");
 	int seccomp_mode;
 	bool filter_failed;
@@ -259,6 +412,26 @@ static int cmd_run(int argc, char **argv)
 		  "Make a host directory writable in the guest", "HOST_DIR[:GUEST_DIR]" },
 		{ "overlay", 0, 0, G_OPTION_ARG_FILENAME, &overlay,
 		  "Lay a host tree read-only over the guest's / (e.g. an unpacked package)", "DIR" },
+		{ "root", 0, 0, G_OPTION_ARG_FILENAME, &root,
+		  "trap: run the guest on DIR as its / (nothing of the host visible but the "
+		  "shares); its writes go to an overlay kept with the VM's state", "DIR" },
+		{ "host-root", 0, 0, G_OPTION_ARG_NONE, &host_root,
+		  "trap: the guest's / is the host's, read-only (the default without --root; "
+		  "for tests and quick runs: every host file you can read, the guest can)", NULL },
+		{ "snapshot", 0, 0, G_OPTION_ARG_NONE, &snapshot,
+		  "With --root: keep the guest's writes in memory and throw them away at exit", NULL },
+		{ "disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size,
+		  "With --root: cap on what the guest writes to its / (default 4G): an ext4 image "
+		  "in the VM's state dir (root), or the --snapshot tmpfs",
+		  "SIZE" },
+		{ "pids", 0, 0, G_OPTION_ARG_INT, &pids,
+		  "trap: most processes and threads the guest may have at once (default 1024)",
+		  "N" },
+		{ "console", 0, 0, G_OPTION_ARG_STRING, &console_mode,
+		  "trap: the guest's fds 0-2: pty (a VM console, logged, reached with "
+		  "'porthole-ctl console VM'; the default) or stdio (porthole-hv's own, for tests: "
+		  "the guest can reach your terminal and log) (default: $PORTHOLE_CONSOLE, else pty)",
+		  "MODE" },
 		{ "engine", 'e', 0, G_OPTION_ARG_STRING, &engine, "Execution engine (trap, kvm)",
 		  "ENGINE" },
 		{ "payload", 0, 0, G_OPTION_ARG_FILENAME, &payload,
@@ -278,6 +451,10 @@ static int cmd_run(int argc, char **argv)
 		{ "sync-time", 0, 0, G_OPTION_ARG_NONE, &sync_time,
 		  "Ask the guest tools to keep the guest clock in sync with the host's "
 		  "(the synctime option; the guest may change it)", NULL },
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+		  "Where the VM keeps what outlives a run: the --root overlay's writes and the "
+		  "namespace database, NAME.nsdb (default $XDG_STATE_HOME/porthole/vms/NAME; "
+		  "'none': nothing is kept)", "DIR" },
 		{ "testdev", 0, 0, G_OPTION_ARG_NONE, &testdev,
 		  "Add the engine test device on ports 0xE0-0xEF (for tests)", NULL },
 		{ "no-seccomp", 0, 0, G_OPTION_ARG_NONE, &no_seccomp,
@@ -290,12 +467,15 @@ static int cmd_run(int argc, char **argv)
 	g_autoptr(GPtrArray) share_list = g_ptr_array_new_with_free_func(g_free);
 	struct vm_config cfg = { .ram_size = 1ull << 30 };
 	struct control *ctl;
+	struct console *con = NULL;
 	struct run run = { .status = 1 };
 	char *guest_argv_default[2] = { NULL, NULL };
 	char **guest_argv;
 	GThread *thread;
-	uint64_t ram_size;
+	uint64_t ram_size, disk_bytes = SANDBOX_DEFAULT_DISK_SIZE;
 	const char *why;
+	unsigned int boot = 1;
+	int reset_fd = -1;
 
 	g_option_context_set_summary(oc, "Run a guest under the Porthole hypervisor.\n"
 				     "Without a command, the guest runs porthole-guestd.");
@@ -346,6 +526,34 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (ram)
 		cfg.ram_size = ram_size;
+	if (disk_size && (why = parse_size(disk_size, &disk_bytes))) {
+		fprintf(stderr, "porthole-hv run: --disk-size '%s': %s (examples: 512M, 4G)\n",
+			disk_size, why);
+		return 2;
+	}
+	if (!console_mode && g_getenv("PORTHOLE_CONSOLE") && *g_getenv("PORTHOLE_CONSOLE"))
+		console_mode = g_strdup(g_getenv("PORTHOLE_CONSOLE"));
+	if (console_mode && strcmp(console_mode, "pty") && strcmp(console_mode, "stdio")) {
+		fprintf(stderr, "porthole-hv run: bad --console '%s' (pty or stdio)\n", console_mode);
+		return 2;
+	}
+	if (pids < 16 || pids > 4194304) {
+		fprintf(stderr, "porthole-hv run: --pids %d: 16 to 4194304\n", pids);
+		return 2;
+	}
+	if (root && host_root) {
+		fprintf(stderr, "porthole-hv run: --root and --host-root exclude each other\n");
+		return 2;
+	}
+	if (!root && (snapshot || disk_size)) {
+		fprintf(stderr, "porthole-hv run: --snapshot and --disk-size go with --root\n");
+		return 2;
+	}
+	if (root && (root[0] != '/' || !g_file_test(root, G_FILE_TEST_IS_DIR))) {
+		fprintf(stderr, "porthole-hv run: --root '%s': not the absolute path of a directory\n",
+			root);
+		return 2;
+	}
 	if (vendor && strlen(vendor) > 12) {
 		fprintf(stderr, "porthole-hv run: --cpuid-vendor takes at most 12 characters\n");
 		return 2;
@@ -371,12 +579,40 @@ static int cmd_run(int argc, char **argv)
 	guest_argv = argv + 1;
 	if (argc > 1 && !strcmp(argv[1], "--"))
 		guest_argv++;
-	if (run.kvm && (*guest_argv || shares || overlay)) {
-		fprintf(stderr, "porthole-hv run: a guest command, --share and --overlay are for the trap "
-			"engine; with --engine kvm the guest is --payload or --kernel\n");
+	if (run.kvm && (*guest_argv || shares || overlay || root || host_root)) {
+		fprintf(stderr, "porthole-hv run: a guest command, --share, --overlay, --root and "
+			"--host-root are for the trap engine; with --engine kvm the guest is --payload "
+			"or --kernel\n");
 		return 2;
 	}
-	if (!*guest_argv) {
+	/*
+	 * What outlives a run: the --root overlay's upper layer, the namespace
+	 * database.  Only a kept --root overlay can't do without it; anything
+	 * else runs with nothing kept (a user without a writable home).
+	 */
+	if (!state_dir || strcmp(state_dir, "none")) {
+		bool given = state_dir != NULL;
+		char *dir = vm_state_dir(name, state_dir);
+
+		g_free(state_dir);
+		state_dir = dir;
+		if (!state_dir && (given || (root && !snapshot)))
+			return 1;
+		if (!state_dir)
+			fprintf(stderr, "porthole-hv run: nothing of this VM is kept after it stops\n");
+	} else {
+		g_clear_pointer(&state_dir, g_free);
+	}
+	if (root && !snapshot && !state_dir) {
+		fprintf(stderr, "porthole-hv run: --root keeps the guest's writes in the VM's state "
+			"directory; with --state-dir none, give --snapshot\n");
+		return 2;
+	}
+	if (!*guest_argv && root) {
+		/* A root of its own boots its own init. */
+		guest_argv_default[0] = g_strdup("/sbin/init");
+		guest_argv = guest_argv_default;
+	} else if (!*guest_argv) {
 		guest_argv_default[0] = default_guest();
 		guest_argv = guest_argv_default;
 	}
@@ -403,6 +639,15 @@ static int cmd_run(int argc, char **argv)
 	cfg.no_hb = no_hb;
 	cfg.testdev = testdev;
 	cfg.sync_time = sync_time;
+	cfg.state_dir = state_dir;
+	if (root) {
+		int ret = supervise_boots(&boot, &reset_fd);
+
+		if (ret >= 0) {
+			g_free(guest_argv_default[0]);
+			return ret;
+		}
+	}
 	/*
 	 * Before the control socket exists, so that no signal can end us with
 	 * it left behind; one that comes before the engine starts stops it at
@@ -413,6 +658,7 @@ static int cmd_run(int argc, char **argv)
 	run.vm = vm_create(&cfg);
 	if (!run.vm)
 		return 1;
+	run.vm->boots = boot;
 	ctl = control_start(run.vm, stop_vm, NULL, &err);
 	if (!ctl) {
 		fprintf(stderr, "porthole-hv: %s\n", err->message);
@@ -421,11 +667,37 @@ static int cmd_run(int argc, char **argv)
 	}
 	g_message("VM '%s' (%s engine, %llu MiB RAM): control socket %s", name, cfg.engine,
 		  (unsigned long long)(cfg.ram_size >> 20), control_socket_path(ctl));
+	run.topt.console_fd = -1;
+	if (!run.kvm && g_strcmp0(console_mode, "stdio")) {
+		con = open_console(name, &err);
+		if (!con) {
+			fprintf(stderr, "porthole-hv: %s\n", err->message);
+			control_stop(ctl);
+			vm_destroy(run.vm);
+			return 1;
+		}
+		run.topt.console_fd = console_guest_fd(con);
+		control_set_console(ctl, con);
+		console_start(con);
+		g_message("console: 'porthole-ctl console %s', log %s", name, console_log_path(con));
+	} else if (!run.kvm) {
+		g_message("console: the guest shares porthole-hv's stdio (--console stdio)");
+	}
 
 	run.topt.cpuid = cpuid ? (enum trap_cpuid_mode)trap_cpuid_mode_parse(cpuid) : TRAP_CPUID_AUTO;
 	run.topt.argv = guest_argv;
 	run.topt.hostname = name;
 	run.topt.overlay = overlay;
+	run.topt.root = root;
+	run.topt.state_dir = snapshot ? NULL : state_dir;
+	run.topt.snapshot = snapshot;
+	run.topt.disk_size = disk_bytes;
+	run.topt.ram_size = cfg.ram_size;
+	if (!run.kvm) {
+		/* Before any guest process exists; the sandbox helper joins it. */
+		guest_cgroup_create(&cgroup, name, cfg.ram_size, (unsigned int)pids);
+		run.topt.cgroup = &cgroup;
+	}
 	run.topt.n_shares = share_list->len;
 	{
 		struct trap_share *flat = g_new0(struct trap_share, share_list->len + 1);
@@ -442,8 +714,26 @@ static int cmd_run(int argc, char **argv)
 		engine_stop();
 	g_main_loop_run(run.loop);
 	g_thread_join(thread);
+	guest_cgroup_destroy(&cgroup);
+	if (con)
+		console_drain(con);
+	namespace_db_flush(run.vm);	/* what the guest set in its last second */
+	if (!run.kvm)
+		trap_engine_cleanup();
 
-	g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	if (run.status == TRAP_GUEST_RESET && reset_fd >= 0) {
+		g_message("VM '%s': the guest reset itself (reboot): starting it again from its "
+			  "init (boot %u)", name, boot + 1);
+		if (write(reset_fd, "R", 1) != 1)
+			g_warning("cannot tell the supervisor to restart: %s", g_strerror(errno));
+		run.status = 0;
+	} else if (run.status == TRAP_GUEST_RESET) {
+		/* The host's own root is not a machine to restart: it ends as before. */
+		g_message("VM '%s': the guest asked for a reset; without --root it ends", name);
+		run.status = 128 + SIGHUP;
+	} else {
+		g_message("VM '%s' stopped: guest exit status %d", name, run.status);
+	}
 	/* No request may reach the VM from here on; pending replies still go out. */
 	control_quiesce(ctl);
 	vm_destroy(run.vm);
@@ -451,6 +741,7 @@ static int cmd_run(int argc, char **argv)
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	control_stop(ctl);
+	console_close(con);
 	g_main_loop_unref(run.loop);
 	g_free((void *)run.topt.shares);
 	g_free(guest_argv_default[0]);
@@ -483,6 +774,54 @@ static void probe_kvm(void)
 	printf("kvm=yes%s\n", ecx & (1u << 31) ? " (nested: this host is itself a VM)" : "");
 }
 
+/*
+ * porthole-hv image create [--force] [DIR]: the guest image, built by its
+ * recipe (installer/image/build-image.sh, which mmdebstrap does the work
+ * for) into DIR or the cache, whose path it prints.  From a build tree the
+ * recipe is the checkout's and the init build/image/porthole-init;
+ * installed, both under PREFIX/share/porthole/image.
+ */
+static int cmd_image(int argc, char **argv)
+{
+	/* build/bin, build/san/bin; make install: PREFIX/bin; the package: /usr/bin */
+	static const char *const recipes[] = { "../../installer/image/build-image.sh",
+					       "../../../installer/image/build-image.sh",
+					       "../share/porthole/image/build-image.sh",
+					       "../lib/porthole/image/build-image.sh", NULL };
+	static const char *const inits[] = { "../image/porthole-init",
+					     "../share/porthole/image/porthole-init",
+					     "../lib/porthole/image/porthole-init", NULL };
+	g_autofree char *recipe = NULL, *init = NULL;
+	GPtrArray *args;
+
+	if (argc < 2 || strcmp(argv[1], "create")) {
+		fprintf(stderr, "usage: porthole-hv image create [--force] [DIR]\n"
+			"Builds the Debian 12 guest image (mmdebstrap) into DIR, by default\n"
+			"the cache (~/.cache/porthole/images), reused while its recipe is the same;\n"
+			"prints its directory, for 'porthole-hv run --root DIR'.\n");
+		return 2;
+	}
+	recipe = g_strdup(g_getenv("PORTHOLE_IMAGE_RECIPE"));
+	if (!recipe)
+		recipe = find_next_to_us(recipes, R_OK | X_OK);
+	init = find_next_to_us(inits, X_OK);
+	if (!recipe || !init) {
+		fprintf(stderr, "porthole-hv image: cannot find the image's %s next to porthole-hv\n",
+			!recipe ? "recipe (build-image.sh)" : "init (porthole-init)");
+		return 1;
+	}
+	args = g_ptr_array_new();
+	g_ptr_array_add(args, recipe);
+	g_ptr_array_add(args, "--init");
+	g_ptr_array_add(args, init);
+	for (int i = 2; i < argc; i++)
+		g_ptr_array_add(args, argv[i]);
+	g_ptr_array_add(args, NULL);
+	execv(recipe, (char **)args->pdata);
+	fprintf(stderr, "porthole-hv image: %s: %s\n", recipe, g_strerror(errno));
+	return 1;
+}
+
 static int cmd_probe(void)
 {
 	int err = trap_probe_cpuid_faulting();
@@ -501,10 +840,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: porthole-hv run [OPTION...] [-- COMMAND [ARG...]]\n"
 		"       porthole-hv probe\n"
+		"       porthole-hv image create [--force] [DIR]\n"
 		"       porthole-hv --version\n"
 		"\n"
 		"Runs a guest under the Porthole hypervisor (see 'porthole-hv run --help').\n"
 		"'probe' tells what this host offers (CPUID faulting, and so the cpuid mode; KVM).\n"
+		"'image create' builds the Debian 12 guest image for 'run --root' (cached).\n"
 		"Host services find the VM through its control socket; try 'porthole-ctl list'.\n");
 }
 
@@ -527,6 +868,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe();
+	if (!strcmp(argv[1], "image"))
+		return cmd_image(argc - 1, argv + 1);
 	fprintf(stderr, "porthole-hv: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

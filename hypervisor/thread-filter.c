@@ -85,6 +85,7 @@ static const char *const common_calls[] = {
 /* The main loop: control clients, the host side of VMCI, stopping the engine. */
 static const char *const control_calls[] = {
 	"accept", "accept4", "setsockopt", "fallocate", "ftruncate",
+	"fdatasync",	/* the namespace database's file, opened at start */
 	"unlink", "unlinkat",	/* the control and VMCI sockets, at exit */
 	"kill", "tkill", "pidfd_open", "pidfd_send_signal", "wait4", "waitid",
 };

@@ -18,6 +18,7 @@
 #include "backdoor/proto.h"
 #include "devices/copypaste.h"
 #include "devices/guestinfo.h"
+#include "devices/namespace-db.h"
 #include "devices/devices.h"
 #include "devices/rpc.h"
 #include "devices/tools-options.h"
@@ -110,6 +111,7 @@ struct vm *vm_create(const struct vm_config *cfg)
 	vm->iobus = iobus_new();
 	vm->tools_options = tools_options_new(vm, cfg->sync_time);
 	vm->rpc = rpc_new(vm, vm->offer_hb);
+	vm->namespace_db = namespace_db_open(cfg->state_dir, vm->name);
 	if (backdoor_init(vm) || (cfg->testdev && testdev_init(vm))) {
 		g_warning("device setup failed");
 		vm_destroy(vm);
@@ -147,6 +149,8 @@ void vm_destroy(struct vm *vm)
 	copypaste_free(vm->copypaste);
 	vm->copypaste = NULL;
 	guestinfo_free(vm);
+	namespace_db_free(vm->namespace_db);
+	vm->namespace_db = NULL;
 	pthread_mutex_unlock(&vm->lock);
 	iobus_free(vm->iobus);
 	guest_clock_free(vm->clock);

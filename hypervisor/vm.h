@@ -56,6 +56,8 @@ struct vm_config {
 	bool no_hb;			/* don't offer the high-bandwidth port */
 	bool testdev;			/* engine test device on 0xE0-0xEF (tests only) */
 	bool sync_time;			/* the tools keep the guest clock in sync (synctime) */
+	/* Where the namespace database is persisted (NAME.nsdb); NULL: memory only. */
+	const char *state_dir;
 };
 
 struct rpc_state;
@@ -66,6 +68,7 @@ struct pci_bus;
 struct guest_clock;
 struct tools_options;
 struct guestinfo;
+struct namespace_db;
 
 /*
  * Kinds for vm_guest_log_per(): a backdoor command's number (0..255,
@@ -98,6 +101,8 @@ struct vm {
 
 	enum { VM_STARTING, VM_RUNNING, VM_STOPPED } state;
 	int exit_status;
+	/* Guest starts: 1 at the first, one more at each reset (a guest reboot). */
+	unsigned int boots;
 
 	struct rpc_state *rpc;		/* devices/rpc.c */
 	struct vmci_state *vmci;	/* devices/vmci.c */
@@ -105,6 +110,7 @@ struct vm {
 	struct copypaste_state *copypaste;	/* devices/copypaste.c, made on first use */
 	struct tools_options *tools_options;	/* devices/tools-options.c */
 	struct guestinfo *guestinfo;		/* devices/guestinfo.c, made on first use */
+	struct namespace_db *namespace_db;	/* devices/namespace-db.c */
 	bool offer_hb;
 
 	/* vm_guest_log() rate limiting */
@@ -135,6 +141,12 @@ struct vm {
 	 * (how cpuid is intercepted, its counters); vm_set_engine_status().
 	 */
 	char *engine_status;
+	/*
+	 * Trap engine: every stop that cost a guest thread a round trip to
+	 * the engine (port I/O, cpuid, clock syscalls), for `porthole-ctl
+	 * status` (engine.traps) and the per-operation counts of `make bench`.
+	 */
+	_Atomic unsigned long long traps;
 };
 
 struct vm *vm_create(const struct vm_config *cfg);

@@ -4,14 +4,14 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libglib2.0-dev libcmocka-dev libzydis-dev libseccomp-dev
-clang libclang-rt-14-dev
+clang libclang-rt-14-dev mmdebstrap
 open-vm-tools open-vm-tools-desktop procps iproute2 python3 lintian man-db strace
 libdbusmenu-glib-dev dbus-daemon libglib2.0-bin
 libx11-dev libxext-dev libxrandr-dev libxdamage-dev libxfixes-dev libxtst-dev
 libx11-xcb-dev libxcb1-dev libxcb-shm0-dev libxrender-dev
 xserver-xorg-core xserver-xorg-video-dummy xvfb x11-utils x11-xserver-utils
 xdotool xclip xauth x11-apps openbox
-xterm
+xterm busybox-static uidmap
 haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils"
 
 missing=""

@@ -20,7 +20,12 @@ for t in "$build"/tests/test-*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	st=0
-	"$t" >"$t.log" 2>&1 || st=$?
+	# Each test its own runtime directory: tests that start a device model
+	# name their VM 'unit', and two runs at once (another checkout) must
+	# not meet at its socket.
+	rt=$(mktemp -d "${TMPDIR:-/tmp}/porthole-unit.XXXXXX")
+	XDG_RUNTIME_DIR=$rt "$t" >"$t.log" 2>&1 || st=$?
+	rm -rf "$rt"
 	# cmocka lists each failed or skipped test as "[  FAILED  ] name" or
 	# "[  SKIPPED ] name" (twice: as it runs, and in its closing summary).
 	failed=$(sed -n 's/^\[  FAILED  \] \([^ ]*\)$/\1/p' "$t.log" | sort -u | paste -sd, - | sed 's/,/, /g')

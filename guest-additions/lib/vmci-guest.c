@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,15 +60,60 @@ int64_t phg_vmci_send_raw(const void *dg, size_t len)
 	return (int64_t)(lo | hi << 32);
 }
 
+/*
+ * The process's mailbox (backdoor/vmci.h): the device keeps one per context,
+ * which is a process, so this is process-wide, shared by every phg_vmci the
+ * process opens.  `pid` tells a forked child that the mapping it inherited is
+ * its parent's: the child has none until it opens its own.
+ */
+static struct {
+	pthread_mutex_t setup;		/* open and close */
+	pthread_mutex_t rx;		/* one reader of the receive ring */
+	pthread_mutex_t lock;		/* one sender at a time in the TX area */
+	uint8_t *base;			/* header page, then the receive ring */
+	uint64_t ppn;
+	pid_t pid;
+	unsigned int users;
+} mailbox = { .setup = PTHREAD_MUTEX_INITIALIZER, .rx = PTHREAD_MUTEX_INITIALIZER,
+	      .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define MAILBOX_PAGES	VMCI_PH_MAILBOX_MAX_PAGES
+
+static struct vmci_ph_mailbox_hdr *mailbox_ours(void)
+{
+	return mailbox.base && mailbox.pid == getpid() ? (void *)mailbox.base : NULL;
+}
+
+/* One trap instead of three: the datagram goes through the mailbox's TX area. */
+static bool mailbox_send(const struct vmci_dg_hdr *h, const void *payload, size_t len,
+			 int64_t *res)
+{
+	struct vmci_ph_mailbox_hdr *mh = mailbox_ours();
+	uint16_t port = (uint16_t)(VMCI_PORT_BASE + VMCI_REG_PH_MAILBOX_SEND);
+	uint32_t total = (uint32_t)(sizeof(*h) + len);
+
+	if (!mh || sizeof(*h) + len > VMCI_PH_MAILBOX_TX_MAX)
+		return false;
+	pthread_mutex_lock(&mailbox.lock);
+	memcpy(mailbox.base + VMCI_PH_MAILBOX_TX_OFFSET, h, sizeof(*h));
+	if (len)
+		memcpy(mailbox.base + VMCI_PH_MAILBOX_TX_OFFSET + sizeof(*h), payload, len);
+	__asm__ __volatile__("outl %0, %1" : : "a"(total), "Nd"(port) : "memory");
+	*res = __atomic_load_n(&mh->tx_result, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&mailbox.lock);
+	return true;
+}
+
 static int64_t send_dg(struct vmci_handle dst, struct vmci_handle src, const void *payload,
 		       size_t len)
 {
-	uint8_t small[256];
-	uint8_t *buf = len + sizeof(struct vmci_dg_hdr) <= sizeof(small) ? small
-				: malloc(len + sizeof(struct vmci_dg_hdr));
 	struct vmci_dg_hdr h = { dst, src, len };
+	uint8_t small[256], *buf;
 	int64_t res;
 
+	if (mailbox_send(&h, payload, len, &res))
+		return res;
+	buf = len + sizeof(h) <= sizeof(small) ? small : malloc(len + sizeof(h));
 	if (!buf)
 		return VMCI_ERROR_NO_MEM;
 	memcpy(buf, &h, sizeof(h));
@@ -123,6 +170,116 @@ int64_t phg_pages_free(struct phg_vmci *v, uint64_t ppn, uint64_t count, void *m
 	if (map)
 		munmap(map, count * VMCI_PAGE_SIZE);
 	return phg_vmci_hv(VMCI_PH_PAGES_FREE, a, sizeof(a));
+}
+
+/* ---- the mailbox's life ---- */
+
+static void queue_dg(struct phg_vmci *v, const struct vmci_dg_hdr *h, const uint8_t *payload);
+
+/* Register the process's mailbox once; later opens share it. */
+static void mailbox_open(struct phg_vmci *v)
+{
+	uint64_t ppns[MAILBOX_PAGES];
+	void *map;
+	int64_t ppn;
+
+	pthread_mutex_lock(&mailbox.setup);
+	if (mailbox_ours()) {
+		mailbox.users++;
+		goto out;
+	}
+	if (mailbox.base)	/* the parent's, inherited across fork */
+		munmap(mailbox.base, MAILBOX_PAGES * VMCI_PAGE_SIZE);
+	mailbox.base = NULL;
+	if (!(phg_vmci_inl(VMCI_REG_CAPS) & VMCI_CAPS_PH_MAILBOX))
+		goto out;
+	ppn = phg_pages_alloc(v, MAILBOX_PAGES, &map);
+	if (ppn < 0)
+		goto out;
+	for (unsigned int i = 0; i < MAILBOX_PAGES; i++)
+		ppns[i] = (uint64_t)ppn + i;
+	if (phg_vmci_hv(VMCI_PH_MAILBOX_SET, ppns, sizeof(ppns)) != VMCI_SUCCESS) {
+		phg_pages_free(v, (uint64_t)ppn, MAILBOX_PAGES, map);
+		goto out;
+	}
+	mailbox.ppn = (uint64_t)ppn;
+	mailbox.pid = getpid();
+	mailbox.users = 1;
+	__atomic_store_n(&mailbox.base, map, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&mailbox.setup);
+}
+
+static void mailbox_close(struct phg_vmci *v)
+{
+	void *base;
+
+	pthread_mutex_lock(&mailbox.setup);
+	if (!mailbox_ours() || --mailbox.users) {
+		pthread_mutex_unlock(&mailbox.setup);
+		return;
+	}
+	/* Senders that still see it finish first; later ones take the ports. */
+	pthread_mutex_lock(&mailbox.lock);
+	pthread_mutex_lock(&mailbox.rx);
+	base = mailbox.base;
+	mailbox.base = NULL;
+	pthread_mutex_unlock(&mailbox.rx);
+	pthread_mutex_unlock(&mailbox.lock);
+	phg_vmci_hv(VMCI_PH_MAILBOX_SET, NULL, 0);
+	phg_pages_free(v, mailbox.ppn, MAILBOX_PAGES, base);
+	pthread_mutex_unlock(&mailbox.setup);
+}
+
+/* Copy `len` bytes out of the receive ring from `off`, wrapping. */
+static void ring_take(const uint8_t *ring, uint32_t size, uint32_t off, void *dst, size_t len)
+{
+	size_t first = len < size - off ? len : size - off;
+
+	memcpy(dst, ring + off, first);
+	memcpy((uint8_t *)dst + first, ring, len - first);
+}
+
+/*
+ * Move what the device put in the receive ring to our queue; whether there
+ * was anything.  The device is trusted no more than it must be: a tail or
+ * a length out of range ends the reading at what was sane.
+ */
+static bool mailbox_collect(struct phg_vmci *v)
+{
+	const uint32_t size = (MAILBOX_PAGES - 1) * VMCI_PAGE_SIZE;
+	struct vmci_ph_mailbox_hdr *mh;
+	const uint8_t *ring;
+	uint32_t head, tail;
+	bool any = false;
+
+	pthread_mutex_lock(&mailbox.rx);
+	mh = mailbox_ours();
+	if (!mh) {
+		pthread_mutex_unlock(&mailbox.rx);
+		return false;
+	}
+	ring = mailbox.base + VMCI_PAGE_SIZE;
+	head = mh->rx_head;
+	tail = __atomic_load_n(&mh->rx_tail, __ATOMIC_ACQUIRE);
+	while (head != tail && head < size && tail < size && head % 8 == 0) {
+		struct vmci_dg_hdr h;
+		uint32_t used = (tail + size - head) % size;
+		uint64_t total;
+
+		ring_take(ring, size, head, &h, sizeof(h));
+		total = VMCI_DG_ALIGN(sizeof(h) + h.payload_size);
+		if (h.payload_size > VMCI_MAX_DG_PAYLOAD || total > used)
+			break;
+		ring_take(ring, size, (head + (uint32_t)sizeof(h)) % size, v->rxbuf,
+			  h.payload_size);
+		queue_dg(v, &h, v->rxbuf);
+		head = (uint32_t)((head + total) % size);
+		any = true;
+	}
+	__atomic_store_n(&mh->rx_head, head, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&mailbox.rx);
+	return any;
 }
 
 /* ---- open/close ---- */
@@ -185,6 +342,7 @@ int phg_vmci_open(struct phg_vmci *v)
 	}
 	phg_vmci_outl(VMCI_REG_IMR, VMCI_ICR_DATAGRAM | VMCI_ICR_NOTIFICATION);
 	phg_vmci_outl(VMCI_REG_CONTROL, VMCI_CONTROL_INT_ENABLE);
+	mailbox_open(v);
 	return 0;
 fail:
 	phg_vmci_close(v);
@@ -197,6 +355,8 @@ void phg_vmci_close(struct phg_vmci *v)
 
 	while (phg_vmci_take(v, &d))
 		free(d.payload);
+	if (v->rxbuf)		/* set up far enough to have opened the mailbox */
+		mailbox_close(v);
 	if (v->notify_page)
 		phg_pages_free(v, v->notify_ppn, 1, v->notify_page);
 	v->notify_page = NULL;
@@ -280,6 +440,12 @@ int phg_vmci_wait(struct phg_vmci *v, int timeout_ms)
 		return -EPIPE;
 	while (recv(v->sock, junk, sizeof(junk), MSG_DONTWAIT) > 0)
 		;
+	/*
+	 * With a mailbox, no port is touched: datagrams are in the ring, a
+	 * doorbell is whatever woke us without one (the caller re-checks).
+	 */
+	if (mailbox_ours())
+		return mailbox_collect(v) ? VMCI_ICR_DATAGRAM : n > 0 ? VMCI_ICR_NOTIFICATION : 0;
 	/* Read the cause even after a timeout: a wakeup may race the poll. */
 	icr = phg_vmci_inl(VMCI_REG_ICR);
 	if (icr & VMCI_ICR_NOTIFICATION)
@@ -299,10 +465,38 @@ bool phg_vmci_take(struct phg_vmci *v, struct phg_dg *d)
 	return true;
 }
 
+/*
+ * Before sleeping for a reply, watch the mailbox a little: an answer that
+ * comes within microseconds then costs no wakeup (on this kind of host,
+ * waking an idle vCPU costs more than the trap that sent the request).
+ * Yielding now and then lets the threads that produce the answer run here.
+ */
+#define RECV_SPINS	16384
+static bool mailbox_spin(void)
+{
+	struct vmci_ph_mailbox_hdr *mh = mailbox_ours();
+
+	if (!mh)
+		return false;
+	for (unsigned int i = 0; i < RECV_SPINS; i++) {
+		if (__atomic_load_n(&mh->rx_tail, __ATOMIC_ACQUIRE) != mh->rx_head)
+			return true;
+		if (i % 256 == 255)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+	}
+	return false;
+}
+
 int phg_vmci_recv(struct phg_vmci *v, struct phg_dg *d, int timeout_ms)
 {
 	while (!phg_vmci_take(v, d)) {
-		int r = phg_vmci_wait(v, timeout_ms);
+		int r;
+
+		if (timeout_ms && mailbox_spin() && mailbox_collect(v))
+			continue;
+		r = phg_vmci_wait(v, timeout_ms);
 
 		if (r < 0)
 			return r;
@@ -455,7 +649,8 @@ static int guest_wait(void *p, int timeout_ms)
 int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, size_t len)
 {
 	struct guest_side gs = { v, qp };
-	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms,
+					&qp->stats };
 
 	return ring_write_all(&qp->view, buf, len, &side);
 }
@@ -463,7 +658,8 @@ int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, siz
 int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len)
 {
 	struct guest_side gs = { v, qp };
-	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms,
+					&qp->stats };
 
 	return ring_read_all(&qp->view, buf, len, &side);
 }

@@ -84,6 +84,7 @@ struct phg_qp {
 	struct vmci_handle peer_doorbell;	/* rung when the peer may wait */
 	bool peer_detached;
 	int stall_ms;	/* *_all: 0 wait forever, else -ETIMEDOUT after this long stalled */
+	struct ring_stats stats;	/* sleeps and doorbells of the *_all calls */
 };
 
 /*

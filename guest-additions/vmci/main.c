@@ -160,8 +160,9 @@ static int stream_send(struct phg_vmci *v, int argc, char **argv)
 	}
 	/* After the last byte: the host detaches when it has read everything. */
 	phg_qp_await_peer_detach(v, &qp, 60000);
-	printf("sent=%llu sum=%016llx seconds=%.3f\n", (unsigned long long)done,
-	       (unsigned long long)sum, now_s() - t0);
+	printf("sent=%llu sum=%016llx seconds=%.3f sleeps=%llu doorbells=%llu\n",
+	       (unsigned long long)done, (unsigned long long)sum, now_s() - t0,
+	       (unsigned long long)qp.stats.sleeps, (unsigned long long)qp.stats.doorbells);
 	phg_qp_destroy(v, &qp);
 	free(buf);
 	if (fd >= 0)
@@ -225,8 +226,9 @@ static int stream_recv(struct phg_vmci *v, int argc, char **argv)
 		phg_qp_destroy(v, &qp);
 		return 3;
 	}
-	printf("received=%llu sum=%016llx seconds=%.3f\n", (unsigned long long)done,
-	       (unsigned long long)sum, now_s() - t0);
+	printf("received=%llu sum=%016llx seconds=%.3f sleeps=%llu doorbells=%llu\n",
+	       (unsigned long long)done, (unsigned long long)sum, now_s() - t0,
+	       (unsigned long long)qp.stats.sleeps, (unsigned long long)qp.stats.doorbells);
 	phg_qp_destroy(v, &qp);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #define CTL_EXIT_OK	0
 #define CTL_EXIT_FAILED	1
 #define CTL_EXIT_USAGE	2
+#define CTL_EXIT_FORCED	3	/* shutdown --force: the VM was powered off hard */
 
 /* The largest guest screen side porthole-ctl asks for (as the agent's limit). */
 #define CTL_MAX_SCREEN_SIDE	16384

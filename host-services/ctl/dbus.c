@@ -637,11 +637,16 @@ int ctl_dbus_main(const struct ctl_command *c, int argc, char **argv)
 	}
 	if (!strcmp(cmd, "status") && argc == 3 && strcmp(argv[2], "--raw"))
 		return ctl_usage_error(c, "unknown option '%s'", argv[2]);
+	if (!strcmp(cmd, "sync-time") && argc == 3 && strcmp(argv[2], "on") &&
+	    strcmp(argv[2], "off"))
+		return ctl_usage_error(c, "'%s' is neither on nor off", argv[2]);
 	if (!strcmp(cmd, "resolution")) {
 		st = ctl_parse_resolution(c, argv[2], argv[3], &w, &h);
 		if (st)
 			return st;
 	}
+	if ((!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) && argc > 2)
+		return ctl_usage_error(c, "'%s' is for the control socket (without --dbus)", argv[2]);
 	if (!strcmp(cmd, "monitor")) {
 		st = parse_monitor_args(c, argc - 1, argv + 1, &count);
 		if (st)
@@ -665,6 +670,13 @@ int ctl_dbus_main(const struct ctl_command *c, int argc, char **argv)
 	if (!strcmp(cmd, "resolution"))
 		return vm_method(bus, argv[1], "SetResolution", g_variant_new("(uu)", w, h), "()",
 				 cmd, w, h);
+	if (!strcmp(cmd, "sync-time") && argc == 3) {
+		if (vm_method(bus, argv[1], "SetPeriodicTimeSync",
+			       g_variant_new("(b)", !strcmp(argv[2], "on")), "()", "", 0, 0))
+			return 1;
+		ctl_done(argv[1], "periodic time sync %s", argv[2]);
+		return 0;
+	}
 	if (!strcmp(cmd, "sync-time"))
 		return vm_method(bus, argv[1], "SyncTime", NULL, "()", cmd, 0, 0);
 	if (!strcmp(cmd, "shutdown"))

@@ -10,15 +10,20 @@
  *   porthole-ctl pointer VM X Y [BUTTONS [WHEEL]]  (absolute pointer event)
  *   porthole-ctl pointer-status VM
  *   porthole-ctl memory VM                  (maps guest RAM, prints its layout)
+ *   porthole-ctl console VM                 (this terminal on the VM console)
  *   porthole-ctl reset-channels VM
  *   porthole-ctl stop VM
  *   porthole-ctl clock VM [--offset ±DURATION] [--rate PPM]
- *   porthole-ctl resolution VM W H | sync-time VM | shutdown VM | reboot VM
+ *   porthole-ctl resolution VM W H | sync-time VM
+ *   porthole-ctl sync-time VM on|off       (periodic sync by the tools: synctime)
+ *   porthole-ctl namespace VM [NS [KEY]]   (the guest's namespace database)
+ *   porthole-ctl shutdown VM [--timeout S] [--force] | reboot VM [--timeout S] | poweroff VM
  *   porthole-ctl --dbus COMMAND ...        (through org.porthole.Host1: dbus.c)
  *   porthole-ctl monitor [--count N]       (D-Bus signals: dbus.c)
  *
  * Exit status: 0 done (a line says what), 1 failed, 2 bad usage (the argument
- * and why, then the synopsis): commands.c, shared with --dbus.
+ * and why, then the synopsis): commands.c, shared with --dbus; 3: shutdown
+ * --force powered the VM off hard after the guest did not shut down.
  */
 #include <errno.h>
 #include <math.h>
@@ -28,12 +33,14 @@
 
 #include "backdoor/desktop.h"
 #include "backdoor/input.h"
+#include "host-services/ctl/console.h"
 #include "host-services/ctl/commands.h"
 #include "host-services/ctl/dbus.h"
 #include "host-services/lib/porthole-host.h"
 
 #define DEFAULT_TIMEOUT_MS	5000
 #define TCLO_TIMEOUT_MS		15000	/* the hypervisor gives up after 10 s */
+#define POWER_TIMEOUT_S		60	/* shutdown/reboot: how long the guest may take */
 
 static int usage(FILE *f)
 {
@@ -56,6 +63,8 @@ static int usage(FILE *f)
 		"  memory VM                 map the guest RAM and print its layout\n"
 		"  reset-channels VM         close the guest's RPC channels (tools reconnect)\n"
 		"  stop VM                   stop the VM\n"
+		"  console VM                this terminal on the VM console (trap engine); Ctrl-]\n"
+		"                            detaches\n"
 		"  clock VM [--offset ±DURATION] [--rate PPM]\n"
 		"                            show the guest clock (trap engine); jump it by\n"
 		"                            DURATION (e.g. +30s, -200ms, 1.5h) or make it run\n"
@@ -68,7 +77,17 @@ static int usage(FILE *f)
 	fprintf(f,
 		"  resolution VM W H         ask the guest's desktop agent to resize its screen\n"
 		"  sync-time VM              the guest steps its clock to the host's (tools)\n"
-		"  shutdown VM | reboot VM   the guest tools run the guest's shutdown/reboot\n");
+		"  sync-time VM on|off       the guest tools keep its clock in sync, or stop\n"
+		"                            (VMware's synctime option, pushed to the tools)\n"
+		"  namespace VM [NS [KEY]]   the guest's namespace database (vmware-namespace-cmd):\n"
+		"                            the namespaces, a namespace's keys, or one value\n"
+		"  shutdown VM [--timeout S] [--force]\n"
+		"                            the guest tools shut the guest down; waits until the VM\n"
+		"                            stopped (default 60 s; exit 1 if refused or still up;\n"
+		"                            --force then powers it off hard: exit 3)\n"
+		"  reboot VM [--timeout S]   the guest tools restart the guest; waits until it has\n"
+		"                            started again (exit 1 if refused or not in time)\n"
+		"  poweroff VM               power the VM off hard (as stop)\n");
 	ctl_dbus_usage(f);
 	return f == stdout ? 0 : 2;
 }
@@ -287,6 +306,78 @@ static void print_failure(const char *vm, int st, const struct ph_reply *r)
 			r->data && r->data->len ? r->data->str : g_strerror(st));
 }
 
+/* PH_CTL_STOP: the VM ends now, whatever its guest does.  0 or -1 (said why). */
+static int hard_power_off(const char *vm)
+{
+	struct ph_reply r = { 0 };
+	int st = call(vm, PH_CTL_STOP, NULL, DEFAULT_TIMEOUT_MS, &r);
+
+	print_failure(vm, st, &r);
+	ph_reply_clear(&r);
+	return st == 0 ? 0 : -1;
+}
+
+/*
+ * shutdown|reboot VM [--timeout S] [--force]: the guest tools get OS_Halt or
+ * OS_Reboot, then we wait until the VM has stopped (shutdown) or started
+ * again (reboot: its boot count grew), at most S seconds.  A refusal or a
+ * guest still up at the deadline fails (exit 1); with --force a shutdown
+ * then powers the VM off hard and says so (exit CTL_EXIT_FORCED).
+ */
+static int power_op(const struct ctl_command *c, const char *vm, int argc, char **argv)
+{
+	bool reboot = !strcmp(c->name, "reboot"), force = false;
+	gint64 timeout_s = POWER_TIMEOUT_S;
+	g_autofree char *reply = NULL;
+	g_autoptr(GError) err = NULL;
+	struct ph_vm_peek peek;
+	int res;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--force") && !reboot) {
+			force = true;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (ctl_parse_number(c, "--timeout (seconds)", argv[++i], 1, 3600, &timeout_s))
+				return CTL_EXIT_USAGE;
+		} else {
+			return ctl_usage_error(c, "unexpected argument '%s'", argv[i]);
+		}
+	}
+	res = ph_power_op(vm, reboot, (int)timeout_s, &reply, &err);
+	if (reply && res != PH_POWER_REFUSED)
+		ctl_report_guest_action(vm, c->name, 0, 0);
+	switch (res) {
+	case PH_POWER_DONE:
+		if (!reboot)
+			ctl_done(vm, "the guest shut down; the VM has stopped");
+		else if (ph_peek_vm(vm, &peek))
+			ctl_done(vm, "the guest restarted (boot %" G_GUINT64_FORMAT ")", peek.boots);
+		else
+			ctl_done(vm, "the guest restarted");
+		return CTL_EXIT_OK;
+	case PH_POWER_REFUSED:
+		fprintf(stderr, "porthole-ctl: %s: the guest refused %s: ", vm, c->name);
+		ctl_put_guest_text(stderr, reply);
+		fputc('\n', stderr);
+		break;
+	case PH_POWER_TIMEOUT:
+		fflush(stdout);
+		fprintf(stderr, "porthole-ctl: %s: the guest did not %s within %" G_GINT64_FORMAT
+			" s%s\n", vm, reboot ? "restart" : "stop", timeout_s,
+			force || reboot ? "" : " (--force, or 'porthole-ctl poweroff', powers it "
+			"off hard)");
+		break;
+	default:
+		fprintf(stderr, "porthole-ctl: %s\n", err ? err->message : "failed");
+		return CTL_EXIT_FAILED;
+	}
+	if (force && !hard_power_off(vm)) {
+		ctl_done(vm, "powered off hard (the guest did not shut down by itself)");
+		return CTL_EXIT_FORCED;
+	}
+	return CTL_EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	struct ph_reply r = { 0 };
@@ -321,6 +412,9 @@ int main(int argc, char **argv)
 	st = ctl_check_arg_count(c, argc - 1, argv + 1);
 	if (st)
 		return st;
+	/* Not a call but a session: no D-Bus equivalent. */
+	if (!strcmp(cmd, "console"))
+		return ctl_console(argv[2]);
 	if (use_dbus || ctl_dbus_wanted() || !strcmp(cmd, "monitor"))
 		return ctl_dbus_main(c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "list")) {
@@ -507,11 +601,43 @@ int main(int argc, char **argv)
 			ret = 0;
 		}
 		print_failure(vm, st, &r);
-	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time") ||
-		   !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
+	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
+		ret = power_op(c, vm, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "poweroff")) {
+		ret = hard_power_off(vm) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+		if (!ret)
+			ctl_done(vm, "powered off");
+	} else if (!strcmp(cmd, "sync-time") && argc > 3) {
+		if (strcmp(argv[3], "on") && strcmp(argv[3], "off"))
+			return ctl_usage_error(c, "'%s' is neither on nor off", argv[3]);
+		st = call(vm, PH_CTL_SYNC_TIME, argv[3], DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			ctl_done(vm, "periodic time sync %s", argv[3]);
+			ret = 0;
+		}
+		print_failure(vm, st, &r);
+	} else if (!strcmp(cmd, "namespace")) {
+		g_autofree char *req = g_strjoinv("\n", argv + 3);
+
+		if (strchr(req, '\n') != strrchr(req, '\n') ||
+		    (argc > 3 && (!*argv[3] || strchr(argv[3], '\n'))))
+			return ctl_usage_error(c, "a namespace name or key can't be empty or hold "
+					       "a newline");
+		st = call(vm, PH_CTL_NAMESPACE, req, DEFAULT_TIMEOUT_MS, &r);
+		if (st == 0) {
+			fputs(r.data->str, stdout);
+			if (argc > 4)
+				putchar('\n');
+			ret = 0;
+		} else if (st == ENOENT) {
+			fprintf(stderr, "porthole-ctl: %s: no %s %s\n", vm,
+				argc > 4 ? "key" : "namespace", argc > 4 ? argv[4] : argv[3]);
+		} else {
+			print_failure(vm, st, &r);
+		}
+	} else if (!strcmp(cmd, "resolution") || !strcmp(cmd, "sync-time")) {
 		/* The TCLO commands behind porthole-hostd's methods of the same meaning. */
-		const char *tclo = !strcmp(cmd, "sync-time") ? "Time_Synchronize 1" :
-				   !strcmp(cmd, "shutdown") ? "OS_Halt" : "OS_Reboot";
+		const char *tclo = "Time_Synchronize 1";
 		g_autofree char *resize = NULL;
 		guint w = 0, h = 0;
 

@@ -81,6 +81,7 @@ struct vm {
 	bool clip_known;		/* the hypervisor answered CLIPBOARD_POLICY_GET */
 	bool clip_h2g, clip_g2h;
 	guint64 clip_max;
+	bool sync_time;			/* tools.synctime=1: periodic time sync */
 };
 
 #define SCREEN_KEY	"guestinfo.porthole.screen"
@@ -204,6 +205,8 @@ static GVariant *vm_property(struct vm *vm, const char *name)
 		return g_variant_new("(uu)", vm->screen_w, vm->screen_h);
 	if (!strcmp(name, "ClipboardPolicy"))
 		return clipboard_policy_variant(vm);
+	if (!strcmp(name, "PeriodicTimeSync"))
+		return g_variant_new_boolean(vm->sync_time);
 	return NULL;
 }
 
@@ -329,6 +332,7 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
 	const char *caps = "", *cpuid_mode = "", *cpuid_reason = "";
+	bool sync_time = false;
 	GStrv new_caps;
 
 	apply_guest(vm, text, changed);
@@ -354,6 +358,12 @@ static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 			cpuid_mode = eq + 1;
 		else if (!strcmp(*l, "cpuid.reason"))
 			cpuid_reason = eq + 1;
+		else if (!strcmp(*l, "tools.synctime"))
+			sync_time = !strcmp(eq + 1, "1");
+	}
+	if (sync_time != vm->sync_time) {
+		vm->sync_time = sync_time;
+		g_ptr_array_add(changed, (gpointer)"PeriodicTimeSync");
 	}
 	update(&vm->cpuid_mode, utf8(cpuid_mode), "CpuidMode", changed);
 	update(&vm->cpuid_reason, utf8(cpuid_reason), "CpuidReason", changed);
@@ -542,7 +552,12 @@ struct tclo_job {
 	char *vm_name;
 	char *command;
 	bool want_ok;		/* a convenience method: only "OK" is success */
+	int power;		/* Shutdown (POWER_HALT) or Reboot: wait until done */
 };
+
+enum { POWER_NONE, POWER_HALT, POWER_REBOOT };
+/* How long Shutdown/Reboot wait for the VM (callers' default D-Bus timeout: 25 s). */
+#define POWER_WAIT_S	20
 
 static void tclo_job_free(gpointer p)
 {
@@ -559,6 +574,30 @@ static void tclo_thread(GTask *task, gpointer src, gpointer data, GCancellable *
 	GError *err = NULL;
 	struct ph_reply r;
 
+	if (j->power) {
+		char *reply = NULL;
+
+		switch (ph_power_op(j->vm_name, j->power == POWER_REBOOT, POWER_WAIT_S, &reply, &err)) {
+		case PH_POWER_DONE:
+			g_free(reply);
+			g_task_return_pointer(task, g_strdup("OK "), g_free);
+			return;
+		case PH_POWER_REFUSED:
+			g_task_return_pointer(task, reply, g_free);
+			return;
+		case PH_POWER_TIMEOUT:
+			g_free(reply);
+			g_task_return_new_error(task, hostd_error_quark(), ETIMEDOUT,
+						"the guest did not %s within %d s",
+						j->power == POWER_REBOOT ? "restart" : "stop",
+						POWER_WAIT_S);
+			return;
+		default:
+			g_free(reply);
+			g_task_return_error(task, err);
+			return;
+		}
+	}
 	if (ph_call_once(j->vm_name, PH_CTL_TCLO, j->command, TCLO_TIMEOUT_MS, &r, &err)) {
 		g_task_return_error(task, err);
 		return;
@@ -580,7 +619,10 @@ static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)
 	g_autofree char *valid = NULL;
 
 	if (!reply) {
-		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		bool timeout = err->domain == hostd_error_quark() && err->code == ETIMEDOUT;
+
+		g_dbus_method_invocation_return_dbus_error(inv, timeout ? ERROR_PREFIX "Timeout" :
+							   ERROR_PREFIX "Failed", err->message);
 		g_error_free(err);
 		return;
 	}
@@ -594,7 +636,8 @@ static void tclo_done(GObject *src, GAsyncResult *res, gpointer data)
 			g_str_has_prefix(valid, "ERROR ") ? valid + 6 : valid);
 }
 
-static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command, bool want_ok)
+static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command, bool want_ok,
+		       int power)
 {
 	struct tclo_job *j = g_new0(struct tclo_job, 1);
 	GTask *task = g_task_new(NULL, NULL, tclo_done, inv);
@@ -602,6 +645,7 @@ static void start_tclo(struct vm *vm, GDBusMethodInvocation *inv, char *command,
 	j->vm_name = g_strdup(vm->name);
 	j->command = command;
 	j->want_ok = want_ok;
+	j->power = power;
 	g_task_set_task_data(task, j, tclo_job_free);
 	g_task_run_in_thread(task, tclo_thread);
 	g_object_unref(task);
@@ -671,6 +715,93 @@ static void set_clipboard_policy(struct vm *vm, GVariant *params, GDBusMethodInv
 	g_dbus_method_invocation_return_value(inv, NULL);
 }
 
+/*
+ * A quick request to the hypervisor on the poll connection (the guest is
+ * not involved); false when it failed, with the D-Bus error returned.
+ */
+static bool local_call(struct vm *vm, enum ph_ctl_op op, const char *payload, struct ph_reply *r,
+		       GDBusMethodInvocation *inv)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (vm->fd < 0 && (vm->fd = ph_connect(vm->name, &err)) < 0) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		return false;
+	}
+	if (ph_call(vm->fd, op, payload, STATUS_TIMEOUT_MS, r, &err)) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "Failed", err->message);
+		ph_reply_clear(r);
+		return false;
+	}
+	if (r->status) {
+		g_autofree char *msg = utf8(r->data->len ? r->data->str : g_strerror(r->status));
+
+		g_dbus_method_invocation_return_dbus_error(inv, r->status == ENOENT ?
+			ERROR_PREFIX "NotFound" : ERROR_PREFIX "Failed", msg);
+		ph_reply_clear(r);
+		return false;
+	}
+	return true;
+}
+
+/* SetPeriodicTimeSync(b): pushed to the tools; PropertiesChanged before the reply. */
+static void set_periodic_time_sync(struct vm *vm, GVariant *params, GDBusMethodInvocation *inv)
+{
+	g_autoptr(GPtrArray) changed = g_ptr_array_new();
+	gboolean on;
+	struct ph_reply r;
+
+	g_variant_get(params, "(b)", &on);
+	if (!local_call(vm, PH_CTL_SYNC_TIME, on ? "on" : "off", &r, inv))
+		return;
+	if (vm->sync_time != (strstr(r.data->str, "synctime=1") != NULL)) {
+		vm->sync_time = !vm->sync_time;
+		g_ptr_array_add(changed, (gpointer)"PeriodicTimeSync");
+	}
+	ph_reply_clear(&r);
+	emit_changes(vm, changed, NULL);
+	g_message("%s: periodic time sync %s", vm->name, on ? "on" : "off");
+	g_dbus_method_invocation_return_value(inv, NULL);
+}
+
+/*
+ * ListNamespaces() and GetNamespace(s): the guest's namespace database,
+ * PH_CTL_NAMESPACE's lines (guest text already escaped by the hypervisor).
+ */
+static void get_namespaces(struct vm *vm, const char *ns, GDBusMethodInvocation *inv)
+{
+	g_auto(GStrv) lines = NULL;
+	GVariantBuilder b;
+	struct ph_reply r;
+
+	if (ns && (!*ns || strchr(ns, '\n'))) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERROR_PREFIX "InvalidArgs",
+							   "empty namespace name, or a newline in it");
+		return;
+	}
+	if (!local_call(vm, PH_CTL_NAMESPACE, ns ? ns : "", &r, inv))
+		return;
+	lines = g_strsplit(r.data->str, "\n", -1);
+	ph_reply_clear(&r);
+	g_variant_builder_init(&b, ns ? G_VARIANT_TYPE("a{ss}") : G_VARIANT_TYPE("as"));
+	for (char **l = lines; *l; l++) {
+		char *sep = strchr(*l, ns ? '=' : ' ');
+		g_autofree char *key = NULL, *value = NULL;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		key = utf8(*l);
+		if (!ns) {
+			g_variant_builder_add(&b, "s", key);
+			continue;
+		}
+		value = utf8(sep + 1);
+		g_variant_builder_add(&b, "{ss}", key, value);
+	}
+	g_dbus_method_invocation_return_value(inv, g_variant_new(ns ? "(a{ss})" : "(as)", &b));
+}
+
 static void vm_method(GDBusConnection *bus, const char *sender, const char *path,
 		      const char *iface, const char *method, GVariant *params,
 		      GDBusMethodInvocation *inv, gpointer data)
@@ -686,7 +817,7 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 								   "empty or too long command");
 			return;
 		}
-		start_tclo(vm, inv, g_strdup(cmd), false);
+		start_tclo(vm, inv, g_strdup(cmd), false, POWER_NONE);
 	} else if (!strcmp(method, "SetResolution")) {
 		guint32 w, h;
 
@@ -698,15 +829,24 @@ static void vm_method(GDBusConnection *bus, const char *sender, const char *path
 		}
 		/* The session agent resizes (VMware's vmusr channel), not guestd. */
 		start_tclo(vm, inv, g_strdup_printf(PH_AGENT_TCLO_APP ":Resolution_Set %u %u", w, h),
-			   true);
+			   true, POWER_NONE);
 	} else if (!strcmp(method, "SyncTime")) {
-		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true);
+		start_tclo(vm, inv, g_strdup("Time_Synchronize 1"), true, POWER_NONE);
 	} else if (!strcmp(method, "Shutdown")) {
-		start_tclo(vm, inv, g_strdup("OS_Halt"), true);
+		start_tclo(vm, inv, g_strdup("OS_Halt"), true, POWER_HALT);
 	} else if (!strcmp(method, "Reboot")) {
-		start_tclo(vm, inv, g_strdup("OS_Reboot"), true);
+		start_tclo(vm, inv, g_strdup("OS_Reboot"), true, POWER_REBOOT);
 	} else if (!strcmp(method, "SetClipboardPolicy")) {
 		set_clipboard_policy(vm, params, inv);
+	} else if (!strcmp(method, "SetPeriodicTimeSync")) {
+		set_periodic_time_sync(vm, params, inv);
+	} else if (!strcmp(method, "ListNamespaces")) {
+		get_namespaces(vm, NULL, inv);
+	} else if (!strcmp(method, "GetNamespace")) {
+		const char *ns;
+
+		g_variant_get(params, "(&s)", &ns);
+		get_namespaces(vm, ns, inv);
 	} else {
 		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
 							   method);

@@ -43,6 +43,35 @@ void ph_reply_clear(struct ph_reply *reply);
 int ph_call_once(const char *name, enum ph_ctl_op op, const char *payload, int timeout_ms,
 		 struct ph_reply *reply, GError **error);
 
+/* What a power operation watches of a VM (porthole-ctl status --raw). */
+struct ph_vm_peek {
+	char state[32];		/* "running", "stopped", ... */
+	guint64 boots;		/* one more after each guest reset */
+	guint64 statechange_reports;	/* the tools' power-operation reports so far */
+	guint32 statechange_id;	/* the last: 1 halt, 2 reboot */
+	bool statechange_ok;
+};
+/*
+ * Reads it, without a word on failure: false when the VM cannot be reached
+ * (gone, or between two boots of a reset).
+ */
+bool ph_peek_vm(const char *name, struct ph_vm_peek *peek);
+
+/*
+ * Shutdown (OS_Halt) or reboot (OS_Reboot) through the guest tools, then
+ * wait up to timeout_s until the VM stopped, or started again (its boot
+ * count grew).  Blocks: for a worker thread or a command line.  *guest_reply
+ * is the tools' answer (g_free; NULL when none came).
+ */
+enum ph_power_result {
+	PH_POWER_DONE,		/* stopped / restarted */
+	PH_POWER_REFUSED,	/* the tools did not answer "OK", or reported that the
+				   command failed (see *guest_reply) */
+	PH_POWER_TIMEOUT,	/* accepted, but the VM still runs at the deadline */
+	PH_POWER_FAILED,	/* no VM, or the hypervisor refused: `error` says */
+};
+int ph_power_op(const char *name, bool reboot, int timeout_s, char **guest_reply, GError **error);
+
 /* Guest RAM of a VM, mapped shared into this process. */
 struct ph_guest_ram {
 	void *base;

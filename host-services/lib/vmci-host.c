@@ -465,7 +465,8 @@ static int transfer_result(const struct phh_qp *qp, int r, const char *dir)
 int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, size_t len)
 {
 	struct host_side hs = { h, qp };
-	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms,
+					&qp->stats };
 
 	return transfer_result(qp, ring_write_all(&qp->view, buf, len, &side), "write");
 }
@@ -473,7 +474,8 @@ int phh_qp_write_all(struct phh_vmci *h, struct phh_qp *qp, const void *buf, siz
 int phh_qp_read_all(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len)
 {
 	struct host_side hs = { h, qp };
-	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, qp->stall_ms,
+					&qp->stats };
 
 	return transfer_result(qp, ring_read_all(&qp->view, buf, len, &side), "read");
 }
@@ -482,7 +484,8 @@ int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, si
 		bool write)
 {
 	struct host_side hs = { h, qp };
-	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, 0 };
+	const struct ring_side side = { host_peer_gone, host_notify, host_wait, &hs, 0,
+					&qp->stats };
 
 	return ring_transfer_step(&qp->view, buf, len, off, write, &side);
 }

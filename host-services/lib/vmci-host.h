@@ -69,6 +69,7 @@ struct phh_qp {
 	uint32_t doorbell_resource;		/* our bound resource the guest rings */
 	bool peer_detached;
 	int stall_ms;	/* *_all: 0 wait forever, else -ETIMEDOUT after this long stalled */
+	struct ring_stats stats;	/* sleeps and doorbells of the *_all calls */
 };
 
 /* Attach guest queue pair {cid, resource}; the guest rings doorbell_resource. */

@@ -40,7 +40,8 @@
 #define HOST_NAME	"org.porthole.Host1"
 #define HOST_PATH	"/org/porthole/Host1"
 #define HOST_VM_IFACE	"org.porthole.Host1.VM"
-#define CALL_TIMEOUT_MS	20000
+/* Above porthole-hostd's own wait for a Shutdown or Reboot to complete (20 s). */
+#define CALL_TIMEOUT_MS	30000
 
 static const char sni_xml[] =
 	"<node><interface name='" SNI_IFACE "'>"
@@ -75,6 +76,7 @@ static const char sni_xml[] =
 
 struct tvm {
 	char *path, *name, *state, *tools, *desc;
+	char *os, *ips;		/* OsName; IpAddresses worth showing, comma-separated */
 	bool had_tools, statechange;
 	bool clip_known, clip_on;	/* ClipboardPolicy: has one; shares both ways */
 };
@@ -104,6 +106,8 @@ static void tvm_free(gpointer p)
 	g_free(v->state);
 	g_free(v->tools);
 	g_free(v->desc);
+	g_free(v->os);
+	g_free(v->ips);
 	g_free(v);
 }
 
@@ -331,6 +335,21 @@ static void rebuild_menu(struct tray *t)
 	g_list_free(vms);
 }
 
+/*
+ * "  OS, IP a, b": what the guest tools reported (guest text: markup-escaped,
+ * as some panels render tooltips as rich text).
+ */
+static void append_guest_line(GString *tip, const struct tvm *v)
+{
+	g_autofree char *os = g_markup_escape_text(v->os ? v->os : "", -1);
+	g_autofree char *ips = g_markup_escape_text(v->ips ? v->ips : "", -1);
+
+	if (!*os && !*ips)
+		return;
+	g_string_append_printf(tip, "\n  %s%s%s%s", os, *os && *ips ? ", " : "",
+			       *ips ? "IP " : "", ips);
+}
+
 static void refresh(struct tray *t)
 {
 	GList *vms = sorted_vms(t);
@@ -347,6 +366,7 @@ static void refresh(struct tray *t)
 		missing |= strcmp(v->tools, "running") != 0;
 		g_string_append_printf(tip, "%s%s (%s): %s", tip->len ? "\n" : "", v->name,
 				       v->state, tools);
+		append_guest_line(tip, v);
 	}
 	if (vms) {
 		status = attention ? "NeedsAttention" : "Active";
@@ -380,11 +400,39 @@ static const char *prop_str(GVariant *props, const char *key)
 	return s;
 }
 
+/*
+ * The addresses a user would connect to, without their prefix length:
+ * loopback and IPv6 link-local ones left out.
+ */
+static char *shown_addresses(GVariant *nics)
+{
+	GString *out = g_string_new(NULL);
+	GVariantIter it;
+	const char *nic;
+	GVariantIter *addrs;
+
+	g_variant_iter_init(&it, nics);
+	while (g_variant_iter_next(&it, "{&sas}", &nic, &addrs)) {
+		const char *a;
+
+		while (g_variant_iter_next(addrs, "&s", &a)) {
+			size_t len = strcspn(a, "/");
+
+			if (g_str_has_prefix(a, "127.") || g_str_has_prefix(a, "::1/") ||
+			    !g_ascii_strncasecmp(a, "fe80:", 5))
+				continue;
+			g_string_append_printf(out, "%s%.*s", out->len ? ", " : "", (int)len, a);
+		}
+		g_variant_iter_free(addrs);
+	}
+	return g_string_free(out, FALSE);
+}
+
 static void apply_props(struct tvm *v, GVariant *props)
 {
 	const char *s;
 	g_autofree const char **caps = NULL;
-	g_autoptr(GVariant) policy = NULL;
+	g_autoptr(GVariant) policy = NULL, nics = NULL;
 
 	if ((s = prop_str(props, "Name")))
 		set_str(&v->name, g_strdup(s));
@@ -396,6 +444,10 @@ static void apply_props(struct tvm *v, GVariant *props)
 		set_str(&v->tools, g_strdup(s));
 		v->had_tools |= !strcmp(s, "running");
 	}
+	if ((s = prop_str(props, "OsName")))
+		set_str(&v->os, g_strdup(s));
+	if ((nics = g_variant_lookup_value(props, "IpAddresses", G_VARIANT_TYPE("a{sas}"))))
+		set_str(&v->ips, shown_addresses(nics));
 	if ((policy = g_variant_lookup_value(props, "ClipboardPolicy", G_VARIANT_TYPE_VARDICT))) {
 		gboolean h2g = FALSE, g2h = FALSE;
 

@@ -14,6 +14,7 @@
 #define G_LOG_DOMAIN "porthole-hv"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,8 +515,18 @@ static bool json_disks(struct json *j, struct guestinfo_disks *out)
 	while (!json_peek(j, ']')) {
 		if (out->n_disks && !json_expect(j, ','))
 			return false;
-		if (out->n_disks >= GUESTINFO_DISKS_MAX)
-			return json_fail(j, "too many disks");
+		/*
+		 * A guest with many mounts (bind mounts count) reports them all:
+		 * the first ones are kept, the rest are checked and counted.
+		 */
+		if (out->n_disks + out->n_dropped >= GUESTINFO_DISKS_MAX) {
+			struct guestinfo_disk spare;
+
+			if (out->n_dropped == UINT_MAX || !json_disk(j, &spare))
+				return false;
+			out->n_dropped++;
+			continue;
+		}
 		if (!json_disk(j, &out->disk[out->n_disks++]))
 			return false;
 	}
@@ -691,6 +702,9 @@ static void set_disks(struct vm *vm, const char *data, size_t len, GString *repl
 	if (memchr(data, '\0', len)) {
 		why = "NUL byte in the JSON";
 	} else if (!guestinfo_parse_disks(data, len, disks, &why)) {
+		if (disks->n_dropped)
+			vm_guest_log(vm, "guestinfo: %u disks kept, %u more not", disks->n_disks,
+				     disks->n_dropped);
 		g_free(gi->disks);
 		gi->disks = disks;
 		changed(vm);
@@ -810,6 +824,9 @@ void guestinfo_status(struct vm *vm, GString *out)
 	}
 	if (gi->disks) {
 		g_string_append_printf(out, "guest.disks=%u\n", gi->disks->n_disks);
+		if (gi->disks->n_dropped)
+			g_string_append_printf(out, "guest.disks-not-kept=%u\n",
+					       gi->disks->n_dropped);
 		for (unsigned int i = 0; i < gi->disks->n_disks; i++) {
 			struct guestinfo_disk *d = &gi->disks->disk[i];
 

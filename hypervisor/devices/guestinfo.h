@@ -43,6 +43,8 @@ struct guestinfo_disk {
 
 struct guestinfo_disks {
 	unsigned int n_disks;
+	/* Past GUESTINFO_DISKS_MAX: checked as JSON, then counted, not kept. */
+	unsigned int n_dropped;
 	struct guestinfo_disk disk[GUESTINFO_DISKS_MAX];
 };
 

@@ -31,6 +31,7 @@
 #include "hypervisor/vm.h"
 #include "copypaste.h"
 #include "guestinfo.h"
+#include "namespace-db.h"
 #include "rpc.h"
 #include "tools-options.h"
 #include "vmci.h"
@@ -75,7 +76,24 @@ struct rpc_state {
 	/* The last "tools.os.statechange.status <ok> <state id>" (powerOps). */
 	uint32_t statechange_id;
 	bool statechange_ok, statechange_set;
+	unsigned long statechange_reports;	/* so a host can tell a new report from the last */
+	/*
+	 * RPCI commands answered "0 ...", by name (cut): how often each failed
+	 * and when its last three failures were.  Tools that resend what
+	 * failed in a loop show up here (the e2e soak, 99-soak-vmtoolsd).
+	 */
+	GHashTable *failures;	/* name -> struct rpc_failure */
+	uint64_t failures_unnamed;	/* past RPC_FAILURE_NAMES_MAX names */
 };
+
+struct rpc_failure {
+	uint64_t count;
+	uint64_t last_ns[3];	/* ring, by count % 3 */
+};
+
+/* Distinct command names whose failures are counted; the rest together. */
+#define RPC_FAILURE_NAMES_MAX	32
+#define RPC_FAILURE_NAME_LEN	64
 
 /* Message bytes all channels may hold at once. */
 #define RPC_BUDGET	(8 * (size_t)GUESTMSG_MAX_SIZE)
@@ -298,6 +316,7 @@ static void cmd_statechange_status(struct rpc_state *rpc, char *args, struct rpc
 	rpc->statechange_id = id;
 	rpc->statechange_ok = ok;
 	rpc->statechange_set = true;
+	rpc->statechange_reports++;
 	vm_guest_log(rpc->vm, "guest tools report state change %u: %s", id,
 		     ok ? "success" : "failure");
 	reply_ok(r, NULL);
@@ -337,6 +356,32 @@ static void rpci_dispatch(struct rpc_state *rpc, char *msg, struct rpci_reply *r
 	}
 }
 
+/* The command word of a raw message: up to its first space or NUL, cut. */
+static void count_failure(struct rpc_state *rpc, const char *msg, size_t len)
+{
+	size_t n = 0;
+	char *name;
+	struct rpc_failure *f;
+
+	while (n < len && n < RPC_FAILURE_NAME_LEN && msg[n] != ' ' && msg[n] != '\0')
+		n++;
+	name = g_strndup(msg, n);
+	f = g_hash_table_lookup(rpc->failures, name);
+	if (!f && g_hash_table_size(rpc->failures) >= RPC_FAILURE_NAMES_MAX) {
+		rpc->failures_unnamed++;
+		g_free(name);
+		return;
+	}
+	if (!f) {
+		f = g_new0(struct rpc_failure, 1);
+		g_hash_table_insert(rpc->failures, name, f);
+	} else {
+		g_free(name);
+	}
+	f->last_ns[f->count % 3] = now_ns();
+	f->count++;
+}
+
 static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size_t len)
 {
 	struct rpci_reply r = { g_string_sized_new(64) };
@@ -344,10 +389,11 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 
 	/*
 	 * Messages are length-delimited bytes: the guest info commands take
-	 * theirs raw (their XDR records hold NULs), and check them themselves.
+	 * theirs raw (their XDR records hold NULs), the namespace commands
+	 * too (NUL-terminated fields), and check them themselves.
 	 */
 	rpc->rpci_owner = msgchan_host_owner(rpc->chans, chan);
-	if (guestinfo_rpci(rpc->vm, msg, len, r.s) ||
+	if (guestinfo_rpci(rpc->vm, msg, len, r.s) || namespace_db_rpci(rpc->vm, msg, len, r.s) ||
 	    copypaste_rpci(rpc->vm, rpc->rpci_owner, msg, len, r.s)) {
 		rpc->rpci_count++;
 		goto send;
@@ -364,6 +410,8 @@ static void rpci_received(struct rpc_state *rpc, int chan, const char *msg, size
 		g_free(text);
 	}
 send:
+	if (g_str_has_prefix(r.s->str, RPCI_FAILURE_PREFIX))
+		count_failure(rpc, msg, len);
 	if (msgchan_host_reply(rpc->chans, chan, r.s->str, r.s->len))
 		vm_guest_log(rpc->vm, "rpci: channel %d: reply of %zu bytes dropped", chan, r.s->len);
 	g_string_free(r.s, TRUE);
@@ -750,6 +798,7 @@ struct rpc_state *rpc_new(struct vm *vm, bool offer_hb)
 	rpc->chans = msgchan_host_new(&cfg, &chan_ops, rpc);
 	rpc->guestinfo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	rpc->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	rpc->failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_queue_init(&rpc->queue);
 	return rpc;
 }
@@ -766,6 +815,7 @@ void rpc_free(struct rpc_state *rpc)
 	msgchan_host_free(rpc->chans);
 	g_hash_table_destroy(rpc->guestinfo);
 	g_hash_table_destroy(rpc->caps);
+	g_hash_table_destroy(rpc->failures);
 	g_free(rpc->tools_version_type);
 	g_free(rpc);
 }
@@ -820,6 +870,36 @@ static void format_version(GString *out, uint32_t v)
 /* Guest strings in the status reply: each cut to this, the capability list to that. */
 #define STATUS_TEXT_MAX		256
 #define STATUS_CAPS_MAX		(16u << 10)
+
+/*
+ * "rpc.failures=NAME:COUNT:SPAN,...", sorted, guest names escaped (at most
+ * 32 of them); SPAN is the seconds the last three failures took ("-" for
+ * fewer): a small one is a retry loop.
+ */
+static void append_failures(struct rpc_state *rpc, GString *out)
+{
+	GList *names = g_list_sort(g_hash_table_get_keys(rpc->failures), (GCompareFunc)strcmp);
+
+	g_string_append(out, "rpc.failures=");
+	for (GList *l = names; l; l = l->next) {
+		struct rpc_failure *f = g_hash_table_lookup(rpc->failures, l->data);
+
+		if (l != names)
+			g_string_append_c(out, ',');
+		vm_append_guest_text(out, l->data, RPC_FAILURE_NAME_LEN, ",:=");
+		g_string_append_printf(out, ":%llu:", (unsigned long long)f->count);
+		if (f->count < 3)
+			g_string_append_c(out, '-');
+		else	/* the newest minus the oldest of the three */
+			g_string_append_printf(out, "%.1f", (double)(f->last_ns[(f->count - 1) % 3] -
+						       f->last_ns[f->count % 3]) / 1e9);
+	}
+	if (rpc->failures_unnamed)
+		g_string_append_printf(out, "%s(others):%llu", names ? "," : "",
+				       (unsigned long long)rpc->failures_unnamed);
+	g_string_append_c(out, '\n');
+	g_list_free(names);
+}
 
 void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 {
@@ -887,6 +967,8 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 			       (unsigned long long)rpc->tclo_polls);
 	g_string_append_printf(out, "guestinfo.keys=%u\n", g_hash_table_size(rpc->guestinfo));
 	if (rpc->statechange_set)
-		g_string_append_printf(out, "tools.statechange=%u %s\n", rpc->statechange_id,
-				       rpc->statechange_ok ? "success" : "failure");
+		g_string_append_printf(out, "tools.statechange=%u %s\ntools.statechange-reports=%lu\n",
+				       rpc->statechange_id, rpc->statechange_ok ? "success" : "failure",
+				       rpc->statechange_reports);
+	append_failures(rpc, out);
 }

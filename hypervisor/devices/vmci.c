@@ -15,7 +15,9 @@
  *
  * Guest wakeups: the trap engine's guests connect to a socket bound into
  * their /dev (VMCI_GUEST_SOCKET); a process gets the RAM memfd on connect
- * and a byte whenever its ICR goes non-zero with the cause unmasked.  With
+ * and a byte whenever its ICR goes non-zero with the cause unmasked, or,
+ * once it registered a mailbox (backdoor/vmci.h), after every datagram and
+ * doorbell for it.  With
  * a PCI bus (KVM engine) the device is also function 15AD:0740 (VMware's
  * VMCI ids) with the port block as BAR0 and INTA on VMCI_PCI_IRQ: the line
  * is high while (ICR & IMR) and interrupts are on, level-triggered.
@@ -46,6 +48,9 @@
 #define VMCI_PCI_IRQ		11
 
 #define RX_MAX_BYTES		(1u << 20)	/* queued for one context */
+/* page_in_qp[]: one use per page, so no two device writers share one. */
+#define PAGE_USE_QP		1
+#define PAGE_USE_MAILBOX	2
 #define MAX_DOORBELLS		1024
 #define MAX_DG_MAPS		1024
 #define MAX_GUEST_CONNS		256
@@ -65,6 +70,11 @@ struct owner {
 	GQueue rx;			/* GBytes: encoded datagrams, 8-byte padded */
 	size_t rx_bytes, rx_off;	/* bytes queued; read offset into the head */
 	uint64_t notify_ppn;		/* doorbell bitmap: RAM page, or UINT64_MAX */
+	/* Mailbox: RAM pages (header, then the receive ring); off while n == 0. */
+	uint64_t mbox_pages[VMCI_PH_MAILBOX_MAX_PAGES];
+	unsigned int mbox_n;
+	uint32_t mbox_tail;		/* ours: the guest's copy is only written */
+	uint32_t mbox_dropped;
 	uint64_t pages;			/* from the allocator */
 	uint64_t qp_bytes;
 	unsigned int qps, doorbells, dg_maps;	/* held, against OWNER_SHARE() */
@@ -117,7 +127,7 @@ struct vmci_state {
 	GHashTable *host_bound;		/* host resource -> client id */
 	GHashTable *clients;		/* client id -> struct client */
 	int32_t *page_owner;		/* trap engine allocator */
-	uint8_t *page_in_qp;
+	uint8_t *page_in_qp;		/* PAGE_USE_*: what the device writes a RAM page for */
 	uint64_t pages_used, alloc_hint;
 	/* Trap engine guest socket. */
 	char *sock_path;
@@ -251,9 +261,87 @@ static void raise_icr(struct vmci_state *st, struct owner *o, uint32_t bits)
 	uint32_t before = o->icr & o->imr;
 
 	o->icr |= bits;
-	if (o->int_on && !before && (o->icr & o->imr))
+	/* A mailbox guest reads no ICR: every cause is news to it. */
+	if (o->int_on && (o->mbox_n ? (bits & o->imr) : !before && (o->icr & o->imr)))
 		wake_owner(st, o);
 	update_irq(st, o);
+}
+
+/* ---- the mailbox (backdoor/vmci.h) ---- */
+
+/* A RAM page (not a guest PPN: see vmci_ppn_rules); the trap engine's are the same. */
+static void *page_ptr(struct vmci_state *st, uint64_t page)
+{
+	return st->ram + page * VMCI_PAGE_SIZE;
+}
+
+static struct vmci_ph_mailbox_hdr *mailbox_hdr(struct vmci_state *st, struct owner *o)
+{
+	return page_ptr(st, o->mbox_pages[0]);
+}
+
+static uint32_t mailbox_ring_size(const struct owner *o)
+{
+	return (o->mbox_n - 1) * VMCI_PAGE_SIZE;
+}
+
+static void mailbox_off(struct vmci_state *st, struct owner *o)
+{
+	for (unsigned int i = 0; i < o->mbox_n; i++)
+		st->page_in_qp[o->mbox_pages[i]] = 0;
+	o->mbox_n = 0;
+}
+
+/* Copy into the receive ring at `off`, wrapping, page by page. */
+static void mailbox_put(struct vmci_state *st, struct owner *o, uint32_t off, const void *src,
+			size_t len)
+{
+	const uint8_t *p = src;
+	uint32_t size = mailbox_ring_size(o);
+
+	while (len) {
+		uint32_t at = off % size, in = at % VMCI_PAGE_SIZE;
+		size_t n = MIN(len, (size_t)(VMCI_PAGE_SIZE - in));
+		uint8_t *page = page_ptr(st, o->mbox_pages[1 + at / VMCI_PAGE_SIZE]);
+
+		if (p)
+			memcpy(page + in, p, n);
+		else
+			memset(page + in, 0, n);
+		if (p)
+			p += n;
+		off = at + (uint32_t)n;
+		len -= n;
+	}
+}
+
+/*
+ * Write a datagram into the context's receive ring; a VMCI result.  The
+ * guest's rx_head is read once and checked: a head out of range (a broken
+ * or hostile guest) reads as a full ring, never as a place to write.
+ */
+static int mailbox_deliver(struct vmci_state *st, struct owner *o, const struct vmci_dg_hdr *h,
+			   const void *payload)
+{
+	struct vmci_ph_mailbox_hdr *mh = mailbox_hdr(st, o);
+	uint32_t size = mailbox_ring_size(o), tail = o->mbox_tail;
+	uint32_t head = __atomic_load_n(&mh->rx_head, __ATOMIC_ACQUIRE);
+	uint64_t len = sizeof(*h) + h->payload_size, padded = VMCI_DG_ALIGN(len);
+
+	if (head >= size || head % 8 || padded > (head + size - tail - 8) % size) {
+		if (head >= size || head % 8)
+			vm_guest_log(st->vm, "vmci: mailbox of context %d: receive head %u "
+				     "outside its %u-byte ring", o->id, head, size);
+		__atomic_store_n(&mh->rx_dropped, ++o->mbox_dropped, __ATOMIC_RELAXED);
+		return VMCI_ERROR_NO_RESOURCES;
+	}
+	mailbox_put(st, o, tail, h, sizeof(*h));
+	mailbox_put(st, o, tail + (uint32_t)sizeof(*h), payload, h->payload_size);
+	mailbox_put(st, o, tail + (uint32_t)len, NULL, padded - len);
+	o->mbox_tail = (uint32_t)((tail + padded) % size);
+	__atomic_store_n(&mh->rx_tail, o->mbox_tail, __ATOMIC_RELEASE);
+	raise_icr(st, o, VMCI_ICR_DATAGRAM);
+	return VMCI_SUCCESS;
 }
 
 /* Queue a datagram for a context; a VMCI result. */
@@ -263,6 +351,8 @@ static int deliver(struct vmci_state *st, struct owner *o, const struct vmci_dg_
 	size_t len = sizeof(*h) + h->payload_size, padded = VMCI_DG_ALIGN(len);
 	uint8_t *buf;
 
+	if (o->mbox_n)
+		return mailbox_deliver(st, o, h, payload);
 	if (o->rx_bytes + padded > RX_MAX_BYTES)
 		return VMCI_ERROR_NO_RESOURCES;
 	buf = g_malloc0(padded);
@@ -342,12 +432,6 @@ static bool over_share(struct vmci_state *st, const struct owner *o, uint64_t he
 
 /* ---- pages (trap engine allocator) ---- */
 
-/* A RAM page (not a guest PPN: see vmci_ppn_rules); the trap engine's are the same. */
-static void *page_ptr(struct vmci_state *st, uint64_t page)
-{
-	return st->ram + page * VMCI_PAGE_SIZE;
-}
-
 static void pages_release(struct vmci_state *st, uint64_t first, uint64_t count)
 {
 	for (uint64_t p = first; p < first + count; p++)
@@ -402,9 +486,15 @@ static int pages_free(struct vmci_state *st, struct owner *o, uint64_t first, ui
 	for (uint64_t p = first; p < first + count; p++) {
 		if (st->page_owner[p] != o->id)
 			return VMCI_ERROR_INVALID_PRIV;
-		if (st->page_in_qp[p])
+		if (st->page_in_qp[p] == PAGE_USE_QP)
 			return VMCI_ERROR_REGION_ALREADY_SHARED;
 	}
+	/* The device must not write into pages the guest gave back. */
+	if (o->notify_ppn >= first && o->notify_ppn < first + count)
+		o->notify_ppn = UINT64_MAX;
+	for (unsigned int i = 0; i < o->mbox_n; i++)
+		if (o->mbox_pages[i] >= first && o->mbox_pages[i] < first + count)
+			mailbox_off(st, o);
 	pages_release(st, first, count);
 	o->pages -= count;
 	return VMCI_SUCCESS;
@@ -503,7 +593,7 @@ static int qp_alloc(struct vmci_state *st, struct owner *o, const uint8_t *pl, u
 	q->num_ppns = a.num_ppns;
 	q->ppns = rules.ram_page;
 	for (uint64_t i = 0; i < q->num_ppns; i++)
-		st->page_in_qp[q->ppns[i]] = 1;
+		st->page_in_qp[q->ppns[i]] = PAGE_USE_QP;
 	o->qp_bytes += q->num_ppns * VMCI_PAGE_SIZE;
 	o->qps++;
 	g_hash_table_insert(st->qps, GUINT_TO_POINTER(a.handle.resource), q);
@@ -550,10 +640,74 @@ static bool ppn_usable(struct vmci_state *st, struct owner *o, uint64_t ppn, uin
 	struct vmci_ppn_rules rules = {
 		.ram_pages = st->ram_pages, .map = &st->vm->ram_map,
 		.page_owner = st->trap ? st->page_owner : NULL,
-		.owner = o->id, .ram_page = page,
+		.page_in_qp = st->page_in_qp, .owner = o->id, .ram_page = page,
 	};
 
 	return vmci_check_ppns(&rules, &ppn, 1, &bad) == VMCI_SUCCESS;
+}
+
+/*
+ * Register (n >= 2 page numbers) or turn off (n = 0) the context's mailbox.
+ * Datagrams queued for the port path before move into the ring, in order.
+ */
+static int64_t mailbox_set(struct vmci_state *st, struct owner *o, const uint8_t *pl, uint64_t len)
+{
+	uint64_t ppns[VMCI_PH_MAILBOX_MAX_PAGES], pages[VMCI_PH_MAILBOX_MAX_PAGES], bad, n = len / 8;
+	struct vmci_ppn_rules rules = {
+		.ram_pages = st->ram_pages, .map = &st->vm->ram_map,
+		.page_owner = st->trap ? st->page_owner : NULL,
+		.page_in_qp = st->page_in_qp, .owner = o->id, .ram_page = pages,
+	};
+	struct vmci_ph_mailbox_hdr *mh;
+	int err;
+
+	if (len % 8 || n == 1 || n > VMCI_PH_MAILBOX_MAX_PAGES)
+		return VMCI_ERROR_INVALID_ARGS;
+	if (n == 0) {
+		mailbox_off(st, o);
+		return VMCI_SUCCESS;
+	}
+	memcpy(ppns, pl, len);
+	/*
+	 * Pages of no other use: a queue pair, the doorbell bitmap, another
+	 * mailbox (but the one this replaces may lend its pages).  A refused
+	 * list leaves the old mailbox as it was.
+	 */
+	for (unsigned int i = 0; i < o->mbox_n; i++)
+		st->page_in_qp[o->mbox_pages[i]] = 0;
+	err = vmci_check_ppns(&rules, ppns, n, &bad);
+	for (uint64_t i = 0; i < n && !err; i++)
+		if (pages[i] == o->notify_ppn)
+			err = VMCI_ERROR_REGION_ALREADY_SHARED;
+	for (unsigned int i = 0; i < o->mbox_n; i++)
+		st->page_in_qp[o->mbox_pages[i]] = PAGE_USE_MAILBOX;
+	if (err)
+		return err;
+	mailbox_off(st, o);
+	memcpy(o->mbox_pages, pages, n * sizeof(*pages));
+	o->mbox_n = (unsigned int)n;
+	for (uint64_t i = 0; i < n; i++)
+		st->page_in_qp[pages[i]] = PAGE_USE_MAILBOX;
+	o->mbox_tail = 0;
+	o->mbox_dropped = 0;
+	mh = mailbox_hdr(st, o);
+	memset(mh, 0, sizeof(*mh));
+	while (!g_queue_is_empty(&o->rx)) {
+		GBytes *b = g_queue_pop_head(&o->rx);
+		gsize blen;
+		const uint8_t *d = g_bytes_get_data(b, &blen);
+		struct vmci_dg_hdr h;
+
+		/* A datagram the guest began to read by port I/O is its. */
+		if (!o->rx_off) {
+			memcpy(&h, d, sizeof(h));
+			mailbox_deliver(st, o, &h, d + sizeof(h));
+		}
+		o->rx_off = 0;
+		o->rx_bytes -= blen;
+		g_bytes_unref(b);
+	}
+	return VMCI_SUCCESS;
 }
 
 static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, const uint8_t *pl,
@@ -707,6 +861,8 @@ static int64_t hv_call(struct vmci_state *st, struct owner *o, uint32_t rid, con
 			return VMCI_ERROR_INVALID_ARGS;
 		memcpy(a, pl, 16);
 		return pages_free(st, o, a[0], a[1]);
+	case VMCI_PH_MAILBOX_SET:
+		return mailbox_set(st, o, pl, len);
 	default:
 		vm_guest_log(st->vm, "vmci: unknown hypervisor resource %u", rid);
 		return VMCI_ERROR_INVALID_RESOURCE;
@@ -834,6 +990,43 @@ static enum io_result data_in(struct vmci_state *st, struct vcpu *vcpu, uint64_t
 	return ret ? IO_FAULT : IO_DONE;
 }
 
+/*
+ * The datagram in the mailbox: `len` bytes read once into a copy, then
+ * checked and sent exactly as data_out() does with the port path's.
+ */
+static void mailbox_send(struct vmci_state *st, struct vcpu *vcpu, struct owner *o, uint32_t len)
+{
+	uint8_t copy[VMCI_PH_MAILBOX_TX_MAX];
+	struct vmci_dg_hdr h;
+	int64_t res;
+
+	if (!o->mbox_n) {
+		vm_guest_log(st->vm, "vmci: mailbox send from context %d, which has no mailbox",
+			     o->id);
+		set_result(st, vcpu, VMCI_ERROR_INVALID_ARGS);
+		return;
+	}
+	if (len < sizeof(h) || len > VMCI_PH_MAILBOX_TX_MAX) {
+		vm_guest_log(st->vm, "vmci: %u-byte mailbox datagram refused", len);
+		res = len < sizeof(h) ? VMCI_ERROR_INVALID_ARGS : VMCI_ERROR_PAYLOAD_TOO_LARGE;
+	} else {
+		memcpy(copy, (uint8_t *)mailbox_hdr(st, o) + VMCI_PH_MAILBOX_TX_OFFSET, len);
+		memcpy(&h, copy, sizeof(h));
+		if (h.payload_size != len - sizeof(h)) {
+			vm_guest_log(st->vm, "vmci: mailbox datagram header says %llu payload "
+				     "bytes, %llu sent", (unsigned long long)h.payload_size,
+				     (unsigned long long)(len - sizeof(h)));
+			res = VMCI_ERROR_INVALID_ARGS;
+		} else {
+			res = guest_send(st, o, &h, copy + sizeof(h));
+		}
+	}
+	set_result(st, vcpu, res);
+	/* The send may have turned the mailbox off (pages freed, MAILBOX_SET 0). */
+	if (o->mbox_n)
+		__atomic_store_n(&mailbox_hdr(st, o)->tx_result, res, __ATOMIC_RELEASE);
+}
+
 static enum io_result vmci_string(struct io_device *dev, struct vcpu *vcpu,
 				  const struct io_access *io)
 {
@@ -902,6 +1095,9 @@ static enum io_result vmci_io(struct io_device *dev, struct vcpu *vcpu, const st
 			break;
 		case VMCI_REG_CAPS:
 			break;	/* the guest says what it uses: everything is fine */
+		case VMCI_REG_PH_MAILBOX_SEND:
+			mailbox_send(st, vcpu, o, *val);
+			break;
 		default:
 			vm_guest_log(st->vm, "vmci: write to register 0x%02x ignored", reg);
 		}
@@ -921,7 +1117,8 @@ static enum io_result vmci_io(struct io_device *dev, struct vcpu *vcpu, const st
 		*val = o->imr;
 		break;
 	case VMCI_REG_CAPS:
-		*val = VMCI_CAPS_DATAGRAM | VMCI_CAPS_NOTIFICATIONS | VMCI_CAPS_PPN64;
+		*val = VMCI_CAPS_DATAGRAM | VMCI_CAPS_NOTIFICATIONS | VMCI_CAPS_PPN64 |
+		       VMCI_CAPS_PH_MAILBOX;
 		break;
 	case VMCI_REG_RESULT_LOW:
 	case VMCI_REG_RESULT_HIGH:
@@ -945,6 +1142,7 @@ static enum io_result vmci_io(struct io_device *dev, struct vcpu *vcpu, const st
 
 void vmci_owner_exited(struct vmci_state *st, int owner)
 {
+	struct owner *o;
 	GHashTableIter it;
 	gpointer k, v;
 	GPtrArray *gone = g_ptr_array_new();
@@ -971,6 +1169,8 @@ void vmci_owner_exited(struct vmci_state *st, int owner)
 	while (g_hash_table_iter_next(&it, &k, &v))
 		if (((struct result *)v)->owner == owner)
 			g_hash_table_iter_remove(&it);
+	if ((o = owner_get(st, owner, false)))
+		mailbox_off(st, o);
 	if (st->trap) {
 		uint64_t run = 0;
 
@@ -1206,17 +1406,29 @@ int vmci_control(struct vmci_state *st, unsigned int client, int client_fd, unsi
 	}
 }
 
+static unsigned int count_mailboxes(struct vmci_state *st)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	unsigned int n = 0;
+
+	g_hash_table_iter_init(&it, st->owners);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		n += ((struct owner *)v)->mbox_n != 0;
+	return n;
+}
+
 void vmci_status(struct vmci_state *st, GString *out)
 {
 	if (!st)
 		return;
 	g_string_append_printf(out, "vmci.context-id=%u\nvmci.contexts=%u\nvmci.queue-pairs=%u\n"
 			       "vmci.pages=%llu\nvmci.doorbells=%u\nvmci.host-bound=%u\n"
-			       "vmci.guest-connections=%u\n",
+			       "vmci.guest-connections=%u\nvmci.mailboxes=%u\n",
 			       VMCI_GUEST_CONTEXT_ID, g_hash_table_size(st->owners),
 			       g_hash_table_size(st->qps), (unsigned long long)st->pages_used,
 			       g_hash_table_size(st->doorbells), g_hash_table_size(st->host_bound),
-			       st->n_gconns);
+			       st->n_gconns, count_mailboxes(st));
 }
 
 /* ---- the trap engine's guest socket (main thread) ---- */
@@ -1344,6 +1556,14 @@ static int guest_socket_open(struct vmci_state *st)
 		g_warning("vmci: guest socket %s: %s", st->sock_path, g_strerror(errno));
 		return -1;
 	}
+	/*
+	 * The guest reaches this socket through its bind mount at
+	 * /dev/porthole-vmci, and a --root guest's ids are a host range that is
+	 * not ours: connect(2) needs write permission on the socket.  Nobody
+	 * else on the host gets to it by its path: the directory is ours, 0700.
+	 */
+	if (chmod(st->sock_path, 0666))
+		g_warning("vmci: guest socket %s: chmod: %s", st->sock_path, g_strerror(errno));
 	st->listen_src = g_unix_fd_add(st->listen_fd, G_IO_IN, on_guest_connect, st);
 	return 0;
 }

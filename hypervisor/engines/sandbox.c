@@ -5,33 +5,56 @@
  * Three processes and three user namespaces:
  *
  *   engine thread (host)
- *     `- helper: unshare(USER|NS) -> U1, maps "0 <our uid> 1"
+ *     `- helper: opens the VM's cgroups (guest-cgroup.h) for pid 1 to
+ *          join (it stays out: the OOM killer must not take it), drops
+ *          root's supplementary groups, unshare(USER|NS) -> U1, mapped
+ *            --host-root (or no id range): "0 <our uid> 1" by itself;
+ *            --root: "0 <base> 65536" + "65536 <our uid> 1" by the engine
+ *            (only a process privileged over the parent namespace may map
+ *            ids beyond its own: root writes it, users' newuidmap); the
+ *            helper then becomes U1's root, the guest root's host id;
+ *            as root the engine also hands it id-mapped copies of the
+ *            --root tree and the state dir (MOUNT_ATTR_IDMAP through U1);
  *          builds the guest root in U1's mount namespace:
  *            tmpfs on /tmp, host / rbound at /tmp/newroot, all of it made
- *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE), then
+ *            read-only, nosuid, nodev (mount_setattr AT_RECURSIVE) -- or
+ *            with --root DIR an overlayfs at /tmp/newroot, DIR read-only
+ *            below, the VM's upper layer (state dir, or a size-capped
+ *            tmpfs for --snapshot) above, the host's /proc and /sys bound
+ *            read-only at proc and sys only so that the kernel lets pid 1
+ *            mount its own over them --, then
  *            fresh tmpfs on tmp, var/tmp, run, dev (with null, zero, full,
- *            random, urandom, tty bound in, a private devpts and shm), the
- *            --overlay tree laid over it (read-only overlayfs per
- *            directory), the shares bound read-write, and pivot_root into it;
- *          unshare(USER|NS|PID|NET|UTS|IPC|TIME) -> U2, maps "0 0 1":
- *            U1's mounts are now locked (MNT_LOCKED, MNT_LOCK_READONLY),
- *            so guest root can neither remount them writable nor unmount
- *            them to look underneath;
- *          forks (CLONE_UNTRACED: a debugger following our forks, strace -f,
- *          must leave pid 1 to the engine's PTRACE_SEIZE):
- *        `- guest pid 1: proc on /proc, sysfs on /sys (both read-only: the
- *             kernel insists, the host's are), hostname, lo up;
- *             unshare(USER|NS|UTS|IPC) -> U3, maps "0 0 1", which locks
+ *            random, urandom, tty bound in, /dev/console the VM console, a
+ *            private devpts and shm), the --overlay tree laid over it
+ *            (read-only overlayfs per directory), the shares bound
+ *            read-write, and pivot_root into it;
+ *          unshare(TIME) (for its children), then clones pid 1 into
+ *          USER|NS|PID|NET|UTS|IPC -> U2 (CLONE_UNTRACED: a debugger
+ *          following our forks, strace -f, must leave pid 1 to the engine's
+ *          PTRACE_SEIZE) and maps U2 "0 0 N" from outside (N = 65536 with
+ *          a range, else 1): U1's mounts are now locked (MNT_LOCKED,
+ *          MNT_LOCK_READONLY), so guest root can neither remount them
+ *          writable nor unmount them to look underneath; U1's id 65536
+ *          (us) is not in U2;
+ *        `- guest pid 1: joins the VM's cgroups, unshare(CGROUP);
+ *             proc on /proc, sysfs on /sys (both read-only: the
+ *             kernel insists, the host's are), its cgroup tree on
+ *             /sys/fs/cgroup, hostname, lo up;
+ *             unshare(USER|NS|UTS|IPC) -> U3, mapped "0 0 N" by a child
+ *             left in U2 (again: from the parent namespace), which locks
  *             /proc too (else guest root could unmount it and find the
  *             host's /proc below);
  *             no_new_privs, seccomp filter, waits for the engine's
- *             PTRACE_SEIZE and go-ahead, closes every other fd, execvp.
+ *             PTRACE_SEIZE and go-ahead, takes the console as fds 0-2 and
+ *             controlling terminal in a session of its own, closes every
+ *             other fd, execvp.
  *
  * Guest root is root of U3 only: full capabilities over its own mounts,
  * hostname and IPC, none over the pid and net namespaces (owned by U2), so
  * it cannot mount another proc or sysfs.  Files it creates on shares belong
- * to the user running porthole-hv.
- *
+ * to the user running porthole-hv (--host-root), or to the guest's host id
+ * range (--root).
+
  * Between fork and exec only async-signal-safe calls: errors go to stderr
  * with write(2), strings are prepared before fork.
  *
@@ -47,8 +70,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/loop.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -60,6 +85,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -73,6 +99,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "../guest-cgroup.h"
+#include "guest-net.h"
 #include "sandbox.h"
 
 #ifndef CLONE_NEWTIME
@@ -97,12 +125,39 @@ struct plan {
 	size_t n_shares;
 	const struct trap_share *shares;
 	const char *overlay;
+	const char *root;	/* --root DIR, or NULL: the host's / read-only */
+	const char *state_dir;	/* --root without --snapshot: upper/ and work/ live here */
+	char rw_opts[64];	/* --snapshot: the tmpfs holding the upper layer */
+	char tmp_opts[64], run_opts[64], shm_opts[64];
+	char *const *envp;	/* NULL: the hypervisor's environment */
+	int console_fd;		/* the guest's fds 0-2, or -1 for ours */
+	/*
+	 * Guest ids (see choose_ids()): `ranged`, U1 is mapped by the engine
+	 * to a range of host ids and U2, U3 map 0..GUEST_IDS-1 through; else
+	 * U1 maps guest root to us and U2, U3 only root.
+	 */
+	bool ranged;
+	char inner_map[32];
+	int map_sock;		/* ranged: the helper's end of the map handshake */
+	int lower_tree, state_tree;	/* ranged as root: id-mapped copies, from the engine */
+	int to_pid1_r, to_pid1_w;	/* the helper tells pid 1 that U2 is mapped */
+	/* The VM's cgroups: the helper opens them, pid 1 joins them and mounts the delegated one. */
+	int n_cgroups;
+	char cgroup_procs[GUEST_CGROUP_MAX][PATH_MAX];
+	int cgroup_fds[GUEST_CGROUP_MAX];
+	enum { CG_NONE, CG_V1_SYSTEMD, CG_V2 } cgroup_mount;
+	char console_path[64];	/* its /dev/pts path */
+	/* NULL, or the guest vDSO's directory: its parent and its name in it */
+	const char *vdso_dir, *vdso_parent, *vdso_dir_name;
 	bool trace_exec_maps;	/* cpuid patching: stop mmap/mprotect with PROT_EXEC */
 	int info_w, info_r, ready_w, ready_r, go_r, go_w;
 	int alive_r;		/* pid 1's: EOF once the helper is gone */
 };
 
 /* ---- async-signal-safe helpers for the children ---- */
+
+/* Where say() goes: porthole-hv's stderr, also once the guest's is the console. */
+static int say_fd = STDERR_FILENO;
 
 static void say(const char *a, const char *b, const char *c, int err)
 {
@@ -123,7 +178,7 @@ static void say(const char *a, const char *b, const char *c, int err)
 			buf[n++] = *p;
 	}
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0) {
+	if (write(say_fd, buf, n) < 0) {
 		/* nowhere left to report it */
 	}
 }
@@ -567,7 +622,7 @@ static int open_in_root(const char *path, bool create, bool as_file)
 	return in_root(path, O_PATH);
 }
 
-static int setup_dev(void)
+static int setup_dev(const struct plan *p)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
@@ -575,6 +630,7 @@ static int setup_dev(void)
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
+	char at[64];
 	int devfd;
 
 	if (do_mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
@@ -608,11 +664,32 @@ static int setup_dev(void)
 	}
 	mkdirat(devfd, "pts", 0755);
 	mkdirat(devfd, "shm", 01777);
+	if (p->console_fd >= 0) {
+		int fd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			close(fd);
+			fd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		/*
+		 * By its path: the fd's mount is the host's, in another mount
+		 * namespace, which a bind mount cannot take from.
+		 */
+		snprintf(at, sizeof(at), "/proc/self/fd/%d", fd);
+		if (fd < 0 || mount(p->console_path, at, NULL, MS_BIND, NULL)) {
+			say("binding /dev/console to ", p->console_path, NULL, errno);
+			if (fd >= 0)
+				close(fd);
+			close(devfd);
+			return -1;
+		}
+		close(fd);
+	}
 	close(devfd);
 	if (mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620"))
 		say("no private devpts (no ptys in the guest)", NULL, NULL, errno);
-	if (do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+	if (do_mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, p->shm_opts))
 		return -1;
 	return 0;
 }
@@ -653,6 +730,46 @@ static int setup_shares(const struct plan *p, const int *src_fds)
 		close(src_fds[i]);
 	}
 	return 0;
+}
+
+/*
+ * The guest vDSO file (trap-clock.h): bound read-only, so no guest process
+ * can write the clock page the others read (the mount is locked read-only
+ * once the guest's user namespace is made); executable, as the image in it
+ * is mapped so.  Where that cannot be done (an --overlay tree covering
+ * /run read-only, no mount_setattr), the guest goes without: the engine
+ * finds no file and its processes' clock reads trap.
+ */
+static void setup_vdso_file(int src_fd)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int dst = open_in_root(TRAP_VDSO_GUEST_PATH, true, true);
+	bool readonly;
+
+	if (dst < 0) {
+		say("no mount point for the guest vDSO at ", TRAP_VDSO_GUEST_PATH, NULL, -dst);
+		return;
+	}
+	if (bind_fd(src_fd, dst, TRAP_VDSO_GUEST_PATH)) {
+		close(dst);
+		return;
+	}
+	close(dst);
+	/* The fd named what is now under the mount: look again. */
+	dst = open_in_root(TRAP_VDSO_GUEST_PATH, false, false);
+	readonly = dst >= 0 &&
+		   (!syscall(SYS_mount_setattr, dst, "", AT_EMPTY_PATH, &attr, sizeof(attr)) ||
+		    !mount(NULL, NEWROOT TRAP_VDSO_GUEST_PATH, NULL,
+			   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
+	if (dst >= 0)
+		close(dst);
+	if (!readonly) {
+		/* A writable clock page would let one guest process lie to the others: none. */
+		say("making the guest vDSO read-only", NULL, NULL, errno);
+		umount2(NEWROOT TRAP_VDSO_GUEST_PATH, MNT_DETACH);
+	}
 }
 
 /* ---- --overlay: a host tree laid over the guest's directories ---- */
@@ -832,9 +949,97 @@ static int setup_overlay(int tree_fd)
 	return overlay_dir("", 0);
 }
 
+/* --root: the layers of the guest's root, in the staging tmpfs until pivot_root. */
+#define LOWER		STAGE "/lower"
+#define RW		STAGE "/rw"
+
+/*
+ * Mount the guest root at NEWROOT: `root_dir_fd` (--root DIR, O_PATH)
+ * read-only as the lower layer of an overlayfs whose upper layer is in
+ * `state_fd` (kept across runs) or, for -1 (--snapshot), on a size-capped
+ * tmpfs that goes away with the guest.  userxattr: overlayfs in a user
+ * namespace keeps its metadata in user.overlay.* (trusted.* needs the
+ * initial namespace's CAP_SYS_ADMIN).
+ */
+/* A detached tree (the engine's id-mapped copies) mounted at `at`. */
+static void attach_tree(int tree, const char *at)
+{
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH))
+		die("attaching an id-mapped tree at ", at, errno);
+	close(tree);
+}
+
+static void mount_guest_root(const struct plan *p, int root_dir_fd, int state_fd,
+			     const int *kernel_fds)
+{
+	static const char *const needed[] = { "proc", "sys", "dev", "tmp", "run" };
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int dst;
+
+	if (mkdir(LOWER, 0755) || mkdir(RW, 0755))
+		die("mkdir " STAGE "/...", NULL, errno);
+	if (p->lower_tree >= 0) {
+		attach_tree(p->lower_tree, LOWER);
+	} else {
+		dst = open(LOWER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dst < 0 || bind_fd(root_dir_fd, dst, "the --root directory"))
+			_exit(EXIT_SETUP);
+		close(dst);
+	}
+	close(root_dir_fd);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, LOWER, AT_RECURSIVE, &ro, sizeof(ro)))
+		die("making the --root directory read-only", NULL, errno);
+	if (state_fd < 0) {
+		if (do_mount("tmpfs", RW, "tmpfs", MS_NOSUID | MS_NODEV, p->rw_opts))
+			_exit(EXIT_SETUP);
+	} else if (p->state_tree >= 0) {
+		attach_tree(p->state_tree, RW);
+		close(state_fd);
+	} else {
+		dst = open(RW, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dst < 0 || bind_fd(state_fd, dst, "the VM's state directory"))
+			_exit(EXIT_SETUP);
+		close(dst);
+		close(state_fd);
+	}
+	if ((mkdir(RW "/upper", 0755) && errno != EEXIST) ||
+	    (mkdir(RW "/work", 0700) && errno != EEXIST))
+		die("mkdir upper/work for the guest root's overlay", NULL, errno);
+	if (do_mount("overlay", NEWROOT, "overlay", MS_NOSUID | MS_NODEV,
+		     "lowerdir=" LOWER ",upperdir=" RW "/upper,workdir=" RW "/work,userxattr"))
+		die("cannot lay a writable overlay over the --root directory", NULL, 0);
+	/* A bare root may lack the mount points the sandbox needs. */
+	for (size_t i = 0; i < G_N_ELEMENTS(needed); i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), NEWROOT "/%s", needed[i]);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			die("mkdir in the guest root: ", path, errno);
+	}
+	/*
+	 * The kernel lets a user namespace mount proc or sysfs only where
+	 * one is fully visible already: the host's, read-only, to be
+	 * covered by the guest's own (and locked under it, see the top).
+	 */
+	for (int i = 0; i < 2; i++) {
+		const char *at = i ? NEWROOT "/sys" : NEWROOT "/proc";
+
+		dst = open(at, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dst < 0 || bind_fd(kernel_fds[i], dst, at))
+			_exit(EXIT_SETUP);
+		close(dst);
+		close(kernel_fds[i]);
+		if (syscall(SYS_mount_setattr, AT_FDCWD, at, AT_RECURSIVE, &ro, sizeof(ro)))
+			die("making read-only: ", at, errno);
+	}
+}
+
 static void build_root(const struct plan *p)
 {
-	int *src_fds = NULL, tree, overlay_fd = -1;
+	int *src_fds = NULL, tree = -1, overlay_fd = -1, root_dir_fd = -1, state_fd = -1;
+	int kernel_fds[2] = { -1, -1 }, vdso_fd = -1, vdso_dir_fd = -1, vdso_parent_fd = -1;
 
 	/* Shares first: the tmpfs on STAGE may hide them. */
 	if (p->n_shares) {
@@ -847,42 +1052,82 @@ static void build_root(const struct plan *p)
 		if (src_fds[i] < 0)
 			die("share ", p->shares[i].host_dir, errno);
 	}
+	if (p->vdso_dir) {
+		vdso_parent_fd = open(p->vdso_parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		vdso_dir_fd = open(p->vdso_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (vdso_parent_fd < 0 || vdso_dir_fd < 0)
+			die("the guest vDSO's directory ", p->vdso_dir, errno);
+		vdso_fd = openat(vdso_dir_fd, TRAP_VDSO_FILE_NAME, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (vdso_fd < 0)
+			die("the guest vDSO in ", p->vdso_dir, errno);
+	}
 	if (p->overlay) {
 		overlay_fd = open(p->overlay, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (overlay_fd < 0)
 			die("--overlay ", p->overlay, errno);
 	}
 
-	/*
-	 * A detached copy of the host's tree, taken before the staging tmpfs
-	 * exists so that it is not part of it (a plain rbind where
-	 * open_tree() is missing).
-	 */
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
-			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (p->root) {
+		/* Opened before the staging tmpfs can hide them (they may be under /tmp). */
+		root_dir_fd = open(p->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_dir_fd < 0)
+			die("--root ", p->root, errno);
+		kernel_fds[0] = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		kernel_fds[1] = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (kernel_fds[0] < 0 || kernel_fds[1] < 0)
+			die("open /proc, /sys", NULL, errno);
+		if (p->state_dir) {
+			state_fd = open(p->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (state_fd < 0)
+				die("the VM's state directory ", p->state_dir, errno);
+		}
+	} else {
+		/*
+		 * A detached copy of the host's tree, taken before the staging
+		 * tmpfs exists so that it is not part of it (a plain rbind
+		 * where open_tree() is missing).
+		 */
+		tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
+				    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	}
 	if (do_mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m"))
 		_exit(EXIT_SETUP);
 	if (mkdir(NEWROOT, 0755))
 		die("mkdir " NEWROOT, NULL, errno);
-	if (tree >= 0) {
-		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, NEWROOT, MOVE_MOUNT_F_EMPTY_PATH))
-			die("attaching the copy of the host's tree", NULL, errno);
-		close(tree);
-	} else if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL)) {
-		_exit(EXIT_SETUP);
+	if (p->root) {
+		mount_guest_root(p, root_dir_fd, state_fd, kernel_fds);
+	} else {
+		if (tree >= 0) {
+			if (syscall(SYS_move_mount, tree, "", AT_FDCWD, NEWROOT,
+				    MOVE_MOUNT_F_EMPTY_PATH))
+				die("attaching the copy of the host's tree", NULL, errno);
+			close(tree);
+		} else if (do_mount("/", NEWROOT, NULL, MS_BIND | MS_REC, NULL)) {
+			_exit(EXIT_SETUP);
+		}
+		if (make_tree_readonly())
+			die("cannot make the guest's view of the host read-only", NULL, 0);
 	}
-	if (make_tree_readonly())
-		die("cannot make the guest's view of the host read-only", NULL, 0);
 
-	if (do_mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") ||
-	    do_mount("tmpfs", NEWROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
+	if (do_mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts) ||
+	    do_mount("tmpfs", NEWROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, p->run_opts))
 		_exit(EXIT_SETUP);
 	if (access(NEWROOT "/var/tmp", F_OK) == 0 &&
-	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+	    do_mount("tmpfs", NEWROOT "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts))
 		_exit(EXIT_SETUP);
 	root_open();
-	if (setup_dev() || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
+	if (setup_dev(p) || setup_overlay(overlay_fd) || setup_shares(p, src_fds))
 		_exit(EXIT_SETUP);
+	if (vdso_fd >= 0) {
+		setup_vdso_file(vdso_fd);
+		close(vdso_fd);
+		/* Bound: the host needs neither file nor directory any more (the engine may not unlink). */
+		if (unlinkat(vdso_dir_fd, TRAP_VDSO_FILE_NAME, 0) ||
+		    unlinkat(vdso_parent_fd, p->vdso_dir_name, AT_REMOVEDIR))
+			say("removing the guest vDSO's file from the host", NULL, NULL, errno);
+		close(vdso_dir_fd);
+		close(vdso_parent_fd);
+	}
 	seal_mirrors();
 	close(root_fd);
 	free(src_fds);
@@ -1066,8 +1311,139 @@ static void mount_pseudo(const char *type, const char *dst, bool required)
 		die("mounting the guest's ", dst, errno);
 }
 
+/*
+ * Make the console the guest's fds 0-2 and controlling terminal, in a
+ * session of its own (no way back to porthole-hv's terminal or log through
+ * /proc/self/fd or /dev/tty), and close every other fd but a close-on-exec
+ * copy of our stderr for say().
+ */
+static void attach_console(int console)
+{
+	int err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+
+	if (err_fd < 0)
+		die("dup", NULL, errno);
+	say_fd = err_fd;
+	if (setsid() < 0)
+		die("setsid", NULL, errno);
+	for (int fd = 0; fd < 3; fd++) {
+		if (dup2(console, fd) != fd)
+			die("dup2 of the console", NULL, errno);
+	}
+	if (ioctl(STDIN_FILENO, TIOCSCTTY, 0))
+		die("making the console the controlling terminal", NULL, errno);
+	close_range(3, (unsigned int)err_fd - 1, 0);
+	close_range((unsigned int)err_fd + 1, ~0u, 0);
+}
+
+/*
+ * Pid 1: the guest's cgroup tree, rooted at the VM's cgroup (our cgroup
+ * namespace), where an init looks for it.  Without it the guest runs
+ * anyway, after a line.
+ */
+static void mount_cgroups(const struct plan *p)
+{
+	static const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (p->cgroup_mount == CG_V2) {
+		if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, NULL))
+			say("mounting the guest's cgroup2 tree", NULL, NULL, errno);
+	} else if (p->cgroup_mount == CG_V1_SYSTEMD) {
+		if (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", flags, "mode=0755,size=64k") ||
+		    mkdir("/sys/fs/cgroup/systemd", 0755) ||
+		    mount("cgroup", "/sys/fs/cgroup/systemd", "cgroup", flags, "none,name=systemd"))
+			say("mounting the guest's name=systemd cgroup tree", NULL, NULL, errno);
+	}
+}
+
+/* Pid 1: wait until the helper has mapped U2; our pid as the host sees it. */
+static pid_t await_map(const struct plan *p)
+{
+	pid_t host_pid = 0;
+	ssize_t n;
+
+	do {
+		n = read(p->to_pid1_r, &host_pid, sizeof(host_pid));
+	} while (n < 0 && errno == EINTR);
+	if (n != sizeof(host_pid) || host_pid <= 0)
+		_exit(EXIT_SETUP);	/* the helper failed, and said why */
+	return host_pid;
+}
+
+/*
+ * Pid 1: unshare U3 and have it mapped like U2 ("0 0 N"), by a child of
+ * ours left in U2: only a process of the parent namespace may write a
+ * namespace's map.
+ */
+static void enter_u3(const struct plan *p, int procfd, pid_t host_pid)
+{
+	char setgroups[64], uid_map[64], gid_map[64], c;
+	int go[2], st;
+	pid_t mapper;
+
+	/* Through the host's /proc: ours is read-only. */
+	snprintf(setgroups, sizeof(setgroups), "%d/setgroups", (int)host_pid);
+	snprintf(uid_map, sizeof(uid_map), "%d/uid_map", (int)host_pid);
+	snprintf(gid_map, sizeof(gid_map), "%d/gid_map", (int)host_pid);
+	if (pipe2(go, O_CLOEXEC))
+		die("pipe", NULL, errno);
+	/*
+	 * No exit signal: the engine has seized us by now and stops us for
+	 * each signal, a SIGCHLD too, but waits for us only once we're ready.
+	 */
+	mapper = (pid_t)syscall(SYS_clone, CLONE_UNTRACED, NULL, NULL, NULL, NULL);
+	if (mapper < 0)
+		die("fork", NULL, errno);
+	if (mapper == 0) {
+		int err;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(EXIT_SETUP);
+		err = write_file_at(procfd, setgroups, "deny");
+		if (err && err != -ENOENT)
+			die("writing the innermost setgroups", NULL, -err);
+		err = write_file_at(procfd, uid_map, p->inner_map);
+		if (!err)
+			err = write_file_at(procfd, gid_map, p->inner_map);
+		if (err)
+			die("writing the innermost id maps", NULL, -err);
+		_exit(0);
+	}
+	close(go[0]);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC))
+		die("unshare (innermost)", NULL, errno);
+	if (write(go[1], "U", 1) != 1)
+		die("starting the innermost mapper", NULL, errno);
+	close(go[1]);
+	while (waitpid(mapper, &st, __WALL) < 0) {
+		if (errno != EINTR)
+			die("waiting for the innermost mapper", NULL, errno);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		_exit(EXIT_SETUP);	/* it said why */
+}
+
+/*
+ * Pid 1: into the VM's cgroups (the helper opened their cgroup.procs for
+ * us), then a cgroup namespace rooted there: what the guest's processes
+ * see of cgroups starts at the VM's.
+ */
+static void join_cgroups(const struct plan *p)
+{
+	for (int i = 0; i < p->n_cgroups; i++) {
+		if (write(p->cgroup_fds[i], "0", 1) != 1)
+			die("joining the VM's cgroup ", p->cgroup_procs[i], errno);
+		close(p->cgroup_fds[i]);
+	}
+	if (unshare(CLONE_NEWCGROUP))
+		die("unshare (cgroup namespace)", NULL, errno);
+}
+
 static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procfd)
 {
+	pid_t host_pid;
 	struct pollfd alive = { .fd = p->alive_r, .events = POLLIN };
 	sigset_t none;
 	char go;
@@ -1083,16 +1459,26 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 		_exit(EXIT_SETUP);
 	close(p->alive_r);
 	close(p->info_w);
+	join_cgroups(p);
+	close(p->to_pid1_w);
+	host_pid = await_map(p);	/* of U2, by the helper */
+	/*
+	 * Dumpable, so that our /proc files are ours (U2 root's), not host
+	 * root's: the mapper of U3 (a child, in U2) writes them.  exec resets it.
+	 */
+	prctl(PR_SET_DUMPABLE, 1);
+
 	mount_pseudo("proc", "/proc", true);
 	mount_pseudo("sysfs", "/sys", false);
+	mount_cgroups(p);
 	if (sethostname(p->hostname, strlen(p->hostname)))
 		die("sethostname", NULL, errno);
 	loopback_up();
+	guest_net_setup();	/* eth0 for tools that report only real NICs (guest-net.c) */
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC))
-		die("unshare (innermost)", NULL, errno);
-	write_maps(procfd, "0 0 1", "0 0 1");
+	enter_u3(p, procfd, host_pid);
 	close(procfd);
+	close(p->to_pid1_r);
 
 	if (!p->cwd || chdir(p->cwd)) {
 		if (chdir("/"))
@@ -1111,10 +1497,80 @@ static void __attribute__((noreturn)) guest_pid1(const struct plan *p, int procf
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(EXIT_SETUP);	/* the engine went away */
-	close_range(3, ~0u, 0);
+	if (p->console_fd >= 0)
+		attach_console(p->console_fd);
+	else
+		close_range(3, ~0u, 0);
+	if (p->envp)
+		environ = (char **)p->envp;
 	execvp(p->argv[0], p->argv);
 	say("cannot run ", p->argv[0], NULL, errno);
 	_exit(127);
+}
+
+/* Helper: map pid 1's user namespace (U2) and tell it. */
+static void map_pid1(int procfd, pid_t pid1, const struct plan *p)
+{
+	char path[64];
+	int err;
+
+	snprintf(path, sizeof(path), "%d/setgroups", (int)pid1);
+	err = write_file_at(procfd, path, "deny");
+	if (err && err != -ENOENT)
+		die("writing the guest's setgroups", NULL, -err);
+	snprintf(path, sizeof(path), "%d/uid_map", (int)pid1);
+	err = write_file_at(procfd, path, p->inner_map);
+	if (err)
+		die("writing the guest's uid_map", NULL, -err);
+	snprintf(path, sizeof(path), "%d/gid_map", (int)pid1);
+	err = write_file_at(procfd, path, p->inner_map);
+	if (err)
+		die("writing the guest's gid_map", NULL, -err);
+	if (write(p->to_pid1_w, &pid1, sizeof(pid1)) != sizeof(pid1))
+		_exit(EXIT_SETUP);
+}
+
+/*
+ * Helper, ranged: the engine maps U1 (we cannot: see map_helper()), then
+ * hands over id-mapped copies of the --root and state trees if it made
+ * them.  We become U1's root, the guest root's host id: what we create
+ * (the overlay's upper layer) is the guest's.
+ */
+static void receive_outer_map(struct plan *p)
+{
+	int fds[2];
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} cm;
+	char c = 0;
+	struct iovec iov = { &c, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			      .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	if (write(p->map_sock, "U", 1) != 1)
+		_exit(EXIT_SETUP);
+	do {
+		n = recvmsg(p->map_sock, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1 || c != 'M')
+		_exit(EXIT_SETUP);	/* the engine said why */
+	/* None, the --root tree, or it and the state tree. */
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+	    cmsg->cmsg_len >= CMSG_LEN(sizeof(int)) && cmsg->cmsg_len <= CMSG_LEN(sizeof(fds))) {
+		size_t nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		memcpy(fds, CMSG_DATA(cmsg), nfds * sizeof(int));
+		p->lower_tree = fds[0];
+		if (nfds == 2)
+			p->state_tree = fds[1];
+	}
+	close(p->map_sock);
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		die("becoming the guest root's host id", NULL, errno);
 }
 
 static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
@@ -1136,42 +1592,65 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 	if (procfd < 0)
 		die("open /proc", NULL, errno);
 
+	/*
+	 * Opened while we may, for pid 1 to join: the kernel checks the
+	 * opener's credentials.  We stay out: the memory cgroup's OOM killer
+	 * must never take us (pid 1 would die with us, and the VM).
+	 */
+	for (int i = 0; i < p->n_cgroups; i++) {
+		p->cgroup_fds[i] = open(p->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+		if (p->cgroup_fds[i] < 0)
+			die("opening the VM's cgroup ", p->cgroup_procs[i], errno);
+	}
+	/* Root's supplementary groups (gid 0 among them) must not follow the guest. */
+	if (geteuid() == 0 && setgroups(0, NULL))
+		die("setgroups", NULL, errno);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) {
 		explain_userns_failure(errno);
 		_exit(EXIT_SETUP);
 	}
-	write_maps(procfd, p->uid_map, p->gid_map);
+	if (p->ranged) {
+		receive_outer_map(p);
+	} else {
+		write_maps(procfd, p->uid_map, p->gid_map);
+	}
 	set_pdeathsig(engine);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		die("making mounts private", NULL, errno);
 	build_root(p);
 
-	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
-		CLONE_NEWIPC | CLONE_NEWTIME;
-	if (unshare(flags)) {
-		if (errno != EINVAL || unshare(flags & ~CLONE_NEWTIME))
-			die("unshare (guest namespaces)", NULL, errno);
+	/* Time namespaces are for children only, and clone() has no flag for one. */
+	if (unshare(CLONE_NEWTIME)) {
+		if (errno != EINVAL)
+			die("unshare (time namespace)", NULL, errno);
 		say("no time namespace on this kernel; continuing without", NULL, NULL, 0);
 	}
-	write_maps(procfd, "0 0 1", "0 0 1");
-	set_pdeathsig(engine);
-
 	if (pipe2(alive, O_CLOEXEC))
 		die("pipe", NULL, errno);
 	p->alive_r = alive[0];
-	/* fork() without the tracer's auto-attach (see the top of the file). */
-	pid1 = (pid_t)syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, NULL, NULL, NULL, NULL);
+	/*
+	 * Pid 1 in U2 and the rest of the guest's namespaces, without the
+	 * tracer's auto-attach (see the top of the file).  We map U2 (and U3
+	 * once pid 1 made it): from outside, as ids beyond our own can only
+	 * be mapped by a process privileged over the parent namespace.
+	 */
+	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
+		CLONE_NEWIPC;
+	pid1 = (pid_t)syscall(SYS_clone, flags | CLONE_UNTRACED | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid1 < 0)
-		die("fork", NULL, errno);
+		die("clone (guest namespaces)", NULL, errno);
 	if (pid1 == 0) {
 		close(alive[1]);
 		guest_pid1(p, procfd);
 	}
 	/* alive[1] stays open until we exit. */
 	close(alive[0]);
-	close(procfd);
 	close(p->ready_w);
 	close(p->go_r);
+	close(p->to_pid1_r);
+	map_pid1(procfd, pid1, p);
+	close(p->to_pid1_w);
+	close(procfd);
 	if (write(p->info_w, &pid1, sizeof(pid1)) != sizeof(pid1))
 		_exit(EXIT_SETUP);
 	close(p->info_w);
@@ -1181,6 +1660,418 @@ static void __attribute__((noreturn)) helper(struct plan *p, pid_t engine)
 }
 
 /* ---- engine side ---- */
+
+/* ---- guest ids (--root): U1 maps them to a range of host ids ---- */
+
+static int read_until(int fd, void *buf, size_t len, int wake_fd, gint64 deadline);
+
+/* Guest ids 0..GUEST_IDS-1 exist; the ids of a Debian system fit. */
+#define GUEST_IDS		65536u
+/*
+ * Root's ranges when /etc/subuid has none for it: slot N (a lock held
+ * while the VM runs) is DEFAULT_ID_BASE + N * GUEST_IDS, above the ids
+ * useradd hands out as subordinate ids (from 100000) and systemd-nspawn's
+ * (up to 0x6FFFFFFF).
+ */
+#define DEFAULT_ID_BASE		0x70000000u
+#define ID_SLOTS		1024u
+#define ID_SLOT_DIR		"/run/porthole-ids"
+
+enum id_method {
+	IDS_SINGLE,	/* guest root is us: U1 "0 <our uid> 1", written by the helper */
+	IDS_DIRECT,	/* we are root: the engine writes U1's map */
+	IDS_NEWIDMAP,	/* newuidmap/newgidmap write it, from /etc/subuid and /etc/subgid */
+};
+
+struct id_plan {
+	enum id_method how;
+	unsigned int uid_base, gid_base;
+};
+
+/* The first range of at least GUEST_IDS ids for `user` (or its id `id`) in subid file `path`. */
+static bool subid_range(const char *path, const char *user, unsigned int id, unsigned int *base)
+{
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	char idstr[16];
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return false;
+	snprintf(idstr, sizeof(idstr), "%u", id);
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto(GStrv) f = g_strsplit(*l, ":", 3);
+		guint64 start, count;
+
+		if (g_strv_length(f) != 3 || (strcmp(f[0], user) && strcmp(f[0], idstr)))
+			continue;
+		if (!g_ascii_string_to_unsigned(f[1], 10, 0, G_MAXUINT32, &start, NULL) ||
+		    !g_ascii_string_to_unsigned(f[2], 10, 0, G_MAXUINT32, &count, NULL) ||
+		    count < GUEST_IDS || start + GUEST_IDS > G_MAXUINT32)
+			continue;
+		*base = (unsigned int)start;
+		return true;
+	}
+	return false;
+}
+
+/* Root without subordinate ids: a free default range, ours while this process lives. */
+static int claim_id_slot(unsigned int *base)
+{
+	static int held = -1;	/* one engine per process: kept across its runs */
+	static unsigned int held_base;
+
+	if (held >= 0) {
+		*base = held_base;
+		return 0;
+	}
+	if (mkdir(ID_SLOT_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	for (unsigned int i = 0; i < ID_SLOTS; i++) {
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), ID_SLOT_DIR "/%u.lock", i);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			held = fd;
+			held_base = DEFAULT_ID_BASE + i * GUEST_IDS;
+			*base = held_base;
+			return 0;
+		}
+		close(fd);
+	}
+	return -EBUSY;
+}
+
+/*
+ * How the guest's ids map to the host's.  --host-root: guest root is us
+ * (the guest sees our files anyway).  --root: a range that is not ours,
+ * or (no range, or PORTHOLE_GUEST_IDS=single, for tests) guest root is us
+ * after one line saying so.
+ */
+static void choose_ids(const struct trap_options *opt, struct id_plan *ids)
+{
+	const char *force = getenv("PORTHOLE_GUEST_IDS");
+	const char *user = g_get_user_name();
+	unsigned int uid = (unsigned int)geteuid();
+	g_autofree char *newuidmap = NULL, *newgidmap = NULL;
+	int err;
+
+	memset(ids, 0, sizeof(*ids));
+	ids->how = IDS_SINGLE;
+	if (!opt->root)
+		return;
+	if (force && !strcmp(force, "single")) {
+		g_message("guest ids: PORTHOLE_GUEST_IDS=single: the guest's root is you (uid %u)",
+			  uid);
+		return;
+	}
+	if (uid == 0) {
+		if (!subid_range("/etc/subuid", "root", 0, &ids->uid_base) ||
+		    !subid_range("/etc/subgid", "root", 0, &ids->gid_base)) {
+			err = claim_id_slot(&ids->uid_base);
+			if (err) {
+				g_warning("guest ids: no free range in " ID_SLOT_DIR " (%s): the "
+					  "guest's root is host root", g_strerror(-err));
+				return;
+			}
+			ids->gid_base = ids->uid_base;
+		}
+		ids->how = IDS_DIRECT;
+	} else {
+		newuidmap = g_find_program_in_path("newuidmap");
+		newgidmap = g_find_program_in_path("newgidmap");
+		if (!newuidmap || !newgidmap ||
+		    !subid_range("/etc/subuid", user, uid, &ids->uid_base) ||
+		    !subid_range("/etc/subgid", user, uid, &ids->gid_base)) {
+			g_warning("guest ids: %s: the guest's root is you (uid %u)",
+				  !newuidmap || !newgidmap ?
+				  "no newuidmap/newgidmap (apt install uidmap)" :
+				  "no range of 65536 ids for you in /etc/subuid and /etc/subgid",
+				  uid);
+			return;
+		}
+		ids->how = IDS_NEWIDMAP;
+	}
+	g_message("guest ids: 0-%u are host uids %u-%u, gids %u-%u", GUEST_IDS - 1,
+		  ids->uid_base, ids->uid_base + GUEST_IDS - 1, ids->gid_base,
+		  ids->gid_base + GUEST_IDS - 1);
+}
+
+static int write_proc(pid_t pid, const char *name, const char *text)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/%s", (int)pid, name);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		err = errno ? errno : EIO;
+	close(fd);
+	return err;
+}
+
+static int run_idmap_tool(const char *tool, pid_t pid, unsigned int base, unsigned int own)
+{
+	g_autofree char *spid = g_strdup_printf("%d", (int)pid);
+	g_autofree char *sbase = g_strdup_printf("%u", base);
+	g_autofree char *scount = g_strdup_printf("%u", GUEST_IDS);
+	g_autofree char *sown = g_strdup_printf("%u", own);
+	g_autofree char *out = NULL;
+	g_autoptr(GError) err = NULL;
+	char *argv[] = { (char *)tool, spid, "0", sbase, scount, scount, sown, "1", NULL };
+	int status;
+
+	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+			  NULL, NULL, NULL, &out, &status, &err) ||
+	    !g_spawn_check_wait_status(status, NULL)) {
+		g_warning("guest ids: %s: %s", tool, err ? err->message : g_strstrip(out));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A copy of host tree `path` whose files' ids 0..GUEST_IDS-1 are the
+ * guest's (MOUNT_ATTR_IDMAP through the helper's U1): an image built by
+ * root, and the upper layer, read the same whatever range this run got.
+ * -1 where the file system cannot (said once).
+ */
+static int idmapped_tree(const char *path, int userns)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path,
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+
+	if (tree < 0 ||
+	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+		    sizeof(attr))) {
+		g_warning("guest ids: no id-mapped mount of %s (%s): its files owned by host "
+			  "root are nobody's in the guest", path, g_strerror(errno));
+		if (tree >= 0)
+			close(tree);
+		return -1;
+	}
+	return tree;
+}
+
+/* ---- the persistent upper layer's disk (root) ---- */
+
+#define DISK_IMAGE	"disk.img"
+
+/* Make `img` hold a file system of `size` bytes: new, or grown (never shrunk). 0 or -1. */
+static int prepare_disk_image(const char *img, uint64_t size)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *out = NULL;
+	struct stat st;
+	int fd, status;
+	bool fresh = false;
+
+	fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &st)) {
+		g_warning("disk: %s: %s", img, g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fresh = st.st_size == 0;
+	if ((uint64_t)st.st_size > size) {
+		g_message("disk: %s holds %llu MiB; --disk-size does not shrink it (remove it to "
+			  "start afresh)", img, (unsigned long long)(st.st_size >> 20));
+		close(fd);
+		return 0;
+	}
+	if ((uint64_t)st.st_size < size && ftruncate(fd, (off_t)size)) {
+		g_warning("disk: growing %s: %s", img, g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if ((uint64_t)st.st_size == size)
+		return 0;
+	{
+		/* Sparse: it takes the space the guest writes, up to the cap. */
+		char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-E",
+				 "lazy_itable_init=1,lazy_journal_init=1", (char *)img, NULL };
+		char *grow[] = { "resize2fs", "-f", (char *)img, NULL };
+
+		if (!g_spawn_sync(NULL, fresh ? mkfs : grow, NULL,
+				  G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+				  &out, &status, &err) ||
+		    !g_spawn_check_wait_status(status, NULL)) {
+			g_warning("disk: %s %s: %s", fresh ? "mkfs.ext4" : "resize2fs", img,
+				  err ? err->message : g_strstrip(out));
+			if (fresh)
+				unlink(img);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A loop device on `img` (freed with its last user): its fd, or -1. */
+static int attach_loop(const char *img)
+{
+	struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC), ret = -1;
+
+	cfg.fd = (uint32_t)open(img, O_RDWR | O_CLOEXEC);
+	if (ctl < 0 || (int)cfg.fd < 0) {
+		g_warning("disk: %s: %s", ctl < 0 ? "/dev/loop-control" : img, g_strerror(errno));
+		goto out;
+	}
+	/* Another process may take the free device first: try again. */
+	for (int attempt = 0; attempt < 8 && ret < 0; attempt++) {
+		char dev[32];
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE), fd;
+
+		if (n < 0)
+			break;
+		snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+			ret = fd;
+		else
+			close(fd);
+	}
+	if (ret < 0)
+		g_warning("disk: no loop device for %s: %s", img, g_strerror(errno));
+out:
+	if (ctl >= 0)
+		close(ctl);
+	if ((int)cfg.fd >= 0)
+		close((int)cfg.fd);
+	return ret;
+}
+
+/*
+ * The persistent upper layer's file system: `state_dir`/disk.img, an ext4
+ * image of --disk-size on a loop device, mounted detached (never in the
+ * host's tree) and id-mapped through `userns`.  Capped, and as crash-safe
+ * as ext4's journal.  A mount fd, or -1 after saying why (the state dir
+ * itself is used then, uncapped).
+ */
+static int disk_tree(const char *state_dir, uint64_t size, int userns)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+	g_autofree char *img = g_build_filename(state_dir, DISK_IMAGE, NULL);
+	char dev[64];
+	int loop, fs, mnt = -1;
+
+	if (prepare_disk_image(img, size))
+		return -1;
+	loop = attach_loop(img);
+	if (loop < 0)
+		return -1;
+	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", loop);
+	fs = (int)syscall(SYS_fsopen, "ext4", FSOPEN_CLOEXEC);
+	if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", dev, 0) ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) ||
+	    (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0 ||
+	    syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr))) {
+		g_warning("disk: mounting %s: %s", img, g_strerror(errno));
+		if (mnt >= 0)
+			close(mnt);
+		mnt = -1;
+	}
+	if (fs >= 0)
+		close(fs);
+	close(loop);	/* the mount holds the device now */
+	return mnt;
+}
+
+/*
+ * The engine's part of IDS_DIRECT and IDS_NEWIDMAP: once the helper made
+ * U1, map it: guest ids to the range, and our own id to GUEST_IDS, which
+ * U2 leaves out (the helper needs it for our files: state dir, shares);
+ * then hand the helper id-mapped trees if we can make them.  0 or -1.
+ */
+static int map_helper(const struct trap_options *opt, const struct id_plan *ids, pid_t helper,
+		      int sock, int timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+	g_autofree char *uid_map = NULL, *gid_map = NULL;
+	int trees[2], n_trees = 0, userns = -1, ret = -1, err;
+	union {
+		char buf[CMSG_SPACE(sizeof(trees))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { "M", 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char c = 0;
+
+	err = read_until(sock, &c, 1, -1, deadline);
+	if (err || c != 'U') {
+		g_warning("the guest sandbox could not be set up (see the messages above)");
+		return -1;
+	}
+	if (ids->how == IDS_DIRECT) {
+		uid_map = g_strdup_printf("0 %u %u\n%u %u 1\n", ids->uid_base, GUEST_IDS,
+					  GUEST_IDS, (unsigned int)geteuid());
+		gid_map = g_strdup_printf("0 %u %u\n%u %u 1\n", ids->gid_base, GUEST_IDS,
+					  GUEST_IDS, (unsigned int)getegid());
+		err = write_proc(helper, "setgroups", "deny");
+		if (!err)
+			err = write_proc(helper, "uid_map", uid_map);
+		if (!err)
+			err = write_proc(helper, "gid_map", gid_map);
+		if (err) {
+			g_warning("guest ids: mapping the sandbox's user namespace: %s",
+				  g_strerror(err));
+			return -1;
+		}
+	} else if (run_idmap_tool("newuidmap", helper, ids->uid_base, (unsigned int)getuid()) ||
+		   run_idmap_tool("newgidmap", helper, ids->gid_base, (unsigned int)getgid())) {
+		return -1;
+	}
+	if (ids->how == IDS_DIRECT && opt->root) {
+		g_autofree char *ns = g_strdup_printf("/proc/%d/ns/user", (int)helper);
+
+		userns = open(ns, O_RDONLY | O_CLOEXEC);
+		trees[0] = userns >= 0 ? idmapped_tree(opt->root, userns) : -1;
+		if (trees[0] >= 0) {
+			n_trees = 1;
+			if (!opt->snapshot && opt->state_dir) {
+				trees[1] = disk_tree(opt->state_dir, opt->disk_size, userns);
+				if (trees[1] < 0) {
+					g_warning("disk: the guest's writes go to %s, without a cap",
+						  opt->state_dir);
+					trees[1] = idmapped_tree(opt->state_dir, userns);
+				}
+				n_trees += trees[1] >= 0;
+			}
+		}
+	}
+	if (n_trees) {
+		struct cmsghdr *cmsg;
+
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = CMSG_SPACE((size_t)n_trees * sizeof(int));
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN((size_t)n_trees * sizeof(int));
+		memcpy(CMSG_DATA(cmsg), trees, (size_t)n_trees * sizeof(int));
+	}
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) == 1)
+		ret = 0;
+	else
+		g_warning("guest ids: the sandbox helper went away");
+	for (int i = 0; i < n_trees; i++)
+		close(trees[i]);
+	if (userns >= 0)
+		close(userns);
+	return ret;
+}
 
 static int check_shares(const struct trap_options *opt)
 {
@@ -1239,12 +2130,84 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * The sizes of the guest's tmpfs mounts, from its RAM as a machine of that
+ * size would have them (half of it for /tmp, /var/tmp and /dev/shm each,
+ * a fifth for /run, as systemd does); their pages count against the VM's
+ * memory cgroup too.
+ */
+static void plan_sizes(struct plan *p, const struct trap_options *opt)
+{
+	unsigned long long ram = opt->ram_size ? opt->ram_size : 1ull << 30;
+	unsigned long long disk = opt->disk_size ? opt->disk_size : SANDBOX_DEFAULT_DISK_SIZE;
+
+	snprintf(p->tmp_opts, sizeof(p->tmp_opts), "mode=1777,size=%llu", ram / 2);
+	snprintf(p->shm_opts, sizeof(p->shm_opts), "mode=1777,size=%llu", ram / 2);
+	snprintf(p->run_opts, sizeof(p->run_opts), "mode=0755,size=%llu", ram / 5);
+	snprintf(p->rw_opts, sizeof(p->rw_opts), "mode=0755,size=%llu", disk);
+}
+
+/*
+ * The cgroups the helper joins, and the delegated one made the guest
+ * root's: the directory and the files that move processes and hand
+ * controllers down, never the limits (v2's delegation model; v1's
+ * name=systemd has no limits).
+ */
+static void plan_cgroups(struct plan *p, const struct guest_cgroup *cg, const struct id_plan *ids)
+{
+	static const char *const owned[] = { "", "cgroup.procs", "cgroup.threads",
+					     "cgroup.subtree_control", "tasks" };
+
+	p->n_cgroups = 0;
+	p->cgroup_mount = CG_NONE;
+	if (!cg)
+		return;
+	for (int i = 0; i < cg->n && i < GUEST_CGROUP_MAX; i++) {
+		snprintf(p->cgroup_procs[i], sizeof(p->cgroup_procs[i]), "%s/cgroup.procs",
+			 cg->dirs[i]);
+		p->n_cgroups++;
+	}
+	if (!cg->delegated)
+		return;
+	p->cgroup_mount = cg->v2 ? CG_V2 : CG_V1_SYSTEMD;
+	if (ids->how != IDS_DIRECT)
+		return;	/* guest root is us, or files can't be given away (newuidmap) */
+	for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
+		g_autofree char *path = g_build_filename(cg->delegated, owned[i], NULL);
+
+		if (chown(path, ids->uid_base, ids->gid_base) && errno != ENOENT)
+			g_message("cgroup: chown %s to the guest's root: %s", path,
+				  g_strerror(errno));
+	}
+}
+
+/*
+ * A clean environment for a guest on a root of its own: what a container
+ * manager gives its init (container= tells systemd where it runs).
+ */
+static char *const *guest_environment(void)
+{
+	static char term[64];
+	static char *envp[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "container=porthole", term, NULL,
+	};
+	const char *t = getenv("TERM");
+
+	snprintf(term, sizeof(term), "TERM=%s",
+		 t && *t && strlen(t) < 32 && !strpbrk(t, "/ ") ? t : "vt220");
+	return envp;
+}
+
 int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 {
 	static struct plan plan;	/* the fork copies it; static keeps it off a small stack */
 	int info[2] = { -1, -1 }, ready[2] = { -1, -1 }, go[2] = { -1, -1 };
+	int to_pid1[2] = { -1, -1 }, map_sv[2] = { -1, -1 };
 	pid_t engine = getpid();
+	struct id_plan ids;
 	char *cwd;
+	g_autofree char *vdso_parent = NULL, *vdso_dir_name = NULL;
 
 	memset(sb, 0, sizeof(*sb));
 	sb->info_fd = sb->ready_fd = sb->go_fd = -1;
@@ -1255,22 +2218,68 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	}
 	if (check_shares(opt))
 		return -1;
+	if (opt->root && (opt->root[0] != '/' || !g_file_test(opt->root, G_FILE_TEST_IS_DIR))) {
+		g_warning("--root %s: needs the absolute path of a directory", opt->root);
+		return -1;
+	}
+	if (opt->root && !opt->snapshot && !opt->state_dir) {
+		g_warning("--root without --snapshot needs the VM's state directory");
+		return -1;
+	}
 	if (opt->overlay && (opt->overlay[0] != '/' || !g_file_test(opt->overlay, G_FILE_TEST_IS_DIR))) {
 		g_warning("--overlay %s: needs the absolute path of a directory", opt->overlay);
 		return -1;
 	}
-	if (pipe2(info, O_CLOEXEC) || pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC)) {
+	choose_ids(opt, &ids);
+	if (opt->root && !opt->snapshot && ids.how != IDS_DIRECT)
+		g_message("disk: the guest's writes go to %s without a cap (a capped disk image "
+			  "needs porthole-hv to run as root; --snapshot is capped)", opt->state_dir);
+	if (pipe2(info, O_CLOEXEC) || pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC) ||
+	    pipe2(to_pid1, O_CLOEXEC) ||
+	    (ids.how != IDS_SINGLE &&
+	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, map_sv))) {
 		g_warning("pipe: %s", g_strerror(errno));
 		goto fail;
 	}
-	cwd = g_get_current_dir();
 	memset(&plan, 0, sizeof(plan));
+	cwd = g_get_current_dir();
 	plan.argv = opt->argv;
 	plan.hostname = opt->hostname && opt->hostname[0] ? opt->hostname : "porthole";
 	plan.cwd = cwd;
 	plan.shares = opt->shares;
 	plan.n_shares = opt->n_shares;
 	plan.overlay = opt->overlay;
+	plan.root = opt->root;
+	plan.console_fd = opt->console_fd;
+	if (opt->console_fd >= 0) {
+		g_autofree char *fdpath = g_strdup_printf("/proc/self/fd/%d", opt->console_fd);
+		g_autofree char *name = g_file_read_link(fdpath, NULL);
+
+		if (!name || !g_str_has_prefix(name, "/dev/pts/") ||
+		    strlen(name) >= sizeof(plan.console_path)) {
+			g_warning("the console pty has no name in /dev/pts");
+			g_free(cwd);
+			goto fail;
+		}
+		strcpy(plan.console_path, name);
+		/* The guest's root may reopen it (/dev/console), as on a machine. */
+		if (ids.how == IDS_DIRECT &&
+		    fchown(opt->console_fd, ids.uid_base, ids.gid_base))
+			g_message("console: chown to the guest's root: %s", g_strerror(errno));
+	}
+	plan.state_dir = opt->snapshot ? NULL : opt->state_dir;
+	plan_sizes(&plan, opt);
+	/* The host's working directory and environment mean nothing in a root of its own. */
+	if (opt->root) {
+		g_free(cwd);
+		cwd = NULL;
+		plan.envp = guest_environment();
+	}
+	if (opt->vdso_dir) {
+		plan.vdso_dir = opt->vdso_dir;
+		plan.vdso_parent = vdso_parent = g_path_get_dirname(opt->vdso_dir);
+		plan.vdso_dir_name = vdso_dir_name = g_path_get_basename(opt->vdso_dir);
+	}
 	plan.trace_exec_maps = opt->cpuid == TRAP_CPUID_PATCH;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "0 %u 1", (unsigned int)geteuid());
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "0 %u 1", (unsigned int)getegid());
@@ -1281,6 +2290,13 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	plan.go_r = go[0];
 	plan.go_w = go[1];
 	plan.alive_r = -1;
+	plan_cgroups(&plan, opt->cgroup, &ids);
+	plan.ranged = ids.how != IDS_SINGLE;
+	snprintf(plan.inner_map, sizeof(plan.inner_map), "0 0 %u", plan.ranged ? GUEST_IDS : 1);
+	plan.map_sock = map_sv[1];
+	plan.lower_tree = plan.state_tree = -1;
+	plan.to_pid1_r = to_pid1[0];
+	plan.to_pid1_w = to_pid1[1];
 
 	/* getppid() in the child names the process; PDEATHSIG follows this thread. */
 	sb->helper = fork();
@@ -1300,6 +2316,15 @@ int sandbox_spawn(const struct trap_options *opt, struct sandbox *sb)
 	sb->info_fd = info[0];
 	sb->ready_fd = ready[0];
 	sb->go_fd = go[1];
+	close_fd(&to_pid1[0]);
+	close_fd(&to_pid1[1]);
+	close_fd(&map_sv[1]);
+	if (ids.how != IDS_SINGLE && map_helper(opt, &ids, sb->helper, map_sv[0], sb->timeout_s)) {
+		close_fd(&map_sv[0]);
+		sandbox_abort(sb);
+		return -1;
+	}
+	close_fd(&map_sv[0]);
 	return 0;
 
 fail:
@@ -1307,6 +2332,8 @@ fail:
 		close_fd(&info[i]);
 		close_fd(&ready[i]);
 		close_fd(&go[i]);
+		close_fd(&to_pid1[i]);
+		close_fd(&map_sv[i]);
 	}
 	return -1;
 }

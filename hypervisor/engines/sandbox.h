@@ -2,7 +2,8 @@
 /*
  * The trap engine's guest sandbox: the guest's first process, started in
  * its own user, mount, pid, net, uts, ipc and time namespaces, on a
- * read-only view of the host's root with private /tmp, /var/tmp, /run,
+ * read-only view of the host's root (or, with --root, a directory of its
+ * own under a writable overlay) with private /tmp, /var/tmp, /run,
  * /dev, an optional --overlay tree merged read-only over it, and the
  * shares bind-mounted read-write, under a seccomp filter
  * that keeps it traceable.  See sandbox.c for the layering.
@@ -27,6 +28,9 @@
  */
 #define SECCOMP_DATA_CLOCK	0
 #define SECCOMP_DATA_EXEC_MAP	1
+
+/* --disk-size when none is given: the cap on a --root guest's writes. */
+#define SANDBOX_DEFAULT_DISK_SIZE	(4ull << 30)
 
 /* Default bound on each start-up wait, in seconds. */
 #define SANDBOX_STAGE_TIMEOUT_S	60

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Clock syscalls of guest processes, carried out on the guest clock.  See
- * trap-clock.h.
+ * Clock syscalls of guest processes, carried out on the guest clock, and
+ * the guest vDSO file that spares most of them.  See trap-clock.h.
  *
  * The seccomp filter (sandbox.c) returns SECCOMP_RET_TRACE for
  * clock_gettime (on the clocks the guest clock keeps), gettimeofday, time,
@@ -15,6 +15,14 @@
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <elf.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,8 +33,82 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 
+#include "backdoor/clock-page.h"
 #include "hypervisor/guest-clock.h"
 #include "trap-clock.h"
+#include "trap.h"
+
+G_STATIC_ASSERT((O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) == 0x80900);
+
+/* The vDSO image (Makefile: $(VDSO)), between these two symbols. */
+__asm__(".section .rodata\n"
+	"porthole_vdso_image:\n"
+	".incbin \"" PORTHOLE_VDSO_IMAGE "\"\n"
+	"porthole_vdso_image_end:\n"
+	".previous\n");
+extern const uint8_t porthole_vdso_image[], porthole_vdso_image_end[];
+
+/*
+ * The mapping stub, run by the new program at its exec stop (trap.c):
+ *   fd = openat(AT_FDCWD, TRAP_VDSO_GUEST_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+ *   base = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+ *   mprotect(base + 4096, len - 4096, PROT_READ | PROT_EXEC)	(else munmap)
+ *   close(fd); RAX = base or -errno; int3
+ * Only data here: the hypervisor never runs it.  `len` is filled in.
+ * The engine waits for the stub: the open must not block, whatever the
+ * guest put at that path (a FIFO it mounted there), nor make a terminal
+ * the process's own.
+ */
+__asm__(".section .rodata\n"
+	".balign 8\n"
+	"vdso_stub:\n"
+	"	mov $257, %eax\n"
+	"	mov $-100, %rdi\n"
+	"	lea vdso_stub_path(%rip), %rsi\n"
+	"	mov $0x80900, %edx\n"
+	"	syscall\n"
+	"	mov %rax, %rbx\n"
+	"	test %rax, %rax\n"
+	"	js 9f\n"
+	"	mov %rax, %r8\n"
+	"	mov $9, %eax\n"
+	"	xor %edi, %edi\n"
+	"	mov vdso_stub_len(%rip), %rsi\n"
+	"	mov $1, %edx\n"
+	"	mov $1, %r10d\n"
+	"	xor %r9d, %r9d\n"
+	"	syscall\n"
+	"	mov %rax, %rbx\n"
+	"	cmp $-4095, %rax\n"
+	"	jae 8f\n"
+	"	mov $10, %eax\n"
+	"	lea 4096(%rbx), %rdi\n"
+	"	mov vdso_stub_len(%rip), %rsi\n"
+	"	sub $4096, %rsi\n"
+	"	mov $5, %edx\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 8f\n"
+	"	mov %rax, %r12\n"
+	"	mov $11, %eax\n"
+	"	mov %rbx, %rdi\n"
+	"	mov vdso_stub_len(%rip), %rsi\n"
+	"	syscall\n"
+	"	mov %r12, %rbx\n"
+	"8:	mov $3, %eax\n"
+	"	mov %r8, %rdi\n"
+	"	syscall\n"
+	"9:	mov %rbx, %rax\n"
+	"	int3\n"
+	"vdso_stub_done:\n"
+	"vdso_stub_path:\n"
+	"	.asciz \"" TRAP_VDSO_GUEST_PATH "\"\n"
+	"	.balign 8\n"
+	"vdso_stub_len:\n"
+	"	.quad 0\n"
+	"vdso_stub_end:\n"
+	".previous\n");
+extern const uint8_t vdso_stub[], vdso_stub_done[], vdso_stub_len[], vdso_stub_end[];
 
 /* How much of the new program's stack is read at a time while looking for auxv. */
 #define STACK_WINDOW_WORDS	2048
@@ -57,7 +139,7 @@ static bool stack_word(struct stack_reader *r, uint64_t i, uint64_t *w)
 	return true;
 }
 
-bool trap_clock_hide_vdso(pid_t tid)
+bool trap_clock_set_vdso(pid_t tid, uint64_t ehdr)
 {
 	static struct stack_reader r;	/* engine thread only; 16 KiB off the stack */
 	struct user_regs_struct regs;
@@ -82,11 +164,11 @@ bool trap_clock_hide_vdso(pid_t tid)
 		if (type == AT_NULL)
 			return false;
 		if (type == AT_SYSINFO_EHDR) {
-			uint64_t ignore = AT_IGNORE;
-			struct iovec local = { &ignore, 8 };
-			struct iovec remote = { (void *)(uintptr_t)(r.sp + i * 8), 8 };
+			uint64_t pair[2] = { ehdr ? AT_SYSINFO_EHDR : AT_IGNORE, ehdr };
+			struct iovec local = { pair, sizeof(pair) };
+			struct iovec remote = { (void *)(uintptr_t)(r.sp + i * 8), sizeof(pair) };
 
-			return process_vm_writev(tid, &local, 1, &remote, 1, 0) == 8;
+			return process_vm_writev(tid, &local, 1, &remote, 1, 0) == sizeof(pair);
 		}
 	}
 	return false;
@@ -219,4 +301,164 @@ long trap_clock_syscall(struct guest_clock *c, pid_t tid)
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -1;
 	return nr;
+}
+
+/* ---- the guest vDSO file ---- */
+
+/* Whether guest clock reads may skip the trap here; if not, why. */
+static bool tsc_usable(char *why, size_t why_len)
+{
+	g_autofree char *source = NULL, *cpuinfo = NULL;
+	const char *mode = g_getenv("PORTHOLE_GUEST_CLOCK");
+
+	if (mode && !strcmp(mode, "trap")) {
+		snprintf(why, why_len, "PORTHOLE_GUEST_CLOCK=trap");
+		return false;
+	}
+	if (!g_file_get_contents("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+				 &source, NULL, NULL) || strcmp(g_strstrip(source), "tsc")) {
+		snprintf(why, why_len, "the host's clocksource is %s, not the TSC",
+			 source ? source : "unknown");
+		return false;
+	}
+	/* Every CPU lists the same flags: the first "flags" line is enough. */
+	if (!g_file_get_contents("/proc/cpuinfo", &cpuinfo, NULL, NULL) ||
+	    !strstr(cpuinfo, " constant_tsc") || !strstr(cpuinfo, " nonstop_tsc")) {
+		snprintf(why, why_len, "the TSC is not invariant (no constant_tsc, nonstop_tsc)");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A new 0700 directory for the file, on a filesystem mounted without
+ * noexec: the guest's bind of the file keeps the host mount's flags (it
+ * may not clear them), and the image in it is mapped executable.
+ */
+static char *make_private_dir(void)
+{
+	const char *bases[] = { g_getenv("XDG_RUNTIME_DIR"), g_get_tmp_dir(), "/dev/shm" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(bases); i++) {
+		struct statvfs st;
+		char *dir;
+
+		if (!bases[i] || bases[i][0] != '/' || statvfs(bases[i], &st) || (st.f_flag & ST_NOEXEC))
+			continue;
+		dir = g_build_filename(bases[i], "porthole-vdso-XXXXXX", NULL);
+		if (g_mkdtemp_full(dir, 0700))
+			return dir;
+		g_free(dir);
+	}
+	return NULL;
+}
+
+bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, size_t why_len)
+{
+	size_t image = (size_t)(porthole_vdso_image_end - porthole_vdso_image);
+	void *page;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+	if (!tsc_usable(why, why_len))
+		return false;
+	v->size = PH_CLOCK_PAGE_SIZE + ((image + 4095) & ~(size_t)4095);
+	/* A private directory: nobody else on the host can swap the file under us. */
+	v->dir = make_private_dir();
+	if (!v->dir) {
+		snprintf(why, why_len, "no directory to make its file in (all noexec, or: %s)",
+			 g_strerror(errno));
+		return false;
+	}
+	v->path = g_build_filename(v->dir, TRAP_VDSO_FILE_NAME, NULL);
+	v->fd = open(v->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+	if (v->fd < 0 || ftruncate(v->fd, (off_t)v->size) ||
+	    pwrite(v->fd, porthole_vdso_image, image, PH_CLOCK_PAGE_SIZE) != (ssize_t)image) {
+		snprintf(why, why_len, "cannot write %s: %s", v->path, g_strerror(errno));
+		trap_vdso_unlink(v);
+		trap_vdso_destroy(v);
+		return false;
+	}
+	page = mmap(NULL, PH_CLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (page == MAP_FAILED) {
+		snprintf(why, why_len, "cannot map %s: %s", v->path, g_strerror(errno));
+		trap_vdso_unlink(v);
+		trap_vdso_destroy(v);
+		return false;
+	}
+	v->page = page;
+	v->clock = c;
+	if (!guest_clock_use_page(c, v->page, true)) {
+		snprintf(why, why_len, "the TSC could not be calibrated");
+		trap_vdso_unlink(v);
+		trap_vdso_destroy(v);
+		return false;
+	}
+	return true;
+}
+
+void trap_vdso_unlink(struct trap_vdso *v)
+{
+	if (v->path)
+		g_unlink(v->path);
+	if (v->dir)
+		g_rmdir(v->dir);
+	g_clear_pointer(&v->path, g_free);
+	g_clear_pointer(&v->dir, g_free);
+}
+
+/*
+ * The directory of the last file the sandbox was to remove, for
+ * trap_vdso_cleanup(): a sandbox stopped before it got there leaves it.
+ * Set by the engine thread, read once it is joined.
+ */
+static char *left_dir;
+
+void trap_vdso_forget_path(struct trap_vdso *v)
+{
+	if (v->dir) {
+		g_free(left_dir);
+		left_dir = g_steal_pointer(&v->dir);
+	}
+	g_clear_pointer(&v->path, g_free);
+}
+
+void trap_vdso_cleanup(void)
+{
+	g_autofree char *file = NULL;
+
+	if (!left_dir)
+		return;
+	/* unlinkat: what the control thread's filter allows (no rmdir); gone already is fine */
+	file = g_build_filename(left_dir, TRAP_VDSO_FILE_NAME, NULL);
+	unlinkat(AT_FDCWD, file, 0);
+	unlinkat(AT_FDCWD, left_dir, AT_REMOVEDIR);
+	g_clear_pointer(&left_dir, g_free);
+}
+
+void trap_vdso_destroy(struct trap_vdso *v)
+{
+	if (v->clock)
+		guest_clock_drop_page(v->clock);
+	if (v->page)
+		munmap(v->page, PH_CLOCK_PAGE_SIZE);
+	if (v->fd >= 0)
+		close(v->fd);
+	trap_vdso_forget_path(v);
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+}
+
+size_t trap_vdso_stub(const struct trap_vdso *v, uint8_t *buf, size_t *done_offset)
+{
+	size_t len = (size_t)(vdso_stub_end - vdso_stub);
+	uint64_t map_len = v->size;
+
+	G_STATIC_ASSERT(TRAP_VDSO_STUB_MAX % 8 == 0);
+	if (len > TRAP_VDSO_STUB_MAX || len % 8)
+		return 0;
+	memcpy(buf, vdso_stub, len);
+	memcpy(buf + (vdso_stub_len - vdso_stub), &map_len, sizeof(map_len));
+	*done_offset = (size_t)(vdso_stub_done - vdso_stub);
+	return len;
 }

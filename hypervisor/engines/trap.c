@@ -22,6 +22,9 @@
  * page holding the entry point, runs it to the int3 and puts bytes and
  * registers back.  (A single-stepped bare `syscall` would not do: at the
  * exec stop execve has yet to return, and its return value overwrites RAX.)
+ * The same way, before that, the new program maps the guest vDSO file
+ * (trap-clock.h: the clock page and our vDSO image) and its auxiliary
+ * vector is pointed at the image, so its clock reads need no trap.
  *
  * Where the CPU has no CPUID faulting (or --cpuid=patch), cpuid is patched
  * into ud2 instead (cpuid-patch.h): at exec, and after each mmap/mprotect
@@ -68,6 +71,7 @@
 #include "trap-clock.h"
 #include "trap.h"
 #include "x86-decode.h"
+#include "backdoor/clock-page.h"
 
 #define USER_CS_64		0x33	/* __USER_CS: 64-bit user code */
 #define SEIZE_OPTIONS		(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
@@ -130,6 +134,8 @@ struct engine {
 	char cpuid_why[160];		/* why that mode (shown by status) */
 	struct cpuid_patcher *patcher;	/* PATCH only */
 	unsigned long cpuid_traps;
+	struct trap_vdso vdso;		/* guest clock reads without a trap, if vdso_on */
+	bool vdso_on, vdso_warned;
 };
 
 /* ---- small helpers ---- */
@@ -385,6 +391,7 @@ static void emulate_cpuid(struct engine *e, struct tracee *t, struct user_regs_s
 	struct vcpu_regs r;
 
 	e->traps++;
+	atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 	count_cpuid_trap(e);
 	regs_from_user(&r, ur);
 	vm_cpuid(e->vm, &r);
@@ -482,6 +489,7 @@ static void handle_sigsegv(struct engine *e, struct tracee *t)
 		return;
 	}
 	e->traps++;
+	atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 	emulate_io(e, t, &ur, &insn);
 	return;
 
@@ -655,50 +663,60 @@ deliver:
 	resume(e, t, SIGILL);
 }
 
-/* ---- exec: CPUID faulting again ---- */
+/* ---- exec: CPUID faulting again, the guest vDSO ---- */
 
 /*
- * Run arch_prctl(ARCH_SET_CPUID, 0) inside tracee `t`, stopped at
- * PTRACE_EVENT_EXEC.  Returns false if the tracee died meanwhile (its exit
- * has been handled and `t` is gone); otherwise `t` is stopped, registers and
- * code as they were, signals that arrived meanwhile in t->pending_sig.
+ * Run `len` bytes of code (`stub`, an 8-byte multiple) inside tracee `t`,
+ * stopped at PTRACE_EVENT_EXEC, with registers `in` (RIP set here), until
+ * RIP is `done_offset` bytes into it (just past its int3).  The code goes
+ * over the start of the page holding the entry point.  Returns -1 if the
+ * tracee died meanwhile (its exit has been handled and `t` is gone); 1 with
+ * the registers at the end in `out`, or 0 with the reason in `why`;
+ * either way `t` is stopped, registers and code as they were, signals that
+ * arrived meanwhile in t->pending_sig.  (A single-stepped bare `syscall`
+ * would not do: at the exec stop execve has yet to return, and its return
+ * value overwrites RAX.)
  */
-static bool rearm_cpuid(struct engine *e, struct tracee *t)
+static int run_stub(struct engine *e, struct tracee *t, const uint8_t *stub, size_t len,
+		    size_t done_offset, const struct user_regs_struct *in,
+		    struct user_regs_struct *out, const char **why)
 {
-	static const uint8_t stub[8] = {
-		0xB8, SYS_arch_prctl, 0x00, 0x00, 0x00,	/* mov $SYS_arch_prctl, %eax */
-		0x0F, 0x05,				/* syscall */
-		0xCC,					/* int3 */
-	};
+	uint8_t orig[TRAP_VDSO_STUB_MAX];
 	struct user_regs_struct saved, r;
 	pid_t tid = t->tid;
+	bool done = false, written = false;
+	char path[64];
 	uint64_t page;
-	long orig, word;
-	bool done = false;
-	const char *why = NULL;
+	int mem;
 
+	*why = NULL;
+	if (len % 8 || len > sizeof(orig)) {
+		*why = "the injected code is too long";
+		return 0;
+	}
 	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
-		return true;
-	if (saved.cs != USER_CS_64)
-		return true;	/* a 32-bit program: the seccomp filter stops it anyway */
+		return 0;
 	page = saved.rip & ~0xFFFull;
-	errno = 0;
-	orig = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)page, 0);
-	if (errno) {
-		why = errno == ESRCH ? NULL : "cannot read its code";
-		goto out;
+	/* /proc/PID/mem writes read-only text (the process's private copy): 3 calls, not 3 per word */
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
+	mem = open(path, O_RDWR | O_CLOEXEC);
+	if (mem < 0) {
+		*why = errno == ENOENT ? NULL : "cannot open its memory";
+		return 0;
 	}
-	memcpy(&word, stub, sizeof(word));
-	if (ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)word) < 0) {
-		why = errno == ESRCH ? NULL : "cannot write its code";
-		goto out;
+	if (pread(mem, orig, len, (off_t)page) != (ssize_t)len) {
+		*why = "cannot read its code";
+		goto restore;
 	}
-	r = saved;
+	written = true;
+	if (pwrite(mem, stub, len, (off_t)page) != (ssize_t)len) {
+		*why = "cannot write its code";
+		goto restore;
+	}
+	r = *in;
 	r.rip = page;
-	r.rdi = ARCH_SET_CPUID;
-	r.rsi = 0;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0) {
-		why = errno == ESRCH ? NULL : "cannot set its registers";
+		*why = errno == ESRCH ? NULL : "cannot set its registers";
 		goto restore;
 	}
 	for (int i = 0; i < REARM_MAX_STOPS && !done; i++) {
@@ -707,21 +725,25 @@ static bool rearm_cpuid(struct engine *e, struct tracee *t)
 		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
 			break;
 		while (waitpid(tid, &st, __WALL) < 0) {
-			if (errno != EINTR)
-				return true;
+			if (errno != EINTR) {
+				close(mem);
+				return 0;
+			}
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			close(mem);
 			tracee_exited(e, tid, st);
-			return false;
+			return -1;
 		}
 		if (!WIFSTOPPED(st) || (st >> 16))
-			continue;	/* an event stop: go on */
+			continue;	/* an event stop (a seccomp stop of the stub's calls): go on */
 		sig = WSTOPSIG(st);
 		if (sig == SIGTRAP) {
 			if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 				break;
-			if (r.rip == page + sizeof(stub)) {
+			if (r.rip == page + done_offset) {
 				done = true;
+				*out = r;
 				break;
 			}
 		}
@@ -732,27 +754,88 @@ static bool rearm_cpuid(struct engine *e, struct tracee *t)
 			syscall(SYS_tgkill, tracee_tgid(t), tid, sig);
 	}
 	if (!done)
-		why = "the injected call did not complete";
-	else if ((long)r.rax != 0)
-		why = g_strerror((int)-(long)r.rax);
+		*why = "the injected code did not complete";
 
 restore:
-	ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)page, (void *)orig);
+	if (written && pwrite(mem, orig, len, (off_t)page) != (ssize_t)len)
+		g_warning("guest process %d: cannot put its code back after an injected call",
+			  (int)tid);
+	close(mem);
 	saved.rax = 0;			/* what execve returned */
 	saved.orig_rax = (unsigned long long)-1;
 	ptrace(PTRACE_SETREGS, tid, 0, &saved);
-out:
+	return done;
+}
+
+/* Run arch_prctl(ARCH_SET_CPUID, 0) inside `t`.  False if the tracee died meanwhile. */
+static bool rearm_cpuid(struct engine *e, struct tracee *t, const struct user_regs_struct *regs)
+{
+	static const uint8_t stub[8] = {
+		0xB8, SYS_arch_prctl, 0x00, 0x00, 0x00,	/* mov $SYS_arch_prctl, %eax */
+		0x0F, 0x05,				/* syscall */
+		0xCC,					/* int3 */
+	};
+	struct user_regs_struct in = *regs, out;
+	const char *why = NULL;
+	int ran;
+
+	in.rdi = ARCH_SET_CPUID;
+	in.rsi = 0;
+	ran = run_stub(e, t, stub, sizeof(stub), sizeof(stub), &in, &out, &why);
+	if (ran < 0)
+		return false;
+	if (ran && (long)out.rax != 0)
+		why = g_strerror((int)-(long)out.rax);
 	if (why && !e->rearm_warned) {
 		e->rearm_warned = true;
 		guest_log(e, "cannot turn CPUID faulting on in guest process %d (%s): cpuid runs "
-			  "natively there", (int)tid, why);
+			  "natively there", (int)t->tid, why);
+	}
+	return true;
+}
+
+/*
+ * Map the guest vDSO file into `t` (trap-clock.h) and point its auxiliary
+ * vector at the image; where that fails, hide the vDSO (its clock reads
+ * trap).  False if the tracee died meanwhile.
+ */
+static bool map_vdso(struct engine *e, struct tracee *t, const struct user_regs_struct *regs)
+{
+	uint8_t stub[TRAP_VDSO_STUB_MAX];
+	struct user_regs_struct out;
+	size_t len = 0, done_offset = 0;
+	const char *why = "no vDSO file";
+	uint64_t ehdr = 0;
+	int ran;
+
+	if (e->vdso_on)
+		len = trap_vdso_stub(&e->vdso, stub, &done_offset);
+	if (len) {
+		ran = run_stub(e, t, stub, len, done_offset, regs, &out, &why);
+		if (ran < 0)
+			return false;
+		if (ran && (long long)out.rax < 0 && (long long)out.rax > -4096)
+			why = g_strerror((int)-(long long)out.rax);
+		else if (ran)
+			ehdr = out.rax + PH_CLOCK_PAGE_SIZE;
+	}
+	if (!trap_clock_set_vdso(t->tid, ehdr) && ehdr)
+		why = "its auxiliary vector has no vDSO entry";
+	else if (ehdr)
+		why = NULL;
+	if (why && e->vdso_on && !e->vdso_warned) {
+		e->vdso_warned = true;
+		guest_log(e, "cannot map the guest vDSO into guest process %d (%s): its clock reads "
+			  "trap", (int)t->tid, why);
 	}
 	return true;
 }
 
 static void handle_exec(struct engine *e, struct tracee *t)
 {
+	struct user_regs_struct regs;
 	unsigned long former = 0;
+	bool native;
 
 	/* A non-leader thread exec'd: it now has the leader's tid, its own is gone. */
 	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &former) == 0 && (pid_t)former != t->tid)
@@ -760,12 +843,15 @@ static void handle_exec(struct engine *e, struct tracee *t)
 	t->tgid = t->tid;
 	t->pending_sig = 0;
 	t->in_exec_map = false;
-	/* Clock reads must reach the guest clock, not the vDSO (trap-clock.c). */
-	trap_clock_hide_vdso(t->tid);
+	/* A 32-bit program: the seccomp filter stops it anyway. */
+	native = ptrace(PTRACE_GETREGS, t->tid, 0, &regs) == 0 && regs.cs == USER_CS_64;
+	/* Clock reads must reach the guest clock: its page and our vDSO, or a trap. */
+	if (native && !map_vdso(e, t, &regs))
+		return;
 	switch (e->cpuid) {
 	case TRAP_CPUID_FAULT:
 		publish_cpuid_status(e);
-		if (!rearm_cpuid(e, t))
+		if (native && !rearm_cpuid(e, t, &regs))
 			return;
 		break;
 	case TRAP_CPUID_PATCH:
@@ -881,6 +967,7 @@ static void handle_stop(struct engine *e, pid_t tid, int st)
 			exec_map_enter(e, t);
 			break;
 		}
+		atomic_fetch_add_explicit(&e->vm->traps, 1, memory_order_relaxed);
 		trap_clock_syscall(e->vm->clock, tid);
 		resume(e, t, 0);
 		break;
@@ -1024,8 +1111,15 @@ void trap_engine_stop(void)
 
 static int exit_code(const struct engine *e)
 {
+	bool killed = !e->guest_fatal_sig && WIFSIGNALED(e->guest_status);
+
 	if (!e->guest_exited)
 		return -1;
+	/* A stop (porthole-ctl stop, a signal to us) is SIGKILL: never a reset. */
+	if (e->guest_fatal_sig == SIGHUP || (killed && WTERMSIG(e->guest_status) == SIGHUP))
+		return TRAP_GUEST_RESET;
+	if (killed && WTERMSIG(e->guest_status) == SIGINT)
+		return 0;	/* reboot(2) POWER_OFF/HALT: powered off */
 	if (e->guest_fatal_sig)
 		return 128 + e->guest_fatal_sig;
 	if (WIFEXITED(e->guest_status))
@@ -1133,12 +1227,18 @@ static int spawn_sandbox(struct vm *vm, const struct trap_options *opt, struct s
 	return err;
 }
 
+void trap_engine_cleanup(void)
+{
+	trap_vdso_cleanup();
+}
+
 int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 {
 	struct engine e = { .vm = vm };
 	struct trap_options resolved = *opt;
 	struct sandbox sb;
 	int ret = -1, wake;
+	char why[160];
 
 	/*
 	 * Every start-up wait also polls `wake`, which trap_engine_stop()
@@ -1161,8 +1261,19 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	e.tracees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, tracee_free);
 	e.owners = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e.owner_watches = g_ptr_array_new();
-	if (spawn_sandbox(vm, opt, &sb))
+	e.vdso_on = trap_vdso_create(&e.vdso, vm->clock, why, sizeof(why));
+	if (e.vdso_on) {
+		resolved.vdso_dir = e.vdso.dir;
+		g_message("guest clock: read from a clock page, without a trap");
+	} else {
+		g_message("guest clock: every read traps (%s)", why);
+	}
+	if (spawn_sandbox(vm, opt, &sb)) {
+		trap_vdso_unlink(&e.vdso);	/* the sandbox never got to it */
 		goto out;
+	}
+	/* The sandbox removes the file from the host once bound (we may not unlink). */
+	trap_vdso_forget_path(&e.vdso);
 	e.helper = sb.helper;
 	publish_helper(sb.helper);
 	/* The guest's processes are forked: from here on the engine only traces and emulates. */
@@ -1203,11 +1314,11 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	g_debug("guest pid 1 is host pid %d", (int)sb.guest);
 	run_loop(&e);
 	ret = exit_code(&e);
-	if (ret < 0)
+	if (ret == -1)
 		g_warning("the guest's first process vanished without an exit status");
 	g_debug("guest done: %lu instructions emulated", e.traps);
 out:
-	/* Stopped while it was being set up: killed, not broken. */
+	/* Stopped while it was being set up (or resetting): killed, not broken. */
 	if (ret < 0 && atomic_load(&stop_requested))
 		ret = 128 + SIGKILL;
 	unpublish_guest();
@@ -1222,5 +1333,6 @@ out:
 	}
 	g_ptr_array_free(e.owner_watches, TRUE);
 	cpuid_patcher_free(e.patcher);
+	trap_vdso_destroy(&e.vdso);
 	return ret;
 }

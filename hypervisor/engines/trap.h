@@ -9,7 +9,9 @@
 #ifndef PORTHOLE_HV_TRAP_H
 #define PORTHOLE_HV_TRAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct vm;
 
@@ -42,6 +44,10 @@ const char *trap_cpuid_mode_name(enum trap_cpuid_mode m);
  */
 int trap_probe_cpuid_faulting(void);
 
+/* Where guest processes find the guest vDSO file (the engine maps it at each exec). */
+#define TRAP_VDSO_GUEST_PATH	"/run/porthole-vdso"
+#define TRAP_VDSO_FILE_NAME	"vdso"
+
 struct trap_options {
 	enum trap_cpuid_mode cpuid;
 	char *const *argv;		/* guest command (argv[0] looked up in the guest PATH) */
@@ -54,6 +60,33 @@ struct trap_options {
 	 * directory of the same path, as if a package had been unpacked there.
 	 */
 	const char *overlay;
+	/*
+	 * NULL: the guest's / is the host's, read-only (--host-root).  Else a
+	 * host directory that becomes the guest's / (--root), with the
+	 * guest's writes going to an overlayfs upper layer: `state_dir`'s
+	 * upper/ and work/ (kept across runs), or with `snapshot` a tmpfs of
+	 * `disk_size` bytes thrown away at exit.
+	 */
+	const char *root;
+	const char *state_dir;
+	bool snapshot;
+	uint64_t disk_size;
+	uint64_t ram_size;		/* sizes the guest's tmpfs mounts */
+	/*
+	 * The VM console's pty slave, made the guest's fds 0-2, controlling
+	 * terminal and /dev/console; < 0: the guest shares porthole-hv's own
+	 * stdio (--console stdio, for tests).
+	 */
+	int console_fd;
+	/* The VM's cgroups (guest-cgroup.h) the guest runs in, or NULL. */
+	const struct guest_cgroup *cgroup;
+	/*
+	 * NULL, or a private host directory holding the guest vDSO file
+	 * (trap-clock.h) as TRAP_VDSO_FILE_NAME: the sandbox binds the file
+	 * read-only at TRAP_VDSO_GUEST_PATH in the guest, then removes file
+	 * and directory from the host.
+	 */
+	const char *vdso_dir;
 };
 
 /*
@@ -63,6 +96,13 @@ struct trap_options {
  * be started (after logging why).  One engine per process at a time.
  */
 int trap_engine_run(struct vm *vm, const struct trap_options *opt);
+/*
+ * What trap_engine_run() returns when the guest asked for a reset: its pid 1
+ * ended by SIGHUP (reboot(2) RESTART in its PID namespace does that, and
+ * porthole-init where it may not call reboot(2)).  Power-off (reboot(2)
+ * POWER_OFF or HALT: ended by SIGINT) returns 0, as a normal exit does.
+ */
+#define TRAP_GUEST_RESET	(-2)
 
 /*
  * Thread-safe, async-signal-safe: kill the guest (SIGKILL to its first
@@ -72,5 +112,12 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt);
  * helper and wakes the start-up, which returns 128 + SIGKILL at once.
  */
 void trap_engine_stop(void);
+
+/*
+ * Once trap_engine_run() has returned, from a thread whose filter allows
+ * unlinkat (the engine thread's does not): remove the host files of a
+ * guest sandbox stopped before it removed them itself.
+ */
+void trap_engine_cleanup(void);
 
 #endif

@@ -48,7 +48,8 @@ trap cleanup EXIT
 RUNS=3
 want() { [ -z "$pattern" ] || [[ "$1" == *$pattern* ]]; }
 want_any() { local n; for n; do want "$n" && return 0; done; return 1; }
-hv() { "$build/bin/porthole-hv" run "$@" 2>>"$work/hv.log"; }
+# The guest prints its measurements on porthole-hv's stdio, not a VM console.
+hv() { "$build/bin/porthole-hv" run --console stdio "$@" 2>>"$work/hv.log"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -1; }
 # each_vm LABEL MODE GUEST...: the guest's output from $RUNS fresh VMs with

@@ -6,6 +6,8 @@ build=$(cd "${1:-build}" && pwd)
 pattern=${2:-}
 export XDG_RUNTIME_DIR=$(mktemp -d /tmp/porthole-bench.XXXXXX)
 trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
+# The benchmarks print from inside the guest: on porthole-hv's stdio, not a VM console.
+export PORTHOLE_CONSOLE=stdio
 echo "# trap engine: backdoor round trip, RPC throughput (progress on stderr)" >&2
 "$build/bin/porthole-hv" run --name bench -- "$build/tests/guest/bench-guest" "$pattern" \
 	2> >(grep -v '^porthole-hv-Message' >&2)
@@ -14,16 +16,27 @@ echo "# trap engine: backdoor round trip, RPC throughput (progress on stderr)" >
 want() { [ -z "$pattern" ] || [[ "$1" == *$pattern* ]]; }
 if want clock || want timesync || want gettimefull; then
 	echo "# time sync: clock read costs, GETTIMEFULL, guestd convergence (~30 s)" >&2
-	host=$("$build/tests/guest/clockwatch" bench host_clock_gettime)
-	echo "$host"
-	guest=$("$build/bin/porthole-hv" run --name bench-clock -- \
-		"$build/tests/guest/clockwatch" bench "$pattern" 2>/dev/null)
-	[ -z "$guest" ] || echo "$guest"
-	h=$(echo "$host" | awk '/host_clock_gettime_realtime/ { print $3 }')
-	g=$(echo "$guest" | awk '/guest_clock_gettime_realtime/ { print $3 }')
-	p=$(echo "$guest" | awk '/clock_page_read_estimate/ { print $3 }')
-	[ -n "$h" ] && [ -n "$g" ] && awk "BEGIN { printf \"bench guest_vs_host_clock_gettime ratio %.1f\n\", $g / $h }"
-	[ -n "$h" ] && [ -n "$p" ] && awk "BEGIN { printf \"bench clock_page_vs_host_clock_gettime ratio %.2f\n\", $p / $h }"
+	# Three host and guest runs interleaved, medians: this host's load changes by the second.
+	hs=() gs=()
+	for i in 1 2 3; do
+		host=$("$build/tests/guest/clockwatch" bench host_clock_gettime)
+		guest=$("$build/bin/porthole-hv" run --name bench-clock -- \
+			"$build/tests/guest/clockwatch" bench \
+			"$( [ $i = 3 ] && echo "$pattern" || echo guest_clock_gettime_realtime)" 2>/dev/null)
+		hs+=("$(echo "$host" | awk '/host_clock_gettime_realtime/ { print $3 }')")
+		gs+=("$(echo "$guest" | awk '/guest_clock_gettime_realtime/ { print $3 }')")
+		echo "# clock run $i: host ${hs[-1]} ns, guest ${gs[-1]} ns" >&2
+	done
+	h=$(printf '%s\n' "${hs[@]}" | sort -g | sed -n 2p)
+	g=$(printf '%s\n' "${gs[@]}" | sort -g | sed -n 2p)
+	echo "bench host_clock_gettime_realtime $h ns"
+	echo "$guest" | grep -v guest_clock_gettime_realtime || true
+	echo "bench guest_clock_gettime_realtime $g ns"
+	t=$(echo "$guest" | awk '/guest_clock_gettime_trapped/ { print $3 }')
+	# guest.clock_gettime: the guest's libc call (clock page and vDSO; target <= 3x the host's)
+	[ -n "$h" ] && [ -n "$g" ] && awk "BEGIN { printf \"bench guest.clock_gettime_vs_host ratio %.2f\n\", $g / $h }"
+	# the same read trapped (PORTHOLE_GUEST_CLOCK=trap, or a host without the clock page)
+	[ -n "$h" ] && [ -n "$t" ] && awk "BEGIN { printf \"bench guest.clock_gettime_trapped_vs_host ratio %.1f\n\", $t / $h }"
 fi
 if want timesync; then
 	ctl() { "$build/bin/porthole-ctl" "$@"; }
@@ -107,6 +120,36 @@ if want backdoor_rt_seccomp_vs_none || want kvm.backdoor_rt_seccomp_vs_none; the
 	done
 fi
 
+# ---- traps per GuestRPC call (trap engine): 2000 calls less none, each way ----
+if want rpc || want traps; then
+	echo "# traps per GuestRPC call (64-byte info-set, LB and HB)" >&2
+	td=$(mktemp -d /tmp/porthole-bench-traps.XXXXXX)
+	phases="lb-0 lb-2000 hb-0 hb-2000"
+	"$build/bin/porthole-hv" run --name bench-traps --share "$td:/x" -- sh -c "
+		for p in $phases; do
+			while [ ! -e /x/go-\$p ]; do sleep 0.05; done
+			$build/tests/guest/bench-guest --rpc-calls \${p#*-} \${p%-*} >/x/\$p.out 2>&1
+			touch /x/done-\$p
+		done
+		sleep 300" >/dev/null 2>&1 &
+	traps_hv=$!
+	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-traps >/dev/null 2>&1 && break; sleep 0.1; done
+	ttraps() { "$build/bin/porthole-ctl" status bench-traps --raw | sed -n 's/^engine.traps=//p'; }
+	declare -A tcount
+	for p in $phases; do
+		t0=$(ttraps)
+		touch "$td/go-$p"
+		for _ in $(seq 1200); do [ -e "$td/done-$p" ] && break; sleep 0.05; done
+		tcount[$p]=$(( $(ttraps) - ${t0:-0} ))
+	done
+	for m in lb hb; do
+		awk "BEGIN { printf \"bench rpc.$m.64B_traps_per_call %.2f traps\n\", (${tcount[$m-2000]} - ${tcount[$m-0]}) / 2000 }"
+	done
+	"$build/bin/porthole-ctl" stop bench-traps >/dev/null 2>&1 || true
+	wait $traps_hv 2>/dev/null || true
+	rm -rf "$td"
+fi
+
 # ---- VMCI queue pairs and datagrams (trap engine) ----
 vmci_want() { [ -z "$pattern" ] || [[ "vmci_qp vmci_dg memcpy unix" == *$pattern* ]]; }
 if vmci_want; then
@@ -123,36 +166,61 @@ if vmci_want; then
 			w b\$i; $G stream-recv 2002 21 -q 4194304 --raw >/x/b\$i.out 2>&1
 		done
 		w c; $G ping 2003 5000 >/x/c.out 2>&1
+		w d; $build/tests/guest/bench-guest trap.raw_trap_floor >/x/floor.out 2>&1
 		sleep 300" >/dev/null 2>&1 &
 	vmci_hv=$!
 	for _ in $(seq 100); do "$build/bin/porthole-ctl" status bench-vmci >/dev/null 2>&1 && break; sleep 0.1; done
 	vfield() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2" | head -1; }
 	median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-	g2hs=() h2gs=() mcs=() uxs=()
+	g2hs=() h2gs=() mcs=() mcolds=() uxs=() g2hsl=() h2gsl=()
 	for i in 1 2 3; do
 		V stream-recv 2001 --raw >"$vd/ha$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-a$i"; wait $p || true
 		V stream-send 2002 -n $GiB --raw >"$vd/hb$i.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-b$i"; wait $p || true
 		"$build/bin/porthole-vmci" - baseline $GiB >"$vd/base$i.out"
 		g2hs+=("$(vfield gbps "$vd/ha$i.out")"); h2gs+=("$(vfield gbps "$vd/hb$i.out")")
 		mcs+=("$(vfield memcpy-gbps "$vd/base$i.out")"); uxs+=("$(vfield unix-gbps "$vd/base$i.out")")
-		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s, host->guest ${h2gs[-1]} GB/s," \
-		     "memcpy ${mcs[-1]} GB/s, AF_UNIX ${uxs[-1]} GB/s" >&2
+		mcolds+=("$(vfield memcpy-cold-gbps "$vd/base$i.out")")
+		# Sleeps of the side that waited on the other (host reader, host writer), per GiB.
+		g2hsl+=("$(vfield sleeps "$vd/ha$i.out")"); h2gsl+=("$(vfield sleeps "$vd/hb$i.out")")
+		echo "# vmci run $i: guest->host ${g2hs[-1]} GB/s (host slept ${g2hsl[-1]} times)," \
+		     "host->guest ${h2gs[-1]} GB/s (host slept ${h2gsl[-1]} times)," \
+		     "memcpy ${mcs[-1]} GB/s in cache, ${mcolds[-1]} GB/s memory-bound," \
+		     "AF_UNIX ${uxs[-1]} GB/s" >&2
 	done
+	vtraps() { "$build/bin/porthole-ctl" status bench-vmci --raw | sed -n 's/^engine.traps=//p'; }
+	dg_traps0=$(vtraps)
 	V echo 2003 5000 >"$vd/hc.out" 2>&1 & p=$!; sleep 0.3; touch "$vd/go-c"; wait $p || true
 	for _ in $(seq 100); do [ -s "$vd/c.out" ] && break; sleep 0.1; done
+	sleep 0.2	# the ping program's exit
+	dg_traps=$(( $(vtraps) - ${dg_traps0:-0} ))
+	touch "$vd/go-d"	# the trap floor, after the count
 	g2h=$(median3 "${g2hs[@]}"); h2g=$(median3 "${h2gs[@]}")
-	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}")
+	mc=$(median3 "${mcs[@]}"); ux=$(median3 "${uxs[@]}"); mcold=$(median3 "${mcolds[@]}")
 	rtt=$(vfield rtt-us "$vd/c.out")
+	for _ in $(seq 100); do grep -q raw_trap_floor "$vd/floor.out" 2>/dev/null && break; sleep 0.1; done
+	floor=$(sed -n 's/^bench trap.raw_trap_floor \([0-9.]*\) us/\1/p' "$vd/floor.out" 2>/dev/null)
 	echo "bench vmci_qp_guest_to_host_1MiB_writes ${g2h:-0} GB/s"
 	echo "bench vmci_qp_host_to_guest_1MiB_writes ${h2g:-0} GB/s"
 	echo "bench memcpy_1MiB ${mc:-0} GB/s"
+	echo "bench memcpy_1MiB_memory_bound ${mcold:-0} GB/s"
+	echo "bench vmci_qp_guest_to_host_host_sleeps_per_GiB $(median3 "${g2hsl[@]}") count"
+	echo "bench vmci_qp_host_to_guest_host_sleeps_per_GiB $(median3 "${h2gsl[@]}") count"
 	echo "bench unix_stream_socket_1MiB_writes ${ux:-0} GB/s"
-	awk "BEGIN { m = ${mc:-0}; u = ${ux:-0};
+	# _vs_memcpy: against memcpy in cache (the ring's 4 MiB stays cached);
+	# _vs_memcpy_memory_bound: against memcpy through 256 MiB.
+	awk "BEGIN { m = ${mc:-0}; u = ${ux:-0}; c = ${mcold:-0};
 		if (m > 0) { printf \"bench vmci_qp_guest_to_host_vs_memcpy ratio %.2f\n\", ${g2h:-0} / m;
 			     printf \"bench vmci_qp_host_to_guest_vs_memcpy ratio %.2f\n\", ${h2g:-0} / m }
+		if (c > 0) { printf \"bench vmci_qp_guest_to_host_vs_memcpy_memory_bound ratio %.2f\n\", ${g2h:-0} / c;
+			     printf \"bench vmci_qp_host_to_guest_vs_memcpy_memory_bound ratio %.2f\n\", ${h2g:-0} / c }
 		if (u > 0) { printf \"bench vmci_qp_guest_to_host_vs_unix_socket ratio %.2f\n\", ${g2h:-0} / u;
 			     printf \"bench vmci_qp_host_to_guest_vs_unix_socket ratio %.2f\n\", ${h2g:-0} / u } }"
 	echo "bench vmci_dg_round_trip ${rtt:-0} us"
+	# every trap of the guest's ping program (its start included) over its 5000 round trips
+	awk "BEGIN { printf \"bench vmci_dg_round_trip_traps %.2f traps\n\", $dg_traps / 5000 }"
+	# The floor: one bare trapped instruction, measured in the same VM right after.
+	echo "bench vmci_dg_raw_trap_floor ${floor:-0} us"
+	awk "BEGIN { if (${floor:-0} > 0) printf \"bench vmci_dg_round_trip_vs_raw_trap ratio %.2f\n\", ${rtt:-0} / ${floor:-0} }"
 	"$build/bin/porthole-ctl" stop bench-vmci >/dev/null 2>&1 || true
 	wait $vmci_hv 2>/dev/null || true
 	rm -rf "$vd"
@@ -188,6 +256,26 @@ if $kvm_any; then
 			done | sort -n | awk '{ a[NR] = $1 } END { if (NR)
 				printf "bench kvm.start_to_first_backdoor %.1f ms\n", a[int((NR + 1) / 2)] }'
 		fi
+	fi
+fi
+
+# ---- why a KVM payload moves memory slowly here: instructions, not memory ----
+if kvm_want kvm.mem || kvm_want kvm.cpu; then
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -f "$build/payloads/bench-memory.bin" ]; then
+		echo "# kvm memory: skipped (no usable /dev/kvm, or no payloads in $build/payloads)" >&2
+	else
+		echo "# kvm memory: a register-only loop, page touches and copies in a KVM payload," \
+		     "the loop natively as the baseline" >&2
+		out=$("$build/bin/porthole-hv" run --name bench-kvm-mem --engine kvm \
+			--payload "$build/payloads/bench-memory.bin" 2>/dev/null | grep '^bench ' || true)
+		host=$("$build/tests/host/register-loop")
+		printf '%s\n%s\n' "$out" "$host"
+		g=$(echo "$out" | sed -n 's/^bench kvm.cpu.register_loop_iteration \([0-9.]*\) ns/\1/p')
+		h=$(echo "$host" | sed -n 's/^bench host.cpu.register_loop_iteration \([0-9.]*\) ns/\1/p')
+		# Far above 1: KVM executes the guest's instructions itself (nested or
+		# software-assisted), so every memory loop is slow for that reason.
+		awk "BEGIN { if (${h:-0} > 0 && ${g:-0} > 0)
+			printf \"bench kvm.cpu.register_loop_vs_host ratio %.0f\n\", $g / $h }"
 	fi
 fi
 
@@ -238,6 +326,23 @@ if want clipboard || want agent_idle; then
 		echo "# clipboard: skipped (needs Xvfb, Xorg with the dummy driver and xclip: installer/deps.sh)" >&2
 	else
 		bash "$(dirname "$0")/clipboard.sh" "$build" || echo "# clipboard: FAILED (see above)" >&2
+	fi
+fi
+
+# ---- the Debian guest image: boot to tools, idle CPU of the booted guest (tests/bench/image.sh) ----
+if want image; then
+	echo "# image: boot to guest tools (3 boots) and idle CPU over 10 s (~30 s; builds the image once)" >&2
+	bash "$(dirname "$0")/image.sh" "$build" || echo "# image: FAILED (see above)" >&2
+fi
+
+# ---- guest information: tools start to OS and IP on D-Bus (tests/bench/guestinfo.sh) ----
+if want guestinfo_dbus; then
+	if ! command -v dbus-run-session >/dev/null; then
+		echo "# guestinfo: skipped (needs dbus-run-session: installer/deps.sh)" >&2
+	else
+		echo "# guestinfo: tools start to guest info on D-Bus, vmtoolsd and guestd (~1 min)" >&2
+		bash "$(dirname "$0")/guestinfo.sh" "$build" "$pattern" ||
+			echo "# guestinfo: FAILED (see above)" >&2
 	fi
 fi
 

@@ -36,7 +36,7 @@ guest_nics=$("$BIN/porthole-hv" run --name demo-nics -- sh -c 'ls /sys/class/net
 # PropertiesChanged without waiting for its 30 s period.
 sleep 1.1
 ctl tclo demo Capabilities_Register >/dev/null
-check_guest_info demo porthole-guestd "$guest_nics" "127\.0\.0\.1/8"
+check_guest_info demo porthole-guestd "$guest_nics" "10\.0\.2\.15/24"
 
 assert_eq "OK " "$(ctl tclo demo ping)" "TCLO ping answered by guestd"
 

@@ -19,8 +19,12 @@ assert_eq 139 "$st" "a real segfault is delivered to the guest (SIGSEGV)"
 
 assert_eq 1 "$(hv --name pid1 -- sh -c 'echo $$')" "the guest command is pid 1 of its namespace"
 assert_eq pid1 "$(hv --name pid1 -- hostname)" "the guest's hostname is the VM name"
-assert_eq "lo" "$(hv --name net -- sh -c "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")" \
-	"the guest's network is loopback only"
+# eth0's veth peer is in the guest's namespace too (guest-net.c): nothing leads out.
+assert_eq "eth0 eth0-peer lo" \
+	"$(hv --name net -- sh -c "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '" | sort | xargs)" \
+	"the guest's network is its own: loopback, and eth0 with both ends inside the guest"
+assert_eq "" "$(hv --name net -- sh -c "tail -n +2 /proc/net/route | awk '\$2 == \"00000000\"'")" \
+	"the guest has no default route"
 assert_eq "UP" "$(hv --name net -- sh -c 'cat /sys/class/net/lo/operstate 2>/dev/null || echo UP' | tr a-z A-Z | sed 's/UNKNOWN/UP/')" \
 	"loopback is up"
 

@@ -49,6 +49,9 @@ assert_eq "result=40" "$(cat "$D/a.out")" "the guest's send returns the datagram
 # Datagram host -> guest.
 go b
 wait_until 10 "guest mapped resource 3000" grep -q ready "$D/b.out"
+# The receiving process took the mailbox (one trap a round trip, backdoor/vmci.h).
+assert_match "vmci.mailboxes=[1-9]" "$("$BIN/porthole-ctl" status vmci --raw)" \
+	"the guest library registered its mailbox"
 assert_eq "result=39" "$($V send 2003 3000 hello-from-host)" "host send returns the datagram size"
 wait_until 10 "guest received" grep -q from= "$D/b.out"
 assert_eq "from=2:2003 len=15 data=hello-from-host" "$(tail -1 "$D/b.out")" "datagram host -> guest"

@@ -114,7 +114,9 @@ for bad in "{'bogus': <true>}" "{'max-size': <'big'>}" "{'host-to-guest': <uint6
 	assert_match "org.porthole.Host1.Error.InvalidArgs" "$out" "SetClipboardPolicy $bad: InvalidArgs"
 done
 
-out=$(vmcall alpha Reboot 2>&1) || die "Reboot: $out"
+out=$(vmcall alpha Reboot 2>&1) && die "Reboot must fail (guestd's reboot command fails): $out"
+assert_match "org.porthole.Host1.Error.GuestError: .*reboot command failed" "$out" \
+	"Reboot fails with GuestError when the guest's reboot command fails"
 wait_until 10 "reboot status" sh -c "$BIN/porthole-ctl status alpha --raw | grep -q '^tools.statechange=2 failure'"
 ok "Reboot reaches guestd, which reports the failed reboot command (statechange 2 failure)"
 
@@ -143,6 +145,14 @@ ok "the tray signals NewStatus(NeedsAttention) when a VM's tools go away"
 tip=$(sni ToolTip)
 assert_match "beta \(running\): tools stopped" "$tip" "the tooltip tells which VM lost its tools"
 assert_match "alpha \(running\): tools running \(porthole-guestd $VERSION\)" "$tip" "the tooltip shows the tools of the other VM"
+# Under each VM, the OS and IP addresses its tools report (guestd: eth0's 10.0.2.15).
+tip_has() { sni ToolTip | grep -q "$1"; }
+wait_until 40 "the tooltip shows alpha's IP address" tip_has "IP 10\.0\.2\.15"
+tip=$(sni ToolTip | sed 's/\\n/\n/g')
+pretty=$(. /etc/os-release && echo "$PRETTY_NAME")
+nl=$'\n'
+assert_match "alpha \(running\): tools running \(porthole-guestd $VERSION\)$nl  [^$nl]*${pretty//[()]/.}[^$nl]*, IP 10\.0\.2\.15($nl|'|,)" \
+	"$tip" "the tooltip shows alpha's OS and IP address on the line under it"
 
 ctl stop beta
 wait_exit $BETA

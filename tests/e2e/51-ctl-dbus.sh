@@ -180,7 +180,9 @@ wait_log 10 "$logs/monitor.out" "^VMRemoved beta /org/porthole/Host1/vm/beta$"
 ok "monitor prints VMRemoved when a VM stops"
 
 # ---- power: reboot (guestd's command fails, and says so), shutdown ----
-dctl reboot alpha || die "--dbus reboot failed"
+out=$(dctl reboot alpha 2>&1) && die "--dbus reboot must fail (guestd's reboot command fails): $out"
+assert_match "org.porthole.Host1.Error.GuestError: .*reboot command failed" "$out" \
+	"--dbus reboot fails (exit 1) when the guest's reboot command fails"
 wait_until 10 "reboot status" sh -c "'$BIN/porthole-ctl' status alpha --raw | grep -q '^tools.statechange=2 failure'"
 ok "--dbus reboot reaches guestd, which reports its failed reboot command"
 dctl shutdown alpha || die "--dbus shutdown failed"

@@ -48,6 +48,11 @@ assert_match "porthole-agent $VERSION" "$("$root/usr/bin/porthole-agent" --versi
 assert_match "porthole-viewer $VERSION" "$("$root/usr/bin/porthole-viewer" --version)" "the installed porthole-viewer runs"
 assert_eq "StartupWMClass=Porthole-viewer" "$(grep '^StartupWMClass=' "$root/usr/share/applications/porthole-viewer.desktop")" \
 	"porthole-host installs the viewer's .desktop file, matching its windows' WM_CLASS"
+# The installed porthole-hv finds the guest image's recipe and init in the
+# package (an unknown option: it must get as far as the recipe's own usage).
+said=$("$root/usr/bin/porthole-hv" image create --no-such-option 2>&1) && die "image create accepted a bad option"
+assert_match "build-image.sh: unknown option --no-such-option" "$said" \
+	"the installed porthole-hv image create runs the packaged recipe (/usr/lib/porthole/image)"
 start_vm pkg "$BUILD/tests/e2e-60-vm.log" -- $GUEST_ENV sh -c "$root/usr/bin/porthole-guestd & sleep 30"
 wait_until 10 "installed guestd answers" sh -c "$BIN/porthole-ctl tclo pkg ping | grep -q '^OK'"
 ok "the installed porthole-guestd answers the host inside a VM"

@@ -40,7 +40,7 @@ rm -f "$typed"
 for try in 1 2 3 4 5 6; do
 	type_line "echo typed-through-the-viewer >/var/log/porthole/typed"
 	wait_until_quiet 5 grep -q '^typed-through-the-viewer$' "$typed" && break
-	[ $try = 6 ] && die "the terminal's shell never wrote what was typed (clients: $(cat "$demo/logs/clients.out"))"
+	[ $try = 6 ] && die "the terminal's shell never wrote what was typed (session: $(cat "$demo/logs/session.log" "$demo/logs/clients.out" 2>/dev/null | tail -5))"
 done
 ok "typing in the demo terminal through the viewer reaches its shell (attempt $try)"
 

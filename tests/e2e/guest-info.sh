@@ -57,6 +57,7 @@ check_guest_info() {
 	assert_eq "$nics" "$(gi_val nics)" "$what: guest-info counts the guest's $nics reported network interfaces"
 	ips=$(sed -n 's/^nic\.[0-9]*\.ip=//p' <<<"$gi" | paste -sd, -)
 	[ "$nics" = 0 ] || assert_match "$4" "$ips" "$what: guest-info shows the guest's IP addresses"
+	[ "$nics" = 0 ] || assert_match "NIC [0-9 ]+ .*$4" "$(ctl status "$vm")" "$what: porthole-ctl status shows the guest's IP addresses"
 	root_size=$(stat -f -c '%S*%b' / | bc)
 	grep -A2 -x 'disk\.[0-9]*\.name=/' <<<"$gi" | grep -qx "disk\.[0-9]*\.size=$root_size" ||
 		die "$what: guest-info has no root filesystem of $root_size bytes"

@@ -15,9 +15,15 @@ GBIN=$BUILD/tests/guest
 # A private socket directory per test, so tests never see each other's VMs.
 export XDG_RUNTIME_DIR=$(mktemp -d /tmp/porthole-test.XXXXXX)
 chmod 700 "$XDG_RUNTIME_DIR"
+# porthole-hv keeps per-VM state (the namespace database) there: per test too.
+export XDG_STATE_HOME=$XDG_RUNTIME_DIR/state
 # Guest processes are ptrace'd by the engine, so LeakSanitizer (which ptraces)
 # can't run inside them; the hypervisor itself keeps leak checking.
 GUEST_ENV="env ASAN_OPTIONS=detect_leaks=0"
+# Tests read what guest commands print from porthole-hv's own stdout and
+# stderr: guests share them (--console stdio) unless a test asks for the VM
+# console (--console pty, 18-guest-root.sh).
+export PORTHOLE_CONSOLE=stdio
 # How the trap engine intercepts guest cpuid in this run: PORTHOLE_CPUID
 # when set (run-e2e.sh's forced-patch pass sets it), else what auto picks here.
 CPUID_MODE=${PORTHOLE_CPUID:-$("$BIN/porthole-hv" probe | sed -n 's/^cpuid-auto=//p')}

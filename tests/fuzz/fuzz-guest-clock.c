@@ -12,11 +12,14 @@
  * (same offset) until something steps it; timespecs are normalized;
  * adjtimex returns a clock state or -EINVAL and reports values inside the
  * kernel's clamps; a control request succeeds with "key=value" lines or
- * fails with a reason, changing nothing.
+ * fails with a reason, changing nothing; the clock page a guest process
+ * reads (backdoor/clock-page.h) gives every clock the same nanosecond as
+ * the hypervisor's own read.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "backdoor/clock-page.h"
 #include "hypervisor/guest-clock.h"
 #include "fuzz-vm.h"
 
@@ -44,11 +47,18 @@ static int64_t ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * GUEST_CLOCK_NSEC + ts->tv_nsec;
 }
 
+/* What guest processes read: rewritten by every change (no TSC here: explicit host times). */
+static struct ph_clock_page page;
+
 static int64_t read_clock(struct harness *h, clockid_t id)
 {
+	struct ph_clock_point pt;
 	struct timespec ts;
 
 	FUZZ_CHECK(guest_clock_gettime_at(h->c, id, h->host, &ts) == 0);
+	FUZZ_CHECK(page.seq % 2 == 0);
+	ph_clock_project(&page.piece, h->host, &pt);
+	FUZZ_CHECK(ph_clock_value(&page.piece, &pt, (int)id) == ns(&ts));
 	return ns(&ts);
 }
 
@@ -137,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     .host = start };
 	unsigned int steps = 0;
 
+	guest_clock_use_page(h.c, &page, false);
 	while (in.left && steps++ < 1024) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1);
 		int ret;

@@ -332,7 +332,7 @@ static void ring_in_memory(struct fuzz_input *in)
 	uint8_t *mem = calloc(1, span);
 	struct vmci_qp_view host, guest;
 	struct peer peer = { in, &guest, 0, false };
-	const struct ring_side side = { peer_gone, peer_notify, peer_wait, &peer, 0 };
+	const struct ring_side side = { peer_gone, peer_notify, peer_wait, &peer, 0, NULL };
 
 	vmci_qp_view_init(&host, mem, psize, csize, true);
 	vmci_qp_view_init(&guest, mem, psize, csize, false);

@@ -33,6 +33,7 @@
 #include "backdoor/dndcp.h"
 #include "backdoor/msgchan-host.h"
 #include "backdoor/proto.h"
+#include "hypervisor/devices/namespace-db.h"
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/devices/tools-options.h"
 #include "fuzz-vm.h"
@@ -175,6 +176,21 @@ static void check_info_set(struct harness *h, const uint8_t *msg, size_t len)
 }
 
 /* guestlib.info.get answered "1 ": version 3, a session id, exactly dataSize bytes of XDR. */
+/* The namespace database never holds more than its limits (vm->lock held). */
+static void check_namespace_limits(struct harness *h)
+{
+	GString *s = g_string_new(NULL);
+	const char *count, *bytes;
+
+	namespace_db_status(h->vm, s);
+	count = strstr(s->str, "namespace.count=");
+	bytes = strstr(s->str, "namespace.bytes=");
+	FUZZ_CHECK(count && bytes);
+	FUZZ_CHECK(strtoul(count + 16, NULL, 10) <= NSDB_NAMESPACES_MAX);
+	FUZZ_CHECK(strtoul(bytes + 16, NULL, 10) <= NSDB_BYTES_MAX);
+	g_string_free(s, TRUE);
+}
+
 static void check_guestlib(struct harness *h, const char *reply, size_t rlen)
 {
 	uint32_t version, size;
@@ -209,11 +225,15 @@ static void rpci(struct harness *h, struct chan_slot *s, const uint8_t *msg, siz
 	pthread_mutex_lock(&h->vm->lock);
 	FUZZ_CHECK(!!(tools_options_gui(h->vm) & TOOLS_GUI_SYNC_TIME) ==
 		   tools_options_sync_time(h->vm));
+	check_namespace_limits(h);
 	pthread_mutex_unlock(&h->vm->lock);
 	g_free(reply);
 }
 
-/* What tools-options.c sends the main tools at attach and on a synctime change. */
+/*
+ * What tools-options.c sends the main tools at attach and on a synctime
+ * change, and copypaste.c the desktop tools.
+ */
 static bool pushed_option(const char *cmd)
 {
 	static const char *const options[] = {
@@ -222,7 +242,7 @@ static bool pushed_option(const char *cmd)
 		"Set_Option time.synchronize.tools.slewCorrection 1",
 		"Set_Option time.synchronize.tools.percentCorrection 50",
 		"Set_Option time.synchronize.tools.enable 1",
-		/* to the desktop tools (toolbox-dnd), copypaste.c */
+		/* copypaste.c, to the desktop tools' channel when they attach */
 		"Set_Option copypaste 1", "Set_Option copypaste 0",
 	};
 

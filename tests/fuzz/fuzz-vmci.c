@@ -12,8 +12,13 @@
  * harness got, so alloc -> attach -> detach -> re-alloc sequences come
  * easily.
  *
+ * Mailboxes (trap engine): MAILBOX_SET over the last allocation, sends by
+ * VMCI_REG_PH_MAILBOX_SEND, the receive ring read as the guest library
+ * reads it, and a guest that scribbles on its ring head.
+ *
  * Checked: allocated pages are inside RAM, outside page 0 and the device
- * hole, and never handed out twice; the device's page, queue-pair and
+ * hole, and never handed out twice; the mailbox ring holds whole datagrams
+ * to the guest; the device's page, queue-pair and
  * doorbell counts match what the guest was told; a host attach reply
  * describes the queue pair exactly (sizes, page count, pages in RAM); the
  * receive stream is whole datagrams to the guest; every event written to
@@ -21,6 +26,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +59,12 @@ struct harness {
 		size_t hdr_have;
 		uint64_t body_left;
 	} rx[OWNERS + 1];
+	/* Mailboxes the device accepted (trap engine: PPN = RAM page). */
+	struct {
+		uint64_t pages[VMCI_PH_MAILBOX_MAX_PAGES];
+		unsigned int n;
+		bool scribbled;		/* the ring is garbage to the guest until it resyncs */
+	} mbox[OWNERS + 1];
 };
 
 static int64_t hypercall(struct harness *h, const struct vmci_dg_hdr *hdr, const void *payload)
@@ -118,6 +130,20 @@ static void note_call(struct harness *h, uint32_t resource, const uint8_t *pl, u
 		for (uint64_t p = a[0]; p < a[0] + a[1]; p++) {
 			FUZZ_CHECK(h->page_owner[p] == h->vcpu.owner);
 			h->page_owner[p] = -1;
+			/* The device turns off a mailbox whose pages go back. */
+			for (unsigned int i = 0; i < h->mbox[h->vcpu.owner].n; i++)
+				if (h->mbox[h->vcpu.owner].pages[i] == p)
+					h->mbox[h->vcpu.owner].n = 0;
+		}
+	} else if (resource == VMCI_PH_MAILBOX_SET) {
+		if (res == VMCI_SUCCESS) {
+			FUZZ_CHECK(len % 8 == 0 && len / 8 <= VMCI_PH_MAILBOX_MAX_PAGES &&
+				   len / 8 != 1);
+			h->mbox[h->vcpu.owner].n = h->trap ? (unsigned int)(len / 8) : 0;
+			h->mbox[h->vcpu.owner].scribbled = false;
+			memcpy(h->mbox[h->vcpu.owner].pages, pl, len);
+		} else {
+			h->mbox[h->vcpu.owner].n = 0;	/* a refused set leaves it off */
 		}
 	} else if (resource == VMCI_PH_PAGES_ALLOC && len >= 8) {
 		memcpy(a, pl, 8);
@@ -300,6 +326,51 @@ static void receive(struct harness *h, uint64_t count)
 	}
 }
 
+/*
+ * The owner's mailbox ring, read as the guest library reads it: whole
+ * datagrams to the guest between its head and the device's tail.  With
+ * `scribble`, the guest then writes nonsense into its head instead.
+ */
+static void mailbox_receive(struct harness *h, uint32_t scribble)
+{
+	typeof(h->mbox[0]) *m = &h->mbox[h->vcpu.owner];
+	uint8_t *ram = mmap(NULL, h->vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    h->vm->ram_fd, 0);
+	struct vmci_ph_mailbox_hdr *mh = (void *)(ram + m->pages[0] * VMCI_PAGE_SIZE);
+	uint32_t size = (m->n - 1) * VMCI_PAGE_SIZE, head, tail;
+
+	FUZZ_CHECK(ram != MAP_FAILED);
+	head = mh->rx_head;
+	tail = mh->rx_tail;
+	FUZZ_CHECK(tail < size && tail % 8 == 0);
+	if (scribble) {
+		mh->rx_head = scribble;
+		m->scribbled = true;
+		munmap(ram, h->vm->ram_size);
+		return;
+	}
+	/* After a scribble the guest lost its place: it starts over at the tail. */
+	if (m->scribbled)
+		head = tail;
+	m->scribbled = false;
+	while (head != tail) {
+		uint8_t hdr[sizeof(struct vmci_dg_hdr)];
+		uint64_t body;
+
+		for (size_t i = 0; i < sizeof(hdr); i++) {
+			uint32_t at = (head + (uint32_t)i) % size;
+
+			hdr[i] = ram[m->pages[1 + at / VMCI_PAGE_SIZE] * VMCI_PAGE_SIZE +
+				     at % VMCI_PAGE_SIZE];
+		}
+		body = check_rx_header(hdr);
+		FUZZ_CHECK(sizeof(hdr) + body <= (tail + size - head) % size);
+		head = (uint32_t)((head + sizeof(hdr) + body) % size);
+	}
+	mh->rx_head = head;
+	munmap(ram, h->vm->ram_size);
+}
+
 static void owner_exited(struct harness *h, int owner)
 {
 	GHashTableIter it;
@@ -307,6 +378,7 @@ static void owner_exited(struct harness *h, int owner)
 
 	vm_owner_exited(h->vm, owner);
 	memset(&h->rx[owner], 0, sizeof(h->rx[owner]));	/* its queue is gone */
+	h->mbox[owner].n = 0;
 	for (uint64_t p = 0; p < RAM_PAGES; p++)
 		if (h->page_owner[p] == owner)
 			h->page_owner[p] = -1;
@@ -388,7 +460,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  res);
 			break;
 		case 2:		/* pages: alloc count u8, or free a part of the last */
-			if (op & 8) {
+			if (op & 16) {	/* a mailbox over the last allocation */
+				uint64_t ppns[VMCI_PH_MAILBOX_MAX_PAGES];
+				size_t n = fuzz_take(&in, 1) % (VMCI_PH_MAILBOX_MAX_PAGES + 1);
+
+				for (size_t i = 0; i < n; i++)
+					ppns[i] = h.last_first + i;
+				res = hv(&h, VMCI_PH_MAILBOX_SET, ppns, n * 8);
+				note_call(&h, VMCI_PH_MAILBOX_SET, (const uint8_t *)ppns, n * 8, res);
+			} else if (op & 8) {
 				a[0] = h.last_first + fuzz_take(&in, 1) % 8;
 				a[1] = fuzz_take(&in, 1) % 8 + 1;
 				res = hv(&h, VMCI_PH_PAGES_FREE, a, 16);
@@ -405,7 +485,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			host_op(&h, &in);
 			break;
 		case 5:
-			receive(&h, fuzz_take(&in, 2));
+			if (h.mbox[h.vcpu.owner].n)
+				mailbox_receive(&h, (op & 16) ? (uint32_t)fuzz_take(&in, 4) : 0);
+			else
+				receive(&h, fuzz_take(&in, 2));
 			break;
 		case 6: {	/* a register: in or out */
 			struct io_access io = { .port = VMCI_PORT_BASE + (fuzz_take(&in, 1) & 0x3C),

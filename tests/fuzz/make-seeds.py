@@ -132,6 +132,19 @@ def rpc_seeds():
           r_tclo(0, b"") + r_tclo(0, b"OK ATR toolbox") + r_tclo(0, b"OK ") +
           r_tclo(0, b"OK ") + r_tclo(0, b"Unknown or invalid option") + r_tclo(0, b"OK ") +
           r_rpci(1, b"vmx.set_option synctime 0 1") + r_tclo(0, b"OK ") + r_tclo(0, b"OK "))
+    # namespace-db.c: vmware-namespace-cmd's requests, then lying ones.
+    write("fuzz-rpc", "namespace", b"".join(r_rpci(i % 4, m) for i, m in enumerate([
+        b"namespace-priv-set-keys demo\0" b"1\0" b"0\0color\0blue\0\0",
+        b"namespace-priv-get-values demo\0color\0",
+        b"namespace-priv-set-keys demo\0" b"1\0" b"1\0color\0red\0blue\0",
+        b"namespace-priv-set-keys demo\0" b"2\0" b"0\0a\0x\0\0" b"0\0b\0y\0\0",
+        b"namespace-priv-get-values demo\0a\0b\0color\0",
+        b"namespace-priv-set-keys demo\0" b"3\0" b"0\0a\0x\0\0",
+        b"namespace-priv-set-keys demo\0" b"1\0" b"0\0a\0x\0\0" b"0\0b\0y\0\0",
+        b"namespace-priv-set-keys demo\0" b"1\0" b"0\0" + b"k" * 300 + b"\0v\0\0",
+        b"namespace-priv-get-values demo\0color",
+        b"namespace-priv-set-keys demo\0" b"1\0" b"0\0color\0\0\0",
+        b"namespace-priv-get-values nope\0k\0"])))
     write("fuzz-rpc", "host", r_rec(3, b"guestinfo.x 1") + r_rpci(0, b"info-get guestinfo.x") +
           r_rec(2, b"ping") + r_tclo(0, b"") + r_rec(5 | 16) + r_tclo(0, b"") +
           r_rec(5 | 32) + r_rpci(1, b"info-set guestinfo.y 2"))
@@ -164,6 +177,11 @@ def vmci_seeds():
           v_hv(3, handle(7000) + u64(5)) + v_host(0, 21, handle(7000)) + v_hv(5, handle(7000)) +
           v_host(0, 16, u32(7001)) + v_hv(5, u32(2) + u32(7001)) + v_hv(4, handle(7000)) +
           u8(2 | 8) + u8(0) + u8(0) + u8(7 | 2 << 5) + v_alloc(2) + u8(7 | 8))
+    dg = vmci_dg(3, 2050, b"hello", src=(2, 6000))
+    write("fuzz-vmci", "mailbox", u8(0) + v_alloc(4) + u8(2 | 16) + u8(4) + v_hv(6, u32(2050)) +
+          v_host(1, 16, u32(6000)) + v_host(1, 18, dg) + v_host(1, 18, dg) + u8(5) +
+          u8(6) + u8(0x38) + u32(29) + u8(5 | 16) + u32(4100) + v_host(1, 18, dg) + u8(5) +
+          u8(2 | 8) + u8(0) + u8(0) + v_host(1, 18, dg) + u8(5) + u16(64))
     write("fuzz-vmci", "kvm-qp", u8(1) + v_qp(6000, 1, 2, [0x200, 0x201, 0x202, 0x203, 0x204]) +
           v_attach(0, 6000) + v_hv(11, handle(6000)) +
           v_qp(6000, 2, 2, [0x300 + i for i in range(6)]) + v_attach(0, 6000, 3) +
@@ -194,7 +212,7 @@ def clock_seeds():
 CTL_OPS = ["status", "info-get", "info-set", "tclo", "memory", "reset", "stop", "clock",
            "info-list", "bind", "unbind", "send", "qp-attach", "qp-detach", "doorbell",
            "datagram", "pointer", "pointer-status", "policy-get", "policy-set", "legacy-set",
-           "legacy-get"]
+           "legacy-get", "namespace", "sync-time"]
 def k_req(op, payload=b""): return r_rec(CTL_OPS.index(op) << 2, payload)
 def k_guest(msg): return r_rec(2, msg)
 
@@ -208,6 +226,11 @@ def control_seeds():
           k_req("bind", u32(5000)) + k_req("send", vmci_dg(3, 2050, b"x", src=(2, 5000))) +
           k_req("qp-attach", u32(3) + u32(5000) + u32(0) + u32(0)) +
           k_req("tclo", b"ping") + k_req("reset") + k_req("stop") + r_rec(3))
+    write("fuzz-control", "namespace", u8(0) +
+          k_guest(b"namespace-priv-set-keys ns\0" b"1\0" b"0\0k\0v\x1b[31m\0\0") +
+          k_req("namespace") + k_req("namespace", b"ns") + k_req("namespace", b"ns\nk") +
+          k_req("namespace", b"ns\nk\nextra") + k_req("sync-time", b"on") +
+          k_req("sync-time") + k_req("sync-time", b"maybe") + k_req("status"))
     write("fuzz-control", "guest-text", u8(0) +
           k_guest(b"info-set guestinfo.vmtools.description x\nstate=hijacked") +
           k_guest(b"tools.set.versiontype 1 \x1b[31mred") +

@@ -187,6 +187,112 @@ static int hog(void)
 	return n_failed ? 1 : 0;	/* what it holds goes when it exits */
 }
 
+/*
+ * The mailbox (backdoor/vmci.h): page lists it refuses, pages of another
+ * use, sends that lie, and freeing its pages.  Run in a forked child: the
+ * child has no mailbox of the library's (that is its parent's), so every
+ * call below takes the ports and the mailbox is the one set here.
+ */
+struct mailbox_args {
+	struct phg_vmci *v;
+	uint64_t ram_pages;
+	int fd;			/* the child's counts go back on it */
+};
+
+static void mailbox_outl(uint32_t len)
+{
+	uint16_t port = VMCI_PORT_BASE + VMCI_REG_PH_MAILBOX_SEND;
+
+	__asm__ __volatile__("outl %0, %1" : : "a"(len), "Nd"(port) : "memory");
+}
+
+static void mailbox_checks(void *arg)
+{
+	struct mailbox_args *a = arg;
+	struct phg_vmci *v = a->v;
+	uint64_t p[VMCI_PH_MAILBOX_MAX_PAGES + 1], q[4], nb[2];
+	struct vmci_ph_mailbox_hdr *mh;
+	struct vmci_dg_hdr *dg;
+	void *map, *qmap;
+	int64_t first, qfirst;
+	int counts[2];
+
+	check("the device offers the mailbox", !!(phg_vmci_inl(VMCI_REG_CAPS) &
+						  VMCI_CAPS_PH_MAILBOX), 1);
+	first = phg_pages_alloc(v, VMCI_PH_MAILBOX_MAX_PAGES + 1, &map);
+	qfirst = phg_pages_alloc(v, 4, &qmap);
+	check("pages for mailboxes", first > 0 && qfirst > 0, 1);
+	for (unsigned int i = 0; i <= VMCI_PH_MAILBOX_MAX_PAGES; i++)
+		p[i] = (uint64_t)first + i;
+	for (unsigned int i = 0; i < 4; i++)
+		q[i] = (uint64_t)qfirst + i;
+	check("mailbox of one page (no ring)", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 8),
+	      VMCI_ERROR_INVALID_ARGS);
+	check("mailbox of too many pages", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, sizeof(p)),
+	      VMCI_ERROR_INVALID_ARGS);
+	check("mailbox list not whole page numbers", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 12),
+	      VMCI_ERROR_INVALID_ARGS);
+	p[1] = a->ram_pages - 1;
+	check("mailbox page never allocated to us", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 16),
+	      VMCI_ERROR_INVALID_PRIV);
+	p[1] = 0xB8;
+	check("mailbox page in the device hole", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 16),
+	      VMCI_ERROR_NO_ACCESS);
+	p[1] = (uint64_t)first;
+	check("mailbox page twice", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 16),
+	      VMCI_ERROR_PAGE_ALREADY_SHARED);
+	p[1] = (uint64_t)first + 1;
+	check("queue pair for the overlap checks", qp_alloc(52, 4096, 4096, 4, q, 4),
+	      VMCI_SUCCESS_QUEUEPAIR_CREATE);
+	nb[0] = (uint64_t)first;
+	nb[1] = q[1];
+	check("mailbox over a queue pair's page", phg_vmci_hv(VMCI_PH_MAILBOX_SET, nb, 16),
+	      VMCI_ERROR_REGION_ALREADY_SHARED);
+	check("a doorbell bitmap of our own", phg_vmci_hv(VMCI_SET_NOTIFY_BITMAP, &p[2], 8),
+	      VMCI_SUCCESS);
+	nb[1] = p[2];
+	check("mailbox over the doorbell bitmap", phg_vmci_hv(VMCI_PH_MAILBOX_SET, nb, 16),
+	      VMCI_ERROR_REGION_ALREADY_SHARED);
+	check("a mailbox of two pages", phg_vmci_hv(VMCI_PH_MAILBOX_SET, p, 16), VMCI_SUCCESS);
+	check("its pages cannot become a queue pair's", qp_alloc(53, 4096, 4096, 4, p, 4),
+	      VMCI_ERROR_REGION_ALREADY_SHARED);
+	check("nor the doorbell bitmap", phg_vmci_hv(VMCI_SET_NOTIFY_BITMAP, p, 8),
+	      VMCI_ERROR_NO_ACCESS);
+	nb[0] = q[0];
+	nb[1] = p[3];
+	check("a refused mailbox list leaves the mailbox as it was",
+	      phg_vmci_hv(VMCI_PH_MAILBOX_SET, nb, 16), VMCI_ERROR_REGION_ALREADY_SHARED);
+
+	/* Sends through it. */
+	mh = map;
+	dg = (void *)((uint8_t *)map + VMCI_PH_MAILBOX_TX_OFFSET);
+	*dg = (struct vmci_dg_hdr){ { 0, VMCI_GET_CONTEXT_ID }, { VMCI_INVALID_ID, 0 }, 0 };
+	mailbox_outl(sizeof(*dg));
+	check("a mailbox send, its result in the header", mh->tx_result, VMCI_GUEST_CONTEXT_ID);
+	check("... and in RESULT_LOW", phg_vmci_inl(VMCI_REG_RESULT_LOW), VMCI_GUEST_CONTEXT_ID);
+	dg->payload_size = 100;
+	mailbox_outl(sizeof(*dg));
+	check("a mailbox datagram whose header lies about its size", mh->tx_result,
+	      VMCI_ERROR_INVALID_ARGS);
+	mailbox_outl(VMCI_PH_MAILBOX_TX_MAX + 1);
+	check("a mailbox datagram larger than its page", mh->tx_result,
+	      VMCI_ERROR_PAYLOAD_TOO_LARGE);
+	mailbox_outl(3);
+	check("a mailbox datagram shorter than a header", mh->tx_result, VMCI_ERROR_INVALID_ARGS);
+	check("freeing a mailbox's pages turns it off",
+	      phg_pages_free(v, (uint64_t)first, VMCI_PH_MAILBOX_MAX_PAGES + 1, map),
+	      VMCI_SUCCESS);
+	mailbox_outl(sizeof(*dg));
+	check("a mailbox send without a mailbox", (int32_t)phg_vmci_inl(VMCI_REG_RESULT_LOW),
+	      VMCI_ERROR_INVALID_ARGS);
+	phg_vmci_hv(VMCI_QUEUEPAIR_DETACH, &(struct vmci_handle){ VMCI_GUEST_CONTEXT_ID, 52 }, 8);
+	check("the queue pair's pages go back", phg_pages_free(v, (uint64_t)qfirst, 4, qmap),
+	      VMCI_SUCCESS);
+	counts[0] = n_checks;
+	counts[1] = n_failed;
+	_exit(write(a->fd, counts, sizeof(counts)) == sizeof(counts) ? 0 : 1);
+}
+
 int main(int argc, char **argv)
 {
 	struct phg_vmci v;
@@ -332,6 +438,23 @@ int main(int argc, char **argv)
 	      in_child(child_send_unmapped, NULL), 128 + SIGSEGV);
 	check("pages freed", phg_pages_free(&v, (uint64_t)first, 4, map) |
 	      phg_pages_free(&v, (uint64_t)other, 4, map2), VMCI_SUCCESS);
+	{
+		struct mailbox_args ma = { &v, ram_pages, -1 };
+		int fds[2], counts[2];
+
+		if (pipe(fds) == 0) {
+			ma.fd = fds[1];
+			in_child(mailbox_checks, &ma);
+			close(fds[1]);
+			if (read(fds[0], counts, sizeof(counts)) == sizeof(counts)) {
+				n_checks = counts[0];
+				n_failed = counts[1];
+			} else {
+				check("the mailbox checks ran", 0, 1);
+			}
+			close(fds[0]);
+		}
+	}
 	phg_vmci_close(&v);
 	printf("1..%d\n", n_checks);
 	return n_failed ? 1 : 0;

@@ -7,6 +7,7 @@
 PAYLOAD_DIR := tests/payloads
 PAYLOAD_OUT := $(BUILD)/payloads
 PAYLOAD_NAMES := getversion gettimefull rpc-lb rpc-hb fault platform bench-exit-floor bench-backdoor \
+	bench-memory \
 	boot-check vmci vmci-64m vmci-high
 PAYLOAD_RUNTIME := crt0.o runtime.o call.o msgchan-guest.o rpc-common.o ring.o
 PAYLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -nostdinc \

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "backdoor/clock-page.h"
 #include "hypervisor/guest-clock.h"
 
 #define S	GUEST_CLOCK_NSEC
@@ -191,6 +192,182 @@ static void test_control(void **state)
 	guest_clock_free(c);
 }
 
+/* ---- the clock page (backdoor/clock-page.h) ---- */
+
+static const clockid_t kept[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW,
+				  CLOCK_BOOTTIME, CLOCK_TAI, CLOCK_REALTIME_COARSE };
+
+/* What a guest reader computes from the page at host time `host`. */
+static int64_t page_ns(const struct ph_clock_page *page, clockid_t id, int64_t host)
+{
+	struct ph_clock_point pt;
+
+	assert_int_equal(page->seq & 1, 0);
+	ph_clock_project(&page->piece, host, &pt);
+	return ph_clock_value(&page->piece, &pt, (int)id);
+}
+
+static void assert_page_agrees(struct guest_clock *c, const struct ph_clock_page *page,
+			       int64_t host)
+{
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		assert_int_equal(page_ns(page, kept[i], host), read_ns(c, kept[i], host));
+}
+
+static void test_page_follows_every_change(void **state)
+{
+	struct guest_clock *c = guest_clock_new_at(RT0, MONO0);
+	static struct ph_clock_page page;
+	struct timex tx;
+	uint64_t writes;
+
+	assert_false(guest_clock_use_page(c, &page, false));	/* no TSC asked: readers trap */
+	assert_int_equal(page.magic, PH_CLOCK_PAGE_MAGIC);
+	assert_page_agrees(c, &page, MONO0 + 3 * S);
+
+	writes = page.writes;
+	assert_int_equal(guest_clock_set_drift_at(c, 250000, MONO0 + 4 * S), 0);
+	assert_true(page.writes > writes);
+	assert_page_agrees(c, &page, MONO0 + 9 * S);
+
+	tx = (struct timex){ .modes = ADJ_OFFSET_SINGLESHOT, .offset = 300000 };
+	guest_clock_adjtimex_at(c, &tx, MONO0 + 10 * S);
+	/* while the slew runs, at its end, and long after */
+	assert_page_agrees(c, &page, MONO0 + 11 * S);
+	assert_page_agrees(c, &page, MONO0 + 10 * S + 600 * S);
+	assert_page_agrees(c, &page, MONO0 + 10 * S + 601 * S + 7);
+
+	tx = (struct timex){ .modes = ADJ_TICK | ADJ_FREQUENCY, .tick = 9500, .freq = -(200L << 16) };
+	guest_clock_adjtimex_at(c, &tx, MONO0 + 700 * S);
+	assert_page_agrees(c, &page, MONO0 + 701 * S + 123456789);
+
+	assert_int_equal(guest_clock_settime_at(c, RT0 - 5 * S, MONO0 + 800 * S), 0);
+	guest_clock_jump_at(c, -7 * S, MONO0 + 801 * S);
+	tx = (struct timex){ .modes = ADJ_TAI, .constant = 37 };
+	guest_clock_adjtimex_at(c, &tx, MONO0 + 802 * S);
+	assert_page_agrees(c, &page, MONO0 + 900 * S);
+	assert_int_equal(page_ns(&page, CLOCK_TAI, MONO0 + 900 * S) -
+			 page_ns(&page, CLOCK_REALTIME, MONO0 + 900 * S), 37 * S);
+
+	/* Dropped: changes no longer reach it. */
+	guest_clock_drop_page(c);
+	writes = page.writes;
+	guest_clock_jump_at(c, S, MONO0 + 901 * S);
+	assert_int_equal(page.writes, writes);
+	guest_clock_free(c);
+}
+
+/*
+ * A reader that saw the old piece at host time h1 and the new one at
+ * h2 >= h1 (the change made at some h between them) never sees
+ * CLOCK_MONOTONIC go back, whatever the change.
+ */
+static void test_page_monotonic_across_changes(void **state)
+{
+	struct guest_clock *c = guest_clock_new_at(RT0, MONO0);
+	static struct ph_clock_page page;
+	static const int64_t drifts[] = { 100000000, -100000000, 0, 37, -99999999, 50000 };
+	int64_t h = MONO0;
+
+	guest_clock_use_page(c, &page, false);
+	for (int i = 0; i < 600; i++) {
+		struct ph_clock_page old = page;
+		int64_t before, after;
+		struct timex tx;
+
+		h += 1 + (i * 7919) % 3000000007LL;
+		before = page_ns(&old, CLOCK_MONOTONIC, h);
+		switch (i % 4) {
+		case 0:
+			guest_clock_set_drift_at(c, drifts[i % 6], h);
+			break;
+		case 1:
+			tx = (struct timex){ .modes = ADJ_OFFSET_SINGLESHOT, .offset = (i % 2 ? 1 : -1) * 1000L * i };
+			guest_clock_adjtimex_at(c, &tx, h);
+			break;
+		case 2:
+			tx = (struct timex){ .modes = ADJ_TICK, .tick = 9000 + (i * 13) % 2001 };
+			guest_clock_adjtimex_at(c, &tx, h);
+			break;
+		default:
+			guest_clock_jump_at(c, (i % 3 - 1) * 10 * S, h);	/* realtime only */
+			break;
+		}
+		after = page_ns(&page, CLOCK_MONOTONIC, h);
+		assert_true(after >= before);
+		assert_true(page_ns(&page, CLOCK_MONOTONIC, h + 1000) >= after);
+	}
+	guest_clock_free(c);
+}
+
+/* The reader's integer arithmetic: d * ppb / 1e9 without 128 bits, the TSC conversion. */
+static void test_page_arithmetic(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+
+	for (int i = 0; i < 100000; i++) {
+		int64_t d, ppb;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		d = (int64_t)(x >> 2);		/* up to 2^62 ns: 146 years */
+		ppb = (int64_t)(x % 401000001ull) - 200500000;
+		if (i % 3 == 0)
+			d %= 10 * S;
+		assert_int_equal(ph_clock_scale(d, ppb), (int64_t)((__int128)d * ppb / S));
+	}
+	/* 2 GHz: mult 0.5 << 32; 2e9 ticks are one second, from any origin. */
+	assert_int_equal(ph_clock_tsc_to_host(1000, 5, 1ull << 31, 32, 1000 + 2000000000ull), S + 5);
+	/* A day of a 4 GHz TSC does not overflow. */
+	assert_int_equal(ph_clock_tsc_to_host(0, 0, 1ull << 30, 32, 4000000000ull * 86400),
+			 86400 * S);
+	/* Clocks the page does not keep, and a page that has no TSC, send readers to the syscall. */
+	{
+		static struct ph_clock_page page = { .magic = PH_CLOCK_PAGE_MAGIC };
+		int64_t ns;
+
+		assert_int_equal(ph_clock_page_read(&page, CLOCK_REALTIME, &ns), -1);
+		page.flags = PH_CLOCK_TSC;
+		page.tsc_mult = 1ull << 32;
+		assert_int_equal(ph_clock_page_read(&page, CLOCK_PROCESS_CPUTIME_ID, &ns), -1);
+		assert_int_equal(ph_clock_page_read(&page, CLOCK_THREAD_CPUTIME_ID, &ns), -1);
+		assert_int_equal(ph_clock_page_read(&page, 12, &ns), -1);
+		assert_int_equal(ph_clock_page_read(&page, -6, &ns), -1);
+		assert_int_equal(ph_clock_page_read(&page, CLOCK_MONOTONIC, &ns), 0);
+		page.magic = 0;
+		assert_int_equal(ph_clock_page_read(&page, CLOCK_MONOTONIC, &ns), -1);
+	}
+}
+
+/*
+ * On this host, with the TSC: a guest's read of the page lies between two
+ * of the hypervisor's own reads, for every clock.
+ */
+static void test_page_read_with_tsc(void **state)
+{
+	struct guest_clock *c = guest_clock_new();
+	static struct ph_clock_page page;
+
+	if (!guest_clock_use_page(c, &page, true)) {
+		guest_clock_free(c);
+		skip();
+	}
+	guest_clock_set_drift(c, 12345678);
+	for (int i = 0; i < 1000; i++) {
+		clockid_t id = kept[i % (sizeof(kept) / sizeof(kept[0]))];
+		struct timespec a, b;
+		int64_t ns;
+
+		assert_int_equal(guest_clock_gettime(c, id, &a), 0);
+		assert_int_equal(ph_clock_page_read(&page, (int)id, &ns), 0);
+		assert_int_equal(guest_clock_gettime(c, id, &b), 0);
+		assert_true(ns >= (int64_t)a.tv_sec * S + a.tv_nsec);
+		assert_true(ns <= (int64_t)b.tv_sec * S + b.tv_nsec);
+	}
+	guest_clock_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +379,10 @@ int main(void)
 		cmocka_unit_test(test_setoffset),
 		cmocka_unit_test(test_monotonic_never_backwards),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_page_follows_every_change),
+		cmocka_unit_test(test_page_monotonic_across_changes),
+		cmocka_unit_test(test_page_arithmetic),
+		cmocka_unit_test(test_page_read_with_tsc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

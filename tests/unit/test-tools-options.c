@@ -354,6 +354,43 @@ static void test_unknown_logged_once(void **state)
 	g_log_remove_handler("porthole-hv", handler);
 }
 
+static char *failures_line(void)
+{
+	GString *s = g_string_new(NULL);
+	char *line, *end;
+
+	pthread_mutex_lock(&vm->lock);
+	rpc_status(vm->rpc, 0, s);
+	pthread_mutex_unlock(&vm->lock);
+	line = strstr(s->str, "rpc.failures=");
+	assert_non_null(line);
+	end = strchr(line, '\n');
+	line = g_strndup(line, (size_t)(end - line));
+	g_string_free(s, TRUE);
+	return line;
+}
+
+/* Failed RPCs are counted by name, with the span of the last three (the e2e soak reads it). */
+static void test_failures_counted(void **state)
+{
+	g_autofree char *none = NULL, *two = NULL, *three = NULL, *escaped = NULL;
+
+	none = failures_line();
+	assert_string_equal(none, "rpc.failures=");
+	expect_reply("vmx.set_option broadcastIP 1 0", 0, "Unknown or read-only option");
+	expect_reply("vmx.set_option broadcastIP 1 0", 0, "Unknown or read-only option");
+	expect_reply("vmx.set_option synctime 0 1", 1, "");	/* a success is not counted */
+	two = failures_line();
+	assert_string_equal(two, "rpc.failures=vmx.set_option:2:-");
+	expect_reply("vmx.set_option x", 0, "Invalid arguments (expected: NAME OLD NEW)");
+	three = failures_line();
+	/* Three failures within a second: a loop the soak test would catch. */
+	assert_true(g_str_has_prefix(three, "rpc.failures=vmx.set_option:3:0."));
+	expect_reply("a:b,c x", 0, "Unknown command");
+	escaped = failures_line();
+	assert_true(g_str_has_prefix(escaped, "rpc.failures=a\\x3ab\\x2cc:1:-,vmx.set_option:3:"));
+}
+
 static uint32_t backdoor(uint32_t cmd, uint32_t ebx)
 {
 	struct bdoor_regs r;
@@ -424,6 +461,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_features_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_logged_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failures_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_backdoor_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pointer_location, setup, teardown),
 	};

@@ -123,6 +123,53 @@ static void test_waiting_flags(void **state)
 	g_free(p.base);
 }
 
+/*
+ * A sleeper that asked for N bytes is rung only once N are there: woken for
+ * a few bytes it would sleep again at once, each round a doorbell through
+ * the hypervisor.  What it asks beyond the queue's capacity means "full".
+ */
+static void test_wake_threshold(void **state)
+{
+	struct pair p;
+	uint8_t buf[100] = { 0 };
+
+	pair_init(&p, 100, 100);
+	/* The host sleeps until 40 bytes are ready. */
+	ring_set_waiting_for(&p.host, VMCI_RING_WAIT_DATA, 40);
+	assert_int_equal(ring_write(&p.guest, buf, 10), 10);
+	assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_int_equal(ring_write(&p.guest, buf, 29), 29);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_int_equal(ring_write(&p.guest, buf, 1), 1);
+	assert_true(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_DATA));
+	/* Not waiting at all: never rung, whatever it once asked for. */
+	ring_set_waiting(&p.host, 0);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_int_equal(ring_read(&p.host, buf, 40), 40);
+
+	/* The host fills its queue and sleeps until 50 bytes of room. */
+	assert_int_equal(ring_write(&p.host, buf, 100), 99);
+	ring_set_waiting_for(&p.host, VMCI_RING_WAIT_SPACE, 50);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_DATA));
+	assert_int_equal(ring_read(&p.guest, buf, 20), 20);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+	assert_int_equal(ring_read(&p.guest, buf, 30), 30);
+	assert_true(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+
+	/* Asking for more than the queue holds: rung once it is all free. */
+	ring_set_waiting_for(&p.host, VMCI_RING_WAIT_SPACE, (uint64_t)1 << 40);
+	assert_int_equal(p.host.produce_hdr->wake_bytes, UINT32_MAX);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+	assert_int_equal(ring_read(&p.guest, buf, 100), 49);
+	assert_true(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+
+	/* A broken index: ring anyway (a spurious doorbell costs nothing). */
+	p.host.produce_hdr->producer_tail = 1000;
+	assert_true(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+	g_free(p.base);
+}
+
 /* A peer that writes nonsense into the headers gets an error, never a wild copy. */
 static void test_corrupt_headers(void **state)
 {
@@ -167,7 +214,7 @@ static int side_wait(void *opaque, int timeout_ms)
  */
 static void test_transfer_step(void **state)
 {
-	const struct ring_side side = { side_gone, side_notify, side_wait, NULL, 0 };
+	const struct ring_side side = { side_gone, side_notify, side_wait, NULL, 0, NULL };
 	uint8_t want[250], got[250] = { 0 };
 	struct pair p;
 	size_t off = 0, sent = 0;
@@ -203,6 +250,19 @@ static void test_transfer_step(void **state)
 	assert_int_equal(ring_transfer_step(&p.host, want, sizeof(want), &off, true, &side), -EAGAIN);
 	assert_int_equal(off, 99);	/* a queue holds size - 1 bytes */
 	assert_true(ring_peer_waiting(&p.guest, VMCI_RING_WAIT_SPACE));
+	/* It asks to be woken at half the queue, not for the first free byte. */
+	assert_int_equal(p.host.produce_hdr->wake_bytes, 49);
+	notified = 0;
+	assert_int_equal(ring_read(&p.guest, got, 10), 10);
+	assert_false(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+	assert_int_equal(ring_read(&p.guest, got, 39), 39);
+	assert_true(ring_peer_wants_wakeup(&p.guest, VMCI_RING_WAIT_SPACE));
+	assert_int_equal(ring_read(&p.guest, got, 50), 50);
+	/* With less than that left to write, it asks for what it needs. */
+	off = sizeof(want) - 5;
+	assert_int_equal(ring_write(&p.host, want, 99), 99);
+	assert_int_equal(ring_transfer_step(&p.host, want, sizeof(want), &off, true, &side), -EAGAIN);
+	assert_int_equal(p.host.produce_hdr->wake_bytes, 5);
 	/* A peer that left, or wrote nonsense, ends it. */
 	gone = true;
 	assert_int_equal(ring_transfer_step(&p.host, got, sizeof(got), &off, false, &side), -EPIPE);
@@ -220,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_full),
 		cmocka_unit_test(test_wrap_around_both_ways),
 		cmocka_unit_test(test_waiting_flags),
+		cmocka_unit_test(test_wake_threshold),
 		cmocka_unit_test(test_corrupt_headers),
 		cmocka_unit_test(test_transfer_step),
 	};
