@@ -147,6 +147,26 @@ enum ph_ctl_op {
 	/* -> "<serial>\n<text>": the guest's last complete legacy copy (EPERM: off) */
 	PH_CTL_CLIPBOARD_LEGACY_GET = 43,
 	/*
+	 * The host's text (or PNG image) for every kind of guest tools, in
+	 * pieces of a control packet, binary: "<offset> <total>[ text|png
+	 * <copy>]\n<bytes>", offsets in order from 0; the last piece commits
+	 * it (text: the legacy buffer when it fits; both: a push to VMware's
+	 * desktop tools, copy/paste v4, with every format of copy number
+	 * <copy> so far) -> empty.  EPERM: host-to-guest off; EFBIG: over
+	 * max-size or v4's 4 MiB; EINVAL: a piece out of order (what came so
+	 * far is dropped).
+	 */
+	PH_CTL_CLIPBOARD_HOST_TEXT = 44,
+	/*
+	 * "<offset>[ text|png]" -> "<serial> <total> <formats>\n<up to 60000
+	 * bytes from offset>": the guest's last complete clipboard (legacy:
+	 * text; v4: text and PNG), formats the PH_CLIP_FMT_BIT()s it has;
+	 * offset 0 of the text also asks v4 desktop tools for their
+	 * clipboard (the answer shows up in a later poll).  EPERM:
+	 * guest-to-host off.
+	 */
+	PH_CTL_CLIPBOARD_GUEST_TEXT = 45,
+	/*
 	 * The guest's namespace database (hypervisor/devices/namespace-db.c):
 	 * "" -> "NAME keys=N bytes=N\n" per namespace; "NS" -> "KEY=VALUE\n"
 	 * lines; "NS\nKEY" -> the value.  Guest text escaped as \xHH.
@@ -159,28 +179,13 @@ enum ph_ctl_op {
 	 * "" only reads.  -> "synctime=0|1\n".  EINVAL for anything else.
 	 */
 	PH_CTL_SYNC_TIME = 51,
-	/*
-	 * The host's text for every kind of guest tools, in pieces of a
-	 * control packet: "<offset> <total>\n<bytes>", offsets in order from
-	 * 0; the last piece commits it (the legacy buffer when it fits, and
-	 * a push to VMware's desktop tools, copy/paste v4) -> empty.  EPERM:
-	 * host-to-guest off; EFBIG: over max-size or v4's 4 MiB; EINVAL: a
-	 * piece out of order (the text so far is dropped).
-	 */
-	PH_CTL_CLIPBOARD_HOST_TEXT = 44,
-	/*
-	 * "<offset>" -> "<serial> <total>\n<up to 60000 bytes from offset>":
-	 * the guest's last complete text (legacy or v4); offset 0 also asks
-	 * v4 desktop tools for their clipboard (the answer shows up in a
-	 * later poll).  EPERM: guest-to-host off.
-	 */
-	PH_CTL_CLIPBOARD_GUEST_TEXT = 45,
 };
 
 /* Requests whose payload is binary rather than text. */
 static inline int ph_ctl_op_binary(unsigned int op)
 {
-	return op >= PH_CTL_VMCI_BIND && op <= PH_CTL_VMCI_DATAGRAM;
+	return (op >= PH_CTL_VMCI_BIND && op <= PH_CTL_VMCI_DATAGRAM) ||
+	       op == PH_CTL_CLIPBOARD_HOST_TEXT;
 }
 
 /*

@@ -437,7 +437,7 @@ static void handle(struct client *c, const struct ph_ctl_hdr *h, char *payload)
 		GString *s = g_string_new(NULL);
 
 		pthread_mutex_lock(&vm->lock);
-		status = copypaste_control(vm, h->op, payload, s);
+		status = copypaste_control(vm, h->op, payload, h->len, s);
 		pthread_mutex_unlock(&vm->lock);
 		if (send_reply(c, h->op, h->seq, status, s->str, s->len, -1))
 			client_drop(c);

@@ -70,7 +70,16 @@ struct tools_options;
 struct guestinfo;
 struct namespace_db;
 
-#define VM_GUEST_LOG_KINDS		256
+/*
+ * Kinds for vm_guest_log_per(): a backdoor command's number (0..255,
+ * larger ones as 255), or one of these.
+ */
+enum vm_guest_log_kind {
+	VM_GUEST_LOG_CLIPBOARD_V4 = 256,	/* copy/paste v4 refusals (devices/copypaste.c) */
+	VM_GUEST_LOG_CLIPBOARD_QUEUE,		/* v4 packets that found no channel */
+	VM_GUEST_LOG_CLIPBOARD_VERSION,		/* copy/paste version registrations */
+	VM_GUEST_LOG_KINDS
+};
 #define VM_GUEST_LOG_KIND_PER_MINUTE	3
 
 struct vm {

@@ -104,8 +104,14 @@ static int64_t now_ms(void)
 int ph_call(int fd, enum ph_ctl_op op, const char *payload, int timeout_ms,
 	    struct ph_reply *reply, GError **error)
 {
+	return ph_call_len(fd, op, payload, payload ? strlen(payload) : 0, timeout_ms, reply,
+			   error);
+}
+
+int ph_call_len(int fd, enum ph_ctl_op op, const void *payload, size_t plen, int timeout_ms,
+		struct ph_reply *reply, GError **error)
+{
 	static gint next_seq;	/* atomic: porthole-hostd calls from several threads */
-	size_t plen = payload ? strlen(payload) : 0;
 	struct ph_ctl_hdr h = {
 		.magic = PH_CTL_MAGIC, .version = PH_CTL_VERSION, .op = (uint16_t)op,
 		.seq = (uint32_t)g_atomic_int_add(&next_seq, 1) + 1, .len = (uint32_t)plen,

@@ -31,6 +31,9 @@ struct ph_reply {
  */
 int ph_call(int fd, enum ph_ctl_op op, const char *payload, int timeout_ms,
 	    struct ph_reply *reply, GError **error);
+/* The same with `plen` bytes of payload (the binary ops, control-proto.h). */
+int ph_call_len(int fd, enum ph_ctl_op op, const void *payload, size_t plen, int timeout_ms,
+		struct ph_reply *reply, GError **error);
 void ph_reply_clear(struct ph_reply *reply);
 /*
  * One request on a connection of its own to VM `name` (for worker threads,

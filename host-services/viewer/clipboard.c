@@ -43,8 +43,11 @@
 #define CLIP_LEGACY_POLL_MS	1000
 /* While a host paste waits for the agent: how often we check it still exists. */
 #define CLIP_AGENT_CHECK_MS	300
-/* Reads for the legacy push use cookies above this (pastes use small ids). */
+/* Reads for the legacy push use cookies above this (pastes use small ids)... */
 #define CLIP_LEGACY_COOKIE	0x80000000u
+/* ... with this bit for the image, and the host copy's serial in the rest. */
+#define CLIP_LEGACY_PNG		0x40000000u
+#define CLIP_LEGACY_SERIAL	0x3FFFFFFFu
 /* The longest host text for legacy and v4 tools (the hypervisor applies the policy). */
 #define CLIP_HOST_TEXT_MAX	(DNDCP_MAX_BINARY - 128u)
 /* Bytes per PH_CTL_CLIPBOARD_HOST_TEXT piece: a control packet holds 64 KiB. */
@@ -113,8 +116,8 @@ struct clip {
 	struct paste pastes[CLIP_MAX_PASTES];
 	GHashTable *serves;		/* read cookie -> struct serve */
 	uint32_t next_cookie;
-	/* Legacy guest text we own on the host, and the last serial seen. */
-	GBytes *legacy_text;
+	/* Legacy (or v4) guest text and image we own on the host, and the last serial seen. */
+	GBytes *legacy_text, *legacy_png;
 	bool legacy_owned;
 	uint64_t legacy_serial;
 	bool legacy_serial_known;
@@ -122,8 +125,11 @@ struct clip {
 	/* An agent answered since we attached: no need to feed the legacy channel. */
 	bool agent_seen;
 	guint agent_check;
-	/* A host text copy legacy tools don't have yet: pushed at the next press. */
-	bool legacy_push_pending;
+	/* The formats of a host copy legacy/v4 tools don't have yet: pushed at the next press. */
+	uint32_t legacy_push_pending;
+	/* The last text pushed to them, and the host copy it came from (echo check). */
+	GBytes *pushed_text;
+	uint32_t pushed_copy;
 	GList *transfers;		/* struct transfer * */
 	struct viewer_log_limit refusals;	/* guest reads we refused */
 };
@@ -425,7 +431,8 @@ static void on_x_offer(void *opaque, unsigned int sel, uint32_t formats)
 	 * they get it at the user's next key or button press in the VM's window.
 	 */
 	if (sel == PH_CLIP_SEL_CLIPBOARD)
-		c->legacy_push_pending = formats & PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT);
+		c->legacy_push_pending = formats & (PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) |
+						    PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG));
 }
 
 /* The viewer delivered a key or button press: legacy tools may have the host's text now. */
@@ -433,11 +440,17 @@ static void clipboard_user_press(struct viewer *v, void *state)
 {
 	struct clip *c = state;
 
+	uint32_t serial;
+
 	if (!c->legacy_push_pending || c->agent_seen || !v->attached)
 		return;
-	c->legacy_push_pending = false;
-	xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_TEXT, CLIP_HOST_TEXT_MAX,
-		  CLIP_LEGACY_COOKIE | c->my_serial[PH_CLIP_SEL_CLIPBOARD]);
+	serial = CLIP_LEGACY_COOKIE | (c->my_serial[PH_CLIP_SEL_CLIPBOARD] & CLIP_LEGACY_SERIAL);
+	if (c->legacy_push_pending & PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT))
+		xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_TEXT, CLIP_HOST_TEXT_MAX, serial);
+	if (c->legacy_push_pending & PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG))
+		xsel_read(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_PNG, CLIP_HOST_TEXT_MAX,
+			  serial | CLIP_LEGACY_PNG);
+	c->legacy_push_pending = 0;
 }
 
 /* A host application pastes what the guest offered. */
@@ -449,11 +462,16 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 	struct policy pol;
 	int64_t sent;
 
-	if (sel == PH_CLIP_SEL_CLIPBOARD && c->legacy_owned && c->legacy_text) {
+	if (sel == PH_CLIP_SEL_CLIPBOARD && c->legacy_owned) {
+		GBytes *b = format == PH_CLIP_FMT_PNG ? c->legacy_png :
+			    format == PH_CLIP_FMT_TEXT ? c->legacy_text : NULL;
 		gsize n;
-		const void *d = g_bytes_get_data(c->legacy_text, &n);
+		const void *d = b ? g_bytes_get_data(b, &n) : NULL;
 
-		xsel_answer(c->xsel, req, d, n);
+		if (b)
+			xsel_answer(c->xsel, req, d, n);
+		else
+			xsel_refuse(c->xsel, req, "the guest tools did not copy that format");
 		return;
 	}
 	if (!get_policy(c, &pol)) {
@@ -494,20 +512,23 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 		c->agent_check = g_timeout_add(CLIP_AGENT_CHECK_MS, on_agent_check, c);
 }
 
-/* The host's text to legacy and v4 guest tools, in pieces (PH_CTL_CLIPBOARD_HOST_TEXT). */
-static void push_host_text(struct clip *c, const char *data, size_t len)
+/*
+ * The host's text or image (host copy `copy`) to legacy and v4 guest
+ * tools, in pieces (PH_CTL_CLIPBOARD_HOST_TEXT).
+ */
+static void push_host_data(struct clip *c, const char *data, size_t len, bool png, uint32_t copy)
 {
-	size_t total = strnlen(data, len), off = 0;
+	size_t total = png ? len : strnlen(data, len), off = 0;
 	struct ph_reply rep;
 
 	do {
 		size_t piece = MIN(total - off, (size_t)CLIP_HOST_TEXT_PIECE);
-		GString *p = g_string_sized_new(piece + 32);
+		GString *p = g_string_sized_new(piece + 64);
 		int r;
 
-		g_string_printf(p, "%zu %zu\n", off, total);
+		g_string_printf(p, "%zu %zu %s %u\n", off, total, png ? "png" : "text", copy);
 		g_string_append_len(p, data + off, (gssize)piece);
-		r = viewer_call(c->v, PH_CTL_CLIPBOARD_HOST_TEXT, p->str, 2000, &rep);
+		r = viewer_call_len(c->v, PH_CTL_CLIPBOARD_HOST_TEXT, p->str, p->len, 2000, &rep);
 		g_string_free(p, TRUE);
 		/* A refusal (policy off, too large) is the hypervisor's to log. */
 		if (r == 0) {
@@ -518,6 +539,24 @@ static void push_host_text(struct clip *c, const char *data, size_t len)
 			return;
 		off += piece;
 	} while (off < total);
+	if (!png) {
+		if (c->pushed_text)
+			g_bytes_unref(c->pushed_text);
+		c->pushed_text = g_bytes_new(data, total);
+		c->pushed_copy = copy;
+	}
+}
+
+/*
+ * No loop: v4 tools own the selections the host's text was pushed into
+ * and may send it back when asked (vmusr prefers its own PRIMARY over an
+ * owner that can't say when it copied).  While the host has made no other
+ * copy since that push, the same text coming back is no guest copy.
+ */
+static bool is_echo(struct clip *c, GBytes *text, GBytes *png)
+{
+	return text && !png && c->pushed_text && g_bytes_equal(text, c->pushed_text) &&
+	       c->pushed_copy == (c->my_serial[PH_CLIP_SEL_CLIPBOARD] & CLIP_LEGACY_SERIAL);
 }
 
 /* Our X selection was read: for a guest paste, or for the legacy push. */
@@ -532,7 +571,8 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 
 	if (cookie & CLIP_LEGACY_COOKIE) {
 		if (status == PH_CLIP_OK && c->v->attached)
-			push_host_text(c, g_bytes_get_data(data, NULL), len);
+			push_host_data(c, g_bytes_get_data(data, NULL), len,
+				       cookie & CLIP_LEGACY_PNG, cookie & CLIP_LEGACY_SERIAL);
 		return;
 	}
 	s = g_hash_table_lookup(c->serves, GUINT_TO_POINTER(cookie));
@@ -708,26 +748,31 @@ static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
 /* ---- legacy guests: poll what they sent through the backdoor ---- */
 
 /*
- * One piece of the guest's text from `offset`: its serial and total, the
- * bytes appended to `text` (NULL: only the header).  False on any failure.
+ * One piece of the guest's text (or image) from `offset`: its serial,
+ * total and the formats the guest has, the bytes appended to `text` (NULL:
+ * only the header).  False on any failure.
  */
-static bool guest_text_piece(struct clip *c, size_t offset, uint64_t *serial, size_t *total,
-			     GByteArray *text)
+static bool guest_text_piece(struct clip *c, size_t offset, bool png, uint64_t *serial,
+			     size_t *total, uint32_t *formats, GByteArray *text)
 {
-	char arg[24], *nl, *end;
+	char arg[32], *nl, *end;
 	struct ph_reply r;
 	bool ok = false;
 
-	g_snprintf(arg, sizeof(arg), "%zu", offset);
+	g_snprintf(arg, sizeof(arg), "%zu%s", offset, png ? " png" : "");
 	if (viewer_call(c->v, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, 1000, &r) == 0 && !r.status &&
 	    (nl = memchr(r.data->str, '\n', r.data->len))) {
 		size_t off = (size_t)(nl + 1 - r.data->str);
 
 		*serial = g_ascii_strtoull(r.data->str, &end, 10);
-		*total = (size_t)g_ascii_strtoull(end, NULL, 10);
+		*total = (size_t)g_ascii_strtoull(end, &end, 10);
+		*formats = (uint32_t)g_ascii_strtoull(end, NULL, 10) &
+			   (PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) | PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG));
 		ok = *total <= CLIP_HOST_TEXT_MAX + 128u && off < r.data->len + 1;
 		if (ok && text) {
-			ok = r.data->len > off && text->len + (r.data->len - off) <= *total;
+			/* Some bytes, unless there are none (an empty text), never past the total. */
+			ok = (r.data->len > off || *total == 0) &&
+			     text->len + (r.data->len - off) <= *total;
 			if (ok)
 				g_byte_array_append(text, (const guint8 *)r.data->str + off,
 						    (guint)(r.data->len - off));
@@ -737,36 +782,64 @@ static bool guest_text_piece(struct clip *c, size_t offset, uint64_t *serial, si
 	return ok;
 }
 
+/* All of one format of guest clipboard `serial`; NULL when it changed meanwhile or failed. */
+static GBytes *guest_data(struct clip *c, bool png, uint64_t serial)
+{
+	GByteArray *data = g_byte_array_new();
+	uint64_t again;
+	size_t total = 0;
+	uint32_t formats;
+
+	do {
+		if (!guest_text_piece(c, data->len, png, &again, &total, &formats, data) ||
+		    again != serial) {
+			g_byte_array_free(data, TRUE);
+			return NULL;
+		}
+	} while (data->len < total);
+	return g_byte_array_free_to_bytes(data);
+}
+
 static gboolean on_legacy_poll(gpointer data)
 {
 	struct clip *c = data;
-	GByteArray *text;
-	uint64_t serial, again;
+	GBytes *text = NULL, *png = NULL;
+	uint64_t serial;
+	uint32_t formats;
 	size_t total;
 
 	/* With porthole-agent in the guest, it alone serves the guest's clipboard. */
 	if (!c->v->attached || c->agent_seen)
 		return G_SOURCE_CONTINUE;
-	if (!guest_text_piece(c, 0, &serial, &total, NULL))
+	if (!guest_text_piece(c, 0, false, &serial, &total, &formats, NULL))
 		return G_SOURCE_CONTINUE;
 	/* The first answer is the state before we came: not a new copy. */
-	if (c->legacy_serial_known && serial != c->legacy_serial) {
-		text = g_byte_array_sized_new((guint)total);
-		while (text->len < total) {
-			if (!guest_text_piece(c, text->len, &again, &total, text) ||
-			    again != serial) {
-				g_byte_array_free(text, TRUE);
-				return G_SOURCE_CONTINUE;	/* changed meanwhile: next poll */
-			}
+	if (c->legacy_serial_known && serial != c->legacy_serial && formats) {
+		if ((formats & PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT)) && !(text = guest_data(c, false, serial)))
+			return G_SOURCE_CONTINUE;	/* changed meanwhile: next poll */
+		if ((formats & PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG)) && !(png = guest_data(c, true, serial))) {
+			if (text)
+				g_bytes_unref(text);
+			return G_SOURCE_CONTINUE;
+		}
+		if (is_echo(c, text, png)) {
+			g_debug("clipboard: the guest tools sent back the host's own text");
+			g_bytes_unref(text);
+			goto done;
 		}
 		if (c->legacy_text)
 			g_bytes_unref(c->legacy_text);
-		c->legacy_text = g_byte_array_free_to_bytes(text);
-		g_message("clipboard: %zu bytes of text from legacy or VMware desktop guest tools",
-			  total);
-		xsel_own(c->xsel, PH_CLIP_SEL_CLIPBOARD, PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT));
+		if (c->legacy_png)
+			g_bytes_unref(c->legacy_png);
+		c->legacy_text = text;
+		c->legacy_png = png;
+		g_message("clipboard: %zu bytes of text, %zu of image from legacy or VMware desktop "
+			  "guest tools", text ? g_bytes_get_size(text) : 0,
+			  png ? g_bytes_get_size(png) : 0);
+		xsel_own(c->xsel, PH_CLIP_SEL_CLIPBOARD, formats);
 		c->legacy_owned = true;
 	}
+done:
 	c->legacy_serial = serial;
 	c->legacy_serial_known = true;
 	return G_SOURCE_CONTINUE;
@@ -857,6 +930,10 @@ static void clipboard_fini(struct viewer *v, void *state)
 	g_hash_table_destroy(c->serves);
 	if (c->legacy_text)
 		g_bytes_unref(c->legacy_text);
+	if (c->legacy_png)
+		g_bytes_unref(c->legacy_png);
+	if (c->pushed_text)
+		g_bytes_unref(c->pushed_text);
 	xsel_free(c->xsel);
 	the_clip = NULL;
 	g_free(c);

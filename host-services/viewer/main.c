@@ -78,6 +78,12 @@ int64_t viewer_send(struct viewer *v, uint32_t resource, const void *payload, si
 int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 		int timeout_ms, struct ph_reply *reply)
 {
+	return viewer_call_len(v, op, payload, payload ? strlen(payload) : 0, timeout_ms, reply);
+}
+
+int viewer_call_len(struct viewer *v, enum ph_ctl_op op, const void *payload, size_t len,
+		    int timeout_ms, struct ph_reply *reply)
+{
 	GError *err = NULL;
 
 	if (!v->attached || v->ctl_fd < 0) {
@@ -86,7 +92,7 @@ int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 		reply->fd = -1;
 		return -1;
 	}
-	if (ph_call(v->ctl_fd, op, payload, timeout_ms, reply, &err) < 0) {
+	if (ph_call_len(v->ctl_fd, op, payload, len, timeout_ms, reply, &err) < 0) {
 		g_debug("control request %d: %s", op, err->message);
 		g_error_free(err);
 		return -1;

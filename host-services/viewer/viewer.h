@@ -94,6 +94,9 @@ int64_t viewer_send(struct viewer *v, uint32_t resource, const void *payload, si
  */
 int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload,
 		int timeout_ms, struct ph_reply *reply);
+/* The same with `len` bytes of payload (binary ops). */
+int viewer_call_len(struct viewer *v, enum ph_ctl_op op, const void *payload, size_t len,
+		    int timeout_ms, struct ph_reply *reply);
 /* XSync; the X error code of a request since `serial`, or 0. */
 int viewer_x_error_since(struct viewer *v, unsigned long serial);
 /*

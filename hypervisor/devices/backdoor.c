@@ -139,7 +139,7 @@ static uint32_t lb_command(struct vm *vm, struct vcpu *vcpu, struct bdoor_regs *
 		return (uint32_t)b->ax;
 	default:
 		/* Tools poll what they miss: a few lines a minute per command, and a count. */
-		vm_guest_log_per(vm, cmd, "backdoor: unknown command %u (ECX 0x%08x)", cmd,
+		vm_guest_log_per(vm, MIN(cmd, 255u), "backdoor: unknown command %u (ECX 0x%08x)", cmd,
 				 (uint32_t)b->cx);
 		return BDOOR_UNSUPPORTED;
 	}

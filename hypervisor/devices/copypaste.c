@@ -32,7 +32,9 @@
  * reassembled by dndcp_rx (one state machine, capped at the policy's
  * max-size and VMware's 4 MiB); a piece that lies, overlaps, comes after a
  * version switch or stalls for DNDCP_STALL_NS drops the message with a log
- * line.  Only text crosses for now (RTF and images are parsed and left).
+ * line.  Text and PNG images cross (RTF is parsed and left): the host's
+ * formats of one copy arrive one after the other and each completed one
+ * pushes the clipboard with all of them so far.
  */
 #define G_LOG_DOMAIN "porthole-hv"
 #include <errno.h>
@@ -70,11 +72,18 @@ struct copypaste_state {
 	uint32_t incoming_len, incoming_pos;
 	bool receiving;
 	GByteArray *guest_text;
-	uint64_t guest_serial;		/* bumped per complete guest text */
+	bool guest_has_text;
+	GByteArray *guest_png;		/* v4 tools only; empty: none */
+	uint64_t guest_serial;		/* bumped per complete guest clipboard */
 
-	/* Host text arriving in pieces (PH_CTL_CLIPBOARD_HOST_TEXT). */
+	/* The host's image of its current copy (PH_CTL_CLIPBOARD_HOST_TEXT "png"). */
+	GByteArray *host_png;
+	uint64_t host_copy;		/* the bridge's number for that copy */
+
+	/* Host data arriving in pieces (PH_CTL_CLIPBOARD_HOST_TEXT). */
 	GByteArray *host_incoming;
 	uint64_t host_incoming_total;
+	unsigned int host_incoming_format;	/* PH_CLIP_FMT_TEXT or _PNG */
 
 	/* Copy/paste version 4 with the desktop tools (see the top). */
 	uint32_t v4_version;		/* what they registered; 0: none */
@@ -103,6 +112,8 @@ static struct copypaste_state *state(struct vm *vm)
 		cp->host_text = g_byte_array_new();
 		cp->guest_text = g_byte_array_new();
 		cp->host_incoming = g_byte_array_new();
+		cp->host_png = g_byte_array_new();
+		cp->guest_png = g_byte_array_new();
 		cp->v4_owner = -1;
 		dndcp_rx_init(&cp->rx, DNDCP_MAX_BINARY);
 		vm->copypaste = cp;
@@ -117,6 +128,8 @@ void copypaste_free(struct copypaste_state *cp)
 	g_byte_array_free(cp->host_text, TRUE);
 	g_byte_array_free(cp->guest_text, TRUE);
 	g_byte_array_free(cp->host_incoming, TRUE);
+	g_byte_array_free(cp->host_png, TRUE);
+	g_byte_array_free(cp->guest_png, TRUE);
 	dndcp_rx_reset(&cp->rx);
 	dndcp_tx_reset(&cp->tx);
 	g_free(cp->incoming);
@@ -194,6 +207,8 @@ uint32_t copypaste_backdoor(struct vm *vm, struct vcpu *vcpu, struct bdoor_regs 
 complete:
 	g_byte_array_set_size(cp->guest_text, 0);
 	g_byte_array_append(cp->guest_text, cp->incoming, cp->incoming_len);
+	cp->guest_has_text = true;
+	g_byte_array_set_size(cp->guest_png, 0);
 	cp->guest_serial++;
 	drop_incoming(cp);
 	return 0;
@@ -226,8 +241,9 @@ static void v4_send_packet(struct vm *vm, struct copypaste_state *cp, const uint
 	r = vm->rpc ? rpc_tclo_send_to(vm->rpc, TOOLS_APP_USER, cp->v4_owner, cmd->str, cmd->len,
 				       NULL, NULL) : -ENOTCONN;
 	if (r)
-		vm_guest_log(vm, "clipboard v4: packet for the desktop tools not queued (%s)",
-			     g_strerror(-r));
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_QUEUE,
+				 "clipboard v4: packet for the desktop tools not queued (%s)",
+				 g_strerror(-r));
 	g_string_free(cmd, TRUE);
 }
 
@@ -267,8 +283,8 @@ static bool v4_ready(const struct copypaste_state *cp)
 	return cp->v4_version == DNDCP_VERSION && cp->v4_owner >= 0;
 }
 
-/* The host's text becomes the guest's clipboard (CP_CMD_RECV_CLIPBOARD). */
-static void v4_push_host_text(struct vm *vm, struct copypaste_state *cp)
+/* The host's text and image become the guest's clipboard (CP_CMD_RECV_CLIPBOARD). */
+static void v4_push_host_clipboard(struct vm *vm, struct copypaste_state *cp)
 {
 	struct dndcp_hdr h;
 	uint32_t size;
@@ -276,11 +292,13 @@ static void v4_push_host_text(struct vm *vm, struct copypaste_state *cp)
 
 	if (!v4_ready(cp) || !cp->host_to_guest)
 		return;
-	clip = dndcp_clip_build(cp->host_text->data, cp->host_text->len, NULL, 0, NULL, 0, true,
-				&size);
+	clip = dndcp_clip_build(cp->host_text_set ? cp->host_text->data : NULL, cp->host_text->len,
+				NULL, 0, cp->host_png->len ? cp->host_png->data : NULL,
+				cp->host_png->len, true, &size);
 	if (!clip) {
-		vm_guest_log(vm, "clipboard v4: host text of %u bytes is over the protocol's %u",
-			     cp->host_text->len, DNDCP_MAX_BINARY);
+		vm_guest_log(vm, "clipboard v4: host clipboard of %u + %u bytes is over the "
+			     "protocol's %u", cp->host_text->len, cp->host_png->len,
+			     DNDCP_MAX_BINARY);
 		return;
 	}
 	v4_hdr(&h, CP_CMD_RECV_CLIPBOARD, ++cp->v4_session);
@@ -318,13 +336,21 @@ static void v4_request_guest_clipboard(struct vm *vm, struct copypaste_state *cp
 	cp->v4_requests++;
 }
 
-/* The guest's clipboard, whole: its text becomes what the host bridge reads. */
+/* Whether `a` holds exactly the n bytes at b. */
+static bool same_bytes(const GByteArray *a, const uint8_t *b, uint32_t n)
+{
+	return a->len == n && (!n || !memcmp(a->data, b, n));
+}
+
+/* The guest's clipboard, whole: its text and image become what the host bridge reads. */
 static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const uint8_t *bin,
 			       uint32_t len)
 {
 	struct dndcp_clip clip;
 	const char *why;
-	uint32_t text_len;
+	uint32_t text_len, png_len;
+	const uint8_t *text, *png;
+	bool has_text;
 
 	cp->v4_request_ns = 0;
 	if (!cp->guest_to_host) {
@@ -339,31 +365,32 @@ static void v4_guest_clipboard(struct vm *vm, struct copypaste_state *cp, const 
 	}
 	if (!clip.changed)
 		return;		/* what the host has already (or the host's own text) */
+	has_text = clip.exists[DNDCP_FMT_TEXT];
+	text = clip.item[DNDCP_FMT_TEXT];
 	text_len = dndcp_clip_text_len(&clip);
-	if (!clip.exists[DNDCP_FMT_TEXT])
-		return;		/* nothing we carry (files, or an image alone) */
-	if (text_len > cp->max_size) {
-		vm_guest_log(vm, "clipboard v4: guest text of %u bytes refused: over the %llu-byte "
-			     "limit", text_len, (unsigned long long)cp->max_size);
+	png = clip.item[DNDCP_FMT_PNG];
+	png_len = clip.exists[DNDCP_FMT_PNG] ? clip.size[DNDCP_FMT_PNG] : 0;
+	if (!has_text && !png_len)
+		return;		/* nothing we carry (files, RTF alone) */
+	if (text_len > cp->max_size || png_len > cp->max_size) {
+		vm_guest_log(vm, "clipboard v4: guest clipboard of %u + %u bytes refused: over the "
+			     "%llu-byte limit", text_len, png_len, (unsigned long long)cp->max_size);
 		return;
 	}
 	/*
 	 * Tools that can't tell the selection changed (no TIMESTAMP from its
-	 * owner) send the same text at every request: it is no new copy.
+	 * owner) send the same clipboard at every request: it is no new copy.
 	 */
-	if (cp->guest_text->len == text_len &&
-	    (!text_len || !memcmp(cp->guest_text->data, clip.item[DNDCP_FMT_TEXT], text_len)))
-		return;
-	/*
-	 * No loop: the tools own the selections the host's text was pushed
-	 * into, and send it back when asked (vmusr prefers its own PRIMARY
-	 * over an owner that can't say when it copied): the host has it.
-	 */
-	if (cp->host_text_set && cp->host_text->len == text_len &&
-	    (!text_len || !memcmp(cp->host_text->data, clip.item[DNDCP_FMT_TEXT], text_len)))
+	if (has_text == cp->guest_has_text && same_bytes(cp->guest_text, text, text_len) &&
+	    same_bytes(cp->guest_png, png, png_len))
 		return;
 	g_byte_array_set_size(cp->guest_text, 0);
-	g_byte_array_append(cp->guest_text, clip.item[DNDCP_FMT_TEXT], text_len);
+	if (has_text)
+		g_byte_array_append(cp->guest_text, text, text_len);
+	cp->guest_has_text = has_text;
+	g_byte_array_set_size(cp->guest_png, 0);
+	if (png_len)
+		g_byte_array_append(cp->guest_png, png, png_len);
 	cp->guest_serial++;
 }
 
@@ -380,6 +407,14 @@ static void v4_message(struct vm *vm, struct copypaste_state *cp, const struct d
 		reply.param[0] = DNDCP_VERSION;
 		reply.param[2] = DNDCP_HOST_CAPS;
 		v4_send_short(vm, cp, &reply);
+		/*
+		 * The tools (re)started their copy/paste (vmusr does at every
+		 * channel reset, 0.3 s after registering): what they held of
+		 * the host's clipboard is gone; they get it again.  (Only what
+		 * the user's press already let through: nothing new is read.)
+		 */
+		if (cp->host_text_set || cp->host_png->len)
+			v4_push_host_clipboard(vm, cp);
 		break;
 	case DNDCP_CMD_REQUEST_NEXT:
 		if (dndcp_tx_request_ok(&cp->tx, h))
@@ -410,8 +445,9 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 	const char *why;
 
 	if (!v4_ready(cp) || owner != cp->v4_owner) {
-		vm_guest_log(vm, "clipboard v4: packet from guest context %d, which did not register "
-			     "copy/paste version %d; refused", owner, DNDCP_VERSION);
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_V4, "clipboard v4: packet from guest "
+				 "context %d, which did not register copy/paste version %d; refused",
+				 owner, DNDCP_VERSION);
 		cp->v4_refused++;
 		g_string_append(reply, RPCI_FAILURE_PREFIX "copy/paste version 4 is not registered");
 		return;
@@ -429,7 +465,8 @@ static void v4_packet(struct vm *vm, struct copypaste_state *cp, int owner, cons
 		v4_send_short(vm, cp, &req);
 		break;
 	default:
-		vm_guest_log(vm, "clipboard v4: packet of %zu bytes refused: %s", len, why);
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_V4,
+				 "clipboard v4: packet of %zu bytes refused: %s", len, why);
 		cp->v4_refused++;
 		cp->v4_request_ns = 0;
 		v4_hdr(&req, DNDCP_CMD_REPLY, 0);
@@ -490,8 +527,10 @@ void copypaste_guest_version(struct vm *vm, int owner, const char *version)
 	v4_forget(cp);
 	cp->v4_version = v;
 	cp->v4_owner = v == DNDCP_VERSION ? owner : -1;
-	vm_guest_log(vm, "clipboard: guest context %d registered copy/paste version %u%s", owner,
-		     v, v == DNDCP_VERSION ? "" : " (this host speaks 4; legacy for others)");
+	/* (Tools register at every channel reset: a few lines a minute.) */
+	vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_VERSION,
+			 "clipboard: guest context %d registered copy/paste version %u%s", owner, v,
+			 v == DNDCP_VERSION ? "" : " (this host speaks 4; legacy for others)");
 }
 
 void copypaste_desktop_attached(struct vm *vm, int owner)
@@ -538,19 +577,40 @@ void copypaste_status(struct vm *vm, GString *out)
 			       (unsigned long long)cp->v4_pushes);
 }
 
-/* "<offset> <total>\n<bytes>": a piece of the host's text; the last one commits it. */
-static int host_text_piece(struct vm *vm, struct copypaste_state *cp, const char *payload,
-			   GString *out)
+/* "text" or "png" (and nothing: text) -> PH_CLIP_FMT_*, or -1. */
+static int parse_format(const char *name)
 {
-	const char *nl = strchr(payload, '\n');
-	unsigned long long offset, total;
+	if (!*name || !strcmp(name, "text"))
+		return PH_CLIP_FMT_TEXT;
+	if (!strcmp(name, "png"))
+		return PH_CLIP_FMT_PNG;
+	return -1;
+}
+
+/*
+ * "<offset> <total>[ <format> <copy>]\n<bytes>" (binary): a piece of the
+ * host's text or image; the last one commits it.  Another copy number
+ * than the last drops the formats of the last copy.
+ */
+static int host_text_piece(struct vm *vm, struct copypaste_state *cp, const char *payload,
+			   size_t plen, GString *out)
+{
+	const char *nl = memchr(payload, '\n', MIN(plen, (size_t)128));
+	unsigned long long offset, total, copy = 0;
+	char name[8] = "", *line;
+	int format = -1, fields;
 	size_t len;
 
-	if (!nl || sscanf(payload, "%llu %llu", &offset, &total) != 2) {
-		g_string_append(out, "expected \"<offset> <total>\\n<bytes>\"");
+	line = nl ? g_strndup(payload, (gsize)(nl - payload)) : NULL;
+	fields = line ? sscanf(line, "%llu %llu %7s %llu", &offset, &total, name, &copy) : 0;
+	g_free(line);
+	if (fields >= 2)
+		format = parse_format(name);
+	if ((fields != 2 && fields != 4) || format < 0) {
+		g_string_append(out, "expected \"<offset> <total>[ text|png <copy>]\\n<bytes>\"");
 		return EINVAL;
 	}
-	len = strlen(nl + 1);
+	len = plen - (size_t)(nl + 1 - payload);
 	if (!cp->host_to_guest) {
 		g_string_append(out, "host-to-guest sharing is off");
 		return EPERM;
@@ -562,9 +622,10 @@ static int host_text_piece(struct vm *vm, struct copypaste_state *cp, const char
 	if (offset == 0) {
 		g_byte_array_set_size(cp->host_incoming, 0);
 		cp->host_incoming_total = total;
+		cp->host_incoming_format = (unsigned int)format;
 	}
 	if (offset != cp->host_incoming->len || total != cp->host_incoming_total ||
-	    len > total - offset) {
+	    (unsigned int)format != cp->host_incoming_format || len > total - offset) {
 		g_byte_array_set_size(cp->host_incoming, 0);
 		g_string_append(out, "piece out of order");
 		return EINVAL;
@@ -572,36 +633,62 @@ static int host_text_piece(struct vm *vm, struct copypaste_state *cp, const char
 	g_byte_array_append(cp->host_incoming, (const guint8 *)nl + 1, (guint)len);
 	if (cp->host_incoming->len < total)
 		return 0;
-	g_byte_array_set_size(cp->host_text, 0);
-	g_byte_array_append(cp->host_text, cp->host_incoming->data, cp->host_incoming->len);
+	if (copy != cp->host_copy) {
+		/* Another copy on the host: none of the last one's formats stay. */
+		g_byte_array_set_size(cp->host_text, 0);
+		cp->host_text_set = false;
+		g_byte_array_set_size(cp->host_png, 0);
+		cp->host_copy = copy;
+	}
+	if (format == PH_CLIP_FMT_PNG) {
+		g_byte_array_set_size(cp->host_png, 0);
+		g_byte_array_append(cp->host_png, cp->host_incoming->data, cp->host_incoming->len);
+	} else {
+		g_byte_array_set_size(cp->host_text, 0);
+		g_byte_array_append(cp->host_text, cp->host_incoming->data,
+				    cp->host_incoming->len);
+		cp->host_text_set = true;
+		cp->host_read_pos = 0;
+	}
 	g_byte_array_set_size(cp->host_incoming, 0);
-	cp->host_text_set = true;
-	cp->host_read_pos = 0;
-	v4_push_host_text(vm, cp);
+	v4_push_host_clipboard(vm, cp);
 	return 0;
 }
 
-/* "<offset>" -> "<serial> <total>\n<bytes from offset>"; offset 0 also asks vmusr. */
+/*
+ * "<offset>[ text|png]" -> "<serial> <total> <formats>\n<bytes from offset>"
+ * (formats: PH_CLIP_FMT_BIT()s the guest has); offset 0 of the text also
+ * asks v4 tools for their clipboard.
+ */
 static int guest_text_piece(struct vm *vm, struct copypaste_state *cp, const char *payload,
 			    GString *out)
 {
-	unsigned long long offset = g_ascii_strtoull(payload ? payload : "0", NULL, 10);
-	guint len = cp->guest_text->len;
+	char *end;
+	unsigned long long offset = g_ascii_strtoull(payload ? payload : "0", &end, 10);
+	int format = parse_format(end + strspn(end, " "));
+	const GByteArray *data = format == PH_CLIP_FMT_PNG ? cp->guest_png : cp->guest_text;
+	guint len = data->len;
+	uint32_t formats = (cp->guest_has_text ? PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) : 0) |
+			   (cp->guest_png->len ? PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG) : 0);
 
 	if (!cp->guest_to_host) {
 		g_string_append(out, "guest-to-host sharing is off");
 		return EPERM;
 	}
-	if (offset == 0)
+	if (format < 0) {
+		g_string_append(out, "unknown format (text, png)");
+		return EINVAL;
+	}
+	if (offset == 0 && format == PH_CLIP_FMT_TEXT)
 		v4_request_guest_clipboard(vm, cp);
 	if (offset > len) {
 		g_string_append(out, "offset past the end");
 		return EINVAL;
 	}
-	g_string_printf(out, "%llu %u\n", (unsigned long long)cp->guest_serial, len);
+	g_string_printf(out, "%llu %u %u\n", (unsigned long long)cp->guest_serial, len, formats);
 	/* (An empty GByteArray's data is NULL: no pointer arithmetic on it.) */
 	if (offset < len)
-		g_string_append_len(out, (const char *)cp->guest_text->data + offset,
+		g_string_append_len(out, (const char *)data->data + offset,
 				    (gssize)MIN(len - offset, GUEST_TEXT_PIECE));
 	return 0;
 }
@@ -672,7 +759,8 @@ static int policy_set(struct copypaste_state *cp, const char *payload, GString *
 	return 0;
 }
 
-int copypaste_control(struct vm *vm, unsigned int op, const char *payload, GString *out)
+int copypaste_control(struct vm *vm, unsigned int op, const char *payload, size_t len_in,
+		      GString *out)
 {
 	struct copypaste_state *cp = state(vm);
 	size_t len;
@@ -711,7 +799,8 @@ int copypaste_control(struct vm *vm, unsigned int op, const char *payload, GStri
 			g_string_append(out, "guest-to-host sharing is off");
 			return EPERM;
 		}
-		if (cp->guest_text->len > GUEST_TEXT_PIECE) {
+		/* (A legacy text always fits a control packet; a v4 one may not.) */
+		if (cp->guest_text->len > PH_CLIP_LEGACY_MAX) {
 			g_string_append_printf(out, "%u bytes: read it in pieces (op %d)",
 					       cp->guest_text->len, PH_CTL_CLIPBOARD_GUEST_TEXT);
 			return EFBIG;
@@ -720,7 +809,7 @@ int copypaste_control(struct vm *vm, unsigned int op, const char *payload, GStri
 		g_string_append_len(out, (const char *)cp->guest_text->data, cp->guest_text->len);
 		return 0;
 	case PH_CTL_CLIPBOARD_HOST_TEXT:
-		return host_text_piece(vm, cp, payload, out);
+		return host_text_piece(vm, cp, payload, len_in, out);
 	case PH_CTL_CLIPBOARD_GUEST_TEXT:
 		return guest_text_piece(vm, cp, payload, out);
 	default:

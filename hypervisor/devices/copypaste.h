@@ -27,9 +27,11 @@ uint32_t copypaste_backdoor(struct vm *vm, struct vcpu *vcpu, struct bdoor_regs 
 
 /*
  * Control ops PH_CTL_CLIPBOARD_* (control-proto.h): a positive errno or 0;
- * the reply text goes to `out`.
+ * the reply text goes to `out`.  `payload` is NUL-terminated, `len` bytes
+ * (binary for PH_CTL_CLIPBOARD_HOST_TEXT).
  */
-int copypaste_control(struct vm *vm, unsigned int op, const char *payload, GString *out);
+int copypaste_control(struct vm *vm, unsigned int op, const char *payload, size_t len,
+		      GString *out);
 
 void copypaste_free(struct copypaste_state *cp);
 

@@ -272,19 +272,28 @@ static void cmd_set_versiontype(struct rpc_state *rpc, char *args, struct rpci_r
 	}
 }
 
+/*
+ * Capabilities are kept per guest context ("<owner> <name>"; names have no
+ * space): porthole-agent and VMware's vmusr register under the same names
+ * and must not overwrite each other.  (A KVM guest is one context.)
+ */
 static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 			   struct rpci_reply *r)
 {
+	char *key;
+
 	if (!valid_key(name)) {
 		reply_fail(r, "Invalid capability name");
 		return;
 	}
-	if (!g_hash_table_contains(rpc->caps, name) &&
+	key = g_strdup_printf("%d %s", rpc->rpci_owner, name);
+	if (!g_hash_table_contains(rpc->caps, key) &&
 	    g_hash_table_size(rpc->caps) >= RPC_CAPABILITIES_MAX) {
+		g_free(key);
 		reply_fail(r, "Too many capabilities");
 		return;
 	}
-	g_hash_table_replace(rpc->caps, g_strdup(name),
+	g_hash_table_replace(rpc->caps, key,
 			     g_strndup(args ? g_strstrip(args) : "", RPC_GUESTINFO_KEY_MAX));
 	/* VMware's desktop tools say which copy/paste protocol they speak. */
 	if (!strcmp(name, "copypaste_version"))
@@ -478,6 +487,40 @@ static bool other_desktop_channel(const struct rpc_state *rpc, int owner)
 	return false;
 }
 
+/* Guest context `owner` registered capability `name` with a value other than 0. */
+static bool context_has_cap(const struct rpc_state *rpc, int owner, const char *name)
+{
+	char *key = g_strdup_printf("%d %s", owner, name);
+	const char *v = g_hash_table_lookup(rpc->caps, key);
+
+	g_free(key);
+	return v && *v && strcmp(v, "0");
+}
+
+/* The capability a desktop command needs ("Resolution_Set ..."), or NULL. */
+static const char *resize_cap(const char *text, size_t len)
+{
+	if (len > 15 && !memcmp(text, "Resolution_Set ", 15))
+		return "resolution_set";
+	if (len > 20 && !memcmp(text, "DisplayTopology_Set ", 20))
+		return "display_topology_set";
+	return NULL;
+}
+
+/*
+ * VMware's vmusr (the context that registered copy/paste v4) is sent
+ * resize commands only when it said it can resize: where it can't (no
+ * VMware display driver, see README) it answers errors and leaves the
+ * screen at some other size, as a VMware host never asks it.
+ */
+static bool channel_can_take(const struct rpc_state *rpc, const struct tclo_chan *t,
+			     const char *cap)
+{
+	int vmusr = copypaste_v4_owner(rpc->vm);
+
+	return !cap || vmusr < 0 || t->owner != vmusr || context_has_cap(rpc, t->owner, cap);
+}
+
 /*
  * Whether channel `t` may take `cmd`.  Two programs may attach as the
  * desktop tools ("toolbox-dnd"): porthole-agent and VMware's vmusr.  Each
@@ -497,6 +540,8 @@ static bool cmd_for(const struct rpc_state *rpc, const struct tclo_cmd *cmd,
 		return false;
 	if (cmd->owner >= 0)
 		return t->owner == cmd->owner;
+	if (!channel_can_take(rpc, t, resize_cap(cmd->text, cmd->len)))
+		return false;
 	vmusr = copypaste_v4_owner(rpc->vm);
 	if (!strcmp(t->app, TOOLS_APP_USER) && vmusr >= 0 && t->owner == vmusr)
 		return !other_desktop_channel(rpc, vmusr);
@@ -543,6 +588,18 @@ static bool app_attached(const struct rpc_state *rpc, const char *app)
 	return false;
 }
 
+/* Some attached desktop channel may take command `text` (channel_can_take). */
+static bool desktop_can_take(const struct rpc_state *rpc, const char *text, size_t len)
+{
+	const char *cap = resize_cap(text, len);
+
+	for (int i = 0; i < GUESTMSG_MAX_CHANNEL; i++)
+		if (rpc->tclo[i].active && !strcmp(rpc->tclo[i].app, TOOLS_APP_USER) &&
+		    channel_can_take(rpc, &rpc->tclo[i], cap))
+			return true;
+	return false;
+}
+
 /* Tell an application that maps its wakeup resource to poll now (see the top). */
 static void tclo_wakeup(struct rpc_state *rpc, const char *app)
 {
@@ -583,6 +640,8 @@ int rpc_tclo_send_to(struct rpc_state *rpc, const char *app, int owner, const ch
 	 */
 	if (app && strcmp(app, TOOLS_APP_MAIN) && !app_attached(rpc, app))
 		return -ENOTCONN;
+	if (app && !strcmp(app, TOOLS_APP_USER) && owner < 0 && !desktop_can_take(rpc, text, len))
+		return -EOPNOTSUPP;	/* say so at once: nobody will ever take it */
 	cmd = g_new0(struct tclo_cmd, 1);
 	cmd->app = app ? g_strdup(app) : NULL;
 	cmd->owner = owner;
@@ -890,7 +949,7 @@ void rpc_status(struct rpc_state *rpc, uint64_t now, GString *out)
 		}
 		if (!first)
 			g_string_append_c(out, ',');
-		vm_append_guest_text(out, k, STATUS_TEXT_MAX, ",:=");
+		vm_append_guest_text(out, strchr(k, ' ') + 1, STATUS_TEXT_MAX, ",:=");
 		if (*(char *)v) {
 			g_string_append_c(out, ':');
 			vm_append_guest_text(out, v, STATUS_TEXT_MAX, ",:=");

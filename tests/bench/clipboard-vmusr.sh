@@ -25,16 +25,17 @@ wait_until 30 "vmusr's copy/paste" sh -c \
 	"$BIN/porthole-ctl status bench-vmusr --raw | grep -q '^clipboard.v4.version=4'"
 head -c 7864320 /dev/urandom | base64 -w 0 >"$DESK/10m"
 head -c 3000000 /dev/urandom | base64 -w 0 >"$DESK/4m"	# 4,000,000 bytes
-median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] }'; }
+head -c 3000000 /dev/urandom | base64 -w 0 >"$DESK/4m2"	# other bytes the other way
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)] }'; }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
 # host -> guest: a host copy, the user's click in the viewer, the guest pastes it whole.
-h2g_us() {	# FILE PRESS
+h2g_us() {	# FILE PRESS [TRIES]
 	local s i
 	host_x xclip -selection clipboard -i "$1" >/dev/null 2>&1 &
 	sleep 0.5
 	s=$(now_us)
-	for i in $(seq 600); do
+	for i in $(seq "${3:-600}"); do
 		$2	# (the agent lets one read through per press; vmusr got the push at the first)
 		guest_sh "xclip -selection clipboard -o 2>/dev/null | cmp -s - /x/$(basename "$1")" >/dev/null &&
 			{ echo $(($(now_us) - s)); return 0; }
@@ -65,14 +66,15 @@ reset_both() {
 }
 
 echo "# clipboard-vmusr: 10 MiB through vmusr (over the protocol's 4 MiB)" >&2
-if h2g_us "$DESK/10m" click >/dev/null; then
+# (The hypervisor refuses it at once: a few tries say so.)
+if h2g_us "$DESK/10m" click 40 >/dev/null; then
 	echo "bench clipboard_vmusr_10MiB_host_to_guest passed-unexpectedly"
 else
 	echo "bench clipboard_vmusr_10MiB_host_to_guest refused (copy/paste v4 carries at most 4 MiB)"
 fi
 echo "# clipboard-vmusr: 4,000,000 bytes through vmusr ($RUNS each way)" >&2
 v_h2g=$(for i in $(seq $RUNS); do reset_both; h2g_us "$DESK/4m" click; done | median)
-v_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m"; done | median)
+v_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m2"; done | median)
 
 echo "# clipboard-vmusr: the same through porthole-agent ($RUNS each way)" >&2
 guest_sh "$GUEST_ENV $BIN/porthole-agent --wait-display 20 >/x/agent.log 2>&1 &" >/dev/null
@@ -80,7 +82,7 @@ wait_until 20 "the agent" sh -c \
 	"[ \$($BIN/porthole-ctl status bench-vmusr --raw | grep -c '^tools.app=toolbox-dnd ') = 2 ]"
 sleep 2
 a_h2g=$(for i in $(seq $RUNS); do reset_both; h2g_us "$DESK/4m" key; done | median)
-a_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m"; done | median)
+a_g2h=$(for i in $(seq $RUNS); do reset_both; g2h_us "$DESK/4m2"; done | median)
 a_10m=$(reset_both; h2g_us "$DESK/10m" key)
 [ -n "$v_h2g" ] && [ -n "$v_g2h" ] && [ -n "$a_h2g" ] && [ -n "$a_g2h" ] ||
 	die "a transfer failed (vmusr '$v_h2g' '$v_g2h', agent '$a_h2g' '$a_g2h')"

@@ -11,28 +11,7 @@ start_viewer clip
 trap 'kill $VIEWER 2>/dev/null; cp "$DESK/agent.log" "$BUILD/tests/e2e-clip-agent.log"; cp "$DESK/viewer.log" "$BUILD/tests/e2e-clip-viewer.log"; desktop_cleanup' EXIT
 sleep 1
 
-# host_copy SEL FILE [TYPE]: a host application owns SEL with FILE's bytes.
-host_copy() { host_x xclip -selection "$1" -i ${3:+-t "$3"} "$2" >/dev/null 2>&1 & }
 guest_copy() { guest_sh "xclip -selection $1 -i ${3:+-t $3} $2 >/dev/null 2>&1 &" >/dev/null; }
-# Compare after a paste on the other side (retry while the offer travels).
-guest_paste_eq() {	# SEL FILE WHAT [TYPE]
-	local end=$((SECONDS + 20))
-	until user_press && guest_sh "xclip -selection $1 -o ${4:+-t $4} >/x/pasted 2>/dev/null" >/dev/null &&
-		cmp -s "$2" "$DESK/pasted"; do
-		[ $SECONDS -lt $end ] || die "$3: guest paste differs ($(wc -c <"$DESK/pasted") bytes)"
-		sleep 0.2
-	done
-	ok "$3"
-}
-host_paste_eq() {
-	local end=$((SECONDS + 20))
-	until host_x xclip -selection "$1" -o ${4:+-t "$4"} >"$DESK/hpasted" 2>/dev/null &&
-		cmp -s "$2" "$DESK/hpasted"; do
-		[ $SECONDS -lt $end ] || die "$3: host paste differs ($(wc -c <"$DESK/hpasted") bytes)"
-		sleep 0.2
-	done
-	ok "$3"
-}
 
 printf 'hello from the host' >"$DESK/ascii"
 host_copy clipboard "$DESK/ascii"

@@ -142,3 +142,29 @@ user_press() {
 		host_x xdotool key "${1:-ctrl+v}"
 	fi
 }
+
+# ---- clipboard checks with xclip on both sides ----
+# host_copy SEL FILE [TYPE]: a host application owns SEL with FILE's bytes.
+host_copy() { host_x xclip -selection "$1" -i ${3:+-t "$3"} "$2" >/dev/null 2>&1 & }
+# guest_paste_eq SEL FILE WHAT [TYPE]: the user presses in the viewer
+# (PASTE_PRESS: user_press's argument, default ctrl+v) and a guest application
+# pastes FILE's bytes; retried while the offer travels (CLIP_WAIT s, default 20).
+guest_paste_eq() {
+	local end=$((SECONDS + ${CLIP_WAIT:-20}))
+	until user_press ${PASTE_PRESS:-} && guest_sh "xclip -selection $1 -o ${4:+-t $4} >/x/pasted 2>/dev/null" >/dev/null &&
+		cmp -s "$2" "$DESK/pasted"; do
+		[ $SECONDS -lt $end ] || die "$3: guest paste differs ($(wc -c <"$DESK/pasted") bytes)"
+		sleep 0.2
+	done
+	ok "$3"
+}
+# host_paste_eq SEL FILE WHAT [TYPE]: a host application pastes FILE's bytes.
+host_paste_eq() {
+	local end=$((SECONDS + ${CLIP_WAIT:-20}))
+	until host_x xclip -selection "$1" -o ${4:+-t "$4"} >"$DESK/hpasted" 2>/dev/null &&
+		cmp -s "$2" "$DESK/hpasted"; do
+		[ $SECONDS -lt $end ] || die "$3: host paste differs ($(wc -c <"$DESK/hpasted") bytes)"
+		sleep 0.2
+	done
+	ok "$3"
+}

@@ -274,13 +274,19 @@ int viewer_call(struct viewer *v, enum ph_ctl_op op, const char *payload, int ti
 		g_string_append_printf(reply->data, "host-to-guest=%s\nguest-to-host=%s\nmax-size=%llu\n",
 				       F.h2g ? "on" : "off", F.g2h ? "on" : "off",
 				       (unsigned long long)F.max_size);
-	} else if (op == PH_CTL_CLIPBOARD_LEGACY_GET) {
+	} else if (op == PH_CTL_CLIPBOARD_LEGACY_GET || op == PH_CTL_CLIPBOARD_GUEST_TEXT) {
 		size_t got;
 		const uint8_t *p = fuzz_bytes(F.in, fuzz_u8(F.in), &got);
 
 		g_string_append_len(reply->data, (const char *)p, (gssize)got);
 	}
 	return 0;
+}
+
+int viewer_call_len(struct viewer *v, enum ph_ctl_op op, const void *payload, size_t len,
+		    int timeout_ms, struct ph_reply *reply)
+{
+	return viewer_call(v, op, NULL, timeout_ms, reply);
 }
 
 void ph_reply_clear(struct ph_reply *reply)

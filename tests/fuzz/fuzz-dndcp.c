@@ -11,10 +11,11 @@
  *                  1 + ((kind >> 3) & 1) into a real VM
  *             2    the guest registers copy/paste version 3 or 4 (kind & 8),
  *                  from context 1, or asks vmx.capability.copypaste_version
- *             3    host: a piece of host text (PH_CTL_CLIPBOARD_HOST_TEXT,
- *                  the bytes as its text payload)
- *             4    host: poll the guest's text from an offset
- *                  (PH_CTL_CLIPBOARD_GUEST_TEXT), or set max-size (kind & 8)
+ *             3    host: a piece of host text or image
+ *                  (PH_CTL_CLIPBOARD_HOST_TEXT, the bytes as its payload)
+ *             4    host: poll the guest's text (or image, kind & 16) from an
+ *                  offset (PH_CTL_CLIPBOARD_GUEST_TEXT), or set max-size
+ *                  (kind & 8)
  *             5    the bytes as a serialized clipboard; or guest context 1
  *                  exits (kind & 8)
  *
@@ -106,15 +107,15 @@ static void check_clip(const uint8_t *buf, size_t len)
 }
 
 /* The host reads the guest's text: within the policy's size, the header well formed. */
-static void poll_guest_text(struct vm *vm, unsigned long offset)
+static void poll_guest_text(struct vm *vm, unsigned long offset, bool png)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	char arg[24];
+	char arg[32];
 	unsigned long long serial, total;
 
-	g_snprintf(arg, sizeof(arg), "%lu", offset);
+	g_snprintf(arg, sizeof(arg), "%lu%s", offset, png ? " png" : "");
 	pthread_mutex_lock(&vm->lock);
-	if (copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, out) == 0) {
+	if (copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, strlen(arg), out) == 0) {
 		FUZZ_CHECK(sscanf(out->str, "%llu %llu", &serial, &total) == 2);
 		FUZZ_CHECK(total <= DNDCP_MAX_BINARY && out->len < PH_CTL_MAX_PAYLOAD);
 	}
@@ -167,10 +168,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pthread_mutex_unlock(&vm->lock);
 			break;
 		case 3: {
-			g_autofree char *text = g_strndup((const char *)copy, len);
+			/* Binary, NUL-terminated after its length, as the control server hands it. */
+			g_autofree char *piece = g_malloc(len + 1);
 
+			memcpy(piece, copy, len);
+			piece[len] = '\0';
 			pthread_mutex_lock(&vm->lock);
-			copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, text, reply);
+			copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, piece, len, reply);
 			pthread_mutex_unlock(&vm->lock);
 			break;
 		}
@@ -178,10 +182,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (kind & 8) {
 				g_string_printf(msg, "max-size=%u", (unsigned int)(len * 997));
 				pthread_mutex_lock(&vm->lock);
-				copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, msg->str, reply);
+				copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, msg->str, msg->len, reply);
 				pthread_mutex_unlock(&vm->lock);
 			} else {
-				poll_guest_text(vm, len ? copy[0] * 4096ul : 0);
+				poll_guest_text(vm, len ? copy[0] * 4096ul : 0, kind & 16);
 			}
 			break;
 		case 5:
@@ -195,7 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
-	poll_guest_text(vm, 0);
+	poll_guest_text(vm, 0, false);
+	poll_guest_text(vm, 0, true);
 	fuzz_check_vm_status(vm);
 	dndcp_rx_reset(&rx);
 	g_byte_array_free(shadow, TRUE);

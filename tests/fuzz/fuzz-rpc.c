@@ -22,13 +22,15 @@
  * stored exactly that value; a guestlib.info.get answered "1 " is a whole
  * V3 reply (header, and as many data bytes as it says); GETGUIOPTIONS
  * agrees with the synctime option; a TCLO channel is first sent "reset", then
- * "Capabilities_Register", then only commands the host queued or the
- * options tools-options.c pushes (Set_Option); every host
+ * "Capabilities_Register", then only commands the host queued, the
+ * options tools-options.c and copypaste.c push (Set_Option) or whole copy/paste
+ * v4 packets; every host
  * command completes exactly once (at the latest when the VM goes); status
  * text well formed.
  */
 #include <string.h>
 
+#include "backdoor/dndcp.h"
 #include "backdoor/msgchan-host.h"
 #include "backdoor/proto.h"
 #include "hypervisor/devices/namespace-db.h"
@@ -269,6 +271,10 @@ static void tclo(struct harness *h, struct chan_slot *s, const uint8_t *msg, siz
 		FUZZ_CHECK(!strcmp(cmd, "reset"));
 	else if (s->received == 1)
 		FUZZ_CHECK(!strcmp(cmd, "Capabilities_Register"));
+	else if (clen > sizeof(DNDCP_RPC_CP) && !memcmp(cmd, DNDCP_RPC_CP " ", sizeof(DNDCP_RPC_CP)))
+		/* Copy/paste v4 (copypaste.c): one whole packet of VMware's size. */
+		FUZZ_CHECK(clen - sizeof(DNDCP_RPC_CP) >= DNDCP_HDR_SIZE &&
+			   clen - sizeof(DNDCP_RPC_CP) <= DNDCP_MAX_PACKET);
 	else
 		FUZZ_CHECK(strlen(cmd) == clen && (g_hash_table_contains(h->queued, cmd) ||
 						   pushed_option(cmd)));

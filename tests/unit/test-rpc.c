@@ -461,7 +461,7 @@ static GString *guest_text(void)
 	GString *out = g_string_new(NULL);
 
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, "0", out), 0);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, "0", strlen("0"), out), 0);
 	pthread_mutex_unlock(&vm->lock);
 	return out;
 }
@@ -498,9 +498,9 @@ static void test_v4_both_ways(void **state)
 	attach_desktop(&c);
 	v4_register();
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 10\nhello", out),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 10\nhello", strlen("0 10\nhello"), out),
 			 0);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "5 10\n host", out),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "5 10\n host", strlen("5 10\n host"), out),
 			 0);
 	pthread_mutex_unlock(&vm->lock);
 	recv_packet(&c, &h, &whole, &len);
@@ -515,12 +515,12 @@ static void test_v4_both_ways(void **state)
 	cb = dndcp_clip_build("from the guest", 14, NULL, 0, NULL, 0, true, &size);
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 1, size, 0, cb, size), 1);
 	text = guest_text();
-	assert_string_equal(text->str, "1 14\nfrom the guest");
+	assert_string_equal(text->str, "1 14 1\nfrom the guest");
 	g_string_free(text, TRUE);
 	/* The same text again (tools that can't tell it changed) is no new copy. */
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 2, size, 0, cb, size), 1);
 	text = guest_text();
-	assert_string_equal(text->str, "1 14\nfrom the guest");
+	assert_string_equal(text->str, "1 14 1\nfrom the guest");
 	g_string_free(text, TRUE);
 	free(cb);
 	g_string_free(out, TRUE);
@@ -576,7 +576,7 @@ static void test_v4_hostile_pieces(void **state)
 
 	/* Over the VM's clipboard limit: refused on the header. */
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, "max-size=1000", st),
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_POLICY_SET, "max-size=1000", strlen("max-size=1000"), st),
 			 0);
 	pthread_mutex_unlock(&vm->lock);
 	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 7, big, 0, junk, DNDCP_MAX_PAYLOAD), 0);
@@ -587,7 +587,7 @@ static void test_v4_hostile_pieces(void **state)
 	pthread_mutex_unlock(&vm->lock);
 	assert_non_null(strstr(st->str, "clipboard.v4.refused=6\n"));
 	text = guest_text();
-	assert_string_equal(text->str, "0 0\n");		/* nothing half-sent got through */
+	assert_string_equal(text->str, "0 0 0\n");		/* nothing half-sent got through */
 	g_string_free(text, TRUE);
 	g_string_free(st, TRUE);
 	msgchan_close(&c);
@@ -628,7 +628,7 @@ static void test_desktop_channel_owners(void **state)
 	free(m);
 	assert_int_equal(msgchan_send(&agent, "OK ", 3), 0);	/* ... and polls first now */
 	pthread_mutex_lock(&vm->lock);
-	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", out), 0);
+	assert_int_equal(copypaste_control(vm, PH_CTL_CLIPBOARD_HOST_TEXT, "0 2\nhi", strlen("0 2\nhi"), out), 0);
 	pthread_mutex_unlock(&vm->lock);
 	assert_int_equal(msgchan_recv(&agent, &m, &len), 0);
 	assert_null(m);
@@ -641,6 +641,104 @@ static void test_desktop_channel_owners(void **state)
 	io_owner = 2;
 	msgchan_close(&agent);
 	io_owner = 1;
+}
+
+/*
+ * Capabilities per guest context: vmusr (context 1) and porthole-agent
+ * (context 2) register the same name; both values stay.  (The old code
+ * kept one value per name: the last registration won.)
+ */
+static void test_capabilities_per_context(void **state)
+{
+	GString *st = g_string_new(NULL);
+	char *reply = NULL;
+
+	assert_int_equal(rpci("tools.capability.resolution_set 0", &reply), 1);
+	free(reply);
+	io_owner = 2;
+	assert_int_equal(rpci("tools.capability.resolution_set 1", &reply), 1);
+	free(reply);
+	io_owner = 1;
+	assert_int_equal(rpci("tools.capability.resolution_set 0", &reply), 1);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "resolution_set:1"));
+	assert_non_null(strstr(st->str, "resolution_set:0"));
+	assert_null(strstr(strstr(st->str, "resolution_set:0") + 1, "resolution_set:0"));
+	g_string_free(st, TRUE);
+}
+
+/*
+ * A guest that starts a big message and never finishes it: at the host
+ * bridge's next poll after 5 s without a piece the message is dropped (its
+ * buffer freed, counted as refused) and the next piece is refused.
+ */
+static void test_v4_never_finishing(void **state)
+{
+	static uint8_t junk[DNDCP_MAX_PAYLOAD];
+	struct msgchan c = { 0 };
+	struct dndcp_hdr h;
+	char *whole = NULL;
+	size_t len;
+	GString *st = g_string_new(NULL), *text;
+
+	attach_desktop(&c);
+	v4_register();
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, 3 * DNDCP_MAX_PAYLOAD, 0, junk,
+				     DNDCP_MAX_PAYLOAD), 1);
+	recv_packet(&c, &h, &whole, &len);
+	assert_int_equal(h.cmd, DNDCP_CMD_REQUEST_NEXT);
+	free(whole);
+	g_usleep(5200 * 1000);
+	text = guest_text();		/* the bridge's poll */
+	g_string_free(text, TRUE);
+	pthread_mutex_lock(&vm->lock);
+	copypaste_status(vm, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "clipboard.v4.refused=1\n"));
+	recv_packet(&c, &h, &whole, &len);	/* and it asks for the clipboard anew */
+	assert_int_equal(h.cmd, CP_CMD_REQUEST_CLIPBOARD);
+	free(whole);
+	assert_int_equal(send_packet(CP_CMD_SEND_CLIPBOARD, 5, 3 * DNDCP_MAX_PAYLOAD,
+				     DNDCP_MAX_PAYLOAD, junk, DNDCP_MAX_PAYLOAD), 0);
+	g_string_free(st, TRUE);
+	msgchan_close(&c);
+}
+
+/*
+ * vmusr alone, without a resolution capability (it has no VMware display
+ * driver): a resize fails at once (EOPNOTSUPP) instead of reaching tools
+ * that would answer an error and leave the screen at another size; once
+ * it registers resolution_set it gets them.
+ */
+static void test_vmusr_resize_needs_capability(void **state)
+{
+	struct msgchan vmusr = { 0 };
+	char *m = NULL, *reply = NULL;
+	size_t len;
+
+	int r;
+
+	attach_desktop(&vmusr);
+	v4_register();
+	pthread_mutex_lock(&vm->lock);
+	r = rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23, tclo_done, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(r, -EOPNOTSUPP);
+	assert_int_equal(rpci("tools.capability.resolution_set 1", &reply), 1);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	r = rpc_tclo_send(vm->rpc, "toolbox-dnd", "Resolution_Set 1366 700", 23, tclo_done, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	assert_int_equal(r, 0);
+	assert_int_equal(msgchan_send(&vmusr, "", 0), 0);
+	assert_int_equal(msgchan_recv(&vmusr, &m, &len), 0);
+	assert_non_null(m);
+	assert_string_equal(m, "Resolution_Set 1366 700");
+	free(m);
+	msgchan_close(&vmusr);
 }
 
 int main(void)
@@ -659,7 +757,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_binary_guest_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_hostile_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_never_finishing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmusr_resize_needs_capability, setup, teardown),
 	};
 
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
