@@ -57,6 +57,12 @@ enum bdoor_cmd {
 	BDOOR_CMD_GET_VCPU_INFO = 68,
 };
 
+/*
+ * GETPTRLOCATION's answer (x << 16 | y) while the host pointer is not over
+ * the guest: both coordinates this value, "ungrabbed" to the desktop tools.
+ */
+#define BDOOR_PTR_UNGRABBED	(-100)
+
 /* ECX = (subcommand << 16) | command */
 #define BDOOR_ECX(cmd, sub)	((uint32_t)(cmd) | ((uint32_t)(sub) << 16))
 #define BDOOR_ECX_CMD(ecx)	((uint32_t)(ecx) & 0xFFFFu)

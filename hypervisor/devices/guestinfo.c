@@ -674,45 +674,50 @@ static void set_detailed(struct vm *vm, const uint8_t *data, size_t len, GString
 	g_string_append(reply, RPCI_SUCCESS_PREFIX);
 }
 
+/*
+ * A parsed record (why == NULL) replaces the one in *slot; a refused one is
+ * freed and the guest told why.
+ */
+static void replace_record(struct vm *vm, void **slot, void *parsed, const char *why,
+			   const char *what, GString *reply)
+{
+	if (why) {
+		g_free(parsed);
+		refuse(vm, reply, what, why);
+		return;
+	}
+	g_free(*slot);
+	*slot = parsed;
+	changed(vm);
+	g_string_append(reply, RPCI_SUCCESS_PREFIX);
+}
+
 static void set_nics(struct vm *vm, const uint8_t *data, size_t len, GString *reply)
 {
 	struct guestinfo_nics *nics = g_new(struct guestinfo_nics, 1);
-	struct guestinfo *gi = guestinfo_get(vm);
-	const char *why;
+	const char *why = "malformed record";	/* (the parser names what) */
 
-	if (guestinfo_parse_nicinfo(data, len, nics, &why)) {
-		g_free(nics);
-		refuse(vm, reply, "NIC information", why);
-		return;
-	}
-	g_free(gi->nics);
-	gi->nics = nics;
-	changed(vm);
-	g_string_append(reply, RPCI_SUCCESS_PREFIX);
+	if (guestinfo_parse_nicinfo(data, len, nics, &why) == 0)
+		why = NULL;
+	replace_record(vm, (void **)&guestinfo_get(vm)->nics, nics, why, "NIC information", reply);
 }
 
 static void set_disks(struct vm *vm, const char *data, size_t len, GString *reply)
 {
 	struct guestinfo_disks *disks = g_new(struct guestinfo_disks, 1);
-	struct guestinfo *gi = guestinfo_get(vm);
-	const char *why;
+	const char *why = "malformed record";	/* (the parser names what) */
 
 	if (len && data[len - 1] == '\0')
 		len--;
-	if (memchr(data, '\0', len)) {
+	if (memchr(data, '\0', len))
 		why = "NUL byte in the JSON";
-	} else if (!guestinfo_parse_disks(data, len, disks, &why)) {
-		if (disks->n_dropped)
-			vm_guest_log(vm, "guestinfo: %u disks kept, %u more not", disks->n_disks,
-				     disks->n_dropped);
-		g_free(gi->disks);
-		gi->disks = disks;
-		changed(vm);
-		g_string_append(reply, RPCI_SUCCESS_PREFIX);
-		return;
-	}
-	g_free(disks);
-	refuse(vm, reply, "disk information", why);
+	else if (guestinfo_parse_disks(data, len, disks, &why) == 0)
+		why = NULL;
+	if (!why && disks->n_dropped)
+		vm_guest_log(vm, "guestinfo: %u disks kept, %u more not", disks->n_disks,
+			     disks->n_dropped);
+	replace_record(vm, (void **)&guestinfo_get(vm)->disks, disks, why, "disk information",
+		       reply);
 }
 
 /* "SetGuestInfo  <type> <data>": the type, and where its data starts. */

@@ -15,11 +15,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backdoor/namespace.h"
+
 struct vm;
 struct namespace_db;
 
-#define NSDB_GET_COMMAND	"namespace-priv-get-values"
-#define NSDB_SET_COMMAND	"namespace-priv-set-keys"
 
 /* Hard limits: a request past any is refused whole, and nothing changes. */
 #define NSDB_NAMESPACES_MAX	16

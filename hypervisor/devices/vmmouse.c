@@ -213,8 +213,8 @@ uint32_t vmmouse_get_ptr_location(struct vmmouse *m, uint32_t width, uint32_t he
 
 	m->location_gets++;
 	if (!m->host_known || !width || !height)
-		return (uint32_t)(uint16_t)VMMOUSE_UNGRABBED_POS << 16 |
-		       (uint16_t)VMMOUSE_UNGRABBED_POS;
+		return (uint32_t)(uint16_t)BDOOR_PTR_UNGRABBED << 16 |
+		       (uint16_t)BDOOR_PTR_UNGRABBED;
 	/* 0..65535 across the screen, as PH_CTL_POINTER: pixels 0..size-1 (fits 16 bits). */
 	x = (uint32_t)((uint64_t)m->host_x * (MIN(width, 32768u) - 1) / VMMOUSE_ABS_MAX);
 	y = (uint32_t)((uint64_t)m->host_y * (MIN(height, 32768u) - 1) / VMMOUSE_ABS_MAX);

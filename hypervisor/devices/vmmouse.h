@@ -32,11 +32,10 @@ int vmmouse_host_event(struct vmmouse *m, const char *text, const char **why);
 /*
  * Backdoor GETPTRLOCATION (4), VMware's semantics: EAX = x << 16 | y, the
  * host pointer in guest pixels (a `width` x `height` screen), or both
- * VMMOUSE_UNGRABBED_POS (-100) while the host pointer was never over the
+ * BDOOR_PTR_UNGRABBED (backdoor/proto.h) while the host pointer was never over the
  * guest: then the desktop tools' legacy loop ("grabbed" -> warp the guest
  * pointer there) does nothing, instead of warping to (0,0) or (-1,-1).
  */
-#define VMMOUSE_UNGRABBED_POS	(-100)
 uint32_t vmmouse_get_ptr_location(struct vmmouse *m, uint32_t width, uint32_t height);
 /* SETPTRLOCATION (5): EBX = x << 16 | y, where the guest's pointer is; noted, nothing warps. */
 void vmmouse_set_ptr_location(struct vmmouse *m, uint32_t ebx);

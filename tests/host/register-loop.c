@@ -10,19 +10,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "tests/payloads/register-loop.h"
+
 static double loop_ns(uint32_t n)
 {
 	struct timespec a, b;
-	uint64_t acc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	__asm__ __volatile__("1:\n\t"
-			     "add %[n64], %[acc]\n\t"
-			     "dec %[n]\n\t"
-			     "jnz 1b"
-			     : [n] "+r"(n), [acc] "+r"(acc)
-			     : [n64] "r"((uint64_t)7)
-			     : "cc");
+	register_loop(n);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
 }

@@ -10,6 +10,7 @@
  * the guest's instructions itself (a nested or software-assisted KVM), and
  * memory is slow because everything is.
  */
+#include "register-loop.h"
 #include "runtime.h"
 
 #define REGION		((uint8_t *)(64ull << 20))	/* above the payload and its heap */
@@ -20,15 +21,9 @@
 /* TSC cycles for n iterations of add/dec/jnz: no memory access. */
 static uint64_t alu_loop(uint32_t n)
 {
-	uint64_t t0 = rdtsc(), acc = 0;
+	uint64_t t0 = rdtsc();
 
-	__asm__ __volatile__("1:\n\t"
-			     "add %[n64], %[acc]\n\t"
-			     "dec %[n]\n\t"
-			     "jnz 1b"
-			     : [n] "+r"(n), [acc] "+r"(acc)
-			     : [n64] "r"((uint64_t)7)
-			     : "cc");
+	register_loop(n);
 	return rdtsc() - t0;
 }
 

@@ -21,49 +21,15 @@
 #include "hypervisor/devices/vmmouse.h"
 #include "hypervisor/vm.h"
 
-static struct vm *vm;
+#include "inproc-backdoor.h"
 
-static int self_read(void *o, uint64_t addr, void *buf, size_t len)
-{
-	memcpy(buf, (void *)(uintptr_t)addr, len);
-	return 0;
-}
-
-static int self_write(void *o, uint64_t addr, const void *buf, size_t len)
-{
-	memcpy((void *)(uintptr_t)addr, buf, len);
-	return 0;
-}
-
-static void run_io(struct bdoor_regs *r, uint16_t port, bool in, bool string)
-{
-	struct vcpu v = {
-		.vm = vm, .id = 1, .owner = 1,
-		.regs = { r->ax, r->bx, r->cx, r->dx, r->si, r->di, r->bp },
-		.mem = { self_read, self_write, NULL },
-	};
-	struct io_access io = {
-		.port = port, .size = string ? 1 : 4, .in = in, .string = string, .rep = string,
-		.addr_size = 8,
-	};
-
-	assert_int_equal(vm_io(vm, &v, &io), IO_DONE);
-	*r = (struct bdoor_regs){ v.regs.rax, v.regs.rbx, v.regs.rcx, v.regs.rdx,
-				  v.regs.rsi, v.regs.rdi, v.regs.rbp };
-}
-
-static void t_lb(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_LB, true, false); }
-static void t_hb_out(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, false, true); }
-static void t_hb_in(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, true, true); }
-
-static const struct bdoor_transport transport = { t_lb, t_hb_out, t_hb_in, NULL };
 
 static int setup_with(bool sync_time)
 {
 	struct vm_config cfg = { .name = "unit", .ram_size = 64 << 20, .sync_time = sync_time };
 
 	vm = vm_create(&cfg);
-	bdoor_set_transport(&transport);
+	bdoor_set_transport(&inproc_transport);
 	return vm ? 0 : -1;
 }
 
