@@ -297,7 +297,7 @@ build/fuzz/fuzz-video: backdoor/video.c
 # The agent's and the viewer's clipboard modules, X and VMCI stubbed in the harness.
 FUZZ_TARGETS += build/fuzz/fuzz-clipboard-msg
 build/fuzz/fuzz-clipboard-msg: backdoor/clipboard.c guest-additions/agent/clipboard.c \
-	host-services/viewer/clipboard.c
+	host-services/viewer/clipboard.c host-services/lib/guest-text.c
 build/fuzz/fuzz-clipboard-msg: PKG_CFLAGS += $(X_CFLAGS)
 # VMware copy/paste v4: the reassembly state machine and the device side.
 FUZZ_TARGETS += build/fuzz/fuzz-dndcp

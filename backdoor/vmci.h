@@ -219,7 +219,8 @@ struct vmci_guest_hello {
  * Porthole: the mailbox, a datagram path with one trap per round trip.
  * The port path costs a trapped instruction each for the send, the result
  * (two), ICR and DATA_IN: five faults a round trip in the trap engine, each
- * a ptrace stop.  A context that registers a mailbox (VMCI_PH_MAILBOX_SET,
+ * a ptrace stop.  A trap-engine context (CAPS says so; a KVM guest has an
+ * interrupt line instead) that registers a mailbox (VMCI_PH_MAILBOX_SET,
  * pages it may use) sends with one `outl` and receives with none:
  *
  *   page 0: struct vmci_ph_mailbox_hdr, then from VMCI_PH_MAILBOX_TX_OFFSET

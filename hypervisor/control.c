@@ -554,12 +554,14 @@ static bool peer_in_other_userns(pid_t pid)
 {
 	char path[64], theirs[64], ours[64];
 	ssize_t n, m;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 	n = readlink(path, theirs, sizeof(theirs) - 1);
+	err = errno;
 	m = readlink("/proc/self/ns/user", ours, sizeof(ours) - 1);
 	if (n <= 0 || m <= 0)
-		return n <= 0 && errno == ENOENT;	/* gone: refuse */
+		return n <= 0 && err == ENOENT;	/* gone: refuse */
 	return n != m || memcmp(theirs, ours, (size_t)n);
 }
 

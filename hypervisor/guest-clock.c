@@ -300,10 +300,11 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 			c->slew_ns = clamp64(tx->offset, -2000000000LL, 2000000000LL) * 1000;
 			c->slew_singleshot = true;
 		}
+		state = (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
 		tx->offset = old;
 		write_end(c);
 		pthread_mutex_unlock(&c->lock);
-		return (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
+		return state;
 	}
 
 	if (modes & ADJ_SETOFFSET) {

@@ -315,14 +315,14 @@ static int catch_signals(void)
 #define RESET_MIN_INTERVAL_S	2	/* a guest resetting in a loop waits this long */
 
 static volatile sig_atomic_t supervised_child;
-static volatile sig_atomic_t supervisor_stop;	/* a stop came between two boots */
+static volatile sig_atomic_t supervisor_stop;	/* a stop came: no further boot */
 
 static void pass_signal_on(int sig)
 {
+	/* Recorded even with a boot running: it may be resetting just now. */
+	supervisor_stop = sig;
 	if (supervised_child > 0)
 		kill(supervised_child, sig);
-	else
-		supervisor_stop = sig;
 }
 
 static int supervise_boots(unsigned int *boot, int *reset_fd)
@@ -377,17 +377,32 @@ static int supervise_boots(unsigned int *boot, int *reset_fd)
 			close(fds[0]);
 			return 1;
 		}
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		supervised_child = 0;
+		{
+			siginfo_t info;
+
+			/* Not reaped until nothing can signal its pid, which is free after. */
+			while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 &&
+			       errno == EINTR)
+				;
+			sigprocmask(SIG_BLOCK, &block, NULL);
+			supervised_child = 0;
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+		}
 		if (read(fds[0], &said, 1) != 1)
 			said = 0;
 		close(fds[0]);
 		if (said != 'R')
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		/* (a stop that comes meanwhile ends the loop after the wait) */
-		if (g_get_monotonic_time() - started < RESET_MIN_INTERVAL_S * G_USEC_PER_SEC)
-			g_usleep(RESET_MIN_INTERVAL_S * G_USEC_PER_SEC);
+		/* (a stop that came meanwhile ends the loop at its top) */
+		{
+			gint64 left = started + RESET_MIN_INTERVAL_S * G_USEC_PER_SEC -
+				      g_get_monotonic_time();
+
+			if (left > 0 && !supervisor_stop)
+				g_usleep((gulong)left);
+		}
 	}
 }
 

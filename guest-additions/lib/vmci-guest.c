@@ -88,13 +88,19 @@ static struct vmci_ph_mailbox_hdr *mailbox_ours(void)
 static bool mailbox_send(const struct vmci_dg_hdr *h, const void *payload, size_t len,
 			 int64_t *res)
 {
-	struct vmci_ph_mailbox_hdr *mh = mailbox_ours();
 	uint16_t port = (uint16_t)(VMCI_PORT_BASE + VMCI_REG_PH_MAILBOX_SEND);
 	uint32_t total = (uint32_t)(sizeof(*h) + len);
+	struct vmci_ph_mailbox_hdr *mh;
 
-	if (!mh || sizeof(*h) + len > VMCI_PH_MAILBOX_TX_MAX)
+	if (sizeof(*h) + len > VMCI_PH_MAILBOX_TX_MAX)
 		return false;
+	/* Looked at under the lock: mailbox_close() takes it before unmapping. */
 	pthread_mutex_lock(&mailbox.lock);
+	mh = mailbox_ours();
+	if (!mh) {
+		pthread_mutex_unlock(&mailbox.lock);
+		return false;
+	}
 	memcpy(mailbox.base + VMCI_PH_MAILBOX_TX_OFFSET, h, sizeof(*h));
 	if (len)
 		memcpy(mailbox.base + VMCI_PH_MAILBOX_TX_OFFSET + sizeof(*h), payload, len);
@@ -219,7 +225,7 @@ static void mailbox_close(struct phg_vmci *v)
 		pthread_mutex_unlock(&mailbox.setup);
 		return;
 	}
-	/* Senders that still see it finish first; later ones take the ports. */
+	/* Senders and readers that hold it finish first; later ones see it gone. */
 	pthread_mutex_lock(&mailbox.lock);
 	pthread_mutex_lock(&mailbox.rx);
 	base = mailbox.base;
@@ -474,19 +480,21 @@ bool phg_vmci_take(struct phg_vmci *v, struct phg_dg *d)
 #define RECV_SPINS	16384
 static bool mailbox_spin(void)
 {
-	struct vmci_ph_mailbox_hdr *mh = mailbox_ours();
+	struct vmci_ph_mailbox_hdr *mh;
+	bool seen = false;
 
-	if (!mh)
-		return false;
-	for (unsigned int i = 0; i < RECV_SPINS; i++) {
-		if (__atomic_load_n(&mh->rx_tail, __ATOMIC_ACQUIRE) != mh->rx_head)
-			return true;
+	/* Under the reader's lock, which mailbox_close() takes before unmapping. */
+	pthread_mutex_lock(&mailbox.rx);
+	mh = mailbox_ours();
+	for (unsigned int i = 0; mh && !seen && i < RECV_SPINS; i++) {
+		seen = __atomic_load_n(&mh->rx_tail, __ATOMIC_ACQUIRE) != mh->rx_head;
 		if (i % 256 == 255)
 			sched_yield();
 		else
 			__builtin_ia32_pause();
 	}
-	return false;
+	pthread_mutex_unlock(&mailbox.rx);
+	return seen;
 }
 
 int phg_vmci_recv(struct phg_vmci *v, struct phg_dg *d, int timeout_ms)

@@ -116,60 +116,52 @@ static void print_failure(const char *vm, int st, const struct ph_reply *r);
 
 /*
  * The guest's text when it is over one control packet (op 43 says EFBIG):
- * read with op 45 in pieces of "<serial> <total>\n<bytes>", and printed as
- * op 43 prints, "<serial>\n<text>".  A new copy while reading starts over.
+ * read with op 45 in pieces (ph_guest_text_piece), printed as op 43 prints,
+ * "<serial>\n<text>".  A new copy while reading starts over from 0.
  */
 static int guest_text_in_pieces(const char *vm)
 {
 	g_autoptr(GByteArray) text = g_byte_array_new();
-	unsigned long long serial = 0, total = 0;
-	int restarts = 0;
+	uint64_t serial = 0, total = 0;
+	uint32_t formats;
 
-	for (;;) {
-		struct ph_reply r = { 0 };
-		unsigned long long s = 0, t = 0;
-		char off[24];
-		const char *nl;
-		gsize piece;
-		int st;
+	for (int tries = 0; tries < 4; tries++) {
+		uint64_t first = 0;
+		bool started = false;
 
-		snprintf(off, sizeof(off), "%u", text->len);
-		st = call(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, off, DEFAULT_TIMEOUT_MS, &r);
-		if (st) {
-			print_failure(vm, st, &r);
-			ph_reply_clear(&r);
-			return CTL_EXIT_FAILED;
-		}
-		nl = memchr(r.data->str, '\n', r.data->len);
-		if (!nl || sscanf(r.data->str, "%llu %llu", &s, &t) != 2) {
-			fprintf(stderr, "porthole-ctl: %s: a guest text piece without its header\n", vm);
-			ph_reply_clear(&r);
-			return CTL_EXIT_FAILED;
-		}
-		if (text->len && s != serial) {
-			g_byte_array_set_size(text, 0);		/* a new copy: start over */
-			if (++restarts > 3) {
-				fprintf(stderr, "porthole-ctl: %s: the guest's text keeps changing\n", vm);
+		g_byte_array_set_size(text, 0);
+		do {
+			struct ph_reply r = { 0 };
+			char off[24];
+			int st;
+			bool ok;
+
+			snprintf(off, sizeof(off), "%u", text->len);
+			st = call(vm, PH_CTL_CLIPBOARD_GUEST_TEXT, off, DEFAULT_TIMEOUT_MS, &r);
+			if (st) {
+				print_failure(vm, st, &r);
 				ph_reply_clear(&r);
 				return CTL_EXIT_FAILED;
 			}
+			ok = ph_guest_text_piece(&r, UINT32_MAX, &serial, &total, &formats, text);
+			ph_reply_clear(&r);
+			if (!ok) {
+				fprintf(stderr, "porthole-ctl: %s: a malformed piece of the guest's "
+					"text\n", vm);
+				return CTL_EXIT_FAILED;
+			}
+			if (!started)
+				first = serial;
+			started = true;
+		} while (serial == first && text->len < total);
+		if (serial == first) {
+			printf("%llu\n", (unsigned long long)serial);
+			fwrite(text->data, 1, text->len, stdout);
+			return CTL_EXIT_OK;
 		}
-		serial = s;
-		total = t;
-		piece = r.data->len - (gsize)(nl + 1 - r.data->str);
-		g_byte_array_append(text, (const guint8 *)nl + 1, (guint)piece);
-		ph_reply_clear(&r);
-		if (text->len >= total || !piece)
-			break;
 	}
-	if (text->len != total) {
-		fprintf(stderr, "porthole-ctl: %s: the guest's text ended at %u of %llu bytes\n", vm,
-			text->len, total);
-		return CTL_EXIT_FAILED;
-	}
-	printf("%llu\n", serial);
-	fwrite(text->data, 1, text->len, stdout);
-	return CTL_EXIT_OK;
+	fprintf(stderr, "porthole-ctl: %s: the guest's text keeps changing\n", vm);
+	return CTL_EXIT_FAILED;
 }
 
 static const char *field(GHashTable *kv, const char *key, const char *dflt)
@@ -661,8 +653,9 @@ int main(int argc, char **argv)
 			else
 				fwrite(r.data->str, 1, r.data->len, stdout);
 			ret = 0;
+		} else {
+			print_failure(vm, st, &r);
 		}
-		print_failure(vm, st, &r);
 	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
 		ret = power_op(c, vm, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "poweroff")) {

@@ -36,6 +36,14 @@ int ph_call_len(int fd, enum ph_ctl_op op, const void *payload, size_t plen, int
 		struct ph_reply *reply, GError **error);
 void ph_reply_clear(struct ph_reply *reply);
 /*
+ * One piece of a PH_CTL_CLIPBOARD_GUEST_TEXT reply ("<serial> <total>
+ * <formats>\n<bytes>"): its header, and its bytes appended to `data`
+ * (NULL: the header only).  False when it is malformed, says a total over
+ * `max_total`, or would take `data` past its total.
+ */
+bool ph_guest_text_piece(const struct ph_reply *reply, uint64_t max_total, uint64_t *serial,
+			 uint64_t *total, uint32_t *formats, GByteArray *data);
+/*
  * One request on a connection of its own to VM `name` (for worker threads,
  * e.g. a TCLO command that waits for the guest): as ph_call(), -1 with
  * `error` also when the VM can't be reached.

@@ -755,29 +755,16 @@ static void on_datagram(struct viewer *v, const struct phh_dg *d, void *opaque)
 static bool guest_text_piece(struct clip *c, size_t offset, bool png, uint64_t *serial,
 			     size_t *total, uint32_t *formats, GByteArray *text)
 {
-	char arg[32], *nl, *end;
+	char arg[32];
 	struct ph_reply r;
-	bool ok = false;
+	uint64_t t = 0;
+	bool ok;
 
 	g_snprintf(arg, sizeof(arg), "%zu%s", offset, png ? " png" : "");
-	if (viewer_call(c->v, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, 1000, &r) == 0 && !r.status &&
-	    (nl = memchr(r.data->str, '\n', r.data->len))) {
-		size_t off = (size_t)(nl + 1 - r.data->str);
-
-		*serial = g_ascii_strtoull(r.data->str, &end, 10);
-		*total = (size_t)g_ascii_strtoull(end, &end, 10);
-		*formats = (uint32_t)g_ascii_strtoull(end, NULL, 10) &
-			   (PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) | PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG));
-		ok = *total <= CLIP_HOST_TEXT_MAX + 128u && off < r.data->len + 1;
-		if (ok && text) {
-			/* Some bytes, unless there are none (an empty text), never past the total. */
-			ok = (r.data->len > off || *total == 0) &&
-			     text->len + (r.data->len - off) <= *total;
-			if (ok)
-				g_byte_array_append(text, (const guint8 *)r.data->str + off,
-						    (guint)(r.data->len - off));
-		}
-	}
+	ok = viewer_call(c->v, PH_CTL_CLIPBOARD_GUEST_TEXT, arg, 1000, &r) == 0 && !r.status &&
+	     ph_guest_text_piece(&r, CLIP_HOST_TEXT_MAX + 128u, serial, &t, formats, text);
+	*total = (size_t)t;
+	*formats &= PH_CLIP_FMT_BIT(PH_CLIP_FMT_TEXT) | PH_CLIP_FMT_BIT(PH_CLIP_FMT_PNG);
 	ph_reply_clear(&r);
 	return ok;
 }

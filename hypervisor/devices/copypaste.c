@@ -510,8 +510,12 @@ bool copypaste_rpci(struct vm *vm, int owner, const char *msg, size_t len, GStri
 		return true;
 	}
 	if (text_is(msg, len, query)) {
-		/* Asked when the tools (re)register: whatever was in flight is over. */
-		v4_forget(cp);
+		/*
+		 * Asked when the tools (re)register: whatever the asker had in
+		 * flight is over (another context's question changes nothing).
+		 */
+		if (cp->v4_owner < 0 || owner == cp->v4_owner)
+			v4_forget(cp);
 		g_string_append_printf(reply, RPCI_SUCCESS_PREFIX "%d", DNDCP_VERSION);
 		return true;
 	}
@@ -523,6 +527,13 @@ void copypaste_guest_version(struct vm *vm, int owner, const char *version)
 	struct copypaste_state *cp = state(vm);
 	uint32_t v = (uint32_t)strtoul(version, NULL, 10);
 
+	/* Another context's older version does not take v4 from its owner. */
+	if (v != DNDCP_VERSION && cp->v4_owner >= 0 && owner != cp->v4_owner) {
+		vm_guest_log_per(vm, VM_GUEST_LOG_CLIPBOARD_VERSION,
+				 "clipboard: guest context %d registered copy/paste version %u; "
+				 "context %d keeps version 4", owner, v, cp->v4_owner);
+		return;
+	}
 	/* A version switch: nothing of the old protocol's messages survives it. */
 	v4_forget(cp);
 	cp->v4_version = v;

@@ -661,6 +661,8 @@ static int64_t mailbox_set(struct vmci_state *st, struct owner *o, const uint8_t
 	struct vmci_ph_mailbox_hdr *mh;
 	int err;
 
+	if (!st->trap)
+		return VMCI_ERROR_INVALID_RESOURCE;	/* not offered (CAPS) */
 	if (len % 8 || n == 1 || n > VMCI_PH_MAILBOX_MAX_PAGES)
 		return VMCI_ERROR_INVALID_ARGS;
 	if (n == 0) {
@@ -698,10 +700,15 @@ static int64_t mailbox_set(struct vmci_state *st, struct owner *o, const uint8_t
 		const uint8_t *d = g_bytes_get_data(b, &blen);
 		struct vmci_dg_hdr h;
 
-		/* A datagram the guest began to read by port I/O is its. */
+		/*
+		 * A datagram the guest began to read by port I/O can't be
+		 * finished that way any more: dropped, and counted.
+		 */
 		if (!o->rx_off) {
 			memcpy(&h, d, sizeof(h));
 			mailbox_deliver(st, o, &h, d + sizeof(h));
+		} else {
+			__atomic_store_n(&mh->rx_dropped, ++o->mbox_dropped, __ATOMIC_RELAXED);
 		}
 		o->rx_off = 0;
 		o->rx_bytes -= blen;
@@ -1117,8 +1124,12 @@ static enum io_result vmci_io(struct io_device *dev, struct vcpu *vcpu, const st
 		*val = o->imr;
 		break;
 	case VMCI_REG_CAPS:
+		/*
+		 * The mailbox wakes a process on its socket; a KVM guest has an
+		 * interrupt line, which stays up while ICR is unread.
+		 */
 		*val = VMCI_CAPS_DATAGRAM | VMCI_CAPS_NOTIFICATIONS | VMCI_CAPS_PPN64 |
-		       VMCI_CAPS_PH_MAILBOX;
+		       (st->trap ? VMCI_CAPS_PH_MAILBOX : 0);
 		break;
 	case VMCI_REG_RESULT_LOW:
 	case VMCI_REG_RESULT_HIGH:

@@ -1733,6 +1733,8 @@ static int claim_id_slot(unsigned int *base)
 
 		snprintf(path, sizeof(path), ID_SLOT_DIR "/%u.lock", i);
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && (errno == EACCES || errno == ELOOP))
+			continue;	/* one bad lock file is not the end of the slots */
 		if (fd < 0)
 			return -errno;
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -1906,8 +1908,15 @@ static int prepare_disk_image(const char *img, uint64_t size)
 		    !g_spawn_check_wait_status(status, NULL)) {
 			g_warning("disk: %s %s: %s", fresh ? "mkfs.ext4" : "resize2fs", img,
 				  err ? err->message : g_strstrip(out));
+			/*
+			 * Back to what it was: left at the new size, the next run
+			 * would take the file's size for the filesystem's and
+			 * never grow it.
+			 */
 			if (fresh)
 				unlink(img);
+			else if (truncate(img, st.st_size))
+				g_warning("disk: %s: %s", img, g_strerror(errno));
 			return -1;
 		}
 	}

@@ -305,6 +305,22 @@ long trap_clock_syscall(struct guest_clock *c, pid_t tid)
 
 /* ---- the guest vDSO file ---- */
 
+/* Whether the first "flags" line of /proc/cpuinfo names `flag` (a whole word). */
+static bool cpu_flag(const char *cpuinfo, const char *flag)
+{
+	const char *line = strstr(cpuinfo, "\nflags");
+	g_auto(GStrv) words = NULL;
+	g_autofree char *flags = NULL;
+	const char *colon, *end;
+
+	if (!line || !(colon = strchr(line + 1, ':')))
+		return false;
+	end = strchr(colon, '\n');
+	flags = end ? g_strndup(colon + 1, (gsize)(end - colon - 1)) : g_strdup(colon + 1);
+	words = g_strsplit(flags, " ", -1);
+	return g_strv_contains((const char *const *)words, flag);
+}
+
 /* Whether guest clock reads may skip the trap here; if not, why. */
 static bool tsc_usable(char *why, size_t why_len)
 {
@@ -323,7 +339,7 @@ static bool tsc_usable(char *why, size_t why_len)
 	}
 	/* Every CPU lists the same flags: the first "flags" line is enough. */
 	if (!g_file_get_contents("/proc/cpuinfo", &cpuinfo, NULL, NULL) ||
-	    !strstr(cpuinfo, " constant_tsc") || !strstr(cpuinfo, " nonstop_tsc")) {
+	    !cpu_flag(cpuinfo, "constant_tsc") || !cpu_flag(cpuinfo, "nonstop_tsc")) {
 		snprintf(why, why_len, "the TSC is not invariant (no constant_tsc, nonstop_tsc)");
 		return false;
 	}

@@ -726,8 +726,9 @@ static int run_stub(struct engine *e, struct tracee *t, const uint8_t *stub, siz
 			break;
 		while (waitpid(tid, &st, __WALL) < 0) {
 			if (errno != EINTR) {
-				close(mem);
-				return 0;
+				/* Put its code and registers back all the same, as far as it goes. */
+				*why = "lost track of it while the injected code ran";
+				goto restore;
 			}
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {

@@ -24,45 +24,8 @@
 #include "hypervisor/devices/rpc.h"
 #include "hypervisor/vm.h"
 
-static struct vm *vm;
+#include "inproc-backdoor.h"
 
-static int self_read(void *o, uint64_t addr, void *buf, size_t len)
-{
-	memcpy(buf, (void *)(uintptr_t)addr, len);
-	return 0;
-}
-
-static int self_write(void *o, uint64_t addr, const void *buf, size_t len)
-{
-	memcpy((void *)(uintptr_t)addr, buf, len);
-	return 0;
-}
-
-/* The guest process doing the I/O (per-process quotas): 1 unless a test says. */
-static int io_owner = 1;
-
-static void run_io(struct bdoor_regs *r, uint16_t port, bool in, bool string)
-{
-	struct vcpu v = {
-		.vm = vm, .id = 1, .owner = io_owner,
-		.regs = { r->ax, r->bx, r->cx, r->dx, r->si, r->di, r->bp },
-		.mem = { self_read, self_write, NULL },
-	};
-	struct io_access io = {
-		.port = port, .size = string ? 1 : 4, .in = in, .string = string, .rep = string,
-		.addr_size = 8,
-	};
-
-	assert_int_equal(vm_io(vm, &v, &io), IO_DONE);
-	*r = (struct bdoor_regs){ v.regs.rax, v.regs.rbx, v.regs.rcx, v.regs.rdx,
-				  v.regs.rsi, v.regs.rdi, v.regs.rbp };
-}
-
-static void t_lb(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_LB, true, false); }
-static void t_hb_out(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, false, true); }
-static void t_hb_in(struct bdoor_regs *r, void *o) { run_io(r, BDOOR_PORT_HB, true, true); }
-
-static const struct bdoor_transport transport = { t_lb, t_hb_out, t_hb_in, NULL };
 
 static int setup(void **state)
 {
@@ -70,7 +33,7 @@ static int setup(void **state)
 
 	io_owner = 1;
 	vm = vm_create(&cfg);
-	bdoor_set_transport(&transport);
+	bdoor_set_transport(&inproc_transport);
 	return vm ? 0 : -1;
 }
 
@@ -667,6 +630,46 @@ static void test_capabilities_per_context(void **state)
 	assert_non_null(strstr(st->str, "resolution_set:1"));
 	assert_non_null(strstr(st->str, "resolution_set:0"));
 	assert_null(strstr(strstr(st->str, "resolution_set:0") + 1, "resolution_set:0"));
+	/* A context that ended takes its capabilities along (tools restarted). */
+	g_string_truncate(st, 0);
+	pthread_mutex_lock(&vm->lock);
+	rpc_owner_exited(vm->rpc, 2);
+	rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_null(strstr(st->str, "resolution_set:1"));
+	assert_non_null(strstr(st->str, "resolution_set:0"));
+	g_string_free(st, TRUE);
+}
+
+/*
+ * The v4 owner keeps version 4 when another guest context registers an
+ * older copy/paste version or asks the host's: only its own registration
+ * changes it.  (It used to go to -1, and vmusr silently lost the clipboard.)
+ */
+static void test_v4_owner_kept(void **state)
+{
+	GString *st = g_string_new(NULL);
+	char *reply = NULL;
+
+	v4_register();				/* context 1 */
+	io_owner = 2;
+	assert_int_equal(rpci("tools.capability.copypaste_version 3", &reply), 1);
+	free(reply);
+	assert_int_equal(rpci("vmx.capability.copypaste_version", &reply), 1);
+	free(reply);
+	pthread_mutex_lock(&vm->lock);
+	copypaste_status(vm, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "clipboard.v4.version=4\nclipboard.v4.owner=1\n"));
+	/* Its owner going back to an older version does end it. */
+	io_owner = 1;
+	assert_int_equal(rpci("tools.capability.copypaste_version 3", &reply), 1);
+	free(reply);
+	g_string_truncate(st, 0);
+	pthread_mutex_lock(&vm->lock);
+	copypaste_status(vm, st);
+	pthread_mutex_unlock(&vm->lock);
+	assert_non_null(strstr(st->str, "clipboard.v4.owner=-1\n"));
 	g_string_free(st, TRUE);
 }
 
@@ -760,6 +763,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v4_never_finishing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_owner_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmusr_resize_needs_capability, setup, teardown),
 	};
 
