@@ -840,16 +840,11 @@ void rpc_reset_channels(struct rpc_state *rpc)
 
 void rpc_owner_exited(struct rpc_state *rpc, int owner)
 {
-	g_autofree char *prefix = g_strdup_printf("%d ", owner);
-	GHashTableIter it;
-	gpointer key;
-
+	/*
+	 * (Its capabilities stay: registered by a short-lived process, such as
+	 * vmware-rpctool or porthole-rpc, they are the VM's, as on VMware.)
+	 */
 	msgchan_host_close_owner(rpc->chans, owner);
-	/* Its capabilities go with it (a restarted tools process registers anew). */
-	g_hash_table_iter_init(&it, rpc->caps);
-	while (g_hash_table_iter_next(&it, &key, NULL))
-		if (g_str_has_prefix(key, prefix))
-			g_hash_table_iter_remove(&it);
 }
 
 bool rpc_tools_running(struct rpc_state *rpc, uint64_t now)
