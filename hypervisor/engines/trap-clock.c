@@ -331,9 +331,16 @@ static bool tsc_usable(char *why, size_t why_len)
 		snprintf(why, why_len, "PORTHOLE_GUEST_CLOCK=trap");
 		return false;
 	}
+	/*
+	 * The page extrapolates the TSC, so the host's clock must be the TSC
+	 * or a clock KVM derives from it (kvm-clock: a nested or microVM host,
+	 * whose TSC the flags below still vouch for).  hpet, acpi_pm and the
+	 * like mean the kernel found the TSC unfit.
+	 */
 	if (!g_file_get_contents("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-				 &source, NULL, NULL) || strcmp(g_strstrip(source), "tsc")) {
-		snprintf(why, why_len, "the host's clocksource is %s, not the TSC",
+				 &source, NULL, NULL) ||
+	    (strcmp(g_strstrip(source), "tsc") && strcmp(source, "kvm-clock"))) {
+		snprintf(why, why_len, "the host's clocksource is %s, not the TSC or kvm-clock",
 			 source ? source : "unknown");
 		return false;
 	}

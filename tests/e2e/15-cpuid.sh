@@ -151,9 +151,12 @@ out=$("$BUILD/tests/host/no-cpuid-faulting" --no-kcmp "$BIN/porthole-hv" run --c
 	{ echo "$out"; die "cpuid-cases without CPUID faulting and kcmp"; }
 [ "$(echo "$out" | grep -c '^ok')" -ge 17 ] || { echo "$out"; die "cpuid-cases: too few checks"; }
 ok "without CPUID faulting and without kcmp: cpuid-cases passes (threads, forks, exec)"
-out=$("$BUILD/tests/host/no-cpuid-faulting" "$BIN/porthole-hv" run --cpuid fault --name amd -- \
-	sh -c 'vmware-checkvm 2>&1' 2>"$share/amd.err" || true)
-assert_match "must be run inside a virtual machine" "$out" "--cpuid fault where the CPU can't: cpuid runs natively..."
+# (Whether stock vmware-checkvm then refuses depends on the host's own
+# hypervisor signature: it refuses KVM's, but takes bhyve's, as a Firecracker
+# host shows, and trusts the backdoor.  So ask cpuid itself.)
+st=0; "$BUILD/tests/host/no-cpuid-faulting" "$BIN/porthole-hv" run --cpuid fault --name amd -- \
+	$GUEST_ENV "$GBIN/io-exercise" --cpuid-child VMwareVMware 2>"$share/amd.err" || st=$?
+assert_eq 1 "$st" "--cpuid fault where the CPU can't: cpuid runs natively (no VMwareVMware signature)..."
 assert_match "WARNING.*cpuid: fault \(asked for; CPUID faulting unavailable: ENODEV, so cpuid runs natively\)" \
 	"$(cat "$share/amd.err")" "... with a warning that says so"
 
@@ -161,5 +164,5 @@ assert_match "WARNING.*cpuid: fault \(asked for; CPUID faulting unavailable: ENO
 st=0; "$BIN/porthole-hv" run --cpuid sometimes --name bad -- true 2>"$share/err" || st=$?
 assert_eq 2 "$st" "--cpuid with an unknown mode is refused"
 assert_match "auto, fault, patch or off" "$(cat "$share/err")" "... saying which modes there are"
-out=$(hv --cpuid off --name off -- sh -c 'vmware-checkvm 2>&1' || true)
-assert_match "must be run inside a virtual machine" "$out" "--cpuid off: the guest sees the host's CPU"
+st=0; hv --cpuid off --name off -- $GUEST_ENV "$GBIN/io-exercise" --cpuid-child VMwareVMware || st=$?
+assert_eq 1 "$st" "--cpuid off: the guest sees the host's CPU (no VMwareVMware signature)"

@@ -134,8 +134,9 @@ rate_samples=$BUILD/tests/e2e-40-rate.samples
 RATE_SAMPLER=$!
 
 # ---- steps ----
-ctl clock ts-steps --offset +30s >/dev/null
+# (steps0 first: the tools may step the clock before the next ctl call returns)
 steps0=$(clock_field ts-steps steps)
+ctl clock ts-steps --offset +30s >/dev/null
 t=$(wait_offset_below ts-steps 1000000 10)
 echo "# +30 s corrected in ${t}s"
 [[ $t =~ ^[0-9.]+$ ]] && awk "BEGIN { exit !($t <= $PERIOD + 0.5) }" || die "+30 s not corrected within one period ($t)"
