@@ -64,7 +64,9 @@ struct rpc_state {
 
 	GHashTable *guestinfo;	/* key -> value */
 	size_t guestinfo_bytes;
-	GHashTable *caps;	/* capability -> value */
+	GHashTable *caps;	/* "<owner> <capability>" -> value */
+	/* Guest contexts that ended while holding capabilities (owner set). */
+	GHashTable *caps_exited;
 
 	uint32_t tools_version;
 	bool tools_version_set;
@@ -277,6 +279,45 @@ static void cmd_set_versiontype(struct rpc_state *rpc, char *args, struct rpci_r
  * space): porthole-agent and VMware's vmusr register under the same names
  * and must not overwrite each other.  (A KVM guest is one context.)
  */
+/* Whether guest context `owner` holds any capability. */
+static bool owner_has_caps(struct rpc_state *rpc, int owner)
+{
+	GHashTableIter it;
+	gpointer key;
+	char prefix[16];
+	size_t n = (size_t)g_snprintf(prefix, sizeof(prefix), "%d ", owner);
+
+	g_hash_table_iter_init(&it, rpc->caps);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		if (!strncmp(key, prefix, n))
+			return true;
+	return false;
+}
+
+/*
+ * A capability of a context that ended stays (it is the VM's, as on
+ * VMware) until a context registers the same name: then the newer value
+ * is the one that counts.  A restarting vmusr re-registers its ~25 names
+ * each time, and without this filled the table until new tools were
+ * refused.  Bounded: at most one exited owner per table entry.
+ */
+static void supersede_exited_caps(struct rpc_state *rpc, const char *name)
+{
+	GHashTableIter it;
+	gpointer owner;
+
+	g_hash_table_iter_init(&it, rpc->caps_exited);
+	while (g_hash_table_iter_next(&it, &owner, NULL)) {
+		char *key = g_strdup_printf("%d %s", GPOINTER_TO_INT(owner), name);
+
+		if (GPOINTER_TO_INT(owner) != rpc->rpci_owner &&
+		    g_hash_table_remove(rpc->caps, key) &&
+		    !owner_has_caps(rpc, GPOINTER_TO_INT(owner)))
+			g_hash_table_iter_remove(&it);
+		g_free(key);
+	}
+}
+
 static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 			   struct rpci_reply *r)
 {
@@ -286,6 +327,9 @@ static void cmd_capability(struct rpc_state *rpc, const char *name, char *args,
 		reply_fail(r, "Invalid capability name");
 		return;
 	}
+	/* (A pid the kernel gave again is alive: its entries are its own.) */
+	g_hash_table_remove(rpc->caps_exited, GINT_TO_POINTER(rpc->rpci_owner));
+	supersede_exited_caps(rpc, name);
 	key = g_strdup_printf("%d %s", rpc->rpci_owner, name);
 	if (!g_hash_table_contains(rpc->caps, key) &&
 	    g_hash_table_size(rpc->caps) >= RPC_CAPABILITIES_MAX) {
@@ -798,6 +842,7 @@ struct rpc_state *rpc_new(struct vm *vm, bool offer_hb)
 	rpc->chans = msgchan_host_new(&cfg, &chan_ops, rpc);
 	rpc->guestinfo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	rpc->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	rpc->caps_exited = g_hash_table_new(g_direct_hash, g_direct_equal);
 	rpc->failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_queue_init(&rpc->queue);
 	return rpc;
@@ -815,6 +860,7 @@ void rpc_free(struct rpc_state *rpc)
 	msgchan_host_free(rpc->chans);
 	g_hash_table_destroy(rpc->guestinfo);
 	g_hash_table_destroy(rpc->caps);
+	g_hash_table_destroy(rpc->caps_exited);
 	g_hash_table_destroy(rpc->failures);
 	g_free(rpc->tools_version_type);
 	g_free(rpc);
@@ -841,9 +887,12 @@ void rpc_reset_channels(struct rpc_state *rpc)
 void rpc_owner_exited(struct rpc_state *rpc, int owner)
 {
 	/*
-	 * (Its capabilities stay: registered by a short-lived process, such as
-	 * vmware-rpctool or porthole-rpc, they are the VM's, as on VMware.)
+	 * Its capabilities stay: registered by a short-lived process, such as
+	 * vmware-rpctool or porthole-rpc, they are the VM's, as on VMware.
+	 * A later registration of the same name replaces them.
 	 */
+	if (owner_has_caps(rpc, owner))
+		g_hash_table_add(rpc->caps_exited, GINT_TO_POINTER(owner));
 	msgchan_host_close_owner(rpc->chans, owner);
 }
 

@@ -633,6 +633,66 @@ static void test_capabilities_per_context(void **state)
 	g_string_free(st, TRUE);
 }
 
+/* The number of "NAME:" entries in the status' capability list. */
+static unsigned int cap_entries(const char *name)
+{
+	GString *st = g_string_new(NULL);
+	char *want = g_strdup_printf("%s:", name);
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	rpc_status(vm->rpc, (uint64_t)g_get_monotonic_time() * 1000, st);
+	pthread_mutex_unlock(&vm->lock);
+	for (const char *p = st->str; (p = strstr(p, want)); p++)
+		n++;
+	g_free(want);
+	g_string_free(st, TRUE);
+	return n;
+}
+
+/*
+ * A context that ended keeps its capabilities (a vmware-rpctool's are the
+ * VM's) until another registers the same name; a vmusr restarted 40 times
+ * with 25 names each (1000 > the 256 cap) is never refused, and the table
+ * holds one entry per name.
+ */
+static void test_capabilities_of_ended_contexts(void **state)
+{
+	char *reply = NULL, *cmd;
+
+	io_owner = 3;
+	assert_int_equal(rpci("tools.capability.oneshot_cap 1", &reply), 1);
+	free(reply);
+	vm_owner_exited(vm, 3);
+	assert_int_equal(cap_entries("oneshot_cap"), 1);
+	for (int life = 0; life < 40; life++) {
+		io_owner = 100 + life;
+		for (int i = 0; i < 25; i++) {
+			cmd = g_strdup_printf("tools.capability.vmusr_cap%d 1", i);
+			assert_int_equal(rpci(cmd, &reply), 1);
+			free(reply);
+			g_free(cmd);
+		}
+		vm_owner_exited(vm, 100 + life);
+	}
+	for (int i = 0; i < 25; i += 8) {
+		char *name = g_strdup_printf("vmusr_cap%d", i);
+
+		assert_int_equal(cap_entries(name), 1);
+		g_free(name);
+	}
+	assert_int_equal(cap_entries("oneshot_cap"), 1);
+	/* A live context's entry is never taken by another's registration. */
+	io_owner = 200;
+	assert_int_equal(rpci("tools.capability.vmusr_cap0 0", &reply), 1);
+	free(reply);
+	io_owner = 201;
+	assert_int_equal(rpci("tools.capability.vmusr_cap0 1", &reply), 1);
+	free(reply);
+	assert_int_equal(cap_entries("vmusr_cap0"), 2);
+	io_owner = 1;
+}
+
 /*
  * The v4 owner keeps version 4 when another guest context registers an
  * older copy/paste version or asks the host's: only its own registration
@@ -755,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v4_never_finishing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desktop_channel_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_per_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capabilities_of_ended_contexts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_owner_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmusr_resize_needs_capability, setup, teardown),
 	};
