@@ -164,34 +164,19 @@ static int guest_text_in_pieces(const char *vm)
 	return CTL_EXIT_FAILED;
 }
 
-static const char *field(GHashTable *kv, const char *key, const char *dflt)
-{
-	const char *v = g_hash_table_lookup(kv, key);
-
-	return v ? v : dflt;
-}
+#define field ph_kv_get
 
 /* NICs and disks listed by status (the hypervisor keeps at most 16 and 64). */
 #define GUESTINFO_SHOWN_MAX	64
 
 static void print_status(const char *text)
 {
-	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	GString *apps = g_string_new(NULL);
+	g_autoptr(GHashTable) kv = ph_kv_parse(text);
+	g_auto(GStrv) app_lines = g_strsplit(field(kv, "tools.app", ""), "\n", -1);
+	g_autofree char *joined = g_strjoinv("; ", app_lines);
+	GString *apps = g_string_new(joined);
 	const char *desc, *ver;
 
-	for (char **l = lines; *l; l++) {
-		char *eq = strchr(*l, '=');
-
-		if (!eq)
-			continue;
-		if (g_str_has_prefix(*l, "tools.app=")) {
-			g_string_append_printf(apps, "%s%s", apps->len ? "; " : "", eq + 1);
-			continue;
-		}
-		g_hash_table_replace(kv, g_strndup(*l, (gsize)(eq - *l)), g_strdup(eq + 1));
-	}
 	desc = field(kv, "tools.description", NULL);
 	ver = field(kv, "tools.version", NULL);
 	printf("VM:            %s\n", field(kv, "name", "?"));
@@ -290,19 +275,12 @@ static int parse_duration(const char *text, long long *ns)
 
 static void print_clock(const char *text)
 {
-	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GHashTable) kv = ph_kv_parse(text);
 	long long rt, off;
 	time_t secs;
 	char when[64];
 	struct tm tm;
 
-	for (char **l = lines; *l; l++) {
-		char *eq = strchr(*l, '=');
-
-		if (eq)
-			g_hash_table_replace(kv, g_strndup(*l, (gsize)(eq - *l)), g_strdup(eq + 1));
-	}
 	rt = g_ascii_strtoll(field(kv, "realtime-ns", "0"), NULL, 10);
 	off = g_ascii_strtoll(field(kv, "offset-ns", "0"), NULL, 10);
 	secs = (time_t)(rt / 1000000000);
@@ -323,9 +301,8 @@ static void print_clock(const char *text)
 /* One line per VM for `list`: NAME STATE TOOLS-STATUS, tab-separated, as --dbus list. */
 static void print_list_line(const char *vm)
 {
-	g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GHashTable) kv = NULL;
 	struct ph_reply r = { 0 };
-	g_auto(GStrv) lines = NULL;
 	g_autoptr(GError) err = NULL;
 	int fd = ph_connect(vm, &err);
 
@@ -338,13 +315,7 @@ static void print_list_line(const char *vm)
 		return;
 	}
 	close(fd);
-	lines = g_strsplit(r.data->str, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		char *eq = strchr(*l, '=');
-
-		if (eq)
-			g_hash_table_replace(kv, g_strndup(*l, (gsize)(eq - *l)), g_strdup(eq + 1));
-	}
+	kv = ph_kv_parse(r.data->str);
 	ctl_put_guest_text(stdout, vm);
 	printf("\t%s\t%s\n", field(kv, "state", "?"), field(kv, "tools.status", "?"));
 	ph_reply_clear(&r);

@@ -329,38 +329,18 @@ static void apply_guest(struct vm *vm, const char *text, GPtrArray *changed)
 
 static void apply_status(struct vm *vm, const char *text, GPtrArray *changed)
 {
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	const char *engine = "", *state = "", *tools = "not-running", *ver = "", *desc = "";
-	const char *caps = "", *cpuid_mode = "", *cpuid_reason = "";
-	bool sync_time = false;
+	g_autoptr(GHashTable) kv = ph_kv_parse(text);
+	const char *engine = ph_kv_get(kv, "engine", ""), *state = ph_kv_get(kv, "state", "");
+	const char *tools = ph_kv_get(kv, "tools.status", "not-running");
+	const char *ver = ph_kv_get(kv, "tools.version", "");
+	const char *desc = ph_kv_get(kv, "tools.description", "");
+	const char *caps = ph_kv_get(kv, "tools.capabilities", "");
+	const char *cpuid_mode = ph_kv_get(kv, "cpuid.mode", "");
+	const char *cpuid_reason = ph_kv_get(kv, "cpuid.reason", "");
+	bool sync_time = !strcmp(ph_kv_get(kv, "tools.synctime", "0"), "1");
 	GStrv new_caps;
 
 	apply_guest(vm, text, changed);
-	for (char **l = lines; *l; l++) {
-		char *eq = strchr(*l, '=');
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		if (!strcmp(*l, "engine"))
-			engine = eq + 1;
-		else if (!strcmp(*l, "state"))
-			state = eq + 1;
-		else if (!strcmp(*l, "tools.status"))
-			tools = eq + 1;
-		else if (!strcmp(*l, "tools.version"))
-			ver = eq + 1;
-		else if (!strcmp(*l, "tools.description"))
-			desc = eq + 1;
-		else if (!strcmp(*l, "tools.capabilities"))
-			caps = eq + 1;
-		else if (!strcmp(*l, "cpuid.mode"))
-			cpuid_mode = eq + 1;
-		else if (!strcmp(*l, "cpuid.reason"))
-			cpuid_reason = eq + 1;
-		else if (!strcmp(*l, "tools.synctime"))
-			sync_time = !strcmp(eq + 1, "1");
-	}
 	if (sync_time != vm->sync_time) {
 		vm->sync_time = sync_time;
 		g_ptr_array_add(changed, (gpointer)"PeriodicTimeSync");
@@ -452,25 +432,19 @@ static void apply_guestinfo(struct vm *vm, const GString *data, GPtrArray *chang
  */
 static void apply_clipboard_policy(struct vm *vm, const char *text, GPtrArray *changed)
 {
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GHashTable) kv = ph_kv_parse(text);
+	const char *v2g = ph_kv_get(kv, "host-to-guest", ""), *v2h = ph_kv_get(kv, "guest-to-host", "");
+	const char *vmax = ph_kv_get(kv, "max-size", "");
 	bool h2g = vm->clip_h2g, g2h = vm->clip_g2h;
-	guint64 max = vm->clip_max;
+	guint64 max = vm->clip_max, n;
+	char *end;
 
-	for (char **l = lines; *l; l++) {
-		char *eq = strchr(*l, '='), *end;
-		guint64 n;
-
-		if (!eq)
-			continue;
-		*eq++ = '\0';
-		if (!strcmp(*l, "host-to-guest") && (!strcmp(eq, "on") || !strcmp(eq, "off")))
-			h2g = !strcmp(eq, "on");
-		else if (!strcmp(*l, "guest-to-host") && (!strcmp(eq, "on") || !strcmp(eq, "off")))
-			g2h = !strcmp(eq, "on");
-		else if (!strcmp(*l, "max-size") && g_ascii_isdigit(*eq) &&
-			 (n = g_ascii_strtoull(eq, &end, 10), !*end))
-			max = n;
-	}
+	if (!strcmp(v2g, "on") || !strcmp(v2g, "off"))
+		h2g = !strcmp(v2g, "on");
+	if (!strcmp(v2h, "on") || !strcmp(v2h, "off"))
+		g2h = !strcmp(v2h, "on");
+	if (g_ascii_isdigit(*vmax) && (n = g_ascii_strtoull(vmax, &end, 10), !*end))
+		max = n;
 	if (vm->clip_known && h2g == vm->clip_h2g && g2h == vm->clip_g2h && max == vm->clip_max)
 		return;
 	vm->clip_known = true;

@@ -51,6 +51,15 @@ bool ph_guest_text_piece(const struct ph_reply *reply, uint64_t max_total, uint6
 int ph_call_once(const char *name, enum ph_ctl_op op, const char *payload, int timeout_ms,
 		 struct ph_reply *reply, GError **error);
 
+/*
+ * A "key=value" reply (PH_CTL_STATUS, clock, clipboard policy) as a table
+ * key -> value; a key given on several lines (tools.app=) keeps every
+ * value, in order, joined by "\n".  Lines without '=' are skipped.
+ */
+GHashTable *ph_kv_parse(const char *text);
+/* kv's value of `key`, or `dflt`. */
+const char *ph_kv_get(GHashTable *kv, const char *key, const char *dflt);
+
 /* What a power operation watches of a VM (porthole-ctl status --raw). */
 struct ph_vm_peek {
 	char state[32];		/* "running", "stopped", ... */

@@ -21,24 +21,16 @@ bool ph_peek_vm(const char *name, struct ph_vm_peek *peek)
 	if (ph_call_once(name, PH_CTL_STATUS, NULL, PEEK_TIMEOUT_MS, &r, NULL))
 		return false;
 	if (r.status == 0) {
-		g_auto(GStrv) lines = g_strsplit(r.data->str, "\n", -1);
+		g_autoptr(GHashTable) kv = ph_kv_parse(r.data->str);
+		const char *change = ph_kv_get(kv, "tools.statechange", "0");
 
 		memset(peek, 0, sizeof(*peek));
-		g_strlcpy(peek->state, "?", sizeof(peek->state));
-		for (char **l = lines; *l; l++) {
-			const char *v = strchr(*l, '=') ? strchr(*l, '=') + 1 : "";
-
-			if (g_str_has_prefix(*l, "state="))
-				g_strlcpy(peek->state, v, sizeof(peek->state));
-			else if (g_str_has_prefix(*l, "boots="))
-				peek->boots = g_ascii_strtoull(v, NULL, 10);
-			else if (g_str_has_prefix(*l, "tools.statechange-reports="))
-				peek->statechange_reports = g_ascii_strtoull(v, NULL, 10);
-			else if (g_str_has_prefix(*l, "tools.statechange=")) {
-				peek->statechange_id = (guint32)g_ascii_strtoull(v, NULL, 10);
-				peek->statechange_ok = strstr(v, "success") != NULL;
-			}
-		}
+		g_strlcpy(peek->state, ph_kv_get(kv, "state", "?"), sizeof(peek->state));
+		peek->boots = g_ascii_strtoull(ph_kv_get(kv, "boots", "0"), NULL, 10);
+		peek->statechange_reports =
+			g_ascii_strtoull(ph_kv_get(kv, "tools.statechange-reports", "0"), NULL, 10);
+		peek->statechange_id = (guint32)g_ascii_strtoull(change, NULL, 10);
+		peek->statechange_ok = strstr(change, "success") != NULL;
 		ok = true;
 	}
 	ph_reply_clear(&r);
