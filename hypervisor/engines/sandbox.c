@@ -1537,8 +1537,9 @@ static void map_pid1(int procfd, pid_t pid1, const struct plan *p)
 /*
  * Helper, ranged: the engine maps U1 (we cannot: see map_helper()), then
  * hands over id-mapped copies of the --root and state trees if it made
- * them, and the disk (id-mapped where the host can).  We become U1's root, the guest root's host id: what we create
- * (the overlay's upper layer) is the guest's.
+ * them, or the disk (id-mapped where the host can).  We become U1's root,
+ * the guest root's host id: what we create (the overlay's upper layer) is
+ * the guest's.
  */
 static void receive_outer_map(struct plan *p)
 {
@@ -2034,7 +2035,8 @@ static int disk_tree(const char *state_dir, uint64_t size, int userns)
  * The engine's part of IDS_DIRECT and IDS_NEWIDMAP: once the helper made
  * U1, map it: guest ids to the range, and our own id to GUEST_IDS, which
  * U2 leaves out (the helper needs it for our files: state dir, shares);
- * then hand the helper id-mapped trees if we can make them.  0 or -1.
+ * then hand the helper id-mapped trees if we can make them, and the disk
+ * (capped) if we can make it.  0 or -1.
  */
 static int map_helper(const struct trap_options *opt, const struct id_plan *ids, pid_t helper,
 		      int sock, int timeout_s)
