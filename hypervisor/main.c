@@ -43,6 +43,7 @@
 #include "engines/sandbox.h"
 #include "engines/trap.h"
 #include "guest-cgroup.h"
+#include "host-lacks.h"
 #include "thread-filter.h"
 #include "vm.h"
 
@@ -535,6 +536,8 @@ static int cmd_run(int argc, char **argv)
 			seccomp_env);
 		return 2;
 	}
+	if (host_lacks_init())
+		return 2;
 	if (ram && (why = parse_size(ram, &ram_size))) {
 		fprintf(stderr, "porthole-hv run: --ram '%s': %s (examples: 512M, 2G)\n", ram, why);
 		return 2;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "guest-net.h"
+#include "hypervisor/host-lacks.h"
 
 #define MSG_SIZE	512
 
@@ -76,12 +77,18 @@ static int talk(int fd, struct nl_msg *m)
 	return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
 }
 
-static int create_pair(int fd)
+/* 0 or a negative errno; *why is set where the reason is not the errno's text. */
+static int create_pair(int fd, const char **why)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nl_msg m;
 	struct rtattr *linkinfo, *data, *peer;
 
+	/* A host without veth, for tests: as if the kernel refused the pair. */
+	if (host_lacks(HOST_VETH)) {
+		*why = HOST_LACKS_WHY;
+		return -EOPNOTSUPP;
+	}
 	msg_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
 	attr(&m, IFLA_IFNAME, GUEST_NET_IFNAME, sizeof(GUEST_NET_IFNAME));
 	linkinfo = attr(&m, IFLA_LINKINFO, NULL, 0);
@@ -128,10 +135,10 @@ static int add_address(int fd)
 	return talk(fd, &m);
 }
 
-static void say_failed(const char *step, int err)
+static void say_failed(const char *step, const char *why)
 {
-	const char *parts[] = { "porthole-hv: guest network: ", step, ": ",
-				strerrordesc_np(-err), "; the guest has loopback only\n" };
+	const char *parts[] = { "porthole-hv: guest network: ", step, ": ", why,
+				"; the guest has loopback only\n" };
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (parts[i] && write(STDERR_FILENO, parts[i], strlen(parts[i])) < 0)
@@ -142,12 +149,13 @@ int guest_net_setup(void)
 {
 	struct sockaddr_nl self = { .nl_family = AF_NETLINK };
 	const char *step = "netlink socket";
+	const char *why = NULL;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	int err = fd < 0 ? -errno : 0;
 
 	if (!err && bind(fd, (struct sockaddr *)&self, sizeof(self)))
 		err = -errno;
-	if (!err && (err = create_pair(fd)))
+	if (!err && (err = create_pair(fd, &why)))
 		step = "creating the veth pair " GUEST_NET_IFNAME;
 	if (!err && (err = add_address(fd)))
 		step = "adding " GUEST_NET_ADDRESS " to " GUEST_NET_IFNAME;
@@ -158,6 +166,6 @@ int guest_net_setup(void)
 	if (fd >= 0)
 		close(fd);
 	if (err)
-		say_failed(step, err);
+		say_failed(step, why ? why : strerrordesc_np(-err));
 	return err;
 }

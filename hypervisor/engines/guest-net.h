@@ -18,7 +18,8 @@
  * Create and configure it with rtnetlink; called by the guest's pid 1 while
  * it holds CAP_NET_ADMIN over the guest's network namespace.  Safe after
  * fork (no allocation, no stdio).  A failure is said once on stderr, and
- * the guest goes on with loopback only.  0 or a negative errno.
+ * the guest goes on with loopback only (PORTHOLE_HOST_LACKS=veth forces
+ * that, host-lacks.h).  0 or a negative errno.
  */
 int guest_net_setup(void);
 

@@ -100,6 +100,7 @@
 #include <unistd.h>
 
 #include "../guest-cgroup.h"
+#include "../host-lacks.h"
 #include "guest-net.h"
 #include "sandbox.h"
 
@@ -952,6 +953,9 @@ static int setup_overlay(int tree_fd)
 /* --root: the layers of the guest's root, in the staging tmpfs until pivot_root. */
 #define LOWER		STAGE "/lower"
 #define RW		STAGE "/rw"
+/* Which detached trees the engine hands the helper (map_helper()). */
+#define TREE_LOWER	0x1	/* the --root tree, id-mapped */
+#define TREE_STATE	0x2	/* the upper layer's: the disk, or the state dir id-mapped */
 
 /*
  * Mount the guest root at NEWROOT: `root_dir_fd` (--root DIR, O_PATH)
@@ -1533,8 +1537,9 @@ static void map_pid1(int procfd, pid_t pid1, const struct plan *p)
 /*
  * Helper, ranged: the engine maps U1 (we cannot: see map_helper()), then
  * hands over id-mapped copies of the --root and state trees if it made
- * them.  We become U1's root, the guest root's host id: what we create
- * (the overlay's upper layer) is the guest's.
+ * them, or the disk (id-mapped where the host can).  We become U1's root,
+ * the guest root's host id: what we create (the overlay's upper layer) is
+ * the guest's.
  */
 static void receive_outer_map(struct plan *p)
 {
@@ -1543,8 +1548,8 @@ static void receive_outer_map(struct plan *p)
 		char buf[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;
 	} cm;
-	char c = 0;
-	struct iovec iov = { &c, 1 };
+	char c[2] = { 0, 0 };	/* 'M' and which trees (map_helper()) */
+	struct iovec iov = { c, sizeof(c) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			      .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *cmsg;
@@ -1555,18 +1560,19 @@ static void receive_outer_map(struct plan *p)
 	do {
 		n = recvmsg(p->map_sock, &msg, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
-	if (n != 1 || c != 'M')
+	if (n != (ssize_t)sizeof(c) || c[0] != 'M')
 		_exit(EXIT_SETUP);	/* the engine said why */
-	/* None, the --root tree, or it and the state tree. */
+	/* None, the --root tree, the state tree, or both, as c[1] says. */
 	cmsg = CMSG_FIRSTHDR(&msg);
 	if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
 	    cmsg->cmsg_len >= CMSG_LEN(sizeof(int)) && cmsg->cmsg_len <= CMSG_LEN(sizeof(fds))) {
-		size_t nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		size_t nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int), i = 0;
 
 		memcpy(fds, CMSG_DATA(cmsg), nfds * sizeof(int));
-		p->lower_tree = fds[0];
-		if (nfds == 2)
-			p->state_tree = fds[1];
+		if (c[1] & TREE_LOWER)
+			p->lower_tree = fds[i++];
+		if ((c[1] & TREE_STATE) && i < nfds)
+			p->state_tree = fds[i];
 	}
 	close(p->map_sock);
 	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
@@ -1838,22 +1844,42 @@ static int run_idmap_tool(const char *tool, pid_t pid, unsigned int base, unsign
 }
 
 /*
+ * Make detached mount `tree`'s files' ids 0..GUEST_IDS-1 the guest's
+ * (MOUNT_ATTR_IDMAP through the helper's U1).  0, or -1 with errno set
+ * (EOPNOTSUPP where PORTHOLE_HOST_LACKS has idmap).
+ */
+static int idmap_tree(int tree, int userns, unsigned int flags)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+
+	if (host_lacks(HOST_IDMAP)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | flags, &attr,
+			    sizeof(attr));
+}
+
+/* Why an id-mapped mount failed, errno from idmap_tree(). */
+static const char *idmap_failure(int err)
+{
+	return host_lacks(HOST_IDMAP) ? HOST_LACKS_WHY : g_strerror(err);
+}
+
+/*
  * A copy of host tree `path` whose files' ids 0..GUEST_IDS-1 are the
- * guest's (MOUNT_ATTR_IDMAP through the helper's U1): an image built by
- * root, and the upper layer, read the same whatever range this run got.
- * -1 where the file system cannot (said once).
+ * guest's: an image built by root, and the upper layer, read the same
+ * whatever range this run got.  -1 where the file system cannot (said
+ * once).
  */
 static int idmapped_tree(const char *path, int userns)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
 	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path,
 				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 
-	if (tree < 0 ||
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-		    sizeof(attr))) {
+	if (tree < 0 || idmap_tree(tree, userns, AT_RECURSIVE)) {
 		g_warning("guest ids: no id-mapped mount of %s (%s): its files owned by host "
-			  "root are nobody's in the guest", path, g_strerror(errno));
+			  "root are nobody's in the guest", path, idmap_failure(errno));
 		if (tree >= 0)
 			close(tree);
 		return -1;
@@ -1927,8 +1953,14 @@ static int prepare_disk_image(const char *img, uint64_t size)
 static int attach_loop(const char *img)
 {
 	struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
-	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC), ret = -1;
+	int ctl, ret = -1;
 
+	/* A host without loop devices, for tests: as if there were no free one. */
+	if (host_lacks(HOST_LOOP)) {
+		g_warning("disk: no loop device for %s: " HOST_LACKS_WHY, img);
+		return -1;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	cfg.fd = (uint32_t)open(img, O_RDWR | O_CLOEXEC);
 	if (ctl < 0 || (int)cfg.fd < 0) {
 		g_warning("disk: %s: %s", ctl < 0 ? "/dev/loop-control" : img, g_strerror(errno));
@@ -1963,13 +1995,14 @@ out:
 /*
  * The persistent upper layer's file system: `state_dir`/disk.img, an ext4
  * image of --disk-size on a loop device, mounted detached (never in the
- * host's tree) and id-mapped through `userns`.  Capped, and as crash-safe
- * as ext4's journal.  A mount fd, or -1 after saying why (the state dir
- * itself is used then, uncapped).
+ * host's tree) and id-mapped through `userns` (-1: the host has no
+ * id-mapped mounts, its files keep the host ids of this run's range, as
+ * the state dir's would).  Capped, and as crash-safe as ext4's journal.
+ * A mount fd, or -1 after saying why (the state dir itself is used then,
+ * uncapped).
  */
 static int disk_tree(const char *state_dir, uint64_t size, int userns)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
 	g_autofree char *img = g_build_filename(state_dir, DISK_IMAGE, NULL);
 	char dev[64];
 	int loop, fs, mnt = -1;
@@ -1985,8 +2018,9 @@ static int disk_tree(const char *state_dir, uint64_t size, int userns)
 	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) ||
 	    (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
 				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0 ||
-	    syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr))) {
-		g_warning("disk: mounting %s: %s", img, g_strerror(errno));
+	    (userns >= 0 && idmap_tree(mnt, userns, 0))) {
+		g_warning("disk: mounting %s: %s", img,
+			  mnt >= 0 ? idmap_failure(errno) : g_strerror(errno));
 		if (mnt >= 0)
 			close(mnt);
 		mnt = -1;
@@ -2001,7 +2035,8 @@ static int disk_tree(const char *state_dir, uint64_t size, int userns)
  * The engine's part of IDS_DIRECT and IDS_NEWIDMAP: once the helper made
  * U1, map it: guest ids to the range, and our own id to GUEST_IDS, which
  * U2 leaves out (the helper needs it for our files: state dir, shares);
- * then hand the helper id-mapped trees if we can make them.  0 or -1.
+ * then hand the helper id-mapped trees if we can make them, and the disk
+ * (capped) if we can make it.  0 or -1.
  */
 static int map_helper(const struct trap_options *opt, const struct id_plan *ids, pid_t helper,
 		      int sock, int timeout_s)
@@ -2013,7 +2048,9 @@ static int map_helper(const struct trap_options *opt, const struct id_plan *ids,
 		char buf[CMSG_SPACE(sizeof(trees))];
 		struct cmsghdr align;
 	} cm;
-	struct iovec iov = { "M", 1 };
+	/* 'M', then which trees come, in this order: TREE_LOWER, TREE_STATE. */
+	char which[2] = { 'M', 0 };
+	struct iovec iov = { which, sizeof(which) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	char c = 0;
 
@@ -2043,19 +2080,31 @@ static int map_helper(const struct trap_options *opt, const struct id_plan *ids,
 	}
 	if (ids->how == IDS_DIRECT && opt->root) {
 		g_autofree char *ns = g_strdup_printf("/proc/%d/ns/user", (int)helper);
+		int lower;
 
 		userns = open(ns, O_RDONLY | O_CLOEXEC);
-		trees[0] = userns >= 0 ? idmapped_tree(opt->root, userns) : -1;
-		if (trees[0] >= 0) {
-			n_trees = 1;
-			if (!opt->snapshot && opt->state_dir) {
-				trees[1] = disk_tree(opt->state_dir, opt->disk_size, userns);
-				if (trees[1] < 0) {
-					g_warning("disk: the guest's writes go to %s, without a cap",
-						  opt->state_dir);
-					trees[1] = idmapped_tree(opt->state_dir, userns);
-				}
-				n_trees += trees[1] >= 0;
+		lower = userns >= 0 ? idmapped_tree(opt->root, userns) : -1;
+		if (lower >= 0) {
+			trees[n_trees++] = lower;
+			which[1] |= TREE_LOWER;
+		}
+		/*
+		 * The disk needs no id-mapped mount: without one its files keep
+		 * the host ids, as the state dir's would, and it stays capped.
+		 */
+		if (!opt->snapshot && opt->state_dir) {
+			int state = disk_tree(opt->state_dir, opt->disk_size,
+					      lower >= 0 ? userns : -1);
+
+			if (state < 0) {
+				g_warning("disk: the guest's writes go to %s, without a cap",
+					  opt->state_dir);
+				if (lower >= 0)
+					state = idmapped_tree(opt->state_dir, userns);
+			}
+			if (state >= 0) {
+				trees[n_trees++] = state;
+				which[1] |= TREE_STATE;
 			}
 		}
 	}
@@ -2071,7 +2120,7 @@ static int map_helper(const struct trap_options *opt, const struct id_plan *ids,
 		cmsg->cmsg_len = CMSG_LEN((size_t)n_trees * sizeof(int));
 		memcpy(CMSG_DATA(cmsg), trees, (size_t)n_trees * sizeof(int));
 	}
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) == 1)
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(which))
 		ret = 0;
 	else
 		g_warning("guest ids: the sandbox helper went away");

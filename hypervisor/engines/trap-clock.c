@@ -35,6 +35,7 @@
 
 #include "backdoor/clock-page.h"
 #include "hypervisor/guest-clock.h"
+#include "hypervisor/host-lacks.h"
 #include "trap-clock.h"
 #include "trap.h"
 
@@ -356,21 +357,27 @@ static bool tsc_usable(char *why, size_t why_len)
 /*
  * A new 0700 directory for the file, on a filesystem mounted without
  * noexec: the guest's bind of the file keeps the host mount's flags (it
- * may not clear them), and the image in it is mapped executable.
+ * may not clear them), and the image in it is mapped executable.  NULL
+ * with why not in `why`.  PORTHOLE_HOST_LACKS=vdso-dir takes every
+ * candidate as noexec.
  */
-static char *make_private_dir(void)
+static char *make_private_dir(char *why, size_t why_len)
 {
 	const char *bases[] = { g_getenv("XDG_RUNTIME_DIR"), g_get_tmp_dir(), "/dev/shm" };
+	bool forced = host_lacks(HOST_VDSO_DIR);
 
+	snprintf(why, why_len, "%s", forced ? HOST_LACKS_WHY : "all noexec");
 	for (size_t i = 0; i < G_N_ELEMENTS(bases); i++) {
 		struct statvfs st;
 		char *dir;
 
-		if (!bases[i] || bases[i][0] != '/' || statvfs(bases[i], &st) || (st.f_flag & ST_NOEXEC))
+		if (!bases[i] || bases[i][0] != '/' || statvfs(bases[i], &st) ||
+		    (st.f_flag & ST_NOEXEC) || forced)
 			continue;
 		dir = g_build_filename(bases[i], "porthole-vdso-XXXXXX", NULL);
 		if (g_mkdtemp_full(dir, 0700))
 			return dir;
+		snprintf(why, why_len, "%s: %s", dir, g_strerror(errno));
 		g_free(dir);
 	}
 	return NULL;
@@ -379,6 +386,7 @@ static char *make_private_dir(void)
 bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, size_t why_len)
 {
 	size_t image = (size_t)(porthole_vdso_image_end - porthole_vdso_image);
+	char dir_why[256];
 	void *page;
 
 	memset(v, 0, sizeof(*v));
@@ -387,10 +395,10 @@ bool trap_vdso_create(struct trap_vdso *v, struct guest_clock *c, char *why, siz
 		return false;
 	v->size = PH_CLOCK_PAGE_SIZE + ((image + 4095) & ~(size_t)4095);
 	/* A private directory: nobody else on the host can swap the file under us. */
-	v->dir = make_private_dir();
+	v->dir = make_private_dir(dir_why, sizeof(dir_why));
 	if (!v->dir) {
-		snprintf(why, why_len, "no directory to make its file in (all noexec, or: %s)",
-			 g_strerror(errno));
+		snprintf(why, why_len, "no exec-capable directory to make its file in: %s",
+			 dir_why);
 		return false;
 	}
 	v->path = g_build_filename(v->dir, TRAP_VDSO_FILE_NAME, NULL);

@@ -218,6 +218,70 @@ else
 	ok "# SKIP no cgroup2 mount on this host to try the v2 path on"
 fi
 
+# ---- forced: a host without loop devices, id-mapped mounts, veth, or a directory for the vDSO ----
+# PORTHOLE_HOST_LACKS takes each as missing where this host has it: the guest
+# runs on all four fallbacks at once, each said in one line with why.  The
+# loop device and the id-mapped mounts are root's (a capped disk and ranged
+# ids need it).
+if [ "$(id -u)" = 0 ]; then
+	rm -f "$share"/*
+	PORTHOLE_HOST_LACKS=loop,idmap,veth,vdso-dir start_vm lacks "$work/lacks.hv" --root "$root" \
+		--share "$share:/share" -- /bin/sh -c '
+		cat /proc/net/dev >/share/netdev
+		grep -c porthole-vdso /proc/self/maps >/share/maps
+		stat -c %u /bin/busybox >/share/owner
+		echo kept >/kept
+		until [ -e /share/go ]; do sleep 1; done
+		i=0
+		while [ $i -lt 200 ]; do date >/dev/null; i=$((i + 1)); done
+		cat /kept >/share/ran
+		until [ -e /share/end ]; do sleep 1; done'
+	r0=$(ctl clock lacks --raw | sed -n 's/^reads=//p')
+	touch "$share/go"
+	wait_until 120 "the guest's 200 date calls" test -s "$share/ran"
+	r1=$(ctl clock lacks --raw | sed -n 's/^reads=//p')
+	touch "$share/end"
+	wait_exit "$LAST_HV"
+	assert_eq 0 "$HV_STATUS" "PORTHOLE_HOST_LACKS=loop,idmap,veth,vdso-dir: the VM ran its guest command"
+	assert_eq kept "$(cat "$share/ran" 2>/dev/null)" "... which wrote to its / and read it back"
+	assert_eq 4 "$(grep -c 'forced by PORTHOLE_HOST_LACKS' "$work/lacks.hv")" \
+		"... after one line with the reason for each forced feature"
+	grep -q "disk: no loop device for .*: forced by PORTHOLE_HOST_LACKS" "$work/lacks.hv" &&
+		grep -q "disk: the guest's writes go to .*, without a cap" "$work/lacks.hv" &&
+		ok "loop: no loop device, said, and the kept overlay is uncapped, said" ||
+		die "no lines about the missing loop device and the uncapped overlay: $(cat "$work/lacks.hv")"
+	grep -q "guest ids: no id-mapped mount of $root (forced by PORTHOLE_HOST_LACKS): its files owned by host root are nobody's" \
+		"$work/lacks.hv" && ok "idmap: no id-mapped mount of the --root tree, said" ||
+		die "no line about the missing id-mapped mount: $(cat "$work/lacks.hv")"
+	assert_eq "$(cat /proc/sys/kernel/overflowuid)" "$(cat "$share/owner")" \
+		"... and the tree's files (host root's) are nobody's in the guest"
+	grep -q "guest network: creating the veth pair eth0: forced by PORTHOLE_HOST_LACKS; the guest has loopback only" \
+		"$work/lacks.hv" && ok "veth: no veth pair, said: loopback only" ||
+		die "no line about the missing veth pair: $(cat "$work/lacks.hv")"
+	grep -q '^ *lo:' "$share/netdev" && ! grep -q 'eth0' "$share/netdev" &&
+		ok "... and the guest's /proc/net/dev lists lo and no eth0" ||
+		die "the guest's interfaces: $(cat "$share/netdev")"
+	grep -q "guest clock: every read traps (no exec-capable directory .*: forced by PORTHOLE_HOST_LACKS)" \
+		"$work/lacks.hv" && ok "vdso-dir: no directory for the vDSO file, said: every guest clock read traps" ||
+		die "no line about the missing vDSO directory: $(cat "$work/lacks.hv")"
+	assert_eq 0 "$(cat "$share/maps")" "... and the guest's processes map no Porthole vDSO"
+	[ $((r1 - r0)) -ge 200 ] && ok "... and 200 date calls made $((r1 - r0)) trapped clock reads" ||
+		die "200 date calls made $((r1 - r0)) trapped clock reads"
+	rm -f "$share"/*
+
+	# Without id-mapped mounts the kept overlay is still the capped disk image.
+	PORTHOLE_HOST_LACKS=idmap run_guest noidmap --root "$root" --disk-size 16M -- /bin/sh -c \
+		'dd if=/dev/zero of=/big bs=1M count=32 2>/share/dd-err; echo $? >/share/dd-st'
+	[ "$(cat "$share/dd-st")" != 0 ] && grep -q 'No space left' "$share/dd-err" &&
+		ok "PORTHOLE_HOST_LACKS=idmap: --disk-size 16M still holds (writing 32 MiB fails: ENOSPC)" ||
+		die "the disk cap did not hold without id-mapped mounts: $(cat "$share/dd-err") $(cat "$work/noidmap.hv")"
+	rm -f "$share"/*
+else
+	ok "# SKIP not root: the loop device and id-mapped mounts are root's"
+fi
+expect_fail 2 "'floppy' in PORTHOLE_HOST_LACKS .*loop, idmap, veth, vdso-dir" "PORTHOLE_HOST_LACKS=loop,floppy" -- \
+	env PORTHOLE_HOST_LACKS=loop,floppy "$BIN/porthole-hv" run --name bad --root "$root" -- true
+
 # Bad options get a clear refusal before anything starts.
 expect_fail 2 "not the absolute path of a directory" "--root with a relative path" -- \
 	"$BIN/porthole-hv" run --name bad --root relative/dir -- true

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for the parsers and escaping of a trap guest's sandbox:
- * /proc/self/cgroup (which cgroup the VM's go below) and the console log's
- * escaping of guest bytes.
+ * /proc/self/cgroup (which cgroup the VM's go below), the console log's
+ * escaping of guest bytes, and PORTHOLE_HOST_LACKS's list.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 
 #include "hypervisor/console.h"
 #include "hypervisor/guest-cgroup.h"
+#include "hypervisor/host-lacks.h"
 
 static const char v1_text[] =
 	"9:name=systemd:/user.slice/session-1.scope\n"
@@ -77,12 +78,41 @@ static void test_console_escape(void **state)
 	check_escape("", 0, "");
 }
 
+static void test_host_lacks_parse(void **state)
+{
+	unsigned int mask = ~0u;
+	char bad[16] = "";
+
+	assert_int_equal(host_lacks_parse(NULL, &mask, bad, sizeof(bad)), 0);
+	assert_int_equal(mask, 0);
+	assert_int_equal(host_lacks_parse("", &mask, bad, sizeof(bad)), 0);
+	assert_int_equal(mask, 0);
+	assert_int_equal(host_lacks_parse("loop,idmap,veth,vdso-dir", &mask, bad, sizeof(bad)), 0);
+	assert_int_equal(mask, HOST_LOOP | HOST_IDMAP | HOST_VETH | HOST_VDSO_DIR);
+	assert_int_equal(host_lacks_parse("veth,", &mask, bad, sizeof(bad)), 0);
+	assert_int_equal(mask, HOST_VETH);
+	/* Whole words only: a prefix, a longer word, an empty one, spaces. */
+	assert_int_equal(host_lacks_parse("loop,floppy", &mask, bad, sizeof(bad)), -1);
+	assert_string_equal(bad, "floppy");
+	assert_int_equal(host_lacks_parse("vdso", &mask, bad, sizeof(bad)), -1);
+	assert_string_equal(bad, "vdso");
+	assert_int_equal(host_lacks_parse("loops", &mask, bad, sizeof(bad)), -1);
+	assert_int_equal(host_lacks_parse("loop,,veth", &mask, bad, sizeof(bad)), -1);
+	assert_string_equal(bad, "");
+	assert_int_equal(host_lacks_parse("loop, veth", &mask, bad, sizeof(bad)), -1);
+	assert_string_equal(bad, " veth");
+	/* A long word is cut to fit `bad`. */
+	assert_int_equal(host_lacks_parse("a-very-long-unknown-word", &mask, bad, sizeof(bad)), -1);
+	assert_int_equal(strlen(bad), sizeof(bad) - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cgroup_v1),
 		cmocka_unit_test(test_cgroup_v2_and_junk),
 		cmocka_unit_test(test_console_escape),
+		cmocka_unit_test(test_host_lacks_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
