@@ -66,3 +66,72 @@ int ph_clip_parse(const void *buf, size_t len, union ph_clip_msg *m)
 		return -1;
 	return h.type;
 }
+
+/* ---- streamed answers ---- */
+
+enum { RX_HDR, RX_CHUNK_HDR, RX_BODY, RX_DONE };
+
+void ph_clip_rx_init(struct ph_clip_rx *rx, uint32_t xfer, uint32_t format, uint64_t max,
+		     uint8_t *chunk_buf)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->stage = RX_HDR;
+	rx->xfer = xfer;
+	rx->format = format;
+	rx->max = max;
+	rx->chunk = chunk_buf;
+}
+
+void ph_clip_rx_next(struct ph_clip_rx *rx, void **buf, size_t *len)
+{
+	switch (rx->stage) {
+	case RX_HDR:
+		*buf = &rx->hdr;
+		*len = sizeof(rx->hdr);
+		break;
+	case RX_CHUNK_HDR:
+		*buf = &rx->chdr;
+		*len = sizeof(rx->chdr);
+		break;
+	case RX_BODY:
+		*buf = rx->chunk;
+		*len = rx->chdr.len;
+		break;
+	default:
+		*buf = NULL;
+		*len = 0;
+		break;
+	}
+}
+
+enum ph_clip_rx_event ph_clip_rx_filled(struct ph_clip_rx *rx)
+{
+	switch (rx->stage) {
+	case RX_HDR:
+		if (rx->hdr.magic != PH_CLIP_MAGIC || rx->hdr.status != PH_CLIP_OK ||
+		    rx->hdr.xfer != rx->xfer || rx->hdr.format != rx->format ||
+		    rx->hdr.size != PH_CLIP_SIZE_STREAMED)
+			break;
+		rx->stage = RX_CHUNK_HDR;
+		return PH_CLIP_RX_MORE;
+	case RX_CHUNK_HDR:
+		if (!rx->chdr.len) {
+			rx->end_status = rx->chdr.status < PH_CLIP_STATUS_COUNT ? rx->chdr.status :
+										 PH_CLIP_ERR_TRANSPORT;
+			rx->stage = RX_DONE;
+			return PH_CLIP_RX_END;
+		}
+		if (rx->chdr.len > PH_CLIP_CHUNK_MAX || rx->chdr.status ||
+		    rx->chdr.len > rx->max - rx->total)
+			break;
+		rx->stage = RX_BODY;
+		return PH_CLIP_RX_MORE;
+	case RX_BODY:
+		rx->chunk_len = rx->chdr.len;
+		rx->total += rx->chdr.len;
+		rx->stage = RX_CHUNK_HDR;
+		return PH_CLIP_RX_CHUNK;
+	}
+	rx->stage = RX_DONE;
+	return PH_CLIP_RX_BAD;
+}

@@ -122,8 +122,27 @@ struct ph_clip_request {
 	uint32_t format;	/* enum ph_clip_format */
 	uint64_t max_size;	/* refuse (TOO_LARGE) above this */
 	uint32_t qp_resource;	/* guest requests: the queue pair to write into */
-	uint32_t pad;
+	uint32_t flags;		/* PH_CLIP_REQ_*; 0 from older requestors */
 };
+
+/*
+ * The requestor reads a streamed answer: the owner may answer XFER with
+ * size PH_CLIP_SIZE_STREAMED before it has all the bytes, and then sends
+ * them as they come from its X selection, in chunks (struct
+ * ph_clip_chunk + `len` bytes) after the stream header, ending with a
+ * chunk of length 0 whose status says whether the whole came (OK) or why
+ * not.  Both sides then move the bytes while they read and write X, instead
+ * of one after the other.  An owner that can't stream answers as before.
+ */
+#define PH_CLIP_REQ_STREAMED	1u
+#define PH_CLIP_SIZE_STREAMED	UINT64_MAX
+
+struct ph_clip_chunk {
+	uint32_t len;		/* bytes that follow; 0: the end */
+	uint32_t status;	/* the end's: enum ph_clip_status; 0 otherwise */
+};
+/* The most bytes in one chunk. */
+#define PH_CLIP_CHUNK_MAX	(1u << 20)
 
 struct ph_clip_xfer {
 	struct ph_clip_hdr hdr;
@@ -131,7 +150,7 @@ struct ph_clip_xfer {
 	uint32_t status;	/* enum ph_clip_status */
 	uint32_t format;
 	uint32_t qp_resource;	/* the queue pair carrying the bytes (OK only) */
-	uint64_t size;		/* bytes that follow the stream header */
+	uint64_t size;		/* bytes that follow the stream header, or PH_CLIP_SIZE_STREAMED */
 };
 
 /* At the start of the queue pair stream. */
@@ -147,6 +166,7 @@ _Static_assert(sizeof(struct ph_clip_offer) == 24, "offer layout");
 _Static_assert(sizeof(struct ph_clip_request) == 40, "request layout");
 _Static_assert(sizeof(struct ph_clip_xfer) == 32, "xfer layout");
 _Static_assert(sizeof(struct ph_clip_stream_hdr) == 24, "stream header layout");
+_Static_assert(sizeof(struct ph_clip_chunk) == 8, "chunk layout");
 
 /*
  * The transfer queue pair: 1 MiB each way is enough for several GB/s
@@ -179,6 +199,37 @@ union ph_clip_msg {
 	struct ph_clip_request request;
 	struct ph_clip_xfer xfer;
 };
+
+/*
+ * Reading a streamed answer (PH_CLIP_SIZE_STREAMED) as it arrives, the
+ * same on both sides: ph_clip_rx_next() says where the next bytes go
+ * (the caller fills exactly that from its queue pair, in as many steps as
+ * it takes), ph_clip_rx_filled() checks them once they are all there.
+ * The writer is not trusted: every header is checked against the limits.
+ */
+enum ph_clip_rx_event {
+	PH_CLIP_RX_MORE,	/* go on filling what ph_clip_rx_next() says */
+	PH_CLIP_RX_CHUNK,	/* rx->chunk holds rx->chunk_len bytes of data */
+	PH_CLIP_RX_END,		/* the end: rx->end_status says how it went */
+	PH_CLIP_RX_BAD,		/* malformed or over rx->max: drop the transfer */
+};
+
+struct ph_clip_rx {
+	int stage;
+	uint32_t xfer, format;	/* what the stream header must say */
+	uint64_t max, total;	/* data bytes allowed, and so far */
+	struct ph_clip_stream_hdr hdr;
+	struct ph_clip_chunk chdr;
+	uint8_t *chunk;		/* PH_CLIP_CHUNK_MAX bytes, the caller's */
+	uint32_t chunk_len;
+	uint32_t end_status;
+};
+
+void ph_clip_rx_init(struct ph_clip_rx *rx, uint32_t xfer, uint32_t format, uint64_t max,
+		     uint8_t *chunk_buf);
+/* Where the next `*len` bytes of the stream go. */
+void ph_clip_rx_next(struct ph_clip_rx *rx, void **buf, size_t *len);
+enum ph_clip_rx_event ph_clip_rx_filled(struct ph_clip_rx *rx);
 
 /* Both sides build and check messages here (backdoor/clipboard.c). */
 void ph_clip_hdr_init(struct ph_clip_hdr *h, uint16_t type);

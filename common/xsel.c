@@ -44,6 +44,10 @@ struct serve {
 	size_t off;
 	bool incr, done;
 	int64_t progress;
+	/* Answered piece by piece (xsel_stream_push): bytes not yet written from `pending_off`. */
+	bool streamed, ended, wanting;
+	GByteArray *pending;
+	size_t pending_off;
 };
 
 /* A read of a foreign owner's selection. */
@@ -53,7 +57,8 @@ struct readop {
 	unsigned int sel, format;
 	uint64_t max;
 	Atom target;
-	GByteArray *buf;
+	GByteArray *buf;	/* NULL when streamed: the bytes go to ops->read_chunk */
+	uint64_t total;
 	bool incr;
 	/* Given up (too large) mid-INCR: keep deleting so the owner finishes. */
 	bool draining;
@@ -175,6 +180,8 @@ static void serve_free(gpointer p)
 
 	if (s->data)
 		g_bytes_unref(s->data);
+	if (s->pending)
+		g_byte_array_free(s->pending, TRUE);
 	g_free(s);
 }
 
@@ -189,7 +196,7 @@ static void read_finish(struct xsel *x, struct readop *r, uint32_t status)
 	/* An owner in the middle of INCR waits for our deletes: let it finish. */
 	r->draining = r->incr && status == PH_CLIP_ERR_TOO_LARGE;
 	r->active = r->draining;
-	if (status == PH_CLIP_OK) {
+	if (status == PH_CLIP_OK && r->buf) {
 		if (r->target == XA_STRING) {
 			/* STRING is ISO 8859-1; the channel carries UTF-8. */
 			gsize n = 0;
@@ -227,8 +234,8 @@ static Atom pick_target(struct xsel *x, unsigned int sel, unsigned int format)
 	return None;
 }
 
-void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
-	       uint32_t cookie)
+static void read_start(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+		       uint32_t cookie, bool stream)
 {
 	struct readop *r = NULL;
 	Atom target;
@@ -256,11 +263,48 @@ void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t m
 		return;
 	}
 	*r = (struct readop){ .active = true, .cookie = cookie, .sel = sel, .format = format,
-			      .max = max_size, .target = target, .buf = g_byte_array_new(),
-			      .progress = now_us() };
+			      .max = max_size, .target = target,
+			      .buf = stream ? NULL : g_byte_array_new(), .progress = now_us() };
 	XConvertSelection(x->dpy, x->sel_atom[sel], target,
 			  x->atoms[A_PROP_DATA0 + (r - x->reads)], x->win, CurrentTime);
 	XFlush(x->dpy);
+}
+
+void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+	       uint32_t cookie)
+{
+	read_start(x, sel, format, max_size, cookie, false);
+}
+
+void xsel_read_stream(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+		      uint32_t cookie)
+{
+	read_start(x, sel, format, max_size, cookie, true);
+}
+
+/* Bytes of the owner's answer: kept, or handed on (streamed; STRING as UTF-8). */
+static void read_take(struct xsel *x, struct readop *r, const unsigned char *data,
+		      unsigned long bytes)
+{
+	gchar *u;
+	gsize n = 0;
+
+	r->total += bytes;
+	if (r->buf) {
+		g_byte_array_append(r->buf, data, (guint)bytes);
+		return;
+	}
+	if (!bytes)
+		return;
+	if (r->target != XA_STRING) {
+		x->ops->read_chunk(x->opaque, r->cookie, data, bytes);
+		return;
+	}
+	/* ISO 8859-1 is a byte per character: each piece converts on its own. */
+	u = g_convert((const gchar *)data, (gssize)bytes, "UTF-8", "ISO-8859-1", NULL, &n, NULL);
+	if (u && n)
+		x->ops->read_chunk(x->opaque, r->cookie, u, n);
+	g_free(u);
 }
 
 /* Take the property's value (deleting it): false when it is gone or malformed. */
@@ -307,7 +351,7 @@ static void read_chunk(struct xsel *x, struct readop *r, Atom prop, bool first)
 			read_finish(x, r, PH_CLIP_ERR_TOO_LARGE);
 		return;
 	}
-	if (r->buf->len + (uint64_t)bytes > r->max) {
+	if (r->total + (uint64_t)bytes > r->max) {
 		XFree(data);
 		read_finish(x, r, PH_CLIP_ERR_TOO_LARGE);
 		return;
@@ -317,7 +361,7 @@ static void read_chunk(struct xsel *x, struct readop *r, Atom prop, bool first)
 		read_finish(x, r, PH_CLIP_ERR_CONVERT);	/* text and images are 8-bit */
 		return;
 	}
-	g_byte_array_append(r->buf, data, (guint)bytes);
+	read_take(x, r, data, bytes);
 	XFree(data);
 	if (!r->incr || bytes == 0)
 		read_finish(x, r, PH_CLIP_OK);
@@ -574,6 +618,114 @@ void xsel_answer(struct xsel *x, uint32_t req, const void *data, size_t len)
 	g_free(latin1);
 }
 
+/* ---- answering piece by piece ---- */
+
+/* The INCR header: the bytes so far are the size's lower bound.  False when the requestor is gone. */
+static bool stream_start_incr(struct xsel *x, struct serve *s)
+{
+	unsigned long serial = NextRequest(x->dpy);
+	long size = (long)(s->pending->len - s->pending_off);
+
+	s->incr = true;
+	s->progress = now_us();
+	XSelectInput(x->dpy, s->requestor, PropertyChangeMask);
+	XChangeProperty(x->dpy, s->requestor, s->property, x->atoms[A_INCR], 32, PropModeReplace,
+			(unsigned char *)&size, 1);
+	notify_requestor(x, s->requestor, s->selection, s->target, s->property, s->time);
+	if (x->ops->x_error_since(x->opaque, serial)) {
+		g_message("streamed paste lost: the requestor vanished");
+		g_hash_table_remove(x->serves, GUINT_TO_POINTER(s->id));
+		return false;
+	}
+	return true;
+}
+
+/* The requestor took the last chunk: write the next, the end, or wait for bytes. */
+static void stream_next(struct xsel *x, struct serve *s)
+{
+	size_t n = MIN(s->pending->len - s->pending_off, x->chunk);
+	unsigned long serial = NextRequest(x->dpy);
+
+	if (!n && !s->ended) {
+		s->wanting = true;
+		return;
+	}
+	s->wanting = false;
+	XChangeProperty(x->dpy, s->requestor, s->property, s->type, 8, PropModeReplace,
+			n ? s->pending->data + s->pending_off : (const guint8 *)"", (int)n);
+	s->pending_off += n;
+	s->progress = now_us();
+	/* Drop what went, once it is a good part of the buffer (no memmove per chunk). */
+	if (s->pending_off == s->pending->len || s->pending_off > s->pending->len / 2) {
+		g_byte_array_remove_range(s->pending, 0, (guint)s->pending_off);
+		s->pending_off = 0;
+	}
+	if (n == 0) {
+		s->done = true;
+		XSelectInput(x->dpy, s->requestor, NoEventMask);
+	}
+	if (x->ops->x_error_since(x->opaque, serial)) {
+		g_message("streamed paste abandoned: the requestor vanished");
+		s->done = true;
+	}
+	if (s->done)
+		g_hash_table_remove(x->serves, GUINT_TO_POINTER(s->id));
+}
+
+bool xsel_stream_push(struct xsel *x, uint32_t req, const void *data, size_t len)
+{
+	struct serve *s = g_hash_table_lookup(x->serves, GUINT_TO_POINTER(req));
+
+	if (!s || s->ended || (s->incr && !s->streamed))
+		return false;
+	s->streamed = true;
+	if (!s->pending)
+		s->pending = g_byte_array_new();
+	g_byte_array_append(s->pending, data, (guint)len);
+	s->progress = now_us();
+	/* STRING is converted from UTF-8 as a whole, at the end: a chunk may split a character. */
+	if (!s->incr && s->target != XA_STRING && s->pending->len > x->chunk)
+		return stream_start_incr(x, s);
+	if (s->incr && s->wanting)
+		stream_next(x, s);
+	return g_hash_table_lookup(x->serves, GUINT_TO_POINTER(req)) != NULL;
+}
+
+void xsel_stream_end(struct xsel *x, uint32_t req, uint32_t status)
+{
+	struct serve *s = g_hash_table_lookup(x->serves, GUINT_TO_POINTER(req));
+	GByteArray *all;
+
+	if (!s || s->ended || (s->incr && !s->streamed))
+		return;
+	if (status != PH_CLIP_OK && !s->incr) {
+		xsel_refuse(x, req, ph_clip_status_text(status));
+		return;
+	}
+	if (status != PH_CLIP_OK) {
+		g_message("paste of the %s selection abandoned mid-way: %s (no end is sent, so the "
+			  "application does not take it for whole)", s->sel ? "PRIMARY" : "CLIPBOARD",
+			  ph_clip_status_text(status));
+		XSelectInput(x->dpy, s->requestor, NoEventMask);
+		g_hash_table_remove(x->serves, GUINT_TO_POINTER(req));
+		return;
+	}
+	if (!s->incr) {
+		/* All of it came before the application had any: one answer, as xsel_answer(). */
+		all = s->pending;
+		s->pending = NULL;
+		s->streamed = false;
+		xsel_answer(x, req, all ? (const void *)(all->data + s->pending_off) : "",
+			    all ? all->len - s->pending_off : 0);
+		if (all)
+			g_byte_array_free(all, TRUE);
+		return;
+	}
+	s->ended = true;
+	if (s->wanting)
+		stream_next(x, s);
+}
+
 static bool requestor_property(struct xsel *x, XPropertyEvent *pe)
 {
 	GHashTableIter it;
@@ -586,7 +738,10 @@ static bool requestor_property(struct xsel *x, XPropertyEvent *pe)
 		struct serve *s = v;
 
 		if (s->incr && s->requestor == pe->window && s->property == pe->atom) {
-			incr_next(x, s);
+			if (s->streamed)
+				stream_next(x, s);
+			else
+				incr_next(x, s);
 			return true;
 		}
 	}

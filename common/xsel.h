@@ -45,8 +45,14 @@ struct xsel_ops {
 	 * `format`: answer `req` later with xsel_answer() or xsel_refuse().
 	 */
 	void (*request)(void *opaque, uint32_t req, unsigned int sel, unsigned int format);
-	/* xsel_read() finished: status PH_CLIP_OK with `data`, or why not. */
+	/*
+	 * xsel_read() finished: status PH_CLIP_OK with `data`, or why not.
+	 * After xsel_read_stream(), `data` is NULL: the bytes went to
+	 * read_chunk.
+	 */
 	void (*read_done)(void *opaque, uint32_t cookie, uint32_t status, GBytes *data);
+	/* xsel_read_stream(): the next bytes, as the owner sends them (UTF-8 for text). */
+	void (*read_chunk)(void *opaque, uint32_t cookie, const void *data, size_t len);
 	/* XSync and the error code of a request since `serial`, or 0 (main.c's). */
 	int (*x_error_since)(void *opaque, unsigned long serial);
 };
@@ -64,6 +70,17 @@ bool xsel_owned(struct xsel *x, unsigned int sel);
 /* Answer a pending request (the bytes are copied) or refuse it (logged). */
 void xsel_answer(struct xsel *x, uint32_t req, const void *data, size_t len);
 void xsel_refuse(struct xsel *x, uint32_t req, const char *why);
+/*
+ * Answer a pending request piece by piece, as the bytes arrive: what fits
+ * one property goes as one answer at the end; more starts INCR at once,
+ * and each chunk goes when the application has taken the last.  False
+ * when the request is gone (answered, timed out, requestor vanished): stop
+ * sending.  xsel_stream_end() with PH_CLIP_OK ends it; with an error it is
+ * refused if nothing went yet, else abandoned without the final empty
+ * chunk (logged), so the application never takes a cut paste for whole.
+ */
+bool xsel_stream_push(struct xsel *x, uint32_t req, const void *data, size_t len);
+void xsel_stream_end(struct xsel *x, uint32_t req, uint32_t status);
 
 /*
  * Read the foreign owner's `sel` as `format` (at most max_size bytes:
@@ -71,6 +88,9 @@ void xsel_refuse(struct xsel *x, uint32_t req, const char *why);
  */
 void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
 	       uint32_t cookie);
+/* The same, with the bytes handed to ops->read_chunk as they come (no copy kept). */
+void xsel_read_stream(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+		      uint32_t cookie);
 
 /* Ask the current owners again (at start, when the peer (re)appears). */
 void xsel_rescan(struct xsel *x);

@@ -36,6 +36,9 @@ struct agent {
 	GMainLoop *loop;
 	GPtrArray *x_handlers;		/* struct agent_x_hook * */
 	GPtrArray *dg_handlers;		/* struct agent_dg_hook * */
+	/* Called after each VMCI wake-up (a queue pair's doorbell among them). */
+	void (*vmci_woke)(struct agent *a, void *opaque);
+	void *vmci_woke_opaque;
 };
 
 /* Receive every X event (in registration order) until a handler takes it. */

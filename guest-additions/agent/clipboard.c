@@ -23,6 +23,11 @@
 /* How long the host may take to answer (it may be reading a slow owner). */
 #define CLIP_REPLY_TIMEOUT_MS	20000
 #define CLIP_MAX_TRANSFERS	8
+/* A streamed paste moves on the host's doorbells; this tick covers a lost one and stalls. */
+#define CLIP_STREAM_TICK_MS	100
+/* Nothing sane is larger (4 GiB). */
+#define CLIP_SIZE_ABSURD	(VMCI_QP_MAX_QUEUE_SIZE * 64)
+
 
 /* One transfer through a queue pair. */
 struct xfer {
@@ -36,6 +41,16 @@ struct xfer {
 	bool have_qp;
 	GBytes *data;			/* outgoing: what we send once READY */
 	guint timeout;
+	/*
+	 * Incoming, streamed (the host answered PH_CLIP_SIZE_STREAMED): the
+	 * stream header, then chunks, each handed to X as it completes.
+	 */
+	bool streamed;
+	struct ph_clip_rx rx;
+	uint8_t *chunk;
+	size_t off;
+	int64_t progress_us;
+	guint tick;
 };
 
 struct clip {
@@ -91,14 +106,20 @@ static void xfer_end(struct clip *c, struct xfer *t)
 {
 	if (t->timeout)
 		g_source_remove(t->timeout);
+	if (t->tick)
+		g_source_remove(t->tick);
 	if (t->have_qp)
 		phg_qp_destroy(&c->a->vmci, &t->qp);
 	if (t->data)
 		g_bytes_unref(t->data);
+	g_free(t->chunk);
 	t->active = false;
 	t->have_qp = false;
 	t->data = NULL;
+	t->chunk = NULL;
 	t->timeout = 0;
+	t->tick = 0;
+	t->streamed = false;
 }
 
 static gboolean on_xfer_timeout(gpointer p)
@@ -172,6 +193,7 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 	r.format = format;
 	r.max_size = UINT64_MAX;	/* the host applies the VM's policy */
 	r.qp_resource = t->qp.handle.resource;
+	r.flags = PH_CLIP_REQ_STREAMED;
 	if (agent_send(c->a, PH_DESKTOP_RES_CLIPBOARD, &r, sizeof(r)) < 0) {
 		xsel_refuse(c->xsel, req, "the host is not listening");
 		xfer_end(c, t);
@@ -272,6 +294,105 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 	xsel_read(c->xsel, r->selection, r->format, r->max_size, t->id);
 }
 
+/* ---- a streamed paste from the host ---- */
+
+static void stream_in_fail(struct clip *c, struct xfer *t, int r)
+{
+	g_message("clipboard: receiving from the host failed after %llu bytes: %s",
+		  (unsigned long long)t->rx.total,
+		  r == -EPIPE ? "the host left" : r == -ETIMEDOUT ? "it stopped sending" :
+		  r == -EPROTO ? "malformed stream" : g_strerror(-r));
+	xsel_stream_end(c->xsel, t->req, PH_CLIP_ERR_TRANSPORT);
+	xfer_end(c, t);
+}
+
+/* Take what the host has written so far: stream header, chunk headers, chunks to X. */
+static void stream_in_pump(struct clip *c, struct xfer *t)
+{
+	for (;;) {
+		size_t before = t->off, len;
+		void *buf;
+		int r;
+
+		ph_clip_rx_next(&t->rx, &buf, &len);
+		r = phg_qp_step(&c->a->vmci, &t->qp, buf, len, &t->off, false);
+		if (t->off != before)
+			t->progress_us = g_get_monotonic_time();
+		if (r == -EAGAIN)
+			return;
+		if (r) {
+			stream_in_fail(c, t, r);
+			return;
+		}
+		t->off = 0;
+		switch (ph_clip_rx_filled(&t->rx)) {
+		case PH_CLIP_RX_MORE:
+			break;
+		case PH_CLIP_RX_CHUNK:
+			if (!xsel_stream_push(c->xsel, t->req, t->chunk, t->rx.chunk_len)) {
+				g_message("clipboard: the pasting application is gone; the rest from "
+					  "the host is dropped");
+				xfer_end(c, t);
+				return;
+			}
+			break;
+		case PH_CLIP_RX_END:
+			if (t->rx.end_status != PH_CLIP_OK)
+				g_message("clipboard: paste from the host ended after %llu bytes: %s",
+					  (unsigned long long)t->rx.total,
+					  ph_clip_status_text(t->rx.end_status));
+			xsel_stream_end(c->xsel, t->req, t->rx.end_status);
+			xfer_end(c, t);
+			return;
+		case PH_CLIP_RX_BAD:
+			stream_in_fail(c, t, -EPROTO);
+			return;
+		}
+	}
+}
+
+static gboolean on_stream_tick(gpointer p)
+{
+	struct xfer *t = p;
+	struct clip *c = the_clip;
+
+	if (!t->active || !c) {
+		t->tick = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (g_get_monotonic_time() - t->progress_us > PH_CLIP_STALL_MS * 1000ll) {
+		t->tick = 0;	/* removed by returning */
+		stream_in_fail(c, t, -ETIMEDOUT);
+		return G_SOURCE_REMOVE;
+	}
+	stream_in_pump(c, t);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Any VMCI wake-up may be the host's doorbell for a streamed paste. */
+static void on_vmci_woke(struct agent *a, void *opaque)
+{
+	struct clip *c = opaque;
+
+	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
+		if (c->xfers[i].active && c->xfers[i].streamed)
+			stream_in_pump(c, &c->xfers[i]);
+}
+
+static void stream_in_start(struct clip *c, struct xfer *t)
+{
+	if (t->timeout)
+		g_source_remove(t->timeout);
+	t->timeout = 0;
+	t->streamed = true;
+	t->off = 0;
+	t->chunk = g_malloc(PH_CLIP_CHUNK_MAX);
+	ph_clip_rx_init(&t->rx, t->id, t->format, CLIP_SIZE_ABSURD, t->chunk);
+	t->progress_us = g_get_monotonic_time();
+	t->tick = g_timeout_add(CLIP_STREAM_TICK_MS, on_stream_tick, t);
+	stream_in_pump(c, t);
+}
+
 /* The host's answer to our REQUEST: the bytes wait in our queue pair. */
 static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 {
@@ -289,7 +410,11 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 		xfer_end(c, t);
 		return;
 	}
-	if (x->size > VMCI_QP_MAX_QUEUE_SIZE * 64) {	/* 4 GiB: nothing sane is larger */
+	if (x->size == PH_CLIP_SIZE_STREAMED) {
+		stream_in_start(c, t);
+		return;
+	}
+	if (x->size > CLIP_SIZE_ABSURD) {
 		xsel_refuse(c->xsel, t->req, "the host announced an absurd size");
 		xfer_end(c, t);
 		return;
@@ -393,6 +518,8 @@ static int clipboard_init(struct agent *a, void **state)
 		return -EADDRINUSE;
 	}
 	agent_watch_x(a, on_x_event, c);
+	a->vmci_woke = on_vmci_woke;
+	a->vmci_woke_opaque = c;
 	xsel_rescan(c->xsel);
 	the_clip = c;
 	*state = c;
@@ -406,6 +533,7 @@ static void clipboard_fini(struct agent *a, void *state)
 	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
 		if (c->xfers[i].active)
 			xfer_end(c, &c->xfers[i]);
+	a->vmci_woke = NULL;
 	xsel_free(c->xsel);
 	the_clip = NULL;
 	g_free(c);

@@ -122,6 +122,9 @@ static gboolean on_vmci_readable(gint fd, GIOCondition cond, gpointer data)
 			g_debug("datagram for unbound resource %u dropped", d.hdr.dst.resource);
 		free(d.payload);
 	}
+	/* Doorbells name no datagram: whoever waits on a queue pair looks again. */
+	if (a->vmci_woke)
+		a->vmci_woke(a, a->vmci_woke_opaque);
 	return G_SOURCE_CONTINUE;
 }
 

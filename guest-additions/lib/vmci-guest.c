@@ -671,3 +671,13 @@ int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len
 
 	return ring_read_all(&qp->view, buf, len, &side);
 }
+
+int phg_qp_step(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len, size_t *off,
+		bool write)
+{
+	struct guest_side gs = { v, qp };
+	const struct ring_side side = { guest_peer_gone, guest_notify, guest_wait, &gs, qp->stall_ms,
+					&qp->stats };
+
+	return ring_transfer_step(&qp->view, buf, len, off, write, &side);
+}

@@ -110,5 +110,13 @@ bool phg_qp_await_peer_detach(struct phg_vmci *v, struct phg_qp *qp, int timeout
  */
 int phg_qp_write_all(struct phg_vmci *v, struct phg_qp *qp, const void *buf, size_t len);
 int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len);
+/*
+ * Without waiting: move what the ring allows of buf[*off..len) (advancing
+ * *off); 0 when all moved, -EAGAIN when the peer has to move first (its
+ * next move rings our doorbell: the VMCI fd turns readable), or an error
+ * as above.
+ */
+int phg_qp_step(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len, size_t *off,
+		bool write);
 
 #endif

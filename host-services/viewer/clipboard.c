@@ -96,6 +96,15 @@ struct transfer {
 	uint8_t *body;			/* from the guest: ours; to it: `data`'s */
 	uint64_t size;
 	GBytes *data;			/* to the guest */
+	/*
+	 * Streamed to the guest (it asked, PH_CLIP_REQ_STREAMED): chunks as
+	 * our X read delivers them, framed in `out` from `out_off`; `size`
+	 * counts the bytes so far, `ended` once the end chunk is in.
+	 */
+	bool streamed, ended;
+	GByteArray *out;
+	size_t out_off;
+	struct serve *serve;		/* the X read feeding it, while it runs */
 	struct paste *paste;		/* from the guest: the host paste it answers */
 	int64_t started_us;
 	guint deadline, tick;
@@ -105,7 +114,18 @@ struct transfer {
 struct serve {
 	uint32_t xfer, qp_resource, format;
 	uint64_t max_size;
+	bool streamed;
+	struct transfer *t;		/* streamed: the bytes go out as they come (until it fails) */
 };
+
+static void serve_free(gpointer p)
+{
+	struct serve *s = p;
+
+	if (s->t)
+		s->t->serve = NULL;
+	g_free(s);
+}
 
 struct clip {
 	struct viewer *v;
@@ -212,6 +232,10 @@ static void transfer_free(struct transfer *t)
 		phh_qp_detach(&c->v->vmci, &t->qp);
 	if (t->paste)
 		t->paste->t = NULL;
+	if (t->serve)
+		t->serve->t = NULL;
+	if (t->out)
+		g_byte_array_free(t->out, TRUE);
 	if (t->data)
 		g_bytes_unref(t->data);
 	else
@@ -243,8 +267,8 @@ static void transfer_finish(struct transfer *t, int r)
 	if (t->to_guest) {
 		if (r)
 			g_message("clipboard: sending %llu bytes to the guest failed after %.1f s "
-				  "(%zu sent): %s", (unsigned long long)t->size, secs, t->body_off,
-				  why);
+				  "(%zu sent): %s", (unsigned long long)t->size, secs,
+				  t->streamed ? t->out_off : t->body_off, why);
 		else
 			g_debug("clipboard: %llu bytes to the guest in %.3f s",
 				(unsigned long long)t->size, secs);
@@ -278,6 +302,8 @@ static int transfer_pump(struct transfer *t)
 		r = phh_qp_step(h, &t->qp, &t->hdr, sizeof(t->hdr), &t->hdr_off, t->to_guest);
 		if (r)
 			return r;
+		if (t->streamed)
+			return transfer_pump(t);
 		if (!t->to_guest) {
 			/* Our copy of the header, checked once, against what the XFER announced. */
 			if (t->hdr.magic != PH_CLIP_MAGIC || t->hdr.size != t->size ||
@@ -287,6 +313,14 @@ static int transfer_pump(struct transfer *t)
 			if (!t->body)
 				return -ENOMEM;
 		}
+	}
+	if (t->streamed) {
+		r = phh_qp_step(h, &t->qp, t->out->data, t->out->len, &t->out_off, true);
+		if (r)
+			return r;
+		g_byte_array_set_size(t->out, 0);	/* all went: start the buffer over */
+		t->out_off = 0;
+		return t->ended ? 0 : -EAGAIN;	/* -EAGAIN: waiting for our X read */
 	}
 	return phh_qp_step(h, &t->qp, t->body, t->size, &t->body_off, t->to_guest);
 }
@@ -333,11 +367,17 @@ static gboolean on_transfer_deadline(gpointer data)
 }
 
 /* Start moving the bytes through the attached queue pair `qp` (taken over). */
+/*
+ * `size` bytes, or PH_CLIP_SIZE_STREAMED (to the guest) with `max_size`
+ * the most it may grow to: the deadline is that of the largest allowed.
+ */
 static struct transfer *transfer_start(struct clip *c, const struct phh_qp *qp, bool to_guest,
-				       uint32_t xfer, uint32_t format, uint64_t size)
+				       uint32_t xfer, uint32_t format, uint64_t size,
+				       uint64_t max_size)
 {
 	struct transfer *t = g_new0(struct transfer, 1);
-	uint64_t deadline_ms = CLIP_DEADLINE_BASE_MS + size / CLIP_MIN_BYTES_PER_MS;
+	uint64_t deadline_ms = CLIP_DEADLINE_BASE_MS +
+			       MIN(size, max_size) / CLIP_MIN_BYTES_PER_MS;
 
 	t->c = c;
 	t->qp = *qp;
@@ -348,6 +388,11 @@ static struct transfer *transfer_start(struct clip *c, const struct phh_qp *qp, 
 	t->started_us = g_get_monotonic_time();
 	if (to_guest)
 		t->hdr = (struct ph_clip_stream_hdr){ PH_CLIP_MAGIC, PH_CLIP_OK, format, xfer, size };
+	if (size == PH_CLIP_SIZE_STREAMED) {
+		t->streamed = true;
+		t->size = 0;
+		t->out = g_byte_array_new();
+	}
 	t->deadline = g_timeout_add((guint)MIN(deadline_ms, G_MAXUINT), on_transfer_deadline, t);
 	t->tick = g_timeout_add(CLIP_TRANSFER_TICK_MS, on_transfer_tick, t);
 	c->transfers = g_list_prepend(c->transfers, t);
@@ -559,6 +604,70 @@ static bool is_echo(struct clip *c, GBytes *text, GBytes *png)
 	       c->pushed_copy == (c->my_serial[PH_CLIP_SEL_CLIPBOARD] & CLIP_LEGACY_SERIAL);
 }
 
+/*
+ * Attach the queue pair the guest named for `s` (first: from then on a dead
+ * agent shows up as a detach, never a hang).  On failure the guest is told
+ * (XFER) and false.
+ */
+static bool attach_for_serve(struct clip *c, struct serve *s, struct phh_qp *qp, uint64_t len)
+{
+	int r = phh_qp_attach(&c->v->vmci, qp, s->qp_resource, PH_DESKTOP_RES_CLIPBOARD);
+
+	if (r < 0) {
+		g_message("clipboard: cannot attach the guest's queue pair: %s", g_strerror(-r));
+		send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_ERR_TRANSPORT, s->format, 0, len);
+		return false;
+	}
+	if (qp->consume_size < PH_CLIP_QP_SIZE / 16) {
+		g_message("clipboard: the guest's queue pair is too small");
+		phh_qp_detach(&c->v->vmci, qp);
+		send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_ERR_TRANSPORT, s->format, 0, len);
+		return false;
+	}
+	return true;
+}
+
+/* Bytes of our X selection for a streamed guest paste: framed into its transfer. */
+static void on_x_read_chunk(void *opaque, uint32_t cookie, const void *data, size_t len)
+{
+	struct clip *c = opaque;
+	struct serve *s = g_hash_table_lookup(c->serves, GUINT_TO_POINTER(cookie));
+	struct transfer *t = s ? s->t : NULL;
+	const uint8_t *p = data;
+
+	if (!t)
+		return;		/* the transfer failed (logged): the rest of the read goes nowhere */
+	while (len) {
+		struct ph_clip_chunk ch = { (uint32_t)MIN(len, PH_CLIP_CHUNK_MAX), 0 };
+
+		g_byte_array_append(t->out, (const guint8 *)&ch, sizeof(ch));
+		g_byte_array_append(t->out, p, ch.len);
+		p += ch.len;
+		len -= ch.len;
+		t->size += ch.len;
+	}
+	transfer_advance(t);
+}
+
+/* The end of a streamed guest paste's X read: the end chunk says how it went. */
+static void streamed_read_done(struct clip *c, uint32_t cookie, struct serve *s, uint32_t status)
+{
+	struct transfer *t = s->t;
+
+	if (t) {
+		struct ph_clip_chunk end = { 0, status };
+
+		if (status != PH_CLIP_OK)
+			g_message("clipboard: guest paste ended after %llu bytes: %s",
+				  (unsigned long long)t->size, ph_clip_status_text(status));
+		g_byte_array_append(t->out, (const guint8 *)&end, sizeof(end));
+		t->ended = true;
+	}
+	g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
+	if (t)
+		transfer_advance(t);
+}
+
 /* Our X selection was read: for a guest paste, or for the legacy push. */
 static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GBytes *data)
 {
@@ -567,7 +676,6 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 	struct transfer *t;
 	struct phh_qp qp;
 	gsize len = data ? g_bytes_get_size(data) : 0;
-	int r;
 
 	if (cookie & CLIP_LEGACY_COOKIE) {
 		if (status == PH_CLIP_OK && c->v->attached)
@@ -578,6 +686,10 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 	s = g_hash_table_lookup(c->serves, GUINT_TO_POINTER(cookie));
 	if (!s)
 		return;
+	if (s->streamed) {
+		streamed_read_done(c, cookie, s, status);
+		return;
+	}
 	if (!c->v->attached) {
 		g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
 		return;
@@ -591,23 +703,12 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 		g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
 		return;
 	}
-	/* Attach first: from here a dead agent shows up as a detach, never a hang. */
-	r = phh_qp_attach(&c->v->vmci, &qp, s->qp_resource, PH_DESKTOP_RES_CLIPBOARD);
-	if (r < 0) {
-		g_message("clipboard: cannot attach the guest's queue pair: %s", g_strerror(-r));
-		send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_ERR_TRANSPORT, s->format, 0, len);
-		g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
-		return;
-	}
-	if (qp.consume_size < PH_CLIP_QP_SIZE / 16) {
-		g_message("clipboard: the guest's queue pair is too small");
-		phh_qp_detach(&c->v->vmci, &qp);
-		send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_ERR_TRANSPORT, s->format, 0, len);
+	if (!attach_for_serve(c, s, &qp, len)) {
 		g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
 		return;
 	}
 	send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_OK, s->format, s->qp_resource, len);
-	t = transfer_start(c, &qp, true, s->xfer, s->format, len);
+	t = transfer_start(c, &qp, true, s->xfer, s->format, len, len);
 	t->data = g_bytes_ref(data);
 	t->body = (uint8_t *)g_bytes_get_data(data, NULL);
 	g_hash_table_remove(c->serves, GUINT_TO_POINTER(cookie));
@@ -623,6 +724,7 @@ static const struct xsel_ops xsel_ops = {
 	.offer = on_x_offer,
 	.request = on_x_request,
 	.read_done = on_x_read_done,
+	.read_chunk = on_x_read_chunk,
 	.x_error_since = viewer_x_error_cb,
 };
 
@@ -633,6 +735,7 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 {
 	struct policy pol;
 	struct serve *s;
+	struct phh_qp qp;
 
 	if (r->selection >= PH_CLIP_SEL_COUNT || r->format >= PH_CLIP_FMT_COUNT) {
 		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_CONVERT, r->format, 0, 0);
@@ -667,8 +770,24 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 	s->format = r->format;
 	s->max_size = MIN(pol.max_size, r->max_size);
 	c->next_cookie = (c->next_cookie + 1) & ~CLIP_LEGACY_COOKIE;
+	if (!(r->flags & PH_CLIP_REQ_STREAMED)) {
+		g_hash_table_insert(c->serves, GUINT_TO_POINTER(c->next_cookie), s);
+		xsel_read(c->xsel, r->selection, r->format, s->max_size, c->next_cookie);
+		return;
+	}
+	/* The agent takes the bytes as our X read delivers them: attach and answer now. */
+	if (!attach_for_serve(c, s, &qp, 0)) {
+		g_free(s);
+		return;
+	}
+	send_xfer(c, PH_CLIP_XFER, s->xfer, PH_CLIP_OK, s->format, s->qp_resource,
+		  PH_CLIP_SIZE_STREAMED);
+	s->streamed = true;
+	s->t = transfer_start(c, &qp, true, s->xfer, s->format, PH_CLIP_SIZE_STREAMED, s->max_size);
+	s->t->serve = s;
 	g_hash_table_insert(c->serves, GUINT_TO_POINTER(c->next_cookie), s);
-	xsel_read(c->xsel, r->selection, r->format, s->max_size, c->next_cookie);
+	transfer_advance(s->t);		/* the stream header */
+	xsel_read_stream(c->xsel, r->selection, r->format, s->max_size, c->next_cookie);
 }
 
 /* The agent's answer to our REQUEST: attach its queue pair and start reading. */
@@ -706,7 +825,7 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 	if (p->timeout)
 		g_source_remove(p->timeout);
 	p->timeout = 0;
-	p->t = transfer_start(c, &qp, false, x->xfer, x->format, x->size);
+	p->t = transfer_start(c, &qp, false, x->xfer, x->format, x->size, x->size);
 	p->t->paste = p;
 	send_xfer(c, PH_CLIP_READY, x->xfer, PH_CLIP_OK, x->format, x->qp_resource, x->size);
 	transfer_advance(p->t);
@@ -855,7 +974,7 @@ static int clipboard_init(struct viewer *v, void **state)
 		g_free(c);
 		return -ENOTSUP;
 	}
-	c->serves = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	c->serves = g_hash_table_new_full(NULL, NULL, NULL, serve_free);
 	viewer_watch_x(v, on_x_event, c);
 	c->legacy_poll = g_timeout_add(CLIP_LEGACY_POLL_MS, on_legacy_poll, c);
 	the_clip = c;
