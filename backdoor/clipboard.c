@@ -69,6 +69,22 @@ int ph_clip_parse(const void *buf, size_t len, union ph_clip_msg *m)
 
 /* ---- streamed answers ---- */
 
+void ph_clip_frame(const void *data, size_t len, void (*put)(void *ctx, const void *p, size_t n),
+		   void *ctx)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		struct ph_clip_chunk ch = { len < PH_CLIP_CHUNK_MAX ? (uint32_t)len : PH_CLIP_CHUNK_MAX,
+					    0 };
+
+		put(ctx, &ch, sizeof(ch));
+		put(ctx, p, ch.len);
+		p += ch.len;
+		len -= ch.len;
+	}
+}
+
 enum { RX_HDR, RX_CHUNK_HDR, RX_BODY, RX_DONE };
 
 void ph_clip_rx_init(struct ph_clip_rx *rx, uint32_t xfer, uint32_t format, uint64_t max,
@@ -121,9 +137,12 @@ enum ph_clip_rx_event ph_clip_rx_filled(struct ph_clip_rx *rx)
 			rx->stage = RX_DONE;
 			return PH_CLIP_RX_END;
 		}
-		if (rx->chdr.len > PH_CLIP_CHUNK_MAX || rx->chdr.status ||
-		    rx->chdr.len > rx->max - rx->total)
+		if (rx->chdr.len > PH_CLIP_CHUNK_MAX || rx->chdr.status)
 			break;
+		if (rx->chdr.len > rx->max - rx->total) {
+			rx->too_large = true;
+			break;
+		}
 		rx->stage = RX_BODY;
 		return PH_CLIP_RX_MORE;
 	case RX_BODY:

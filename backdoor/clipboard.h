@@ -38,6 +38,7 @@
 #ifndef PORTHOLE_BACKDOOR_CLIPBOARD_H
 #define PORTHOLE_BACKDOOR_CLIPBOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -223,6 +224,7 @@ struct ph_clip_rx {
 	uint8_t *chunk;		/* PH_CLIP_CHUNK_MAX bytes, the caller's */
 	uint32_t chunk_len;
 	uint32_t end_status;
+	bool too_large;		/* PH_CLIP_RX_BAD because the data went past `max` */
 };
 
 void ph_clip_rx_init(struct ph_clip_rx *rx, uint32_t xfer, uint32_t format, uint64_t max,
@@ -230,6 +232,14 @@ void ph_clip_rx_init(struct ph_clip_rx *rx, uint32_t xfer, uint32_t format, uint
 /* Where the next `*len` bytes of the stream go. */
 void ph_clip_rx_next(struct ph_clip_rx *rx, void **buf, size_t *len);
 enum ph_clip_rx_event ph_clip_rx_filled(struct ph_clip_rx *rx);
+
+/*
+ * Writing one: `len` bytes as chunks (header, then at most
+ * PH_CLIP_CHUNK_MAX bytes each), handed to put() piece by piece; the end
+ * chunk is { 0, status }.
+ */
+void ph_clip_frame(const void *data, size_t len, void (*put)(void *ctx, const void *p, size_t n),
+		   void *ctx);
 
 /* Both sides build and check messages here (backdoor/clipboard.c). */
 void ph_clip_hdr_init(struct ph_clip_hdr *h, uint16_t type);

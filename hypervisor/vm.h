@@ -78,6 +78,7 @@ enum vm_guest_log_kind {
 	VM_GUEST_LOG_CLIPBOARD_V4 = 256,	/* copy/paste v4 refusals (devices/copypaste.c) */
 	VM_GUEST_LOG_CLIPBOARD_QUEUE,		/* v4 packets that found no channel */
 	VM_GUEST_LOG_CLIPBOARD_VERSION,		/* copy/paste version registrations */
+	VM_GUEST_LOG_CPUID_SKIPPED,		/* mappings the cpuid patcher left alone */
 	VM_GUEST_LOG_KINDS
 };
 #define VM_GUEST_LOG_KIND_PER_MINUTE	3

@@ -51,6 +51,14 @@ struct xfer {
 	size_t off;
 	int64_t progress_us;
 	guint tick;
+	/*
+	 * Outgoing, streamed (the host asked, PH_CLIP_REQ_STREAMED): chunks of
+	 * our X read framed in `out` from `out_off`, written once the host is
+	 * READY; `read_ended` once the end chunk is in.
+	 */
+	GByteArray *out;
+	size_t out_off;
+	bool ready, read_ended;
 };
 
 struct clip {
@@ -113,6 +121,9 @@ static void xfer_end(struct clip *c, struct xfer *t)
 	if (t->data)
 		g_bytes_unref(t->data);
 	g_free(t->chunk);
+	if (t->out)
+		g_byte_array_free(t->out, TRUE);
+	t->out = NULL;
 	t->active = false;
 	t->have_qp = false;
 	t->data = NULL;
@@ -202,6 +213,26 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 	t->timeout = g_timeout_add(CLIP_REPLY_TIMEOUT_MS, on_xfer_timeout, t);
 }
 
+static void stream_out_pump(struct clip *c, struct xfer *t);
+
+static void put_bytes(void *out, const void *p, size_t n)
+{
+	g_byte_array_append(out, p, (guint)n);
+}
+
+/* Bytes of our X selection for a streamed host paste: framed, sent once the host is READY. */
+static void on_x_read_chunk(void *opaque, uint32_t cookie, const void *data, size_t len)
+{
+	struct clip *c = opaque;
+	struct xfer *t = xfer_find(c, cookie, true);
+
+	if (!t || !t->out)
+		return;
+	ph_clip_frame(data, len, put_bytes, t->out);
+	if (t->ready)
+		stream_out_pump(c, t);
+}
+
 /* Our X selection was read for a host paste. */
 static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GBytes *data)
 {
@@ -211,6 +242,17 @@ static void on_x_read_done(void *opaque, uint32_t cookie, uint32_t status, GByte
 
 	if (!t)
 		return;
+	if (t->out) {
+		struct ph_clip_chunk end = { 0, status };
+
+		if (status != PH_CLIP_OK)
+			g_message("clipboard: host paste ended early: %s", ph_clip_status_text(status));
+		g_byte_array_append(t->out, (const guint8 *)&end, sizeof(end));
+		t->read_ended = true;
+		if (t->ready)
+			stream_out_pump(c, t);
+		return;
+	}
 	if (status == PH_CLIP_OK && len > t->max_size)
 		status = PH_CLIP_ERR_TOO_LARGE;
 	if (status != PH_CLIP_OK) {
@@ -239,6 +281,7 @@ static const struct xsel_ops xsel_ops = {
 	.offer = on_x_offer,
 	.request = on_x_request,
 	.read_done = on_x_read_done,
+	.read_chunk = on_x_read_chunk,
 	.x_error_since = agent_x_error_cb,
 };
 
@@ -260,6 +303,64 @@ static void stream_out(struct clip *c, struct xfer *t)
 	/* The queue pair stays until the host says DONE (it may still be reading). */
 	if (r)
 		xfer_end(c, t);
+}
+
+/* Write what is framed so far; the queue pair stays until the host says DONE. */
+static void stream_out_pump(struct clip *c, struct xfer *t)
+{
+	size_t before = t->out_off;
+	int r = phg_qp_step(&c->a->vmci, &t->qp, t->out->data, t->out->len, &t->out_off, true);
+
+	if (t->out_off != before)
+		t->progress_us = g_get_monotonic_time();
+	if (r == -EAGAIN)
+		return;
+	if (r) {
+		g_message("clipboard: sending to the host failed: %s",
+			  r == -EPIPE ? "the host left" : g_strerror(-r));
+		xfer_end(c, t);
+		return;
+	}
+	g_byte_array_set_size(t->out, 0);	/* all went: start the buffer over */
+	t->out_off = 0;
+	if (t->read_ended && t->tick) {
+		g_source_remove(t->tick);	/* all written: DONE (or its timeout) ends it */
+		t->tick = 0;
+		t->timeout = g_timeout_add(CLIP_REPLY_TIMEOUT_MS, on_xfer_timeout, t);
+	}
+}
+
+static gboolean on_stream_out_tick(gpointer p)
+{
+	struct xfer *t = p;
+	struct clip *c = the_clip;
+
+	if (!t->active || !c) {
+		t->tick = 0;
+		return G_SOURCE_REMOVE;
+	}
+	/* Bytes waiting for room the host does not make: it stopped reading. */
+	if (t->out_off < t->out->len &&
+	    g_get_monotonic_time() - t->progress_us > PH_CLIP_STALL_MS * 1000ll) {
+		g_message("clipboard: the host stopped reading our data; transfer dropped");
+		t->tick = 0;	/* removed by returning */
+		xfer_end(c, t);
+		return G_SOURCE_REMOVE;
+	}
+	stream_out_pump(c, t);
+	return t->tick ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* The host attached to our queue pair: from now on the bytes go as they come. */
+static void stream_out_start(struct clip *c, struct xfer *t)
+{
+	if (t->timeout)
+		g_source_remove(t->timeout);
+	t->timeout = 0;
+	t->ready = true;
+	t->progress_us = g_get_monotonic_time();
+	t->tick = g_timeout_add(CLIP_STREAM_TICK_MS, on_stream_out_tick, t);
+	stream_out_pump(c, t);
 }
 
 static void on_request(struct clip *c, const struct ph_clip_request *r)
@@ -291,7 +392,27 @@ static void on_request(struct clip *c, const struct ph_clip_request *r)
 		send_xfer(c, PH_CLIP_XFER, r->xfer, PH_CLIP_ERR_BUSY, r->format, 0, 0);
 		return;
 	}
-	xsel_read(c->xsel, r->selection, r->format, r->max_size, t->id);
+	if (!(r->flags & PH_CLIP_REQ_STREAMED)) {
+		xsel_read(c->xsel, r->selection, r->format, r->max_size, t->id);
+		return;
+	}
+	/* The host takes the bytes as our X read delivers them: the queue pair now. */
+	if (create_qp(c, t, PH_CLIP_QP_SIZE, VMCI_PAGE_SIZE) < 0) {
+		send_xfer(c, PH_CLIP_XFER, t->id, PH_CLIP_ERR_TRANSPORT, t->format, 0, 0);
+		xfer_end(c, t);
+		return;
+	}
+	t->out = g_byte_array_new();
+	{
+		struct ph_clip_stream_hdr h = { PH_CLIP_MAGIC, PH_CLIP_OK, t->format, t->id,
+						PH_CLIP_SIZE_STREAMED };
+
+		g_byte_array_append(t->out, (const guint8 *)&h, sizeof(h));
+	}
+	send_xfer(c, PH_CLIP_XFER, t->id, PH_CLIP_OK, t->format, t->qp.handle.resource,
+		  PH_CLIP_SIZE_STREAMED);
+	t->timeout = g_timeout_add(CLIP_REPLY_TIMEOUT_MS, on_xfer_timeout, t);
+	xsel_read_stream(c->xsel, r->selection, r->format, r->max_size, t->id);
 }
 
 /* ---- a streamed paste from the host ---- */
@@ -374,9 +495,14 @@ static void on_vmci_woke(struct agent *a, void *opaque)
 {
 	struct clip *c = opaque;
 
-	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++)
-		if (c->xfers[i].active && c->xfers[i].streamed)
-			stream_in_pump(c, &c->xfers[i]);
+	for (int i = 0; i < CLIP_MAX_TRANSFERS; i++) {
+		struct xfer *t = &c->xfers[i];
+
+		if (t->active && t->streamed)
+			stream_in_pump(c, t);
+		else if (t->active && t->out && t->ready && t->out_off < t->out->len)
+			stream_out_pump(c, t);
+	}
 }
 
 static void stream_in_start(struct clip *c, struct xfer *t)
@@ -401,8 +527,8 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 	uint8_t *buf;
 	int r;
 
-	if (!t)
-		return;
+	if (!t || t->streamed)
+		return;		/* (a second XFER for a stream under way: the first one counts) */
 	if (x->status != PH_CLIP_OK) {
 		g_message("clipboard: paste from the host refused: %s",
 			  ph_clip_status_text(x->status));
@@ -478,7 +604,9 @@ static void on_datagram(struct agent *a, const struct phg_dg *d, void *opaque)
 		t = xfer_find(c, m.xfer.xfer, true);
 		if (!t)
 			break;
-		if (type == PH_CLIP_READY && t->data && t->have_qp) {
+		if (type == PH_CLIP_READY && t->out && t->have_qp && !t->ready) {
+			stream_out_start(c, t);
+		} else if (type == PH_CLIP_READY && t->data && t->have_qp) {
 			stream_out(c, t);
 		} else if (type == PH_CLIP_DONE) {
 			if (m.xfer.status != PH_CLIP_OK)

@@ -105,6 +105,9 @@ struct transfer {
 	GByteArray *out;
 	size_t out_off;
 	struct serve *serve;		/* the X read feeding it, while it runs */
+	/* Streamed from the guest: its chunks, checked, to the host application as they come. */
+	struct ph_clip_rx rx;
+	size_t rx_off;
 	struct paste *paste;		/* from the guest: the host paste it answers */
 	int64_t started_us;
 	guint deadline, tick;
@@ -270,9 +273,31 @@ static void transfer_finish(struct transfer *t, int r)
 				  "(%zu sent): %s", (unsigned long long)t->size, secs,
 				  t->streamed ? t->out_off : t->body_off, why);
 		else
-			g_debug("clipboard: %llu bytes to the guest in %.3f s",
-				(unsigned long long)t->size, secs);
+			g_debug("clipboard: %llu bytes %s the guest in %.3f s",
+				(unsigned long long)t->size, t->streamed ? "streamed to" : "to", secs);
 		transfer_free(t);
+		return;
+	}
+	if (t->streamed) {
+		uint32_t st = r == -ETIMEDOUT ? PH_CLIP_ERR_TIMEOUT :
+			      r == -EPROTO && t->rx.too_large ? PH_CLIP_ERR_TOO_LARGE :
+			      r ? PH_CLIP_ERR_TRANSPORT : t->rx.end_status;
+
+		if (r)
+			g_message("clipboard: receiving from the guest failed after %.1f s (%llu "
+				  "bytes): %s", secs, (unsigned long long)t->size,
+				  r == -EPIPE ? "the guest agent died mid-transfer" :
+				  r == -EPROTO && t->rx.too_large ? "over the policy's max-size" :
+				  r == -EPROTO ? "malformed stream" :
+				  r == -ECANCELED ? "the pasting application is gone" : why);
+		else
+			g_debug("clipboard: %llu bytes streamed from the guest in %.3f s",
+				(unsigned long long)t->size, secs);
+		xsel_stream_end(c->xsel, p->req, st);
+		if (c->v->attached)
+			send_xfer(c, PH_CLIP_DONE, t->xfer, st, t->format, t->qp.handle.resource,
+				  t->size);
+		paste_end(p);	/* frees t */
 		return;
 	}
 	if (r) {
@@ -292,12 +317,50 @@ static void transfer_finish(struct transfer *t, int r)
 	paste_end(p);		/* frees t */
 }
 
+/*
+ * A streamed paste from the guest: each chunk to the host application as it
+ * completes.  0 at the end (rx.end_status says how it went), -EAGAIN, or an
+ * error (-EPROTO: malformed or over the policy's size; -ECANCELED: the
+ * application is gone).
+ */
+static int stream_rx_pump(struct transfer *t)
+{
+	struct clip *c = t->c;
+
+	for (;;) {
+		void *buf;
+		size_t len;
+		int r;
+
+		ph_clip_rx_next(&t->rx, &buf, &len);
+		r = phh_qp_step(&c->v->vmci, &t->qp, buf, len, &t->rx_off, false);
+		if (r)
+			return r;
+		t->rx_off = 0;
+		switch (ph_clip_rx_filled(&t->rx)) {
+		case PH_CLIP_RX_MORE:
+			break;
+		case PH_CLIP_RX_CHUNK:
+			t->size = t->rx.total;
+			if (!xsel_stream_push(c->xsel, t->paste->req, t->body, t->rx.chunk_len))
+				return -ECANCELED;
+			break;
+		case PH_CLIP_RX_END:
+			return 0;
+		case PH_CLIP_RX_BAD:
+			return -EPROTO;
+		}
+	}
+}
+
 /* Header, then bytes: 0 when all moved, -EAGAIN while the guest has to move, or an error. */
 static int transfer_pump(struct transfer *t)
 {
 	struct phh_vmci *h = &t->c->v->vmci;
 	int r;
 
+	if (t->streamed && !t->to_guest)
+		return stream_rx_pump(t);
 	if (t->hdr_off < sizeof(t->hdr)) {
 		r = phh_qp_step(h, &t->qp, &t->hdr, sizeof(t->hdr), &t->hdr_off, t->to_guest);
 		if (r)
@@ -391,7 +454,12 @@ static struct transfer *transfer_start(struct clip *c, const struct phh_qp *qp, 
 	if (size == PH_CLIP_SIZE_STREAMED) {
 		t->streamed = true;
 		t->size = 0;
-		t->out = g_byte_array_new();
+		if (to_guest) {
+			t->out = g_byte_array_new();
+		} else {
+			t->body = g_malloc(PH_CLIP_CHUNK_MAX);
+			ph_clip_rx_init(&t->rx, xfer, format, max_size, t->body);
+		}
 	}
 	t->deadline = g_timeout_add((guint)MIN(deadline_ms, G_MAXUINT), on_transfer_deadline, t);
 	t->tick = g_timeout_add(CLIP_TRANSFER_TICK_MS, on_transfer_tick, t);
@@ -544,6 +612,7 @@ static void on_x_request(void *opaque, uint32_t req, unsigned int sel, unsigned 
 	r.serial = c->peer_serial[sel];
 	r.format = format;
 	r.max_size = pol.max_size;
+	r.flags = PH_CLIP_REQ_STREAMED;
 	sent = viewer_send(c->v, PH_DESKTOP_RES_CLIPBOARD, &r, sizeof(r));
 	if (sent < 0) {
 		xsel_refuse(c->xsel, req, "the guest agent is not reachable");
@@ -627,25 +696,22 @@ static bool attach_for_serve(struct clip *c, struct serve *s, struct phh_qp *qp,
 	return true;
 }
 
+static void put_bytes(void *out, const void *p, size_t n)
+{
+	g_byte_array_append(out, p, (guint)n);
+}
+
 /* Bytes of our X selection for a streamed guest paste: framed into its transfer. */
 static void on_x_read_chunk(void *opaque, uint32_t cookie, const void *data, size_t len)
 {
 	struct clip *c = opaque;
 	struct serve *s = g_hash_table_lookup(c->serves, GUINT_TO_POINTER(cookie));
 	struct transfer *t = s ? s->t : NULL;
-	const uint8_t *p = data;
 
 	if (!t)
 		return;		/* the transfer failed (logged): the rest of the read goes nowhere */
-	while (len) {
-		struct ph_clip_chunk ch = { (uint32_t)MIN(len, PH_CLIP_CHUNK_MAX), 0 };
-
-		g_byte_array_append(t->out, (const guint8 *)&ch, sizeof(ch));
-		g_byte_array_append(t->out, p, ch.len);
-		p += ch.len;
-		len -= ch.len;
-		t->size += ch.len;
-	}
+	ph_clip_frame(data, len, put_bytes, t->out);
+	t->size += len;
 	transfer_advance(t);
 }
 
@@ -804,7 +870,7 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 		paste_end(p);
 		return;
 	}
-	if (x->size > p->max_size) {
+	if (x->size > p->max_size && x->size != PH_CLIP_SIZE_STREAMED) {
 		g_message("clipboard: guest data of %llu bytes is over the limit",
 			  (unsigned long long)x->size);
 		send_xfer(c, PH_CLIP_DONE, x->xfer, PH_CLIP_ERR_TOO_LARGE, x->format, x->qp_resource,
@@ -825,7 +891,8 @@ static void on_xfer(struct clip *c, const struct ph_clip_xfer *x)
 	if (p->timeout)
 		g_source_remove(p->timeout);
 	p->timeout = 0;
-	p->t = transfer_start(c, &qp, false, x->xfer, x->format, x->size, x->size);
+	/* (A streamed answer is checked against p->max_size chunk by chunk.) */
+	p->t = transfer_start(c, &qp, false, x->xfer, x->format, x->size, p->max_size);
 	p->t->paste = p;
 	send_xfer(c, PH_CLIP_READY, x->xfer, PH_CLIP_OK, x->format, x->qp_resource, x->size);
 	transfer_advance(p->t);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cpuid-patch.h"
@@ -59,6 +60,10 @@ struct file_entry {
 
 struct cpuid_patcher {
 	GHashTable *files;	/* struct file_key * -> struct file_entry */
+	/* The engine's own file in every process (the guest vDSO): never looked at. */
+	bool own_set;
+	unsigned int own_maj, own_min;
+	uint64_t own_ino;
 	struct cpuid_patch_stats st;
 	uint8_t *buf;		/* scratch for code, reused */
 	size_t buf_size;
@@ -449,6 +454,7 @@ static int fd_read(void *opaque, uint64_t off, void *buf, size_t len)
 
 struct mapping {
 	uint64_t start, end, off, ino;
+	unsigned int maj, min;
 	char perms[8];
 	const char *path;	/* "" for anonymous memory */
 };
@@ -481,6 +487,8 @@ static bool next_mapping(char **cursor, struct mapping *m)
 			   &m->start, &m->end, m->perms, &m->off, &maj, &min, &m->ino, &n) < 7 ||
 		    !n || m->end <= m->start)
 			continue;
+		m->maj = maj;
+		m->min = min;
 		m->path = line + n;
 		return true;
 	}
@@ -653,6 +661,14 @@ static int patch_memory(struct cpuid_patcher *p, struct cpuid_aspace *as, int me
 	return sink.n;
 }
 
+void cpuid_patcher_own_file(struct cpuid_patcher *p, dev_t dev, ino_t ino)
+{
+	p->own_set = true;
+	p->own_maj = major(dev);
+	p->own_min = minor(dev);
+	p->own_ino = ino;
+}
+
 int cpuid_patch_range(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t tid,
 		      uint64_t start, uint64_t end, bool fresh)
 {
@@ -679,6 +695,9 @@ int cpuid_patch_range(struct cpuid_patcher *p, struct cpuid_aspace *as, pid_t ti
 		/* The kernel's own pages: nothing of the guest's to patch, and not writable. */
 		if (m.path[0] == '[' && (!strcmp(m.path, "[vdso]") || !strcmp(m.path, "[vsyscall]") ||
 					 !strcmp(m.path, "[uprobes]")))
+			continue;
+		if (p->own_set && m.ino == p->own_ino && m.maj == p->own_maj &&
+		    m.min == p->own_min)
 			continue;
 		/* Writing a shared mapping would write the file (or other processes' memory). */
 		if (m.perms[3] == 's') {

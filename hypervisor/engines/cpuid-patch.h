@@ -46,6 +46,12 @@ struct cpuid_patch_stats {
 
 struct cpuid_patcher *cpuid_patcher_new(void);
 void cpuid_patcher_free(struct cpuid_patcher *p);
+/*
+ * The engine maps this file (the guest vDSO: a shared executable mapping,
+ * with no cpuid) into every guest process: left alone without counting it
+ * as skipped (which would log a line per process).
+ */
+void cpuid_patcher_own_file(struct cpuid_patcher *p, dev_t dev, ino_t ino);
 void cpuid_patcher_stats(const struct cpuid_patcher *p, struct cpuid_patch_stats *out);
 
 struct cpuid_aspace *cpuid_aspace_new(void);

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -537,11 +538,12 @@ static void patch_tracee(struct engine *e, struct tracee *t, uint64_t start, uin
 			  "there", (int)t->tid, g_strerror(errno));
 	}
 	cpuid_patcher_stats(e->patcher, &after);
-	/* Nothing left unpatched goes unsaid (guest_log is rate-limited). */
+	/* Nothing left unpatched goes unsaid (a few lines a minute: each process may have it). */
 	if (after.skipped > before.skipped)
-		guest_log(e, "cpuid patching left %" PRIu64 " executable mapping(s) of guest process "
-			  "%d alone (shared, too large, or too many cpuid sites): cpuid runs "
-			  "natively there", after.skipped - before.skipped, (int)t->tid);
+		vm_guest_log_per(e->vm, VM_GUEST_LOG_CPUID_SKIPPED, "cpuid patching left %" PRIu64
+				 " executable mapping(s) of guest process %d alone (shared, too "
+				 "large, or too many cpuid sites): cpuid runs natively there",
+				 after.skipped - before.skipped, (int)t->tid);
 	publish_cpuid_status(e);
 }
 
@@ -1264,7 +1266,11 @@ int trap_engine_run(struct vm *vm, const struct trap_options *opt)
 	e.owner_watches = g_ptr_array_new();
 	e.vdso_on = trap_vdso_create(&e.vdso, vm->clock, why, sizeof(why));
 	if (e.vdso_on) {
+		struct stat vst;
+
 		resolved.vdso_dir = e.vdso.dir;
+		if (e.patcher && !fstat(e.vdso.fd, &vst))
+			cpuid_patcher_own_file(e.patcher, vst.st_dev, vst.st_ino);
 		g_message("guest clock: read from a clock page, without a trap");
 	} else {
 		g_message("guest clock: every read traps (%s)", why);

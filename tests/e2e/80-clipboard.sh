@@ -29,25 +29,37 @@ printf 'primary selection text' >"$DESK/prim"
 guest_copy primary /x/prim
 host_paste_eq primary "$DESK/prim" "PRIMARY guest -> host"
 
-# A PNG made here (python3: zlib + struct), moved byte for byte both ways.
-python3 - "$DESK/img.png" <<'PY'
+# PNGs made here (python3: zlib + struct), moved byte for byte both ways.
+# Each way moves bytes the host does not hold already: a paste that read the
+# old owner (the bridge had not taken the selection yet) can't pass.
+for size in "64 48 img.png" "40 30 img2.png"; do
+	read -r w h f <<<"$size"
+	python3 - "$DESK/$f" "$w" "$h" <<'PY'
 import struct, sys, zlib
-w, h = 64, 48
+w, h = int(sys.argv[2]), int(sys.argv[3])
 raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 4 % 256, y * 5 % 256, (x ^ y) % 256)) for y in range(h))
 def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 PY
+done
 host_copy clipboard "$DESK/img.png" image/png
 guest_paste_eq clipboard "$DESK/img.png" "PNG image host -> guest, byte for byte" image/png
-guest_copy clipboard /x/img.png image/png
-host_paste_eq clipboard "$DESK/img.png" "PNG image guest -> host, byte for byte" image/png
+guest_copy clipboard /x/img2.png image/png
+host_paste_eq clipboard "$DESK/img2.png" "PNG image guest -> host, byte for byte" image/png
 
 # 10 MiB of text both ways (INCR on both X servers, queue pair in between).
 head -c 7864320 /dev/urandom | base64 -w 0 >"$DESK/big"	# exactly 10 MiB
+head -c 7864320 /dev/urandom | base64 -w 0 >"$DESK/big2"
 host_copy clipboard "$DESK/big"
 guest_paste_eq clipboard "$DESK/big" "10 MiB host -> guest"
-guest_copy clipboard /x/big
-host_paste_eq clipboard "$DESK/big" "10 MiB guest -> host"
+guest_copy clipboard /x/big2
+host_paste_eq clipboard "$DESK/big2" "10 MiB guest -> host"
+# Both moved as streams: the queue pair carried the bytes while the X reads ran.
+grep -q "10485760 bytes streamed to the guest" "$DESK/viewer.log" ||
+	die "the 10 MiB host -> guest paste was not streamed"
+grep -q "10485760 bytes streamed from the guest" "$DESK/viewer.log" ||
+	die "the 10 MiB guest -> host paste was not streamed"
+ok "both 10 MiB pastes streamed (bytes moved while the X transfers ran)"
 
 # Policy: off in one direction refuses with a reason; max-size refuses larger data.
 ctl clipboard-policy clip guest-to-host=off >/dev/null

@@ -5,6 +5,9 @@
 #    viewer keeps serving X meanwhile (TARGETS of PRIMARY, which it answers
 #    itself, round trip measured) and abandons the transfer at its deadline
 #    (5 s + size at 1 MiB/s, fixed at the start); the host paste gets nothing.
+#  - Streamed answers that break the rules (a chunk over the limit, a data
+#    chunk with a status, more than the policy's max-size): refused, said,
+#    the guest told why.
 #  - Background reads: the guest asks for the host's CLIPBOARD with no key or
 #    button press in the viewer: refused (status 9), logged at a bounded
 #    rate; right after Ctrl+V in the viewer's window one read is served and
@@ -56,6 +59,32 @@ ok "the host paste gets nothing from the abandoned transfer"
 wait_until 10 "the guest heard" grep -Eq '^host-(done 6|detached)' "$DESK/trickle.out"
 ok "the guest learns the host gave up ($(tail -1 "$DESK/trickle.out"))"
 kill -0 $VIEWER || die "the viewer died"
+
+# ---- streamed answers that break the rules (the host asked for a stream) ----
+# Each: the host paste gets nothing, the viewer says why and tells the guest
+# (DONE with the status), and goes on.
+stream_bad() {	# KIND COUNT WANT_STATUS WANT_LOG
+	local out=/x/stream-$1.out rc
+	guest_sh "$CH stream $1 $2 >$out 2>&1 &" >/dev/null
+	wait_until 10 "the guest's offer ($1)" grep -q '^offered' "$DESK/stream-$1.out"
+	wait_until 10 "the bridge owns CLIPBOARD ($1)" sh -c \
+		"DISPLAY=$HOST_DISPLAY timeout 5 xclip -selection clipboard -o -t TARGETS | grep -q UTF8_STRING"
+	rc=0; host_x timeout 20 xclip -selection clipboard -o >"$DESK/streamed-$1" 2>/dev/null || rc=$?
+	[ $rc != 0 ] || die "$1: the host paste of a broken stream succeeded"
+	[ ! -s "$DESK/streamed-$1" ] || die "$1: the host paste got $(wc -c <"$DESK/streamed-$1") bytes"
+	wait_until 10 "the guest heard ($1)" grep -Eq '^host-(done|detached)' "$DESK/stream-$1.out"
+	assert_eq "host-done $3" "$(grep '^host-' "$DESK/stream-$1.out")" \
+		"streamed $1: the host paste gets nothing and the guest is told status $3"
+	grep -q "receiving from the guest failed .*$4" "$DESK/viewer.log" ||
+		die "streamed $1: no log line saying '$4'"
+	kill -0 $VIEWER || die "the viewer died"
+}
+stream_bad badchunk 1 7 "malformed stream"
+stream_bad datastatus 1 7 "malformed stream"
+ctl clipboard-policy cliph max-size=2500 >/dev/null
+stream_bad overmax 3 2 "over the policy's max-size"
+ctl clipboard-policy cliph max-size=67108864 >/dev/null
+ok "the viewer refuses streamed answers that break the rules and goes on"
 
 # ---- a guest reading the host clipboard with no paste by the user ----
 guest_sh "$CH fetch /x/go 12 >/x/fetch1.out 2>&1 &" >/dev/null

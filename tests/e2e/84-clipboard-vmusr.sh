@@ -12,7 +12,9 @@
 
 start_host_x
 start_desktop_vm vmusr --no-agent
-start_viewer vmusr
+# --scale: the test resizes the guest itself (Resolution_Set below); a viewer
+# in resize-guest mode would ask for its window's size meanwhile.
+start_viewer vmusr --scale
 hvlog=$BUILD/tests/e2e-vmusr-hv.log
 trap 'kill $VIEWER 2>/dev/null; cp "$DESK/viewer.log" "$BUILD/tests/e2e-vmusr-viewer.log"; cp "$DESK/vmusr.log" "$BUILD/tests/e2e-vmusr-vmusr.log" 2>/dev/null; desktop_cleanup' EXIT
 

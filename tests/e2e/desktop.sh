@@ -122,8 +122,9 @@ desktop_agent_pid() {
 # start_viewer VM: porthole-viewer with its window on the host display (log
 # $DESK/viewer.log, pid VIEWER, window VIEWER_WIN), the host pointer over it so
 # that keys typed on the host go to it, as a user working in the VM's window.
-start_viewer() {
-	host_x "$BIN/porthole-viewer" -v "$1" >"$DESK/viewer.log" 2>&1 &
+start_viewer() {	# NAME [VIEWER OPTIONS...]
+	local name=$1; shift
+	host_x "$BIN/porthole-viewer" -v "$@" "$name" >"$DESK/viewer.log" 2>&1 &
 	VIEWER=$!
 	wait_until 10 "viewer attached" grep -q "attached to VM" "$DESK/viewer.log"
 	wait_until 10 "the viewer's window" grep -q "display: window" "$DESK/viewer.log"

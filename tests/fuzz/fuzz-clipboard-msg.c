@@ -47,6 +47,7 @@ struct xsel {
 	unsigned int nreqs;
 	uint32_t reads[MAX_REQS];			/* xsel_read cookies not yet done */
 	bool read_h2g[MAX_REQS];			/* the policy when each read began */
+	bool read_stream[MAX_REQS];			/* xsel_read_stream: bytes in pieces */
 	uint64_t read_max_size[MAX_REQS];
 	unsigned int nreads;
 };
@@ -72,6 +73,7 @@ static struct {
 	bool serving_h2g;		/* the policy of the guest paste being served */
 	uint64_t serving_max_size;
 	uint32_t next_req;
+	bool in_read_done;		/* a viewer attach now serves the read just done */
 } F;
 
 static struct xsel *side_of(struct xsel *x)
@@ -99,6 +101,7 @@ static void take_read(struct xsel *x, unsigned int i)
 	x->reads[i] = x->reads[x->nreads];
 	x->read_h2g[i] = x->read_h2g[x->nreads];
 	x->read_max_size[i] = x->read_max_size[x->nreads];
+	x->read_stream[i] = x->read_stream[x->nreads];
 }
 
 /* ---- common/xsel.h ---- */
@@ -154,8 +157,8 @@ void xsel_refuse(struct xsel *x, uint32_t req, const char *why)
 	FUZZ_CHECK(why && *why);
 }
 
-void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
-	       uint32_t cookie)
+static void read_begin(struct xsel *x, unsigned int sel, unsigned int format, uint32_t cookie,
+		       bool stream)
 {
 	side_of(x);
 	FUZZ_CHECK(sel < PH_CLIP_SEL_COUNT && format < PH_CLIP_FMT_COUNT);
@@ -164,8 +167,46 @@ void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t m
 	if (x->nreads < MAX_REQS) {
 		x->read_h2g[x->nreads] = F.h2g;
 		x->read_max_size[x->nreads] = F.max_size;
+		x->read_stream[x->nreads] = stream;
 		x->reads[x->nreads++] = cookie;
 	}
+}
+
+void xsel_read(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+	       uint32_t cookie)
+{
+	read_begin(x, sel, format, cookie, false);
+}
+
+void xsel_read_stream(struct xsel *x, unsigned int sel, unsigned int format, uint64_t max_size,
+		      uint32_t cookie)
+{
+	FUZZ_CHECK(x->ops->read_chunk);
+	read_begin(x, sel, format, cookie, true);
+}
+
+/* A streamed answer's piece: only to a request still open, never more than came in. */
+bool xsel_stream_push(struct xsel *x, uint32_t req, const void *data, size_t len)
+{
+	const volatile uint8_t *p = data;
+	unsigned int i;
+
+	for (i = 0; i < side_of(x)->nreqs && x->reqs[i] != req; i++)
+		;
+	FUZZ_CHECK(i < x->nreqs);
+	FUZZ_CHECK(len && len <= PH_CLIP_CHUNK_MAX && len <= F.stream_bytes);
+	(void)(p[0] + p[len - 1]);
+	if (fuzz_u8(F.in) % 16 == 0) {	/* the application went away */
+		take(x->reqs, &x->nreqs, req);
+		return false;
+	}
+	return true;
+}
+
+void xsel_stream_end(struct xsel *x, uint32_t req, uint32_t status)
+{
+	FUZZ_CHECK(status < PH_CLIP_STATUS_COUNT);
+	take(side_of(x)->reqs, &x->nreqs, req);	/* (it may be gone already) */
 }
 
 void xsel_rescan(struct xsel *x)
@@ -346,6 +387,31 @@ int phg_qp_read_all(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len
 	return stream_read(buf, len);
 }
 
+/* The agent's streamed transfers move in steps too, as the input says. */
+int phg_qp_step(struct phg_vmci *v, struct phg_qp *qp, void *buf, size_t len, size_t *off,
+		bool write)
+{
+	uint8_t how = fuzz_u8(F.in);
+	size_t n = len - *off;
+	int r;
+
+	FUZZ_CHECK(*off <= len);
+	if (n && how % 4 == 0)
+		return -EAGAIN;
+	if (how % 4 == 1) {
+		size_t some = fuzz_u16(F.in);
+
+		n = MIN(n, some);
+	}
+	if (!n)
+		return 0;
+	r = write ? stream_write((uint8_t *)buf + *off, n) : stream_read((uint8_t *)buf + *off, n);
+	if (r)
+		return r;
+	*off += n;
+	return *off == len ? 0 : -EAGAIN;
+}
+
 int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 		  uint32_t doorbell_resource)
 {
@@ -357,9 +423,12 @@ int phh_qp_attach(struct phh_vmci *h, struct phh_qp *qp, uint32_t resource,
 	qp->handle = (struct vmci_handle){ VMCI_GUEST_CONTEXT_ID, resource };
 	qp->produce_size = qp->consume_size = (how & 8) ? VMCI_PAGE_SIZE : PH_CLIP_QP_SIZE;
 	qp->base = &F;		/* attached */
-	/* A host->guest transfer attaches right after the X read it sends. */
-	F.qp_policy[resource & 0xFF].h2g = F.serving_h2g;
-	F.qp_policy[resource & 0xFF].max_size = F.serving_max_size;
+	/*
+	 * A host->guest transfer attaches right after the X read it sends, or,
+	 * streamed, right after the policy read that allowed it.
+	 */
+	F.qp_policy[resource & 0xFF].h2g = F.in_read_done ? F.serving_h2g : F.h2g;
+	F.qp_policy[resource & 0xFF].max_size = F.in_read_done ? F.serving_max_size : F.max_size;
 	return 0;
 }
 
@@ -404,11 +473,13 @@ int phh_qp_step(struct phh_vmci *h, struct phh_qp *qp, void *buf, size_t len, si
 	if (write) {
 		/* Host data goes to the guest only as the policy read for this paste allows. */
 		FUZZ_CHECK(F.qp_policy[qp->handle.resource & 0xFF].h2g);
-		if (*off == 0 && len == sizeof(struct ph_clip_stream_hdr)) {
+		/* (a chunk header never starts with the magic: chunks are at most 1 MiB) */
+		if (*off == 0 && len == sizeof(struct ph_clip_stream_hdr) &&
+		    *(const uint32_t *)buf == PH_CLIP_MAGIC) {
 			struct ph_clip_stream_hdr hdr;
 
 			memcpy(&hdr, buf, sizeof(hdr));
-			FUZZ_CHECK(hdr.magic == PH_CLIP_MAGIC &&
+			FUZZ_CHECK(hdr.size == PH_CLIP_SIZE_STREAMED ||
 				   hdr.size <= F.qp_policy[qp->handle.resource & 0xFF].max_size);
 		}
 	}
@@ -477,6 +548,7 @@ static size_t datagram(uint8_t *buf, size_t cap)
 		m.request.format = fuzz_u8(F.in) % 4;
 		m.request.max_size = (how & 8) ? fuzz_u64(F.in) : UINT64_MAX;
 		m.request.qp_resource = PH_CLIP_QP_BASE + m.request.xfer;
+		m.request.flags = (how & 16) ? PH_CLIP_REQ_STREAMED : fuzz_u8(F.in) % 4;
 		len = sizeof(m.request);
 		break;
 	case 2:
@@ -485,6 +557,7 @@ static size_t datagram(uint8_t *buf, size_t cap)
 		m.xfer = ph_clip_xfer_make(how % 8 == 2 ? PH_CLIP_XFER : how % 8 == 3 ? PH_CLIP_READY :
 					   PH_CLIP_DONE, fuzz_u8(F.in) % 4, fuzz_u8(F.in) % 10,
 					   fuzz_u8(F.in) % 4, PH_CLIP_QP_BASE + fuzz_u8(F.in) % 4,
+					   (how & 16) ? PH_CLIP_SIZE_STREAMED :
 					   (how & 8) ? fuzz_u64(F.in) : fuzz_u8(F.in));
 		len = sizeof(m.xfer);
 		break;
@@ -548,12 +621,22 @@ static void x_event(struct xsel *x)
 			unsigned int i = fuzz_u8(F.in) % x->nreads;
 			uint32_t cookie = x->reads[i];
 			uint32_t status = fuzz_u8(F.in) % 3 ? PH_CLIP_OK : fuzz_u8(F.in) % 10;
+			bool stream;
 			size_t got;
 			const uint8_t *p = fuzz_bytes(F.in, fuzz_u16(F.in) % 512, &got);
 			GBytes *data = g_bytes_new(p, got);
 
+			if (x->read_stream[i] && got && fuzz_u8(F.in) % 2) {
+				/* a piece of a streamed read; it goes on */
+				x->ops->read_chunk(x->opaque, cookie, p, got);
+				g_bytes_unref(data);
+				break;
+			}
+			stream = x->read_stream[i];
 			take_read(x, i);
-			x->ops->read_done(x->opaque, cookie, status, data);
+			F.in_read_done = true;
+			x->ops->read_done(x->opaque, cookie, status, stream ? NULL : data);
+			F.in_read_done = false;
 			g_bytes_unref(data);
 		}
 		break;
@@ -597,6 +680,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(F.xs[VIEWER].nreqs == 0);
 			F.viewer_dg = NULL;
 			viewer_clipboard.attach(&F.viewer, vstate);
+			break;
+		case 6:		/* a VMCI wake-up in the agent (a queue pair's doorbell) */
+			if (F.agent.vmci_woke)
+				F.agent.vmci_woke(&F.agent, F.agent.vmci_woke_opaque);
 			break;
 		case 5:		/* a queue-pair event (doorbell, detach) for the viewer */
 			if (F.viewer_ev) {

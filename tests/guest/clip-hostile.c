@@ -9,6 +9,12 @@
  *       CLIPBOARD with SIZE bytes, then move one byte every INTERVAL_MS
  *       until the host gives up.  Prints "offered", "ready", "byte N", and
  *       at the end "host-done STATUS" (its DONE) or "host-detached".
+ *   clip-hostile stream KIND COUNT
+ *       offer as trickle does; answer the host's paste with a streamed
+ *       answer that breaks the rules: KIND badchunk (a chunk over
+ *       PH_CLIP_CHUNK_MAX), datastatus (a data chunk with a status),
+ *       overmax (COUNT chunks of 1000 bytes); then "host-done STATUS" or
+ *       "host-detached".
  *   clip-hostile fetch GO_FILE COUNT
  *       wait for the host's offer ("offer SERIAL FORMATS"), then, once
  *       GO_FILE exists ("-": at once), ask for the host's CLIPBOARD text
@@ -105,13 +111,15 @@ static void offer(uint32_t serial)
 	}
 }
 
-static int trickle(uint64_t size, int interval_ms)
+/*
+ * Offer, wait for the host's paste of CLIPBOARD, answer XFER with `size`
+ * (PH_CLIP_SIZE_STREAMED: a streamed answer) and wait for READY: 0, or 1
+ * (said why).
+ */
+static int answer_host_paste(uint64_t size, struct phg_qp *qp, uint32_t *xfer)
 {
-	struct phg_qp qp;
 	union ph_clip_msg m;
 	bool detached = false;
-	uint32_t xfer = 0;
-	uint64_t sent = 0;
 	int type;
 
 	offer(1);
@@ -128,15 +136,19 @@ static int trickle(uint64_t size, int interval_ms)
 		if (type == PH_CLIP_REQUEST && m.request.selection == PH_CLIP_SEL_CLIPBOARD)
 			break;
 	}
-	xfer = m.request.xfer;
-	if (phg_qp_create(&vmci, &qp, PH_CLIP_QP_BASE + 0x10000 + (xfer & 0xFFFF),
+	*xfer = m.request.xfer;
+	if (size == PH_CLIP_SIZE_STREAMED && !(m.request.flags & PH_CLIP_REQ_STREAMED)) {
+		say("the host did not ask for a streamed answer");
+		return 1;
+	}
+	if (phg_qp_create(&vmci, qp, PH_CLIP_QP_BASE + 0x10000 + (*xfer & 0xFFFF),
 			  PH_CLIP_QP_SIZE, VMCI_PAGE_SIZE, host) < 0) {
 		say("cannot create a queue pair");
 		return 1;
 	}
 	{
-		struct ph_clip_xfer x = ph_clip_xfer_make(PH_CLIP_XFER, xfer, PH_CLIP_OK,
-							  PH_CLIP_FMT_TEXT, qp.handle.resource, size);
+		struct ph_clip_xfer x = ph_clip_xfer_make(PH_CLIP_XFER, *xfer, PH_CLIP_OK,
+							  PH_CLIP_FMT_TEXT, qp->handle.resource, size);
 
 		send_msg(&x, sizeof(x));
 	}
@@ -149,14 +161,92 @@ static int trickle(uint64_t size, int interval_ms)
 	}
 	say("ready");
 	{
-		struct ph_clip_stream_hdr h = { PH_CLIP_MAGIC, PH_CLIP_OK, PH_CLIP_FMT_TEXT, xfer,
+		struct ph_clip_stream_hdr h = { PH_CLIP_MAGIC, PH_CLIP_OK, PH_CLIP_FMT_TEXT, *xfer,
 						size };
 
-		if (phg_qp_write_all(&vmci, &qp, &h, sizeof(h))) {
+		if (phg_qp_write_all(&vmci, qp, &h, sizeof(h))) {
 			say("cannot write the stream header");
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The host's DONE (its status said) within timeout_ms; its detach comes
+ * first, the DONE right after: "host-detached" only when none follows.
+ */
+static void await_host_end(int timeout_ms)
+{
+	union ph_clip_msg m;
+	bool detached = false;
+	int64_t end = now_ms() + timeout_ms;
+	int type;
+
+	while (now_ms() < end) {
+		type = next_msg(&m, (int)(end - now_ms()), &detached);
+		if (type == PH_CLIP_DONE) {
+			say("host-done %u", m.xfer.status);
+			return;
+		}
+		if (detached && end > now_ms() + 2000)
+			end = now_ms() + 2000;
+		if (type < 0)
+			break;
+	}
+	say(detached ? "host-detached" : "no end from the host");
+}
+
+/*
+ * A streamed answer that breaks the rules: "badchunk" (a chunk header over
+ * PH_CLIP_CHUNK_MAX), "overmax" (COUNT chunks of 1000 bytes, past the
+ * policy's max-size the test set), "datastatus" (a data chunk carrying a
+ * status), then the host's verdict.
+ */
+static int stream_bad(const char *kind, int count)
+{
+	static uint8_t bytes[1000];
+	struct phg_qp qp;
+	uint32_t xfer = 0;
+	int r = 0;
+
+	memset(bytes, 'x', sizeof(bytes));
+	if (answer_host_paste(PH_CLIP_SIZE_STREAMED, &qp, &xfer))
+		return 1;
+	if (!strcmp(kind, "badchunk")) {
+		struct ph_clip_chunk ch = { PH_CLIP_CHUNK_MAX + 1, 0 };
+
+		r = phg_qp_write_all(&vmci, &qp, &ch, sizeof(ch));
+	} else if (!strcmp(kind, "datastatus")) {
+		struct ph_clip_chunk ch = { sizeof(bytes), PH_CLIP_ERR_BUSY };
+
+		r = phg_qp_write_all(&vmci, &qp, &ch, sizeof(ch));
+	} else {
+		for (int i = 0; i < count && !r; i++) {
+			struct ph_clip_chunk ch = { sizeof(bytes), 0 };
+
+			r = phg_qp_write_all(&vmci, &qp, &ch, sizeof(ch));
+			if (!r)
+				r = phg_qp_write_all(&vmci, &qp, bytes, sizeof(bytes));
+		}
+	}
+	say("written %s (%d)", kind, r);
+	await_host_end(20000);
+	phg_qp_destroy(&vmci, &qp);
+	return 0;
+}
+
+static int trickle(uint64_t size, int interval_ms)
+{
+	struct phg_qp qp;
+	union ph_clip_msg m;
+	bool detached = false;
+	uint32_t xfer = 0;
+	uint64_t sent = 0;
+	int type;
+
+	if (answer_host_paste(size, &qp, &xfer))
+		return 1;
 	/* One byte, then silence until the next one; the host's DONE or detach ends it. */
 	while (sent < size) {
 		int64_t next = now_ms() + interval_ms;
@@ -250,8 +340,9 @@ int main(int argc, char **argv)
 {
 	int64_t r;
 
-	if (argc != 4 || (strcmp(argv[1], "trickle") && strcmp(argv[1], "fetch"))) {
-		fprintf(stderr, "usage: clip-hostile trickle SIZE INTERVAL_MS | fetch GO_FILE COUNT\n");
+	if (argc != 4 || (strcmp(argv[1], "trickle") && strcmp(argv[1], "fetch") &&
+			  strcmp(argv[1], "stream"))) {
+		fprintf(stderr, "usage: clip-hostile trickle SIZE INTERVAL_MS | stream KIND COUNT | fetch GO_FILE COUNT\n");
 		return 2;
 	}
 	if (phg_vmci_open(&vmci) < 0) {
@@ -268,5 +359,7 @@ int main(int argc, char **argv)
 	phg_vmci_map(PH_DESKTOP_RES_INPUT);
 	if (!strcmp(argv[1], "trickle"))
 		return trickle(strtoull(argv[2], NULL, 10), atoi(argv[3]));
+	if (!strcmp(argv[1], "stream"))
+		return stream_bad(argv[2], atoi(argv[3]));
 	return fetch(argv[2], atoi(argv[3]));
 }
