@@ -285,11 +285,15 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	host_mono_ns = write_begin(c, host_mono_ns);
-	if (modes)
+	if (modes) {
+		host_mono_ns = write_begin(c, host_mono_ns);
 		c->adjustments++;
-	/* Every change below may change the rate: start a new piece first. */
-	rebase(c, host_mono_ns);
+		/* Every change below may change the rate: start a new piece first. */
+		rebase(c, host_mono_ns);
+	} else if (host_mono_ns == HOST_NOW) {
+		/* A read (chronyd, ntpd and vmtoolsd poll so): the page is left as it is. */
+		host_mono_ns = clock_host_now(c);
+	}
 
 	if (modes & ADJ_ADJTIME_BIT) {
 		/* adjtime(): slew by tx->offset µs, report what was still pending. */
@@ -366,7 +370,8 @@ int guest_clock_adjtimex_at(struct guest_clock *c, struct timex *tx, int64_t hos
 	if (!(c->status & STA_NANO))
 		tx->time.tv_usec /= 1000;
 	state = (c->status & (STA_UNSYNC | STA_CLOCKERR)) ? TIME_ERROR : TIME_OK;
-	write_end(c);
+	if (modes)
+		write_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return state;
 }

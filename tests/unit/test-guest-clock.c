@@ -237,6 +237,15 @@ static void test_page_follows_every_change(void **state)
 	assert_page_agrees(c, &page, MONO0 + 10 * S + 600 * S);
 	assert_page_agrees(c, &page, MONO0 + 10 * S + 601 * S + 7);
 
+	/* A read (modes 0) changes nothing: the page is not rewritten (readers don't retry). */
+	writes = page.writes;
+	tx = (struct timex){ .modes = 0 };
+	assert_true(guest_clock_adjtimex_at(c, &tx, MONO0 + 12 * S) >= 0);
+	assert_int_equal(page.writes, writes);
+	assert_int_equal(page.seq & 1, 0);
+	assert_int_equal(tx.tick, 10000);
+	assert_page_agrees(c, &page, MONO0 + 13 * S);
+
 	tx = (struct timex){ .modes = ADJ_TICK | ADJ_FREQUENCY, .tick = 9500, .freq = -(200L << 16) };
 	guest_clock_adjtimex_at(c, &tx, MONO0 + 700 * S);
 	assert_page_agrees(c, &page, MONO0 + 701 * S + 123456789);
