@@ -161,9 +161,17 @@ kill -9 $viewer; t0=$(ms)
 wait_until 8 "b released after the viewer died" grep -q '^keyup b ' "$DESK/probe.out"
 ok "a key held by a viewer that died is released in the guest after $(($(ms) - t0)) ms"
 host_x xdotool keyup b
+n_win=$(grep -c 'display: window' "$VLOG") n_fb=$(grep -c 'display: guest screen' "$VLOG")
 DISPLAY=$HOST_DISPLAY $BIN/porthole-viewer inp >>"$VLOG" 2>&1 &
 viewer=$!
 wait_until 10 "the viewer is back" sh -c "grep -c 'attached to VM' '$VLOG' | grep -qx 2"
+# Its new window, showing the guest, and where it is (a click before it maps goes elsewhere).
+wait_until 10 "the new viewer's window" sh -c "[ \$(grep -c 'display: window' '$VLOG') -gt $n_win ]"
+wait_until 10 "the new viewer has the framebuffer" sh -c \
+	"[ \$(grep -c 'display: guest screen' '$VLOG') -gt $n_fb ]"
+win=$(sed -n 's/.*display: window \(0x[0-9a-f]*\).*/\1/p' "$VLOG" | tail -1)
+read -r wx wy <<<"$(host_x xdotool getwindowgeometry "$win" |
+	sed -n 's/ *Position: \([0-9]*\),\([0-9]*\).*/\1 \2/p')"
 
 # The same for a mouse button (pressed through the vmmouse, not a key message).
 host_x xdotool mousemove $((wx + 300)) $((wy + 200)) mousedown 1
