@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run the libFuzzer targets of a build tree, one after another:
+# Run the libFuzzer targets of a build tree (as many at once as CPUs):
 #
 #   tests/run-fuzz.sh [--campaign] BUILD_DIR SECONDS [PATTERN]
 #
@@ -50,6 +50,37 @@ field() {	# field NAME LINE: the number after "NAME:"
 	echo "$2" | sed -n "s|.* $1: *\([0-9]*\).*|\1|p"
 }
 
+# finish BIN NAME LOG INTREE PID: wait for one target and record its line.
+finish() {
+	local bin=$1 name=$2 log=$3 intree=$4 pid=$5 st s runs rate nums crash
+
+	wait "$pid"
+	st=$?
+	s=$(last_stats "$log")
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+	nums="${runs:-?} execs, ${rate:-?} execs/s, cov ${s:+$(field cov "$s")}, ft ${s:+$(field ft "$s")}"
+	if [ $st -eq 0 ]; then
+		record "PASS fuzz $name: $nums in $secs s"
+	else
+		record "FAIL fuzz $name: $(grep -am1 -E 'ERROR|SUMMARY|deadly' "$log" || echo "exited $st") ($nums)"
+		tail -30 "$log" | sed 's/^/    /'
+		crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+		if [ -n "$crash" ]; then
+			echo "    input kept: $crash"
+			echo "    reproduce:  $bin $crash"
+			echo "    (keep it as a test: cp $crash $intree/)"
+		fi
+	fi
+}
+
+# `make check` runs as many targets at once as there are CPUs: each is one
+# single-threaded process, so each still gets a CPU of its own for its
+# SECONDS (a campaign runs them one by one, showing progress).
+jobs=1
+[ -z "$campaign" ] && jobs=$(nproc 2>/dev/null || echo 1)
+running=()	# "bin|name|log|intree|pid", oldest first
+
 for bin in "$build"/fuzz/fuzz-*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
@@ -88,24 +119,16 @@ for bin in "$build"/fuzz/fuzz-*; do
 				"$(field corp "$s") inputs, $(field exec/s "$s") execs/s"
 		done
 	fi
-	wait $pid
-	st=$?
-	s=$(last_stats "$log")
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-	nums="${runs:-?} execs, ${rate:-?} execs/s, cov ${s:+$(field cov "$s")}, ft ${s:+$(field ft "$s")}"
-	if [ $st -eq 0 ]; then
-		record "PASS fuzz $name: $nums in $secs s"
-	else
-		record "FAIL fuzz $name: $(grep -am1 -E 'ERROR|SUMMARY|deadly' "$log" || echo "exited $st") ($nums)"
-		tail -30 "$log" | sed 's/^/    /'
-		crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-		if [ -n "$crash" ]; then
-			echo "    input kept: $crash"
-			echo "    reproduce:  $bin $crash"
-			echo "    (keep it as a test: cp $crash $intree/)"
-		fi
+	running+=("$bin|$name|$log|$intree|$pid")
+	if [ ${#running[@]} -ge "$jobs" ]; then
+		IFS='|' read -r b n l i p <<<"${running[0]}"
+		running=("${running[@]:1}")
+		finish "$b" "$n" "$l" "$i" "$p"
 	fi
+done
+for r in "${running[@]}"; do
+	IFS='|' read -r b n l i p <<<"$r"
+	finish "$b" "$n" "$l" "$i" "$p"
 done
 [ -s "$results" ] || record "FAIL fuzz (none): no fuzz target${pattern:+ matching '$pattern'} in $build/fuzz"
 [ "${PORTHOLE_TEST_SUMMARY:-}" = no ] && exit 0
