@@ -247,12 +247,16 @@ static void transfer_free(struct transfer *t)
 	g_free(t);
 }
 
+/* Transfers to the guest that no serve counts already (a streamed one has its X read's serve). */
 static unsigned int transfers_to_guest(struct clip *c)
 {
 	unsigned int n = 0;
 
-	for (GList *l = c->transfers; l; l = l->next)
-		n += ((struct transfer *)l->data)->to_guest;
+	for (GList *l = c->transfers; l; l = l->next) {
+		struct transfer *t = l->data;
+
+		n += t->to_guest && !t->serve;
+	}
 	return n;
 }
 
